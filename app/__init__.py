@@ -1,0 +1,49 @@
+"""Stockroom: inventory admin for merchants with several stores and locations."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the application: configuration, extensions, blueprints, commands."""
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        template_folder="../templates",
+        static_folder="../static",
+    )
+    os.makedirs(app.instance_path, exist_ok=True)
+
+    from app.config import defaults
+
+    app.config.from_mapping(defaults(app.instance_path))
+    if test_config is None:
+        app.config.from_pyfile("config.py", silent=True)
+        app.config.from_prefixed_env()
+    else:
+        app.config.from_mapping(test_config)
+
+    from app.database import configure_engine, engine_options
+    from app.extensions import csrf, db, login_manager, migrate
+
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(app)
+    db.init_app(app)
+    migrate.init_app(
+        app, db, directory=os.path.join(os.path.dirname(__file__), "migrations"),
+        render_as_batch=True,  # SQLite alters tables by copying them
+    )
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    with app.app_context():
+        configure_engine(db.engine, busy_timeout_ms=app.config["SQLITE_BUSY_TIMEOUT_MS"])
+
+    from app import models  # noqa: F401  (register the tables with the metadata)
+    from app.cli import register_commands
+
+    register_commands(app)
+    return app

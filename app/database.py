@@ -1,0 +1,91 @@
+"""Engine set-up and the write transaction every service function runs in."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import Engine, Table, event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.extensions import db
+
+
+def engine_options(app: Flask) -> dict[str, Any]:
+    """Pool sizes from config; several app processes share one PostgreSQL."""
+    uri = str(app.config["SQLALCHEMY_DATABASE_URI"])
+    options: dict[str, Any] = {"pool_pre_ping": uri.startswith("postgresql")}
+    if ":memory:" not in uri and uri != "sqlite://":
+        options["pool_size"] = app.config["DB_POOL_SIZE"]
+        options["max_overflow"] = app.config["DB_MAX_OVERFLOW"]
+    options.update(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    return options
+
+
+def configure_engine(engine: Engine, *, busy_timeout_ms: int) -> None:
+    """SQLite: WAL, busy_timeout, foreign keys, and transactions we begin ourselves."""
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Hand transaction control to SQLAlchemy's "begin" event below.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        # A writer takes the lock up front: a deferred transaction that later upgrades
+        # to a writer fails with "database is locked" instead of waiting its turn.
+        mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+@contextmanager
+def write_transaction() -> Iterator[Session]:
+    """One transaction that commits on success and rolls back on any exception.
+
+    On SQLite it begins IMMEDIATE; on PostgreSQL rows are locked by the statements.
+    """
+    session = db.session()
+    if session.in_transaction():
+        if session.new or session.dirty or session.deleted:
+            raise RuntimeError("unflushed ORM changes outside a write transaction")
+        # End the read transaction the request may have opened; ours begins as a writer.
+        session.rollback()
+    session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+
+
+def insert_ignoring_conflicts(table: Table, dialect_name: str) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING on either backend."""
+    if dialect_name == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    return sqlite.insert(table).on_conflict_do_nothing()
+
+
+def is_unique_violation(exc: IntegrityError, *columns: str) -> bool:
+    """True when `exc` is a unique violation naming all of `columns`."""
+    orig = exc.orig
+    sqlstate = getattr(orig, "sqlstate", None)
+    if sqlstate is not None:
+        if sqlstate != "23505":
+            return False
+        detail = str(getattr(getattr(orig, "diag", None), "message_detail", "") or orig)
+        return all(c in detail for c in columns)
+    text = str(orig)
+    return text.startswith("UNIQUE constraint failed") and all(c in text for c in columns)

@@ -1,0 +1,21 @@
+"""Typed SQLAlchemy models; every constraint the data must keep lives here."""
+
+from app.models.catalog import PRODUCT_TYPES, UNLIMITED_TYPES, Product
+from app.models.inventory import IdempotencyRecord, InventoryEntry, Reservation, StockMovement
+from app.models.stores import Location, Store
+from app.models.users import ROLES, Membership, User
+
+__all__ = [
+    "PRODUCT_TYPES",
+    "ROLES",
+    "UNLIMITED_TYPES",
+    "IdempotencyRecord",
+    "InventoryEntry",
+    "Location",
+    "Membership",
+    "Product",
+    "Reservation",
+    "StockMovement",
+    "Store",
+    "User",
+]

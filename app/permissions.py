@@ -1,0 +1,101 @@
+"""The one role → permission table, and the actor every service function checks against."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+
+from app.extensions import db
+
+READ = "inventory:read"
+ADJUST = "inventory:adjust"  # adjust, set, count, transfer, return
+RESERVE = "inventory:reserve"  # reserve, release, fulfill
+THRESHOLD = "inventory:threshold"
+DELETE = "inventory:delete"
+CATALOG = "catalog:manage"  # products, locations, creating entries
+MEMBERS = "members:manage"
+AUDIT = "audit:read"
+
+ALL_PERMISSIONS = frozenset({READ, ADJUST, RESERVE, THRESHOLD, DELETE, CATALOG, MEMBERS, AUDIT})
+
+ROLE_PERMISSIONS: Mapping[str, frozenset[str]] = {
+    "owner": ALL_PERMISSIONS,
+    # Store admins may manage members too; the member service keeps owners out of their reach.
+    "admin": ALL_PERMISSIONS,
+    "staff": frozenset({READ}),
+}
+
+# Groups an owner or admin may grant to a staff member. Managing members is never delegated.
+GRANTABLE_TO_STAFF = frozenset({ADJUST, RESERVE, THRESHOLD, DELETE, CATALOG, AUDIT})
+
+
+def permissions_for(role: str, grants: Iterable[str] = ()) -> frozenset[str]:
+    """What a membership allows: the role's permissions plus, for staff, the granted groups."""
+    base = ROLE_PERMISSIONS.get(role, frozenset())
+    if role == "staff":
+        return base | (frozenset(grants) & GRANTABLE_TO_STAFF)
+    return base
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting, resolved once per request or command.
+
+    `user_id` is None for named system actors (the expiry sweep, the demo seeder).
+    """
+
+    name: str
+    user_id: int | None = None
+    is_platform_admin: bool = False
+    store_permissions: Mapping[int, frozenset[str]] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        """Identifies the actor in idempotency records."""
+        return f"user:{self.user_id}" if self.user_id is not None else self.name
+
+    def can(self, permission: str, store_id: int) -> bool:
+        if self.is_platform_admin:
+            return True
+        return permission in self.store_permissions.get(store_id, frozenset())
+
+    def is_member(self, store_id: int) -> bool:
+        return self.is_platform_admin or store_id in self.store_permissions
+
+    def stores_with(self, permission: str) -> frozenset[int] | None:
+        """Store ids where the actor holds `permission`; None means every store."""
+        if self.is_platform_admin:
+            return None
+        return frozenset(s for s, perms in self.store_permissions.items() if permission in perms)
+
+
+def system_actor(name: str) -> Actor:
+    """A named actor for work no person started; it may act in every store."""
+    return Actor(name=f"system:{name}", is_platform_admin=True)
+
+
+def actor_for_user(user_id: int) -> Actor:
+    """Load a user's memberships into an Actor (one query)."""
+    from app.models import Membership, User
+
+    rows = db.session.execute(
+        select(User.email, User.is_platform_admin, User.active, Membership.store_id,
+               Membership.role, Membership.grants)
+        .outerjoin(Membership, Membership.user_id == User.id)
+        .where(User.id == user_id)
+    ).all()
+    if not rows or not rows[0].active:
+        return Actor(name="anonymous")
+    perms = {
+        r.store_id: permissions_for(r.role, r.grants or ())
+        for r in rows
+        if r.store_id is not None
+    }
+    return Actor(
+        name=rows[0].email,
+        user_id=user_id,
+        is_platform_admin=rows[0].is_platform_admin,
+        store_permissions=perms,
+    )

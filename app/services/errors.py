@@ -1,0 +1,148 @@
+"""Domain errors, named after the condition and carrying the message a user sees.
+
+One handler per surface maps them: a 409/422 fragment for htmx, a flash for a full
+page, JSON for the API, a non-zero exit for the CLI.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+
+class StockroomError(Exception):
+    status = 400
+    code = "error"
+
+    def __init__(self, message: str, fields: Mapping[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fields: dict[str, str] = dict(fields or {})
+
+
+class ValidationError(StockroomError):
+    """Input is malformed; `fields` maps each bad field to its message."""
+
+    status = 422
+    code = "invalid"
+
+    def __init__(self, fields: Mapping[str, str]) -> None:
+        super().__init__("; ".join(f"{k}: {v}" for k, v in fields.items()), fields)
+
+
+class NotFound(StockroomError):
+    """Missing, or in a store the actor is not a member of: the two look the same."""
+
+    status = 404
+    code = "not_found"
+
+
+class PermissionDenied(StockroomError):
+    status = 403
+    code = "forbidden"
+
+    def __init__(self, permission: str) -> None:
+        super().__init__(f"You do not have permission to do this ({permission}).")
+        self.permission = permission
+
+
+class Conflict(StockroomError):
+    """The request is well formed but the current state forbids it."""
+
+    status = 409
+    code = "conflict"
+
+
+class InsufficientStock(Conflict):
+    code = "insufficient_stock"
+
+    def __init__(self, available: int, requested: int) -> None:
+        super().__init__(
+            f"Insufficient stock available. Available: {available}, Requested: {requested}"
+        )
+        self.available = available
+        self.requested = requested
+
+
+class BelowReserved(Conflict):
+    code = "below_reserved"
+
+    def __init__(self, quantity: int, reserved: int, *, counted: bool = False) -> None:
+        word = "Counted" if counted else "Quantity"
+        super().__init__(f"{word} {quantity} is below reserved {reserved}")
+
+
+class ExceedsReserved(Conflict):
+    code = "exceeds_reserved"
+
+    def __init__(self, verb: str, requested: int, reserved: int) -> None:
+        super().__init__(f"Cannot {verb} {requested}: only {reserved} reserved")
+
+
+class EntryHasReservations(Conflict):
+    code = "entry_has_reservations"
+
+    def __init__(self, reserved: int) -> None:
+        super().__init__(f"Entry has {reserved} reserved units")
+
+
+class StaleStock(Conflict):
+    """The entry moved since the user loaded it; carries the current values."""
+
+    code = "stale"
+
+    def __init__(self, quantity: int, reserved: int, version: int) -> None:
+        super().__init__(
+            f"Stock changed since you loaded it: on hand is now {quantity} "
+            f"({reserved} reserved). Check the new value and apply again."
+        )
+        self.quantity = quantity
+        self.reserved = reserved
+        self.version = version
+
+
+class QuantityTooLarge(Conflict):
+    code = "quantity_too_large"
+
+    def __init__(self) -> None:
+        super().__init__("On hand would exceed the maximum of 1,000,000,000.")
+
+
+class DuplicateEntry(Conflict):
+    code = "duplicate_entry"
+
+
+class ReservationNotActive(Conflict):
+    code = "reservation_not_active"
+
+    def __init__(self, reservation_id: int, status: str) -> None:
+        super().__init__(f"Reservation {reservation_id} is {status}, not active")
+
+
+class UnlimitedProduct(Conflict):
+    code = "unlimited_product"
+
+
+class OrderShort(Conflict):
+    """A multi-line reservation in which some lines lack stock; names every one."""
+
+    code = "insufficient_stock"
+
+    def __init__(self, short_lines: Sequence[Mapping[str, object]]) -> None:
+        parts = [
+            f"{line['label']} (available {line['available']}, requested {line['requested']})"
+            for line in short_lines
+        ]
+        noun = "line" if len(parts) == 1 else "lines"
+        super().__init__(f"Insufficient stock for {len(parts)} {noun}: " + "; ".join(parts))
+        self.short_lines = [dict(line) for line in short_lines]
+
+
+class IdempotencyKeyReused(StockroomError):
+    status = 422
+    code = "idempotency_key_reused"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This idempotency key was already used for a different request.",
+            {"idempotency_key": "already used for a different request"},
+        )
