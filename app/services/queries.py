@@ -1,0 +1,381 @@
+"""Read models: stock status, entries, product totals, stats and reports, computed in SQL.
+
+Every function takes the actor and sees only the stores where it holds inventory:read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    case,
+    distinct,
+    false,
+    func,
+    literal,
+    not_,
+    or_,
+    select,
+    true,
+)
+
+from app.extensions import db
+from app.models import InventoryEntry, Location, Product, Reservation, Store
+from app.permissions import READ, Actor
+from app.services.errors import NotFound
+
+entries = InventoryEntry.__table__
+products = Product.__table__
+locations = Location.__table__
+stores = Store.__table__
+reservations = Reservation.__table__
+
+STATUSES = ("in_stock", "low_stock", "out_of_stock", "on_backorder")
+STATUS_LABELS = {
+    "in_stock": "In stock",
+    "low_stock": "Low stock",
+    "out_of_stock": "Out of stock",
+    "on_backorder": "On backorder",
+}
+
+available = entries.c.quantity - entries.c.reserved_quantity
+is_physical = products.c.type == "physical"
+
+
+def status_condition(status: str) -> ColumnElement[bool]:
+    """A WHERE clause selecting entries in `status`; plain predicates, so indexes apply."""
+    if status == "out_of_stock":
+        return and_(is_physical, available <= 0, products.c.allow_backorder == false())
+    if status == "on_backorder":
+        return and_(is_physical, available <= 0, products.c.allow_backorder == true())
+    if status == "low_stock":
+        return and_(
+            is_physical,
+            available > 0,
+            entries.c.low_stock_threshold > 0,
+            available <= entries.c.low_stock_threshold,
+        )
+    if status == "in_stock":
+        return or_(
+            not_(is_physical),
+            and_(
+                available > 0,
+                or_(
+                    entries.c.low_stock_threshold == 0,
+                    available > entries.c.low_stock_threshold,
+                ),
+            ),
+        )
+    raise ValueError(status)
+
+
+def status_expression() -> ColumnElement[str]:
+    """The entry's status as a SQL expression (the SPEC's rules, in order)."""
+    return case(
+        (not_(is_physical), literal("in_stock")),
+        (
+            available <= 0,
+            case((products.c.allow_backorder == true(), "on_backorder"), else_="out_of_stock"),
+        ),
+        (
+            and_(entries.c.low_stock_threshold > 0, available <= entries.c.low_stock_threshold),
+            "low_stock",
+        ),
+        else_="in_stock",
+    )
+
+
+def readable_scope(actor: Actor, column: Any = entries.c.store_id) -> ColumnElement[bool]:
+    stores_ids = actor.stores_with(READ)
+    if stores_ids is None:
+        return true()
+    return column.in_(sorted(stores_ids))
+
+
+@dataclass(frozen=True)
+class EntryView:
+    id: int
+    store_id: int
+    store_name: str
+    product_id: int
+    sku: str
+    title: str
+    gtin: str | None
+    product_type: str
+    location_id: int
+    location_code: str
+    quantity: int
+    reserved_quantity: int
+    available_quantity: int
+    incoming_quantity: int
+    low_stock_threshold: int
+    status: str
+    version: int
+    last_counted_at: datetime | None
+    last_movement_at: datetime | None
+    updated_at: datetime
+
+    @property
+    def unlimited(self) -> bool:
+        return self.product_type != "physical"
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS[self.status]
+
+
+def _entry_select() -> Select[Any]:
+    return (
+        select(
+            entries.c.id,
+            entries.c.store_id,
+            stores.c.name.label("store_name"),
+            entries.c.product_id,
+            products.c.sku,
+            products.c.title,
+            products.c.gtin,
+            products.c.type.label("product_type"),
+            entries.c.location_id,
+            locations.c.code.label("location_code"),
+            entries.c.quantity,
+            entries.c.reserved_quantity,
+            available.label("available_quantity"),
+            entries.c.incoming_quantity,
+            entries.c.low_stock_threshold,
+            status_expression().label("status"),
+            entries.c.version,
+            entries.c.last_counted_at,
+            entries.c.last_movement_at,
+            entries.c.updated_at,
+        )
+        .select_from(entries)
+        .join(products, products.c.id == entries.c.product_id)
+        .join(locations, locations.c.id == entries.c.location_id)
+        .join(stores, stores.c.id == entries.c.store_id)
+    )
+
+
+def get_entry(actor: Actor, entry_id: int) -> EntryView:
+    """One entry with its names and status. Raises NotFound (also for foreign stores)."""
+    row = db.session.execute(
+        _entry_select().where(entries.c.id == entry_id, readable_scope(actor))
+    ).one_or_none()
+    if row is None:
+        raise NotFound("Inventory entry not found.")
+    return EntryView(**row._asdict())
+
+
+@dataclass(frozen=True)
+class ProductStock:
+    product_id: int
+    store_id: int
+    sku: str
+    title: str
+    product_type: str
+    allow_backorder: bool
+    reorder_point: int
+    reorder_quantity: int
+    locations: list[EntryView]
+    total_quantity: int
+    total_reserved: int
+    total_available: int
+    status: str
+
+    @property
+    def unlimited(self) -> bool:
+        return self.product_type != "physical"
+
+
+def product_stock(actor: Actor, product_id: int) -> ProductStock:
+    """Stock of one product per location, with totals and the product-level status."""
+    product = db.session.execute(
+        select(products).where(
+            products.c.id == product_id, readable_scope(actor, products.c.store_id)
+        )
+    ).one_or_none()
+    if product is None:
+        raise NotFound("Product not found.")
+    rows = [
+        EntryView(**r._asdict())
+        for r in db.session.execute(
+            _entry_select().where(entries.c.product_id == product_id).order_by(locations.c.code)
+        )
+    ]
+    total_q = sum(r.quantity for r in rows)
+    total_r = sum(r.reserved_quantity for r in rows)
+    thresholds = sum(r.low_stock_threshold for r in rows)
+    return ProductStock(
+        product_id=product.id,
+        store_id=product.store_id,
+        sku=product.sku,
+        title=product.title,
+        product_type=product.type,
+        allow_backorder=product.allow_backorder,
+        reorder_point=product.reorder_point,
+        reorder_quantity=product.reorder_quantity,
+        locations=rows,
+        total_quantity=total_q,
+        total_reserved=total_r,
+        total_available=total_q - total_r,
+        status=product_status(product.type, product.allow_backorder, total_q - total_r, thresholds),
+    )
+
+
+def product_status(product_type: str, allow_backorder: bool, available_total: int,
+                   threshold_total: int) -> str:
+    """The SPEC's status rules applied to a product's totals over its entries."""
+    if product_type != "physical":
+        return "in_stock"
+    if available_total <= 0:
+        return "on_backorder" if allow_backorder else "out_of_stock"
+    if threshold_total > 0 and available_total <= threshold_total:
+        return "low_stock"
+    return "in_stock"
+
+
+def stock_stats(actor: Actor, *, store_id: int | None = None) -> dict[str, int]:
+    """The overview's cards and counts by status, in one aggregate query."""
+    query = (
+        select(
+            func.count(entries.c.id).label("total_entries"),
+            func.coalesce(func.sum(entries.c.quantity), 0).label("total_quantity"),
+            func.coalesce(func.sum(entries.c.reserved_quantity), 0).label("total_reserved"),
+            func.coalesce(func.sum(available), 0).label("total_available"),
+            func.count(distinct(entries.c.store_id)).label("stores_with_inventory"),
+            func.count(distinct(entries.c.location_id)).label("unique_locations"),
+            *(
+                func.coalesce(func.sum(case((status_condition(s), 1), else_=0)), 0).label(s)
+                for s in STATUSES
+            ),
+        )
+        .select_from(entries)
+        .join(products, products.c.id == entries.c.product_id)
+        .where(readable_scope(actor))
+    )
+    if store_id is not None:
+        query = query.where(entries.c.store_id == store_id)
+    row = db.session.execute(query).one()
+    stats = {k: int(v) for k, v in row._asdict().items()}
+    stats["low_stock_count"] = stats["low_stock"]
+    return stats
+
+
+def low_stock(
+    actor: Actor, *, store_id: int | None = None, threshold: int | None = None, limit: int = 500
+) -> list[EntryView]:
+    """Entries in low_stock; with `threshold`, every physical entry whose available is at
+    or below it (the seed API's `?threshold=`)."""
+    if threshold is None:
+        condition = status_condition("low_stock")
+    else:
+        condition = and_(is_physical, available <= threshold)
+    return _entries_where(actor, condition, store_id, limit, order=(available, entries.c.id))
+
+
+def out_of_stock(actor: Actor, *, store_id: int | None = None, limit: int = 500) -> list[EntryView]:
+    """Physical entries with nothing available, backordered or not."""
+    condition = and_(is_physical, available <= 0)
+    return _entries_where(actor, condition, store_id, limit, order=(products.c.title, entries.c.id))
+
+
+def _entries_where(
+    actor: Actor, condition: ColumnElement[bool], store_id: int | None, limit: int,
+    order: tuple[Any, ...],
+) -> list[EntryView]:
+    query = _entry_select().where(condition, readable_scope(actor))
+    if store_id is not None:
+        query = query.where(entries.c.store_id == store_id)
+    return [
+        EntryView(**r._asdict())
+        for r in db.session.execute(query.order_by(*order).limit(limit))
+    ]
+
+
+@dataclass(frozen=True)
+class ReorderLine:
+    product_id: int
+    store_id: int
+    store_name: str
+    sku: str
+    title: str
+    quantity_on_hand: int
+    quantity_available: int
+    incoming_quantity: int
+    reorder_point: int
+    reorder_quantity: int
+
+    @property
+    def suggested_order(self) -> int:
+        return self.reorder_quantity
+
+
+def reorder_report(
+    actor: Actor, *, store_id: int | None = None, limit: int = 1000
+) -> list[ReorderLine]:
+    """Physical products whose on-hand total is at or below their reorder point
+    (a reorder point of 0 means the product is not reordered)."""
+    on_hand = func.coalesce(func.sum(entries.c.quantity), 0)
+    query = (
+        select(
+            products.c.id.label("product_id"),
+            products.c.store_id,
+            stores.c.name.label("store_name"),
+            products.c.sku,
+            products.c.title,
+            on_hand.label("quantity_on_hand"),
+            func.coalesce(func.sum(available), 0).label("quantity_available"),
+            func.coalesce(func.sum(entries.c.incoming_quantity), 0).label("incoming_quantity"),
+            products.c.reorder_point,
+            products.c.reorder_quantity,
+        )
+        .select_from(products)
+        .join(stores, stores.c.id == products.c.store_id)
+        .outerjoin(entries, entries.c.product_id == products.c.id)
+        .where(
+            is_physical,
+            products.c.reorder_point > 0,
+            products.c.archived_at.is_(None),
+            readable_scope(actor, products.c.store_id),
+        )
+        .group_by(products.c.id, stores.c.name)
+        .having(on_hand <= products.c.reorder_point)
+        .order_by(stores.c.name, products.c.title, products.c.id)
+        .limit(limit)
+    )
+    if store_id is not None:
+        query = query.where(products.c.store_id == store_id)
+    return [ReorderLine(**r._asdict()) for r in db.session.execute(query)]
+
+
+@dataclass(frozen=True)
+class ReservationView:
+    id: int
+    order_ref: str
+    line_ref: str | None
+    quantity: int
+    open_quantity: int
+    status: str
+    expires_at: datetime | None
+    created_at: datetime
+    closed_at: datetime | None
+
+
+def entry_reservations(actor: Actor, entry_id: int, *, limit: int = 100) -> list[ReservationView]:
+    """An entry's reservations, active first, newest first."""
+    get_entry(actor, entry_id)  # NotFound for foreign or missing entries
+    rows = db.session.execute(
+        select(
+            reservations.c.id, reservations.c.order_ref, reservations.c.line_ref,
+            reservations.c.quantity, reservations.c.open_quantity, reservations.c.status,
+            reservations.c.expires_at, reservations.c.created_at, reservations.c.closed_at,
+        )
+        .where(reservations.c.entry_id == entry_id)
+        .order_by((reservations.c.status == "active").desc(), reservations.c.id.desc())
+        .limit(limit)
+    )
+    return [ReservationView(**r._asdict()) for r in rows]

@@ -1,0 +1,135 @@
+"""Read models: status rules, totals and reports, all computed in SQL."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.services import inventory, queries
+from app.services.errors import NotFound
+
+
+def test_entry_status_follows_available_and_threshold(make_entry, admin_actor):
+    cases = {
+        "in_stock": make_entry(quantity=10, threshold=3),
+        "low_stock": make_entry(quantity=5, reserved=2, threshold=3),
+        "out_of_stock": make_entry(quantity=4, reserved=4),
+    }
+    for expected, entry in cases.items():
+        assert queries.get_entry(admin_actor, entry.id).status == expected
+
+
+def test_threshold_zero_disables_low_stock(make_entry, admin_actor):
+    entry = make_entry(quantity=1, threshold=0)
+    assert queries.get_entry(admin_actor, entry.id).status == "in_stock"
+
+
+def test_backorder_product_with_nothing_available_is_on_backorder(
+    make_store, make_location, make_product, make_entry, admin_actor
+):
+    store = make_store()
+    product = make_product(store, allow_backorder=True)
+    entry = make_entry(quantity=0, store=store, product=product)
+    assert queries.get_entry(admin_actor, entry.id).status == "on_backorder"
+
+
+def test_changing_the_threshold_changes_the_status_at_once(make_entry, admin_actor):
+    entry = make_entry(quantity=5)
+    assert queries.get_entry(admin_actor, entry.id).status == "in_stock"
+    inventory.set_threshold(actor=admin_actor, entry_id=entry.id, low_stock_threshold=5)
+    assert queries.get_entry(admin_actor, entry.id).status == "low_stock"
+
+
+def test_stats_and_counts_by_status(make_store, make_location, make_entry, admin_actor):
+    store = make_store()
+    make_entry(quantity=10, reserved=4, threshold=2, store=store)
+    make_entry(quantity=3, threshold=5, store=store)
+    make_entry(quantity=0, store=store)
+    other = make_entry(quantity=7)
+    stats = queries.stock_stats(admin_actor, store_id=store.id)
+    assert stats["total_entries"] == 3
+    assert stats["total_quantity"] == 13
+    assert stats["total_reserved"] == 4
+    assert stats["total_available"] == 9
+    assert (stats["in_stock"], stats["low_stock"], stats["out_of_stock"]) == (1, 1, 1)
+    assert stats["low_stock_count"] == 1
+    assert stats["stores_with_inventory"] == 1
+    assert stats["unique_locations"] == 3
+    everything = queries.stock_stats(admin_actor)
+    assert everything["total_entries"] == 4
+    assert everything["total_quantity"] == 13 + other.quantity
+    assert everything["stores_with_inventory"] == 2
+
+
+def test_readers_see_only_their_stores(make_store, make_entry, make_user, actor_of):
+    mine, theirs = make_store(), make_store()
+    own = make_entry(quantity=5, store=mine)
+    foreign = make_entry(quantity=9, store=theirs)
+    reader = actor_of(make_user(role="staff", store=mine))
+    assert queries.get_entry(reader, own.id).quantity == 5
+    with pytest.raises(NotFound):
+        queries.get_entry(reader, foreign.id)
+    assert queries.stock_stats(reader)["total_quantity"] == 5
+    with pytest.raises(NotFound):
+        queries.product_stock(reader, foreign.product_id)
+
+
+def test_product_stock_totals_across_locations(
+    make_store, make_location, make_product, make_entry, admin_actor
+):
+    store = make_store()
+    product = make_product(store)
+    make_entry(quantity=100, reserved=10, store=store, product=product)
+    make_entry(quantity=50, store=store, product=product)
+    make_entry(quantity=25, reserved=5, store=store, product=product)
+    summary = queries.product_stock(admin_actor, product.id)
+    assert len(summary.locations) == 3
+    assert (summary.total_quantity, summary.total_reserved, summary.total_available) == (
+        175, 15, 160,
+    )
+    assert summary.status == "in_stock"
+
+
+def test_digital_product_is_unlimited_and_in_stock(make_store, make_product, admin_actor):
+    store = make_store()
+    product = make_product(store, type="digital")
+    summary = queries.product_stock(admin_actor, product.id)
+    assert summary.unlimited
+    assert summary.status == "in_stock"
+    assert summary.locations == []
+
+
+def test_low_stock_and_out_of_stock_reports(make_store, make_entry, admin_actor):
+    store = make_store()
+    low = make_entry(quantity=2, threshold=5, store=store)
+    empty = make_entry(quantity=0, store=store)
+    make_entry(quantity=50, threshold=5, store=store)
+    assert [e.id for e in queries.low_stock(admin_actor, store_id=store.id)] == [low.id]
+    assert [e.id for e in queries.out_of_stock(admin_actor, store_id=store.id)] == [empty.id]
+    by_threshold = queries.low_stock(admin_actor, store_id=store.id, threshold=10)
+    assert {e.id for e in by_threshold} == {low.id, empty.id}
+
+
+def test_reorder_report_lists_products_at_or_below_reorder_point(
+    make_store, make_product, make_entry, admin_actor
+):
+    store = make_store()
+    due = make_product(store, reorder_point=20, reorder_quantity=50)
+    make_entry(quantity=12, store=store, product=due)
+    make_entry(quantity=8, store=store, product=due)
+    fine = make_product(store, reorder_point=5, reorder_quantity=10)
+    make_entry(quantity=30, store=store, product=fine)
+    never_stocked = make_product(store, reorder_point=3, reorder_quantity=6)
+    make_product(store, reorder_point=0)
+    lines = queries.reorder_report(admin_actor, store_id=store.id)
+    assert {line.product_id for line in lines} == {due.id, never_stocked.id}
+    due_line = next(line for line in lines if line.product_id == due.id)
+    assert (due_line.quantity_on_hand, due_line.suggested_order) == (20, 50)
+
+
+def test_entry_reservations_lists_active_first(make_entry, admin_actor):
+    entry = make_entry(quantity=10)
+    first = inventory.reserve_stock(actor=admin_actor, entry_id=entry.id, quantity=2, order_ref="A")
+    inventory.release_stock(actor=admin_actor, reservation_id=first.reservation_ids[0])
+    inventory.reserve_stock(actor=admin_actor, entry_id=entry.id, quantity=1, order_ref="B")
+    rows = queries.entry_reservations(admin_actor, entry.id)
+    assert [(r.order_ref, r.status) for r in rows] == [("B", "active"), ("A", "released")]
