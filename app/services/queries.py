@@ -22,11 +22,13 @@ from sqlalchemy import (
     or_,
     select,
     true,
+    tuple_,
 )
 
 from app.extensions import db
 from app.models import InventoryEntry, Location, Product, Reservation, Store
 from app.permissions import READ, Actor
+from app.services.cursors import decode_cursor, encode_cursor
 from app.services.errors import NotFound
 
 entries = InventoryEntry.__table__
@@ -379,3 +381,119 @@ def entry_reservations(actor: Actor, entry_id: int, *, limit: int = 100) -> list
         .limit(limit)
     )
     return [ReservationView(**r._asdict()) for r in rows]
+
+
+# --------------------------------------------------------------------------- overview
+
+SORTS: dict[str, Any] = {
+    "title": products.c.title,
+    "sku": products.c.sku,
+    "store": stores.c.name,
+    "location": locations.c.code,
+    "quantity": entries.c.quantity,
+    "reserved": entries.c.reserved_quantity,
+    "available": available,
+    "incoming": entries.c.incoming_quantity,
+    "threshold": entries.c.low_stock_threshold,
+    "last_movement": func.coalesce(entries.c.last_movement_at, entries.c.created_at),
+}
+PAGE_SIZES = (25, 50, 100, 200)
+
+
+@dataclass(frozen=True)
+class EntryFilters:
+    """Everything that narrows and orders the overview; the URL carries all of it."""
+
+    store_id: int | None = None
+    location_id: int | None = None
+    status: str | None = None
+    max_quantity: int | None = None
+    search: str | None = None
+    sort: str = "title"
+    descending: bool = False
+
+
+@dataclass(frozen=True)
+class EntryPage:
+    rows: list[EntryView]
+    total: int
+    next_cursor: str | None
+    prev_cursor: str | None
+
+
+def _filter_conditions(actor: Actor, filters: EntryFilters) -> list[ColumnElement[bool]]:
+    conditions = [readable_scope(actor)]
+    if filters.store_id is not None:
+        conditions.append(entries.c.store_id == filters.store_id)
+    if filters.location_id is not None:
+        conditions.append(entries.c.location_id == filters.location_id)
+    if filters.status is not None:
+        conditions.append(status_condition(filters.status))
+    if filters.max_quantity is not None:
+        conditions.append(entries.c.quantity <= filters.max_quantity)
+    if filters.search:
+        term = filters.search.strip()
+        pattern = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        conditions.append(
+            or_(
+                products.c.title.ilike(pattern, escape="\\"),
+                products.c.sku.ilike(pattern, escape="\\"),
+                products.c.gtin == term,
+            )
+        )
+    return conditions
+
+
+def list_entries(
+    actor: Actor, filters: EntryFilters, *, cursor: str | None = None, limit: int = 50
+) -> EntryPage:
+    """One page of the overview, keyset-paginated on (sort value, id) so a deep page costs
+    what the first one does. Two queries: the page and its exact total."""
+    sort_expr = SORTS[filters.sort]
+    conditions = _filter_conditions(actor, filters)
+    key = decode_cursor(cursor) if cursor else None
+    backwards = bool(key and key.backwards)
+    # Walking backwards means reading the opposite order and flipping the page.
+    descending = filters.descending != backwards
+    query = _entry_select().add_columns(sort_expr.label("sort_key")).where(*conditions)
+    if key is not None:
+        pair = tuple_(sort_expr, entries.c.id)
+        bound = tuple_(literal(key.value), literal(key.id))
+        query = query.where(pair < bound if descending else pair > bound)
+    order = (sort_expr.desc(), entries.c.id.desc()) if descending else (sort_expr, entries.c.id)
+    fetched = db.session.execute(query.order_by(*order).limit(limit + 1)).all()
+    more = len(fetched) > limit
+    fetched = fetched[:limit]
+    if backwards:
+        fetched.reverse()
+    rows = [EntryView(**{k: v for k, v in r._asdict().items() if k != "sort_key"}) for r in fetched]
+    total = db.session.execute(
+        select(func.count())
+        .select_from(entries)
+        .join(products, products.c.id == entries.c.product_id)
+        .where(*conditions)
+    ).scalar_one()
+
+    next_cursor = prev_cursor = None
+    if fetched:
+        first, last = fetched[0], fetched[-1]
+        if (more and not backwards) or backwards:
+            next_cursor = encode_cursor(last.sort_key, last.id, backwards=False)
+        if key is not None and (more or not backwards):
+            prev_cursor = encode_cursor(first.sort_key, first.id, backwards=True)
+    return EntryPage(rows=rows, total=int(total), next_cursor=next_cursor, prev_cursor=prev_cursor)
+
+
+def find_exact(actor: Actor, code: str, *, limit: int = 20) -> list[EntryView]:
+    """Entries whose product SKU (any case) or GTIN is exactly `code`: what a scanner types."""
+    term = code.strip()
+    if not term:
+        return []
+    query = _entry_select().where(
+        readable_scope(actor),
+        or_(func.upper(products.c.sku) == term.upper(), products.c.gtin == term),
+    )
+    return [
+        EntryView(**r._asdict())
+        for r in db.session.execute(query.order_by(entries.c.id).limit(limit))
+    ]

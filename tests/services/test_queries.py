@@ -133,3 +133,69 @@ def test_entry_reservations_lists_active_first(make_entry, admin_actor):
     inventory.reserve_stock(actor=admin_actor, entry_id=entry.id, quantity=1, order_ref="B")
     rows = queries.entry_reservations(admin_actor, entry.id)
     assert [(r.order_ref, r.status) for r in rows] == [("B", "active"), ("A", "released")]
+
+
+def _walk(actor, filters, limit):
+    seen, cursor, pages = [], None, 0
+    while True:
+        page = queries.list_entries(actor, filters, cursor=cursor, limit=limit)
+        seen.extend(r.id for r in page.rows)
+        pages += 1
+        if page.next_cursor is None:
+            return seen, pages, page
+        cursor = page.next_cursor
+
+
+@pytest.mark.parametrize("sort", sorted(queries.SORTS))
+@pytest.mark.parametrize("descending", [False, True])
+def test_keyset_pages_visit_every_row_once_in_order(
+    make_store, make_product, make_location, make_entry, admin_actor, sort, descending
+):
+    store = make_store()
+    location = make_location(store)
+    for n in range(7):
+        make_entry(quantity=n % 3, store=store, location=location,
+                   product=make_product(store, title=f"Item {n % 4}"))
+    filters = queries.EntryFilters(store_id=store.id, sort=sort, descending=descending)
+    everything = queries.list_entries(admin_actor, filters, limit=100).rows
+    seen, pages, last = _walk(admin_actor, filters, limit=3)
+    assert seen == [r.id for r in everything]
+    assert pages == 3 and last.total == 7
+    # Walking back from the last page returns the previous pages in the same order.
+    back = queries.list_entries(admin_actor, filters, cursor=last.prev_cursor, limit=3)
+    assert [r.id for r in back.rows] == seen[3:6]
+    assert back.next_cursor is not None
+
+
+def test_filters_narrow_the_overview(make_store, make_location, make_product, make_entry,
+                                     admin_actor):
+    store = make_store()
+    a, b = make_location(store, "AISLE_A"), make_location(store, "AISLE_B")
+    mug = make_product(store, sku="MUG-BLU", title="Blue Mug", gtin="4006381333931")
+    make_entry(quantity=3, threshold=5, store=store, location=a, product=mug)
+    make_entry(quantity=40, store=store, location=b, product=mug)
+    make_entry(quantity=0, store=store, location=b)
+
+    def ids(**kw):
+        page = queries.list_entries(admin_actor, queries.EntryFilters(store_id=store.id, **kw))
+        return len(page.rows)
+
+    assert ids() == 3
+    assert ids(location_id=b.id) == 2
+    assert ids(status="low_stock") == 1
+    assert ids(status="out_of_stock") == 1
+    assert ids(max_quantity=3) == 2
+    assert ids(search="blue") == 2
+    assert ids(search="mug-b") == 2
+    assert ids(search="4006381333931") == 2
+    assert ids(search="100%_") == 0
+    assert [e.sku for e in queries.find_exact(admin_actor, "mug-blu")] == ["MUG-BLU", "MUG-BLU"]
+
+
+def test_a_tampered_cursor_is_a_validation_error(make_entry, admin_actor):
+    from app.services.errors import ValidationError
+
+    make_entry()
+    with pytest.raises(ValidationError) as caught:
+        queries.list_entries(admin_actor, queries.EntryFilters(), cursor="not-a-cursor")
+    assert "cursor" in caught.value.fields
