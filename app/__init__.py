@@ -29,7 +29,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.config.from_mapping(test_config)
 
     from app.database import configure_engine, engine_options
-    from app.extensions import csrf, db, login_manager, migrate
+    from app.extensions import csrf, db, limiter, login_manager, migrate
 
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(app)
     db.init_app(app)
@@ -39,10 +39,21 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     )
     login_manager.init_app(app)
     csrf.init_app(app)
+    limiter.init_app(app)
     with app.app_context():
         configure_engine(db.engine, busy_timeout_ms=app.config["SQLITE_BUSY_TIMEOUT_MS"])
 
     from app import models  # noqa: F401  (register the tables with the metadata)
+    from app.web import init_web
+
+    init_web(app)
+
+    from app.auth import bp as auth_bp
+    from app.inventory import bp as inventory_bp
+
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(inventory_bp)
+
     from app.cli import register_commands
 
     register_commands(app)

@@ -30,6 +30,8 @@ def defaults(instance_path: str) -> dict[str, object]:
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": os.environ.get("FLASK_DEBUG") not in ("1", "true"),
+        "RATELIMIT_STORAGE_URI": os.environ.get("REDIS_URL", "memory://"),
+        "RATELIMIT_HEADERS_ENABLED": False,
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
     }

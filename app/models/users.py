@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 
 from flask_login import UserMixin
@@ -10,6 +11,10 @@ from app.clock import utcnow
 from app.extensions import db
 
 ROLES = ("owner", "admin", "staff")
+
+
+def new_session_token() -> str:
+    return secrets.token_urlsafe(32)
 
 
 class User(UserMixin, db.Model):
@@ -23,6 +28,8 @@ class User(UserMixin, db.Model):
     password_hash: Mapped[str] = mapped_column(String(255))
     is_platform_admin: Mapped[bool] = mapped_column(default=False)
     active: Mapped[bool] = mapped_column(default=True)
+    # Part of the signed session; replacing it signs the user out on every device.
+    session_token: Mapped[str] = mapped_column(String(64), default=new_session_token)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="user")
@@ -30,6 +37,9 @@ class User(UserMixin, db.Model):
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users
         return self.active
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_token}"
 
 
 class Membership(db.Model):

@@ -6,8 +6,10 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
 
+from app.database import write_transaction
 from app.extensions import db
 from app.models import ROLES, Membership, Store, User
+from app.models.users import new_session_token
 from app.permissions import GRANTABLE_TO_STAFF
 from app.services.errors import Conflict, NotFound
 from app.services.validation import Checker
@@ -83,3 +85,11 @@ def create_user(
         )
     db.session.commit()
     return user
+
+
+def end_sessions(user_id: int) -> None:
+    """Invalidate every signed session cookie of the user (sign-out)."""
+    with write_transaction() as session:
+        session.execute(
+            db.update(User).where(User.id == user_id).values(session_token=new_session_token())
+        )

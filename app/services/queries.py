@@ -497,3 +497,24 @@ def find_exact(actor: Actor, code: str, *, limit: int = 20) -> list[EntryView]:
         EntryView(**r._asdict())
         for r in db.session.execute(query.order_by(entries.c.id).limit(limit))
     ]
+
+
+@dataclass(frozen=True)
+class LocationOption:
+    id: int
+    store_id: int
+    code: str
+    name: str
+
+
+def store_locations(actor: Actor, *, store_id: int | None = None) -> list[LocationOption]:
+    """Active locations the actor can see, for filters and the transfer dialog."""
+    query = select(locations.c.id, locations.c.store_id, locations.c.code, locations.c.name).where(
+        locations.c.archived_at.is_(None), readable_scope(actor, locations.c.store_id)
+    )
+    if store_id is not None:
+        query = query.where(locations.c.store_id == store_id)
+    return [
+        LocationOption(**r._asdict())
+        for r in db.session.execute(query.order_by(locations.c.code, locations.c.id))
+    ]

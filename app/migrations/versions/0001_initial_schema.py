@@ -45,6 +45,7 @@ def upgrade():
     sa.Column('password_hash', sa.String(length=255), nullable=False),
     sa.Column('is_platform_admin', sa.Boolean(), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('session_token', sa.String(length=64), nullable=False),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_users')),
     sa.UniqueConstraint('email', name=op.f('uq_users_email'))

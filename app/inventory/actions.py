@@ -1,0 +1,183 @@
+"""The stock actions a row offers: which form, which permission, which service call."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from app import permissions as perm
+from app.clock import utcnow
+from app.inventory import forms
+from app.permissions import Actor
+from app.services import inventory
+from app.services.errors import ValidationError
+from app.services.inventory import StockChange
+from app.services.queries import EntryView
+
+
+@dataclass(frozen=True)
+class StockAction:
+    name: str
+    label: str
+    title: str
+    permission: str
+    form: type[forms.ActionForm]
+    apply: Callable[[Actor, EntryView, forms.ActionForm, str], StockChange]
+    describe: Callable[[EntryView, StockChange], str]
+    submit: str
+    destructive: bool = False
+
+
+def _version(form: forms.ActionForm) -> int | None:
+    raw = (form.expected_version.data or "").strip()  # type: ignore[attr-defined]
+    if not raw:
+        return None
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 10:
+        raise ValidationError({"expected_version": "Reload the entry and try again."})
+    return int(raw)
+
+
+def _choice(value: str | None, field: str) -> int | None:
+    raw = (value or "").strip()
+    if not raw:
+        return None
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 12:
+        raise ValidationError({field: "Choose one from the list."})
+    return int(raw)
+
+
+def _text(value: str | None) -> str | None:
+    return (value or "").strip() or None
+
+
+def _on_hand(entry: EntryView, change: StockChange) -> str:
+    return f"on hand {entry.quantity:,} → {change.entry.quantity:,}"
+
+
+def _available(entry: EntryView, change: StockChange) -> str:
+    return f"available {entry.available_quantity:,} → {change.entry.available_quantity:,}"
+
+
+def _where(entry: EntryView) -> str:
+    return f"{entry.title} ({entry.sku}) at {entry.location_code}"
+
+
+def _adjust(actor: Actor, entry: EntryView, form: Any, key: str) -> StockChange:
+    return inventory.adjust_stock(
+        actor=actor, entry_id=entry.id, delta=form.delta.number, reason=form.reason.data,
+        reference=_text(form.reference.data), idempotency_key=key,
+    )
+
+
+def _set(actor: Actor, entry: EntryView, form: Any, key: str) -> StockChange:
+    return inventory.set_stock(
+        actor=actor, entry_id=entry.id, quantity=form.quantity.number,
+        reason=_text(form.reason.data), expected_version=_version(form), idempotency_key=key,
+    )
+
+
+def _count(actor: Actor, entry: EntryView, form: Any, key: str) -> StockChange:
+    return inventory.count_stock(
+        actor=actor, entry_id=entry.id, counted_quantity=form.counted_quantity.number,
+        reason=_text(form.reason.data), expected_version=_version(form), idempotency_key=key,
+    )
+
+
+def _reserve(actor: Actor, entry: EntryView, form: Any, key: str) -> StockChange:
+    minutes = form.hold_minutes.number
+    return inventory.reserve_stock(
+        actor=actor, entry_id=entry.id, quantity=form.quantity.number,
+        order_ref=form.order_ref.data, line_ref=_text(form.line_ref.data),
+        expires_at=utcnow() + timedelta(minutes=minutes) if minutes else None,
+        idempotency_key=key,
+    )
+
+
+def _closer(service: Callable[..., StockChange]) -> Callable[..., StockChange]:
+    def apply(actor: Actor, entry: EntryView, form: Any, key: str) -> StockChange:
+        reservation_id = _choice(form.reservation_id.data, "reservation_id")
+        return service(
+            actor=actor,
+            entry_id=None if reservation_id else entry.id,
+            reservation_id=reservation_id,
+            quantity=form.quantity.number,
+            reason=_text(form.reason.data),
+            idempotency_key=key,
+        )
+
+    return apply
+
+
+def _return(actor: Actor, entry: EntryView, form: Any, key: str) -> StockChange:
+    return inventory.return_stock(
+        actor=actor, entry_id=entry.id, quantity=form.quantity.number, reason=form.reason.data,
+        reference=_text(form.reference.data), idempotency_key=key,
+    )
+
+
+def _transfer(actor: Actor, entry: EntryView, form: Any, key: str) -> StockChange:
+    target = _choice(form.to_location_id.data, "to_location_id")
+    if target is None:
+        raise ValidationError({"to_location_id": "Choose where the stock goes."})
+    return inventory.transfer_stock(
+        actor=actor, product_id=entry.product_id, from_location_id=entry.location_id,
+        to_location_id=target, quantity=form.quantity.number, reason=_text(form.reason.data),
+        idempotency_key=key,
+    )
+
+
+def _threshold(actor: Actor, entry: EntryView, form: Any, key: str) -> StockChange:
+    return inventory.set_threshold(
+        actor=actor, entry_id=entry.id, low_stock_threshold=form.low_stock_threshold.number,
+        idempotency_key=key,
+    )
+
+
+def _delete(actor: Actor, entry: EntryView, form: Any, key: str) -> StockChange:
+    return inventory.delete_entry(
+        actor=actor, entry_id=entry.id, reason=_text(form.reason.data), idempotency_key=key
+    )
+
+
+def _moved(verb: str) -> Callable[[EntryView, StockChange], str]:
+    def describe(entry: EntryView, change: StockChange) -> str:
+        return f"{verb} {_where(entry)}: {_on_hand(entry, change)}, {_available(entry, change)}."
+
+    return describe
+
+
+ACTIONS: dict[str, StockAction] = {
+    a.name: a
+    for a in (
+        StockAction("adjust", "Adjust", "Adjust stock", perm.ADJUST, forms.AdjustStockForm,
+                    _adjust, _moved("Adjusted"), "Apply adjustment"),
+        StockAction("set", "Set", "Set on hand", perm.ADJUST, forms.SetStockForm, _set,
+                    _moved("Set"), "Set quantity"),
+        StockAction("count", "Count", "Record a count", perm.ADJUST, forms.CountStockForm,
+                    _count, _moved("Counted"), "Record count"),
+        StockAction("reserve", "Reserve", "Reserve stock", perm.RESERVE,
+                    forms.ReserveStockForm, _reserve, _moved("Reserved"), "Reserve"),
+        StockAction("release", "Release", "Release a reservation", perm.RESERVE,
+                    forms.CloseHoldForm, _closer(inventory.release_stock), _moved("Released"),
+                    "Release"),
+        StockAction("fulfill", "Fulfill", "Fulfill a reservation", perm.RESERVE,
+                    forms.CloseHoldForm, _closer(inventory.fulfill_stock), _moved("Fulfilled"),
+                    "Fulfill"),
+        StockAction("return", "Return", "Return stock", perm.ADJUST, forms.ReturnStockForm,
+                    _return, _moved("Returned"), "Return to stock"),
+        StockAction("transfer", "Transfer", "Transfer stock", perm.ADJUST,
+                    forms.TransferStockForm, _transfer, _moved("Transferred from"), "Transfer"),
+        StockAction("threshold", "Threshold", "Low-stock threshold", perm.THRESHOLD,
+                    forms.ThresholdForm, _threshold,
+                    lambda e, c: f"Low-stock threshold of {_where(e)} is now "
+                    f"{c.details['low_stock_threshold']:,}.", "Save threshold"),
+        StockAction("delete", "Delete", "Delete entry", perm.DELETE, forms.DeleteEntryForm,
+                    _delete,
+                    lambda e, c: f"Deleted the entry for {_where(e)} ({c.previous_quantity:,} "
+                    "on hand written off in the ledger).", "Delete entry", destructive=True),
+    )
+}
+ROW_ACTIONS = ("adjust", "set", "reserve", "release", "fulfill", "count", "transfer",
+               "threshold", "delete")

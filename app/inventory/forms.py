@@ -1,0 +1,66 @@
+"""One form per stock action; each carries an idempotency key so a double submit applies once."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
+
+from app.web.fields import WholeNumberField
+
+
+class ActionForm(FlaskForm):
+    idempotency_key = HiddenField(validators=[DataRequired(), Length(max=200)])
+    next = HiddenField()
+
+
+class AdjustStockForm(ActionForm):
+    delta = WholeNumberField("Change (+ adds, − removes)", nonzero=True)
+    reason = StringField("Reason", validators=[DataRequired(), Length(max=200)])
+    reference = StringField("Reference (optional)", validators=[Optional(), Length(max=100)])
+
+
+class SetStockForm(ActionForm):
+    quantity = WholeNumberField("New on hand", minimum=0)
+    reason = StringField("Reason (optional)", validators=[Optional(), Length(max=200)])
+    expected_version = HiddenField()
+
+
+class CountStockForm(ActionForm):
+    counted_quantity = WholeNumberField("Counted quantity", minimum=0)
+    reason = TextAreaField("Notes (optional)", validators=[Optional(), Length(max=200)])
+    expected_version = HiddenField()
+
+
+class ReserveStockForm(ActionForm):
+    quantity = WholeNumberField("Quantity", minimum=1)
+    order_ref = StringField("Order reference", validators=[DataRequired(), Length(max=100)])
+    line_ref = StringField("Line reference (optional)", validators=[Optional(), Length(max=100)])
+    hold_minutes = WholeNumberField("Hold for minutes (optional)", minimum=1, required=False)
+
+
+class CloseHoldForm(ActionForm):
+    reservation_id = SelectField("Reservation", choices=[], validate_choice=False)
+    quantity = WholeNumberField("Quantity (blank: all of the reservation)", minimum=1,
+                                required=False)
+    reason = StringField("Reason (optional)", validators=[Optional(), Length(max=200)])
+
+
+class ReturnStockForm(ActionForm):
+    quantity = WholeNumberField("Quantity returned", minimum=1)
+    reason = StringField("Reason", validators=[DataRequired(), Length(max=200)])
+    reference = StringField("Reference (optional)", validators=[Optional(), Length(max=100)])
+
+
+class TransferStockForm(ActionForm):
+    to_location_id = SelectField("To location", choices=[], validate_choice=False)
+    quantity = WholeNumberField("Quantity", minimum=1)
+    reason = StringField("Reason (optional)", validators=[Optional(), Length(max=200)])
+
+
+class ThresholdForm(ActionForm):
+    low_stock_threshold = WholeNumberField("Low-stock threshold (0 turns it off)", minimum=0)
+
+
+class DeleteEntryForm(ActionForm):
+    reason = StringField("Reason (optional)", validators=[Optional(), Length(max=200)])

@@ -1,0 +1,232 @@
+"""Inventory screens: overview, stock actions, entry and product pages, reports."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask_login import login_required
+
+from app.inventory import bp
+from app.inventory.actions import ACTIONS, ROW_ACTIONS, StockAction
+from app.inventory.filters import parse_overview_args
+from app.services import queries
+from app.services.errors import Conflict, StaleStock, ValidationError
+from app.services.queries import EntryView
+from app.web import current_actor
+from app.web.htmx import is_htmx, trigger, vary_on_htmx, wants_fragment
+from app.web.urls import safe_next
+
+
+@bp.get("/")
+@login_required
+def home():  # type: ignore[no-untyped-def]
+    """The overview is the home page."""
+    return redirect(url_for("inventory.overview"))
+
+
+@bp.get("/inventory")
+@login_required
+def overview():  # type: ignore[no-untyped-def]
+    """Stats, filters and the entries table; htmx asks for the results alone."""
+    actor = current_actor()
+    view = parse_overview_args(request.args)
+    page = queries.list_entries(actor, view.filters, cursor=view.cursor, limit=view.per_page)
+    exact = queries.find_exact(actor, view.filters.search) if view.filters.search else []
+    context: dict[str, Any] = {
+        "view": view,
+        "page": page,
+        "exact": exact,
+        "row_actions": ROW_ACTIONS,
+        "actions": ACTIONS,
+    }
+    status = 422 if view.errors else 200
+    context["stats"] = queries.stock_stats(actor, store_id=view.filters.store_id)
+    if wants_fragment():
+        html = render_template("inventory/_results.html", oob_stats=True, **context)
+        response = _response(html, status)
+        response.headers["HX-Push-Url"] = view.url()
+        return vary_on_htmx(response)
+    context["locations"] = queries.store_locations(actor, store_id=view.filters.store_id)
+    return vary_on_htmx(_response(render_template("inventory/overview.html", **context), status))
+
+
+@bp.get("/inventory/stats")
+@login_required
+def stats():  # type: ignore[no-untyped-def]
+    """The stats cards, refreshed after every stock change."""
+    view = parse_overview_args(request.args)
+    numbers = queries.stock_stats(current_actor(), store_id=view.filters.store_id)
+    return render_template("inventory/_stats.html", stats=numbers, view=view)
+
+
+@bp.get("/inventory/entries/<int:entry_id>")
+@login_required
+def entry(entry_id: int):  # type: ignore[no-untyped-def]
+    """One entry: quantities, reservations and its recent movements."""
+    actor = current_actor()
+    view = queries.get_entry(actor, entry_id)
+    return render_template(
+        "inventory/entry.html",
+        entry=view,
+        reservations=queries.entry_reservations(actor, entry_id),
+        actions=ACTIONS,
+        row_actions=ROW_ACTIONS,
+    )
+
+
+@bp.get("/inventory/entries/<int:entry_id>/row")
+@login_required
+def entry_row(entry_id: int):  # type: ignore[no-untyped-def]
+    """A single table row, for re-rendering after a change."""
+    return render_template(
+        "inventory/_row.html",
+        entry=queries.get_entry(current_actor(), entry_id),
+        row_actions=ROW_ACTIONS,
+        actions=ACTIONS,
+        next_url=safe_next(request.args.get("next")) or url_for("inventory.overview"),
+    )
+
+
+@bp.route("/inventory/entries/<int:entry_id>/<action_name>", methods=["GET", "POST"])
+@login_required
+def entry_action(entry_id: int, action_name: str):  # type: ignore[no-untyped-def]
+    """Show a stock action's form (a dialog under htmx, a page without), and apply it."""
+    action = ACTIONS.get(action_name) or abort(404)
+    actor = current_actor()
+    entry = queries.get_entry(actor, entry_id)
+    if not actor.can(action.permission, entry.store_id):
+        abort(403)
+    form = action.form()
+    _offer_choices(action, form, entry)
+    if request.method == "GET":
+        form.idempotency_key.data = uuid.uuid4().hex
+        form.next.data = safe_next(request.args.get("next")) or ""
+        if hasattr(form, "expected_version"):
+            form.expected_version.data = str(entry.version)
+        return _action_form(action, form, entry, 200)
+
+    if not form.validate():
+        return _action_form(action, form, entry, 422)
+    try:
+        change = action.apply(actor, entry, form, form.idempotency_key.data)
+    except ValidationError as exc:
+        _attach_field_errors(form, exc)
+        return _action_form(action, form, entry, 422)
+    except StaleStock as exc:
+        # Show the value as it is now and let the user apply again against it.
+        form.expected_version.data = str(exc.version)
+        fresh = queries.get_entry(actor, entry_id)
+        return _action_form(action, form, fresh, 409, problem=exc.message)
+    except Conflict as exc:
+        return _action_form(action, form, entry, 409, problem=exc.message)
+
+    message = action.describe(entry, change)
+    next_url = safe_next(form.next.data) or url_for("inventory.overview")
+    if not is_htmx():
+        flash(message, "success")
+        return redirect(next_url, code=303)
+    if action.name == "delete":
+        html = render_template("_flashes.html", oob=True, messages=[("success", message)])
+        response = _response(html, 200)
+        response.headers["HX-Reswap"] = "delete"
+    else:
+        html = render_template(
+            "inventory/_row_update.html",
+            entry=queries.get_entry(actor, entry_id),
+            row_actions=ROW_ACTIONS,
+            actions=ACTIONS,
+            next_url=next_url,
+            messages=[("success", message)],
+        )
+        response = _response(html, 200)
+        response.headers["HX-Reswap"] = "outerHTML"
+    response.headers["HX-Retarget"] = f"#entry-{entry_id}"
+    return trigger(response, **{"stock-changed": {"entry": entry_id}, "close-dialog": True})
+
+
+@bp.get("/products/<int:product_id>")
+@login_required
+def product(product_id: int):  # type: ignore[no-untyped-def]
+    """A product's stock in every location, with totals."""
+    return render_template(
+        "inventory/product.html", product=queries.product_stock(current_actor(), product_id)
+    )
+
+
+@bp.get("/reports/low-stock")
+@login_required
+def low_stock():  # type: ignore[no-untyped-def]
+    """Entries at or below their low-stock threshold."""
+    view = parse_overview_args(request.args)
+    rows = queries.low_stock(current_actor(), store_id=view.filters.store_id)
+    return render_template(
+        "inventory/report.html", rows=rows, view=view, report="low-stock", title="Low stock",
+        empty="Nothing is running low. Set thresholds on entries to be warned here.",
+    )
+
+
+@bp.get("/reports/out-of-stock")
+@login_required
+def out_of_stock():  # type: ignore[no-untyped-def]
+    """Entries with nothing available."""
+    view = parse_overview_args(request.args)
+    rows = queries.out_of_stock(current_actor(), store_id=view.filters.store_id)
+    return render_template(
+        "inventory/report.html", rows=rows, view=view, report="out-of-stock",
+        title="Out of stock", empty="Every tracked entry has stock available.",
+    )
+
+
+@bp.get("/reports/reorder")
+@login_required
+def reorder():  # type: ignore[no-untyped-def]
+    """Products at or below their reorder point, with the suggested order."""
+    view = parse_overview_args(request.args)
+    lines = queries.reorder_report(current_actor(), store_id=view.filters.store_id)
+    return render_template("inventory/reorder.html", lines=lines, view=view)
+
+
+def _offer_choices(action: StockAction, form: Any, entry: EntryView) -> None:
+    actor = current_actor()
+    if action.name in ("release", "fulfill"):
+        holds = [r for r in queries.entry_reservations(actor, entry.id) if r.status == "active"]
+        form.reservation_id.choices = [("", "Oldest reservations first")] + [
+            (str(r.id), f"{r.order_ref}{' / ' + r.line_ref if r.line_ref else ''}: "
+                        f"{r.open_quantity:,} held")
+            for r in holds
+        ]
+    elif action.name == "transfer":
+        form.to_location_id.choices = [("", "Choose a location")] + [
+            (str(loc.id), loc.code)
+            for loc in queries.store_locations(actor, store_id=entry.store_id)
+            if loc.id != entry.location_id
+        ]
+
+
+def _attach_field_errors(form: Any, exc: ValidationError) -> None:
+    for name, message in exc.fields.items():
+        field = getattr(form, name, None)
+        if field is not None and hasattr(field, "errors"):
+            field.errors = [*field.errors, message] if isinstance(field.errors, list) else [message]
+        else:
+            form.form_errors.append(message)
+
+
+def _action_form(
+    action: StockAction, form: Any, entry: EntryView, status: int, problem: str | None = None
+):  # type: ignore[no-untyped-def]
+    if status != 200:
+        # Every submission gets a fresh key, so a corrected retry is a new request.
+        form.idempotency_key.data = uuid.uuid4().hex
+    context = {"action": action, "form": form, "entry": entry, "problem": problem}
+    if not is_htmx():
+        return _response(render_template("inventory/action_page.html", **context), status)
+    fragment = "_dialog.html" if request.method == "GET" else "_action_form.html"
+    template = f"inventory/{fragment}"
+    return _response(render_template(template, **context), status)
+
+
+def _response(html: str, status: int):  # type: ignore[no-untyped-def]
+    return make_response(html, status)

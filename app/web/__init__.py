@@ -1,0 +1,133 @@
+"""What every page shares: the signed-in actor, security headers, errors, template helpers."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime
+from typing import Any
+
+from flask import Flask, Response, g, request
+from flask_login import current_user
+
+from app.extensions import db, login_manager
+from app.models import Store, User
+from app.permissions import READ, Actor, actor_for_user
+from app.services.queries import STATUS_LABELS
+from app.web.errors import register_error_handlers
+from app.web.htmx import is_htmx
+
+log = logging.getLogger("stockroom")
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+
+
+def init_web(app: Flask) -> None:
+    """Wire request ids, headers, sign-in loading, error pages and template helpers."""
+    app.before_request(_assign_request_id)
+    app.after_request(_security_headers)
+    register_error_handlers(app)
+    login_manager.login_view = "auth.sign_in"
+    login_manager.login_message = "Please sign in to continue."
+    login_manager.login_message_category = "info"
+    login_manager.user_loader(_load_user)
+    login_manager.unauthorized_handler(_unauthorized)
+    app.jinja_env.filters["number"] = format_number
+    app.jinja_env.filters["when"] = format_when
+    app.jinja_env.filters["signed"] = format_signed
+    app.jinja_env.filters["day"] = format_day
+    app.context_processor(_template_globals)
+
+
+def current_actor() -> Actor:
+    """The signed-in user's permissions, loaded once per request."""
+    if "actor" not in g:
+        g.actor = (
+            actor_for_user(current_user.id)
+            if current_user.is_authenticated
+            else Actor(name="anonymous")
+        )
+    return g.actor
+
+
+def readable_stores() -> list[Store]:
+    """The stores the signed-in user may look at, for the store switcher and filters."""
+    if "readable_stores" not in g:
+        allowed = current_actor().stores_with(READ)
+        query = db.select(Store).where(Store.archived_at.is_(None)).order_by(Store.name)
+        if allowed is not None:
+            query = query.where(Store.id.in_(sorted(allowed)))
+        g.readable_stores = list(db.session.scalars(query))
+    return g.readable_stores
+
+
+def format_number(value: int | None) -> str:
+    return "—" if value is None else f"{value:,}"
+
+
+def format_signed(value: int) -> str:
+    return f"+{value:,}" if value > 0 else f"{value:,}".replace("-", "−")
+
+
+def format_when(value: datetime | None) -> str:
+    return "—" if value is None else value.strftime("%Y-%m-%d %H:%M")
+
+
+def format_day(value: datetime | None) -> str:
+    return "—" if value is None else value.strftime("%d %b")
+
+
+def _load_user(token: str) -> User | None:
+    user_id, _, session_token = token.partition(":")
+    if not user_id.isdigit():
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or not user.active or user.session_token != session_token:
+        return None
+    return user
+
+
+def _unauthorized() -> Any:
+    from flask import flash, redirect, url_for
+
+    target = url_for("auth.sign_in", next=request.full_path.rstrip("?"))
+    if is_htmx():
+        # Never swap a sign-in page into a table cell: send the whole window there.
+        return Response(status=401, headers={"HX-Redirect": target})
+    flash(login_manager.login_message, "info")
+    return redirect(target)
+
+
+def _assign_request_id() -> None:
+    supplied = request.headers.get("X-Request-ID", "")
+    g.request_id = supplied if 8 <= len(supplied) <= 64 and supplied.isalnum() else uuid.uuid4().hex
+
+
+def _security_headers(response: Response) -> Response:
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["X-Request-ID"] = g.get("request_id", "")
+    if response.mimetype == "text/html":
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def _template_globals() -> dict[str, Any]:
+    return {
+        "actor": current_actor,
+        "readable_stores": readable_stores,
+        "status_labels": STATUS_LABELS,
+    }

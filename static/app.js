@@ -1,0 +1,69 @@
+// Stockroom's few behaviours. No inline script anywhere: the CSP forbids it and htmx runs
+// with eval disabled, so dialogs, shortcuts and auto-submit live here.
+(function () {
+  "use strict";
+
+  var opener = null;
+
+  function dialog() { return document.getElementById("action-dialog"); }
+
+  function focusFirst(root) {
+    var target = root.querySelector("[aria-invalid=true]") ||
+      root.querySelector("input:not([type=hidden]), select, textarea, button");
+    if (target) { target.focus(); }
+  }
+
+  function closeDialog() {
+    var d = dialog();
+    if (d && d.open) { d.close(); }
+  }
+
+  document.addEventListener("click", function (event) {
+    var trigger = event.target.closest("[hx-target='#dialog-slot']");
+    if (trigger) {
+      opener = trigger;
+      var menu = trigger.closest("details.menu");
+      if (menu) { menu.open = false; opener = menu.querySelector("summary"); }
+    }
+    if (event.target.closest("[data-close-dialog]")) { closeDialog(); }
+  });
+
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var target = event.detail.target;
+    if (target && target.id === "dialog-slot") {
+      var d = dialog();
+      if (d && !d.open) {
+        d.addEventListener("close", function () {
+          if (opener && document.body.contains(opener)) { opener.focus(); }
+        }, { once: true });
+        d.showModal();
+        focusFirst(d);
+      }
+    } else if (target && target.id === "dialog-body") {
+      focusFirst(target);
+    }
+  });
+
+  document.body.addEventListener("close-dialog", closeDialog);
+
+  // "/" jumps to search, as in most admin tools; not while typing in a field.
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "/" || event.ctrlKey || event.metaKey || event.altKey) { return; }
+    var tag = (event.target.tagName || "").toLowerCase();
+    if (tag === "input" || tag === "textarea" || tag === "select" || event.target.isContentEditable) { return; }
+    var search = document.querySelector("[data-search]");
+    if (search) { event.preventDefault(); search.focus(); search.select(); }
+  });
+
+  // Selects marked data-autosubmit submit their form on change (the store switcher).
+  document.addEventListener("change", function (event) {
+    if (event.target.matches("[data-autosubmit]")) { event.target.form.requestSubmit(); }
+  });
+
+  // Close an open row menu when clicking elsewhere.
+  document.addEventListener("click", function (event) {
+    document.querySelectorAll("details.menu[open]").forEach(function (menu) {
+      if (!menu.contains(event.target)) { menu.open = false; }
+    });
+  });
+}());
