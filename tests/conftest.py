@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from hypothesis import HealthCheck, settings
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -30,6 +31,14 @@ PG_ADMIN_URL = os.environ.get(
     "STOCKROOM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 REQUIRE_PG = os.environ.get("STOCKROOM_REQUIRE_POSTGRES") == "1"
+
+# Every example touches a database, so no per-example deadline; CI (`make test-ci`) tries more.
+settings.register_profile("dev", max_examples=50, deadline=None)
+settings.register_profile(
+    "ci", max_examples=200, deadline=None, print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 
 def _base_config(uri: str) -> dict[str, Any]:
@@ -239,3 +248,12 @@ def make_user(app: Flask) -> Callable[..., User]:
 @pytest.fixture
 def actor_of(app: Flask) -> Callable[[User], Actor]:
     return lambda user: actor_for_user(user.id)
+
+
+# --------------------------------------------------------------------------- state machines
+
+# A state machine (the stock model, tests/concurrency/test_model.py) makes a database
+# transaction per step: 20 steps an example locally, 50 in CI.
+for _profile, _steps in (("dev", 20), ("ci", 50)):
+    settings.register_profile(_profile, settings.get_profile(_profile), stateful_step_count=_steps)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))

@@ -10,6 +10,10 @@ from typing import Any
 
 from app.services.errors import ValidationError
 
+# Ids and quantities are 32-bit integers on PostgreSQL; a forged number past that would
+# reach the driver and fail there instead of being refused here.
+_INT32 = 2**31
+
 
 @dataclass(frozen=True)
 class Cursor:
@@ -27,8 +31,9 @@ def encode_cursor(value: Any, row_id: int, *, backwards: bool) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(token: str) -> Cursor:
-    """Raises ValidationError naming `cursor` when the token was not made by encode_cursor."""
+def decode_cursor(token: str, expect: type | None = None) -> Cursor:
+    """Raises ValidationError naming `cursor` when the token was not made by encode_cursor
+    (or, with `expect`, when its value is not of the sort column's type)."""
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         kind, value, row_id, backwards = json.loads(raw)
@@ -38,6 +43,10 @@ def decode_cursor(token: str) -> Cursor:
             raise ValueError(kind)
         if type(row_id) is not int or type(backwards) is not bool:
             raise ValueError(row_id)
+        if not all(-_INT32 <= n < _INT32 for n in (row_id, value) if type(n) is int):
+            raise ValueError(row_id)
+        if expect is not None and type(value) is not expect:
+            raise ValueError(value)
     except (ValueError, TypeError, json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ValidationError({"cursor": "This page link is no longer valid."}) from exc
     return Cursor(value=value, id=row_id, backwards=backwards)

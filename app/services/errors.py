@@ -146,3 +146,15 @@ class IdempotencyKeyReused(StockroomError):
             "This idempotency key was already used for a different request.",
             {"idempotency_key": "already used for a different request"},
         )
+
+
+class ExceedsFulfilled(Conflict):
+    """A return for an order line larger than what shipped and has not come back yet."""
+
+    code = "exceeds_fulfilled"
+
+    def __init__(self, line_ref: str, requested: int, returnable: int) -> None:
+        super().__init__(
+            f"Cannot return {requested} of line {line_ref}: "
+            f"only {returnable} shipped and not yet returned"
+        )

@@ -16,7 +16,18 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, and_, case, insert, select, true, update
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Row,
+    and_,
+    bindparam,
+    case,
+    insert,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -31,7 +42,7 @@ from app.models import (
     Reservation,
     StockMovement,
 )
-from app.permissions import ADJUST, DELETE, RESERVE, THRESHOLD, Actor, system_actor
+from app.permissions import ADJUST, CATALOG, DELETE, RESERVE, THRESHOLD, Actor, system_actor
 from app.services.errors import (
     BelowReserved,
     Conflict,
@@ -49,7 +60,7 @@ from app.services.errors import (
     UnlimitedProduct,
     ValidationError,
 )
-from app.services.validation import LIMIT, Checker, clean_text
+from app.services.validation import LIMIT, Checker, clean_text, is_id
 
 entries = InventoryEntry.__table__
 movements = StockMovement.__table__
@@ -67,6 +78,83 @@ ENTRY_COLUMNS = (
     entries.c.version,
 )
 EXPIRY_ACTOR = system_actor("expiry")
+# Built once: the values travel as execution parameters, so each call skips building the
+# statement and computing its cache key (most of a ledger write's Python time).
+INSERT_MOVEMENT = insert(movements).returning(movements.c.id)
+INSERT_RESERVATION = insert(reservations).returning(reservations.c.id)
+
+
+@dataclass(frozen=True)
+class GuardedUpdate:
+    """One conditional UPDATE … RETURNING, built once with bound parameters: for actors
+    limited to some stores (`scoped`, with an expanding list of store ids) and for those
+    who may act everywhere (`anywhere`)."""
+
+    scoped: Any
+    anywhere: Any
+
+
+def _guarded(values: Mapping[str, Any], condition: ColumnElement[bool]) -> GuardedUpdate:
+    def build(scope: ColumnElement[bool]) -> Any:
+        return (
+            update(entries)
+            .where(entries.c.id == bindparam("entry_id"), scope, condition)
+            .values(
+                **values,
+                version=entries.c.version + 1,
+                updated_at=bindparam("now"),
+                last_movement_at=bindparam("now"),
+            )
+            .returning(*ENTRY_COLUMNS)
+        )
+
+    stores = entries.c.store_id.in_(bindparam("stores", expanding=True))
+    return GuardedUpdate(scoped=build(stores), anywhere=build(true()))
+
+
+_n = bindparam("n", type_=Integer)
+_on_hand, _held = entries.c.quantity, entries.c.reserved_quantity
+ADD_ON_HAND = _guarded({"quantity": _on_hand + _n}, _on_hand + _n <= LIMIT)
+ADJUST_ON_HAND = _guarded(
+    {"quantity": _on_hand + _n}, and_(_on_hand + _n >= _held, _on_hand + _n <= LIMIT)
+)
+TAKE_AVAILABLE = _guarded({"quantity": _on_hand - _n}, _on_hand - _held >= _n)
+HOLD = _guarded({"reserved_quantity": _held + _n}, _on_hand - _held >= _n)
+RELEASE_HOLD = _guarded({"reserved_quantity": _held - _n}, _held >= _n)
+SHIP_HOLD = _guarded({"reserved_quantity": _held - _n, "quantity": _on_hand - _n}, _held >= _n)
+_replace_guard = and_(entries.c.version == bindparam("seen_version"), _held <= _n)
+REPLACE_ON_HAND = _guarded({"quantity": _n}, _replace_guard)
+RECORD_COUNT = _guarded({"quantity": _n, "last_counted_at": bindparam("now")}, _replace_guard)
+
+_target_location = locations.alias("target_location")
+_target_entry = entries.alias("target_entry")
+TRANSFER_ENDS = (
+    select(
+        *ENTRY_COLUMNS,
+        _target_location.c.id.label("target_location_id"),
+        _target_location.c.archived_at.label("target_archived_at"),
+        _target_entry.c.id.label("target_entry_id"),
+    )
+    .select_from(entries)
+    .outerjoin(
+        _target_location,
+        and_(
+            _target_location.c.id == bindparam("to_id"),
+            _target_location.c.store_id == entries.c.store_id,
+        ),
+    )
+    .outerjoin(
+        _target_entry,
+        and_(
+            _target_entry.c.product_id == entries.c.product_id,
+            _target_entry.c.location_id == _target_location.c.id,
+        ),
+    )
+    .where(
+        entries.c.product_id == bindparam("product_id"),
+        entries.c.location_id == bindparam("from_id"),
+    )
+)
 MAX_ORDER_LINES = 200
 
 
@@ -148,18 +236,7 @@ def adjust_stock(
 
     def work(session: Session) -> StockChange:
         now = utcnow()
-        row = _change_entry(
-            session,
-            actor,
-            ADJUST,
-            entry_id,
-            now,
-            {"quantity": entries.c.quantity + delta},
-            and_(
-                entries.c.quantity + delta >= entries.c.reserved_quantity,
-                entries.c.quantity + delta <= LIMIT,
-            ),
-        )
+        row = _change_entry(session, actor, ADJUST, ADJUST_ON_HAND, entry_id, now, n=delta)
         if row is None:
             current = _entry_for(session, actor, ADJUST, entry_id)
             if current.quantity + delta > LIMIT:
@@ -236,11 +313,7 @@ def reserve_stock(
         now = utcnow()
 
         def attempt() -> Row[Any] | None:
-            return _change_entry(
-                session, actor, RESERVE, entry_id, now,
-                {"reserved_quantity": entries.c.reserved_quantity + quantity},
-                entries.c.quantity - entries.c.reserved_quantity >= quantity,
-            )
+            return _change_entry(session, actor, RESERVE, HOLD, entry_id, now, n=quantity)
 
         row = attempt()
         if row is None:
@@ -328,11 +401,7 @@ def return_stock(
 
     def work(session: Session) -> StockChange:
         now = utcnow()
-        row = _change_entry(
-            session, actor, ADJUST, entry_id, now,
-            {"quantity": entries.c.quantity + quantity},
-            entries.c.quantity + quantity <= LIMIT,
-        )
+        row = _change_entry(session, actor, ADJUST, ADD_ON_HAND, entry_id, now, n=quantity)
         if row is None:
             _entry_for(session, actor, ADJUST, entry_id)
             raise QuantityTooLarge()
@@ -366,7 +435,7 @@ def transfer_stock(
     check.whole("quantity", quantity, minimum=1)
     for name, value in (("from_location_id", from_location_id), ("to_location_id", to_location_id),
                         ("product_id", product_id)):
-        if type(value) is not int:
+        if not is_id(value):
             check.fail(name, "Choose one from the list.")
     if from_location_id == to_location_id:
         check.fail("to_location_id", "Choose a location other than the source.")
@@ -376,45 +445,41 @@ def transfer_stock(
 
     def work(session: Session) -> StockChange:
         now = utcnow()
+        # One read finds the source, the target location (in the same store) and the
+        # target entry if it already exists.
         source = session.execute(
-            select(*ENTRY_COLUMNS).where(
-                entries.c.product_id == product_id, entries.c.location_id == from_location_id
-            )
+            TRANSFER_ENDS,
+            {"product_id": product_id, "from_id": from_location_id, "to_id": to_location_id},
         ).one_or_none()
         if source is None or not actor.is_member(source.store_id):
             raise NotFound("This product has no stock at the source location.")
         _require(actor, ADJUST, source.store_id)
-        target_location = session.execute(
-            select(locations.c.id, locations.c.archived_at).where(
-                locations.c.id == to_location_id, locations.c.store_id == source.store_id
-            )
-        ).one_or_none()
-        if target_location is None:
+        if source.target_location_id is None:
             raise NotFound("Target location not found.")
-        if target_location.archived_at is not None:
+        if source.target_archived_at is not None:
             raise Conflict("The target location is archived.")
-        target_id = _ensure_entry(session, source.store_id, product_id, to_location_id, now)
+        target_id = source.target_entry_id or _ensure_entry(
+            session, source.store_id, product_id, to_location_id, now
+        )
 
         # Update in primary-key order so opposing transfers can never deadlock.
         after: dict[int, Row[Any]] = {}
         for entry_id in sorted((source.id, target_id)):
             if entry_id == source.id:
                 row = _change_entry(
-                    session, actor, ADJUST, entry_id, now,
-                    {"quantity": entries.c.quantity - quantity},
-                    entries.c.quantity - entries.c.reserved_quantity >= quantity,
+                    session, actor, ADJUST, TAKE_AVAILABLE, entry_id, now, n=quantity
                 )
                 if row is None:
                     current = _entry_for(session, actor, ADJUST, entry_id)
                     raise InsufficientStock(_available(current), quantity)
             else:
                 row = _change_entry(
-                    session, actor, ADJUST, entry_id, now,
-                    {"quantity": entries.c.quantity + quantity},
-                    entries.c.quantity + quantity <= LIMIT,
+                    session, actor, ADJUST, ADD_ON_HAND, entry_id, now, n=quantity
                 )
                 if row is None:
-                    raise QuantityTooLarge()
+                    if _entry_exists(session, entry_id):
+                        raise QuantityTooLarge()
+                    raise Conflict("The target entry was deleted meanwhile; nothing changed.")
             after[entry_id] = row
         pair = uuid.uuid4().hex
         text_reason, text_reference = clean_text(reason), clean_text(reference)
@@ -457,6 +522,8 @@ def set_threshold(
 
     def work(session: Session) -> StockChange:
         # Not a quantity change: no ledger row, and the version stays so open forms stay valid.
+        if not is_id(entry_id):
+            raise NotFound("Inventory entry not found.")
         row = session.execute(
             update(entries)
             .where(entries.c.id == entry_id, _store_scope(actor, THRESHOLD))
@@ -526,6 +593,9 @@ def create_entry(
     """Start tracking a product at a location, optionally with stock received.
     Raises DuplicateEntry, UnlimitedProduct, NotFound."""
     check = Checker()
+    for name, value in (("product_id", product_id), ("location_id", location_id)):
+        if not is_id(value):
+            check.fail(name, "Choose one from the list.")
     check.whole("quantity", quantity, minimum=0)
     check.whole("low_stock_threshold", low_stock_threshold, minimum=0)
     check.whole("incoming_quantity", incoming_quantity, minimum=0)
@@ -541,7 +611,7 @@ def create_entry(
         ).one_or_none()
         if product is None or not actor.is_member(product.store_id):
             raise NotFound("Product not found.")
-        _require(actor, ADJUST, product.store_id)
+        _require(actor, CATALOG, product.store_id)
         if product.type in UNLIMITED_TYPES:
             raise UnlimitedProduct(
                 f"{product.sku} is a {product.type} product: its stock is unlimited and "
@@ -600,6 +670,8 @@ def reserve_order(
     line_ref and, for physical products, location_id. Unlimited products are granted
     without an entry. Raises OrderShort naming every short line, NotFound."""
     check = Checker()
+    if not is_id(store_id):
+        check.fail("store_id", "Choose a store.")
     _check_order_refs(check, order_ref, None)
     check.moment("expires_at", expires_at, after=utcnow())
     if not isinstance(lines, Sequence) or not lines:
@@ -611,9 +683,9 @@ def reserve_order(
             if not isinstance(line, Mapping):
                 check.fail(f"lines[{n}]", "Each line needs product_id and quantity.")
                 continue
-            if type(line.get("product_id")) is not int:
+            if not is_id(line.get("product_id")):
                 check.fail(f"lines[{n}].product_id", "Choose a product.")
-            if line.get("location_id") is not None and type(line["location_id"]) is not int:
+            if line.get("location_id") is not None and not is_id(line["location_id"]):
                 check.fail(f"lines[{n}].location_id", "Choose a location.")
             check.whole(f"lines[{n}].quantity", line.get("quantity"), minimum=1)
             check.text(f"lines[{n}].line_ref", line.get("line_ref"), required=False,
@@ -646,6 +718,15 @@ def reserve_order(
                 f"lines[{n}].location_id": "Choose a location for this physical product."
                 for n, line in physical if line.get("location_id") is None
             })
+        # A location outside this store is a foreign id (404), not a shortage.
+        location_ids = {line["location_id"] for _, line in physical}
+        unknown = sorted(location_ids - set(session.scalars(
+            select(locations.c.id).where(
+                locations.c.id.in_(location_ids), locations.c.store_id == store_id
+            )
+        )))
+        if unknown:
+            raise NotFound(f"Location {unknown[0]} not found.")
         wanted = {(line["product_id"], line["location_id"]) for _, line in physical}
         by_key = {
             (r.product_id, r.location_id): r
@@ -673,43 +754,34 @@ def reserve_order(
                 planned.append((entry.id, n, line))
         # Lock in primary-key order: two orders touching the same entries can't deadlock.
         planned.sort(key=lambda item: (item[0], item[1]))
-        done: list[tuple[Row[Any], int, Mapping[str, Any]]] = []
+        reservation_ids: list[int] = []
+        movement_ids: list[int] = []
+        states: dict[int, EntryState] = {}
         for entry_id, n, line in planned:
             qty = line["quantity"]
-            cond = entries.c.quantity - entries.c.reserved_quantity >= qty
-            row = _change_entry(
-                session, actor, RESERVE, entry_id, now,
-                {"reserved_quantity": entries.c.reserved_quantity + qty}, cond,
-            )
+            row = _change_entry(session, actor, RESERVE, HOLD, entry_id, now, n=qty)
             if row is None and _expire_entry(session, entry_id, now):
-                row = _change_entry(
-                    session, actor, RESERVE, entry_id, now,
-                    {"reserved_quantity": entries.c.reserved_quantity + qty}, cond,
-                )
+                row = _change_entry(session, actor, RESERVE, HOLD, entry_id, now, n=qty)
             if row is None:
                 current = _entry_for(session, actor, RESERVE, entry_id)
                 short.append({"line": n, "label": label(n, line),
                               "available": _available(current), "requested": qty})
-            else:
-                done.append((row, n, line))
-        if short:
-            raise OrderShort(sorted(short, key=lambda s: s["line"]))
-
-        reservation_ids: list[int] = []
-        movement_ids: list[int] = []
-        states: dict[int, EntryState] = {}
-        # Ledger rows carry the entry's quantities as they stood after that very line.
-        for row, _n, line in done:
+                continue
+            # Record each line at once: its ledger row carries the quantities as they stood
+            # after that very line, and expiring stale holds for a later line on the same
+            # entry writes rows that must come after it. A short order rolls all this back.
             rid = _insert_reservation(
-                session, actor, row, line["quantity"], order_ref, line.get("line_ref"),
-                expires_at, now,
+                session, actor, row, qty, order_ref, line.get("line_ref"), expires_at, now,
             )
             reservation_ids.append(rid)
             movement_ids.append(
-                _record(session, actor, row, "reserved", 0, line["quantity"], now,
+                _record(session, actor, row, "reserved", 0, qty, now,
                         reference=clean_text(order_ref), reservation_id=rid)
             )
             states[row.id] = EntryState.of(row)
+        if short:
+            raise OrderShort(sorted(short, key=lambda s: s["line"]))
+
         granted_unlimited = [
             n for n, line in enumerate(lines)
             if found[line["product_id"]].type in UNLIMITED_TYPES
@@ -736,7 +808,11 @@ def expire_reservations(*, now: datetime | None = None, batch_size: int = 200) -
         with write_transaction() as session:
             entry_ids = session.scalars(
                 select(reservations.c.entry_id)
-                .where(reservations.c.status == "active", reservations.c.expires_at <= moment)
+                .where(
+                    reservations.c.status == "active",
+                    reservations.c.expires_at <= moment,
+                    reservations.c.entry_id.is_not(None),
+                )
                 .group_by(reservations.c.entry_id)
                 .order_by(reservations.c.entry_id)
                 .limit(batch_size)
@@ -780,13 +856,9 @@ def _replace_quantity(
             raise StaleStock(current.quantity, current.reserved_quantity, current.version)
         if quantity < current.reserved_quantity:
             raise BelowReserved(quantity, current.reserved_quantity, counted=counting)
-        values: dict[str, Any] = {"quantity": quantity}
-        if counting:
-            values["last_counted_at"] = now
         row = _change_entry(
-            session, actor, ADJUST, entry_id, now, values,
-            and_(entries.c.version == current.version,
-                 entries.c.reserved_quantity <= quantity),
+            session, actor, ADJUST, RECORD_COUNT if counting else REPLACE_ON_HAND, entry_id,
+            now, n=quantity, seen_version=current.version,
         )
         if row is None:  # pragma: no cover - the row is locked for this transaction
             raise StaleStock(current.quantity, current.reserved_quantity, current.version)
@@ -824,7 +896,7 @@ def _close_holds(
     if (entry_id is None) == (reservation_id is None):
         check.fail("reservation_id", "Give either a reservation or an entry, not both.")
     for name, value in (("entry_id", entry_id), ("reservation_id", reservation_id)):
-        if value is not None and type(value) is not int:
+        if value is not None and not is_id(value):
             check.fail(name, "Choose one from the list.")
     if quantity is not None or reservation_id is None:
         check.whole("quantity", quantity, minimum=1)
@@ -852,12 +924,9 @@ def _close_holds(
             amount = quantity if quantity is not None else hold.open_quantity
         assert target_entry is not None and amount is not None
 
-        values: dict[str, Any] = {"reserved_quantity": entries.c.reserved_quantity - amount}
-        if fulfilling:
-            values["quantity"] = entries.c.quantity - amount
         row = _change_entry(
-            session, actor, RESERVE, target_entry, now, values,
-            entries.c.reserved_quantity >= amount,
+            session, actor, RESERVE, SHIP_HOLD if fulfilling else RELEASE_HOLD, target_entry,
+            now, n=amount,
         )
         if row is None:
             current = _entry_for(session, actor, RESERVE, target_entry)
@@ -876,7 +945,7 @@ def _close_holds(
         qty_before = row.quantity + (amount if fulfilling else 0)
         reserved_before = row.reserved_quantity + amount
         movement_ids = []
-        for hold_id, taken in pieces:
+        for hold_id, taken, hold_order in pieces:
             qty_before -= taken if fulfilling else 0
             reserved_before -= taken
             state = replace(
@@ -885,12 +954,12 @@ def _close_holds(
             movement_ids.append(
                 _record(
                     session, actor, state, movement_type, -taken if fulfilling else 0, -taken,
-                    now, reason=clean_text(reason), reference=clean_text(order_ref),
+                    now, reason=clean_text(reason), reference=hold_order,
                     reservation_id=hold_id,
                 )
             )
         return StockChange(
-            verb, (EntryState.of(row),), tuple(movement_ids), tuple(h for h, _ in pieces)
+            verb, (EntryState.of(row),), tuple(movement_ids), tuple(p[0] for p in pieces)
         )
 
     return _mutation(
@@ -904,7 +973,7 @@ def _close_holds(
 def _take_from_hold(
     session: Session, reservation_id: int, amount: int, final_status: str, now: datetime,
     verb: str,
-) -> list[tuple[int, int]]:
+) -> list[tuple[int, int, str]]:
     remaining = reservations.c.open_quantity - amount
     done = session.execute(
         update(reservations)
@@ -918,7 +987,7 @@ def _take_from_hold(
             status=case((remaining == 0, final_status), else_=reservations.c.status),
             closed_at=case((remaining == 0, now), else_=None),
         )
-        .returning(reservations.c.id)
+        .returning(reservations.c.id, reservations.c.order_ref)
     ).one_or_none()
     if done is None:
         hold = session.execute(
@@ -929,7 +998,7 @@ def _take_from_hold(
         if hold.status != "active":
             raise ReservationNotActive(reservation_id, hold.status)
         raise ExceedsReserved(verb, amount, hold.open_quantity)
-    return [(reservation_id, amount)]
+    return [(reservation_id, amount, done.order_ref)]
 
 
 def _take_from_oldest(
@@ -941,8 +1010,12 @@ def _take_from_oldest(
     final_status: str,
     now: datetime,
     verb: str,
-) -> list[tuple[int, int]]:
-    query = select(reservations.c.id, reservations.c.open_quantity).where(
+) -> list[tuple[int, int, str]]:
+    """Take `amount` from the entry's holds, oldest first; each piece is (hold id, units,
+    the hold's order reference, which its ledger row carries)."""
+    query = select(
+        reservations.c.id, reservations.c.open_quantity, reservations.c.order_ref
+    ).where(
         reservations.c.entry_id == entry_id, reservations.c.status == "active"
     )
     if clean_text(order_ref):
@@ -953,7 +1026,7 @@ def _take_from_oldest(
     held = sum(h.open_quantity for h in holds)
     if held < amount:
         raise ExceedsReserved(verb, amount, held)
-    pieces: list[tuple[int, int]] = []
+    pieces: list[tuple[int, int, str]] = []
     left = amount
     for hold in holds:
         if not left:
@@ -969,7 +1042,7 @@ def _take_from_oldest(
                 closed_at=now if closing else None,
             )
         )
-        pieces.append((hold.id, taken))
+        pieces.append((hold.id, taken, hold.order_ref))
         left -= taken
     return pieces
 
@@ -1082,26 +1155,28 @@ def _change_entry(
     session: Session,
     actor: Actor,
     permission: str,
+    statement: GuardedUpdate,
     entry_id: int,
     now: datetime,
-    values: Mapping[str, Any],
-    condition: ColumnElement[bool],
+    **params: Any,
 ) -> Row[Any] | None:
     """The conditional UPDATE at the heart of every operation: it applies only when the
-    entry exists in a store where the actor holds `permission` and `condition` holds."""
-    return session.execute(
-        update(entries)
-        .where(entries.c.id == entry_id, _store_scope(actor, permission), condition)
-        .values(**values, version=entries.c.version + 1, updated_at=now, last_movement_at=now)
-        .returning(*ENTRY_COLUMNS)
-    ).one_or_none()
+    entry exists in a store where the actor holds `permission` and the statement's guard
+    holds. A malformed id matches nothing; the caller's _entry_for then reports NotFound."""
+    if not is_id(entry_id):
+        return None
+    stores = actor.stores_with(permission)
+    values = {"entry_id": entry_id, "now": now, **params}
+    if stores is None:
+        return session.execute(statement.anywhere, values).one_or_none()
+    return session.execute(statement.scoped, {**values, "stores": sorted(stores)}).one_or_none()
 
 
 def _entry_for(
     session: Session, actor: Actor, permission: str, entry_id: Any, *, lock: bool = False
 ) -> Row[Any]:
     """The entry as it stands, or NotFound / PermissionDenied for this actor."""
-    if type(entry_id) is not int:
+    if not is_id(entry_id):
         raise NotFound("Inventory entry not found.")
     query = select(*ENTRY_COLUMNS).where(entries.c.id == entry_id)
     if lock:
@@ -1125,6 +1200,10 @@ def _available(row: Row[Any]) -> int:
 def _check_order_refs(check: Checker, order_ref: Any, line_ref: Any) -> None:
     check.text("order_ref", order_ref, required=True, max_length=100)
     check.text("line_ref", line_ref, required=False, max_length=100)
+
+
+def _entry_exists(session: Session, entry_id: int) -> bool:
+    return session.execute(select(entries.c.id).where(entries.c.id == entry_id)).first() is not None
 
 
 def _ensure_entry(
@@ -1155,15 +1234,14 @@ def _insert_reservation(
     now: datetime,
 ) -> int:
     return session.execute(
-        insert(reservations)
-        .values(
-            store_id=row.store_id, entry_id=row.id, product_id=row.product_id,
-            location_id=row.location_id, order_ref=clean_text(order_ref),
-            line_ref=clean_text(line_ref), quantity=quantity, open_quantity=quantity,
-            status="active", expires_at=expires_at, created_by_id=actor.user_id,
-            created_at=now,
-        )
-        .returning(reservations.c.id)
+        INSERT_RESERVATION,
+        {
+            "store_id": row.store_id, "entry_id": row.id, "product_id": row.product_id,
+            "location_id": row.location_id, "order_ref": clean_text(order_ref),
+            "line_ref": clean_text(line_ref), "quantity": quantity, "open_quantity": quantity,
+            "status": "active", "expires_at": expires_at, "created_by_id": actor.user_id,
+            "created_at": now,
+        },
     ).scalar_one()
 
 
@@ -1183,17 +1261,16 @@ def _record(
 ) -> int:
     """Append one ledger row carrying the entry's quantities after the change."""
     return session.execute(
-        insert(movements)
-        .values(
-            store_id=after.store_id, entry_id=after.id, product_id=after.product_id,
-            location_id=after.location_id, type=movement_type,
-            quantity_delta=quantity_delta, reserved_delta=reserved_delta,
-            quantity_after=after.quantity, reserved_after=after.reserved_quantity,
-            reason=reason, reference=reference, reservation_id=reservation_id,
-            batch_ref=batch_ref, actor_id=actor.user_id, actor_name=actor.name,
-            created_at=now,
-        )
-        .returning(movements.c.id)
+        INSERT_MOVEMENT,
+        {
+            "store_id": after.store_id, "entry_id": after.id, "product_id": after.product_id,
+            "location_id": after.location_id, "type": movement_type,
+            "quantity_delta": quantity_delta, "reserved_delta": reserved_delta,
+            "quantity_after": after.quantity, "reserved_after": after.reserved_quantity,
+            "reason": reason, "reference": reference, "reservation_id": reservation_id,
+            "batch_ref": batch_ref, "actor_id": actor.user_id, "actor_name": actor.name,
+            "created_at": now,
+        },
     ).scalar_one()
 
 

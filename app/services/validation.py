@@ -10,6 +10,13 @@ from app.services.errors import ValidationError
 
 LIMIT = 1_000_000_000
 LIMIT_TEXT = "1,000,000,000"
+MAX_ID = 2**31 - 1  # primary keys are 32-bit integers on PostgreSQL
+
+
+def is_id(value: Any) -> bool:
+    """Whether `value` can be a row id: a plain int (never a bool) within the key's range.
+    Anything else would reach the database as a wrong type or an overflow."""
+    return type(value) is int and 0 < value <= MAX_ID
 
 
 class Checker:
