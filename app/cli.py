@@ -2,8 +2,198 @@
 
 from __future__ import annotations
 
-from flask import Flask
+import functools
+import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup, with_appcontext
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from app.extensions import db
+from app.models import ROLES
+from app.services.errors import StockroomError
+
+if TYPE_CHECKING:
+    from app.demo import DemoSummary
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+inventory_cli = AppGroup("inventory", help="Check and maintain stock.")
+
+
+def domain_errors(command: F) -> F:
+    """Show a domain error as its message and exit 1, never as a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except StockroomError as exc:
+            db.session.rollback()
+            raise click.ClickException(exc.message) from exc
+
+    return wrapper  # type: ignore[return-value]
 
 
 def register_commands(app: Flask) -> None:
     """Attach every command group to the app."""
+    app.cli.add_command(seed_demo)
+    app.cli.add_command(create_user)
+    app.cli.add_command(inventory_cli)
+
+
+# --------------------------------------------------------------------------- seed-demo
+
+
+@click.command("seed-demo")
+@click.option("--reset", is_flag=True,
+              help="Empty the database first (only a SQLite file inside instance/).")
+@click.option("--if-empty", is_flag=True,
+              help="Do nothing, successfully, when the database already has data.")
+@with_appcontext
+@domain_errors
+def seed_demo(reset: bool, if_empty: bool) -> None:
+    """Fill an empty database with three demo stores and three weeks of history."""
+    from app import demo
+
+    try:
+        has_data = demo.database_has_data()
+    except (OperationalError, ProgrammingError) as exc:
+        raise click.ClickException(
+            "The database has no tables yet; run `flask db upgrade` first."
+        ) from exc
+    if has_data and if_empty and not reset:
+        click.echo("The database already has data; leaving it as it is.")
+        return
+    if has_data and not reset:
+        raise click.ClickException(
+            "The database already has data. Run `flask seed-demo --reset` to replace it "
+            "with the demo data set."
+        )
+    if has_data:
+        _reset_local_database()
+
+    click.echo("Seeding the demo data set...")
+    summary = demo.seed()
+    _print_summary(summary)
+
+
+def _reset_local_database() -> None:
+    """Drop and recreate every table, but only in a SQLite file under instance/: anything
+    else may be a shared or production database, and emptying it is the operator's call."""
+    url = db.engine.url
+    path = os.path.realpath(url.database or "") if url.get_backend_name() == "sqlite" else ""
+    instance = os.path.realpath(current_app.instance_path)
+    if not path or os.path.commonpath([path, instance]) != instance:
+        where = url.render_as_string(hide_password=True)
+        raise click.ClickException(
+            f"--reset only empties a SQLite database inside {instance}; this one is {where}. "
+            "To start over, recreate that database yourself (for PostgreSQL: dropdb and "
+            "createdb), run `flask db upgrade`, then `flask seed-demo`."
+        )
+    from flask_migrate import stamp
+
+    db.session.remove()
+    db.drop_all()
+    db.create_all()
+    # The tables now match the models, which the newest migration describes; record that so
+    # a later `flask db upgrade` does not try to build them a second time.
+    stamp()
+    click.echo(f"Emptied {path}.")
+
+
+def _print_summary(summary: DemoSummary) -> None:
+    echo = click.echo
+    products = sum(summary.products.values())
+    unlimited = products - summary.products.get("physical", 0)
+    echo(f"Done in {summary.seconds:.1f} s.")
+    echo("")
+    echo(f"  stores        {summary.stores}")
+    echo(f"  locations     {summary.locations}")
+    echo(f"  products      {products} ({unlimited} digital, service or subscription)")
+    echo(f"  entries       {summary.entries}: " + ", ".join(
+        f"{count} {status}" for status, count in summary.statuses.items()
+    ))
+    echo("  reservations  " + ", ".join(
+        f"{count} {status}" for status, count in summary.reservations.items()
+    ) + f" ({summary.overdue_holds} active past their expiry)")
+    echo(f"  movements     {sum(summary.movements.values())} from "
+         f"{summary.first_movement:%Y-%m-%d} to {summary.last_movement:%Y-%m-%d}")
+    echo("")
+    echo("Sign in as:")
+    rows = [("role", "email", "password", "access")] + [
+        (u.role, u.email, summary.password, u.description) for u in summary.users
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    for n, row in enumerate(rows):
+        echo("  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False))
+             + "  " + row[3])
+        if n == 0:
+            echo("  " + "  ".join("-" * w for w in widths) + "  " + "-" * len(row[3]))
+
+
+# --------------------------------------------------------------------------- create-user
+
+
+@click.command("create-user")
+@click.argument("email")
+@click.option("--name", required=True, help="The name shown in the app and the audit log.")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              help="At least 12 characters; asked for when left out.")
+@click.option("--platform-admin", is_flag=True, help="May manage every store.")
+@click.option("--store", "store_slug", metavar="SLUG", help="Make the user a member of this store.")
+@click.option("--role", type=click.Choice(ROLES), help="Role in --store (default: staff).")
+@click.option("--grant", "grants", multiple=True, metavar="GROUP",
+              help="Permission group for a staff member, e.g. inventory:adjust; repeatable.")
+@with_appcontext
+@domain_errors
+def create_user(
+    email: str, name: str, password: str, platform_admin: bool, store_slug: str | None,
+    role: str | None, grants: tuple[str, ...],
+) -> None:
+    """Create a user who can sign in, optionally with a role in one store."""
+    from app.services import accounts
+
+    if (role or grants) and not store_slug:
+        raise click.UsageError("--role and --grant need --store.")
+    user = accounts.create_user(
+        email=email, name=name, password=password, platform_admin=platform_admin,
+        store_slug=store_slug, role=role, grants=grants,
+    )
+    what = ["platform admin"] if platform_admin else []
+    if store_slug:
+        what.append(f"{role or 'staff'} of {store_slug}"
+                    + (f" with {', '.join(sorted(grants))}" if grants else ""))
+    click.echo(f"Created {user.email}" + (f" ({'; '.join(what)})" if what else "") + ".")
+
+
+# --------------------------------------------------------------------------- inventory
+
+
+@inventory_cli.command("verify")
+@domain_errors
+def verify() -> None:
+    """Replay the ledger against every entry and reservation; exit 1 on any mismatch."""
+    from app.services.ledger import count_entries, verify_ledger
+
+    mismatches = verify_ledger()
+    checked = count_entries()
+    for mismatch in mismatches:
+        click.echo(f"  {mismatch}")
+    noun = "mismatch" if len(mismatches) == 1 else "mismatches"
+    click.echo(f"Checked {checked} entries: {len(mismatches)} {noun}")
+    if mismatches:
+        click.get_current_context().exit(1)
+
+
+@inventory_cli.command("expire-reservations")
+@domain_errors
+def expire_reservations() -> None:
+    """Return the units of every reservation past its expiry to available."""
+    from app.services import inventory
+
+    expired = inventory.expire_reservations()
+    click.echo(f"Expired {expired} reservation{'' if expired == 1 else 's'}.")

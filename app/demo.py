@@ -1,0 +1,1006 @@
+"""The demo data set behind `flask seed-demo`.
+
+Three stores with about three weeks of history, replayed in time order through the
+service functions (with the clock pinned to each moment), so every ledger row, reservation
+and status is one the application itself could have produced. A fixed random seed makes
+every run build the same data, apart from the dates, which end at the moment of seeding.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import random
+import re
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Select, func, select
+
+from app.clock import frozen_at, utcnow
+from app.extensions import db
+from app.models import (
+    InventoryEntry,
+    Location,
+    Product,
+    Reservation,
+    StockMovement,
+    Store,
+    User,
+)
+from app.permissions import ADJUST, RESERVE, Actor, actor_for_user, system_actor
+from app.services import accounts, catalog, inventory, queries, stores
+
+DEMO_PASSWORD = "stockroom-demo-2026"
+DEFAULT_SEED = 2026
+HISTORY_DAYS = 21
+
+# --------------------------------------------------------------------------- catalog
+
+
+Axis = tuple[tuple[str, str], ...]
+
+
+def axis(*labels: str) -> Axis:
+    """Variant options as (label, SKU code); "Space Grey=SGY" names the code explicitly."""
+    options = []
+    for label in labels:
+        name, _, code = label.partition("=")
+        options.append((name, code or re.sub(r"[^A-Za-z0-9]", "", name).upper()[:3]))
+    return tuple(options)
+
+
+SIZES = axis("S", "M", "L", "XL")
+
+
+@dataclass(frozen=True)
+class Line:
+    """A product line that expands into one product per combination of its axes."""
+
+    title: str
+    code: str
+    axes: tuple[Axis, ...] = ()
+    stock: tuple[int, int] = (12, 60)  # opening on-hand range at the home location
+    kind: str = "physical"
+    backorder: bool = False
+    home: str | None = None  # location code; the store's first location when None
+    gtin: bool = True
+
+
+@dataclass(frozen=True)
+class StoreSpec:
+    name: str
+    slug: str
+    sku_prefix: str
+    gs1_prefix: str  # GS1 company prefix: 7 digits, leaving 5 for the item reference
+    order_prefix: str
+    locations: tuple[tuple[str, str], ...]  # (code, name); the first is home by default
+    walk_in: str | None  # location with over-the-counter sales, restocked by transfers
+    quarantine: str | None  # where opened returns wait for inspection
+    lines: tuple[Line, ...]
+
+
+STORES: tuple[StoreSpec, ...] = (
+    StoreSpec(
+        name="Northwind Outfitters",
+        slug="northwind",
+        sku_prefix="NW",
+        gs1_prefix="5061234",
+        order_prefix="NW",
+        locations=(
+            ("WAREHOUSE_MAIN", "Main warehouse, Unit 4 Riverside Park"),
+            ("STORE_FRONT", "Shop floor, 18 Harbour Street"),
+            ("RETURNS_BAY", "Returns inspection bay"),
+        ),
+        walk_in="STORE_FRONT",
+        quarantine="RETURNS_BAY",
+        lines=(
+            Line("Trailhead Fleece Jacket", "FLC",
+                 (axis("Navy", "Forest", "Charcoal=CHR"), SIZES), (8, 30)),
+            Line("Summit Down Parka", "PRK", (axis("Black", "Glacier Blue=GLB"), SIZES), (4, 16),
+                 backorder=True),
+            Line("Ridgeline Hiking Boot", "BOT",
+                 (axis("Brown", "Slate"), axis("40", "41", "42", "43", "44", "45")), (3, 14)),
+            Line("Canyon Rain Shell", "RSH", (axis("Red", "Navy", "Black"), SIZES[:3]), (6, 24)),
+            Line("Softshell Trousers", "TRS",
+                 (axis("Black", "Khaki"), axis("W30=30", "W32=32", "W34=34", "W36=36")), (6, 20)),
+            Line("Flannel Shirt", "FLN", (axis("Red Plaid=RED", "Blue Plaid=BLU"), SIZES), (6, 20)),
+            Line("Merino Crew Socks", "SCK", (axis("Grey", "Olive"), axis("S/M=SM", "L/XL=LXL")),
+                 (30, 90)),
+            Line("Basecamp Beanie", "BNE",
+                 (axis("Mustard=MUS", "Navy", "Rust", "Heather Grey=HGR", "Black"),), (15, 50)),
+            Line("Insulated Water Bottle 750 ml", "BTL",
+                 (axis("Steel=STL", "Sage", "Sand", "Midnight=MID"),), (20, 60)),
+            Line("Alpine 45L Backpack", "BPK", (axis("Orange", "Graphite=GRA"),), (5, 18)),
+            Line("Ultralight 2-Person Tent", "TNT", stock=(3, 10), backorder=True),
+            Line("Tent Footprint 2P", "TFP", stock=(4, 12)),
+            Line("Carbon Trekking Poles (pair)", "TRK", stock=(6, 20)),
+            Line("Titanium Camp Stove", "STV", stock=(5, 16)),
+            Line("Rechargeable Headlamp 300 lm", "HLP", stock=(12, 40)),
+            Line("Three-Season Sleeping Bag -5 C", "SLB", (axis("Regular=REG", "Long=LNG"),),
+                 (4, 14)),
+            Line("Self-Inflating Sleeping Pad", "PAD", stock=(5, 15)),
+            Line("Waterproof Gaiters", "GTR", (axis("S/M=SM", "L/XL=LXL"),), (6, 18)),
+            Line("Touchscreen Liner Gloves", "GLV", (axis("S", "M", "L"),), (10, 30)),
+            Line("Wide-Brim Sun Hat", "HAT", (axis("Sand", "Olive"),), (8, 24)),
+            Line("Packable Down Vest", "VST", (axis("Black", "Moss"), SIZES), (4, 14)),
+            Line("Thermal Base Layer Top", "BLT", (axis("Black", "Heather Grey=HGR"), SIZES),
+                 (8, 24)),
+            Line("Trail Running Shoe", "TRN",
+                 (axis("Volt", "Storm"), axis("40", "41", "42", "43", "44", "45")), (3, 12),
+                 backorder=True),
+            Line("Roll-Top Dry Bag", "DRY", (axis("5 L=5L", "10 L=10L", "20 L=20L"),), (8, 25)),
+            Line("Baseplate Compass", "CMP", stock=(6, 18)),
+            Line("Trail First Aid Kit", "FAK", stock=(8, 24)),
+            Line("Gift Card EUR 25", "GC25", kind="digital", gtin=False),
+            Line("Gift Card EUR 50", "GC50", kind="digital", gtin=False),
+            Line("Gift Card EUR 100", "GC100", kind="digital", gtin=False),
+            Line("Ski and Snowboard Tune-Up", "SVC-TUNE", kind="service", gtin=False),
+            Line("Boot Fitting Appointment", "SVC-FIT", kind="service", gtin=False),
+            Line("Adventure Club Membership (monthly)", "SUB-CLUB", kind="subscription",
+                 gtin=False),
+        ),
+    ),
+    StoreSpec(
+        name="Harbor Coffee Roasters",
+        slug="harbor-coffee",
+        sku_prefix="HC",
+        gs1_prefix="5059876",
+        order_prefix="HC",
+        locations=(
+            ("ROASTERY", "Roastery, Pier 9"),
+            ("CAFE_COUNTER", "Cafe counter"),
+            ("WAREHOUSE_MAIN", "Dry store and equipment"),
+        ),
+        walk_in="CAFE_COUNTER",
+        quarantine=None,
+        lines=(
+            Line("Ethiopia Yirgacheffe", "ETH",
+                 (axis("Whole Bean=WB", "Espresso Grind=ESP", "Filter Grind=FIL"),
+                  axis("250 g=250", "1 kg=1K")), (10, 45)),
+            Line("Colombia Huila", "COL",
+                 (axis("Whole Bean=WB", "Espresso Grind=ESP", "Filter Grind=FIL"),
+                  axis("250 g=250", "1 kg=1K")), (10, 45)),
+            Line("Guatemala Antigua", "GUA",
+                 (axis("Whole Bean=WB", "Filter Grind=FIL"), axis("250 g=250", "1 kg=1K")),
+                 (8, 35)),
+            Line("Kenya Nyeri AA", "KEN",
+                 (axis("Whole Bean=WB", "Filter Grind=FIL"), axis("250 g=250", "1 kg=1K")),
+                 (6, 25), backorder=True),
+            Line("Sumatra Mandheling", "SUM",
+                 (axis("Whole Bean=WB", "Espresso Grind=ESP"), axis("250 g=250", "1 kg=1K")),
+                 (8, 30)),
+            Line("Brazil Cerrado", "BRA",
+                 (axis("Whole Bean=WB", "Espresso Grind=ESP", "Filter Grind=FIL"),
+                  axis("250 g=250", "1 kg=1K")), (12, 50)),
+            Line("Costa Rica Tarrazu", "CRI",
+                 (axis("Whole Bean=WB", "Filter Grind=FIL"), axis("250 g=250", "1 kg=1K")),
+                 (6, 28)),
+            Line("Rwanda Nyamasheke", "RWA", (axis("Whole Bean=WB"), axis("250 g=250", "1 kg=1K")),
+                 (4, 18), backorder=True),
+            Line("Harbor House Blend", "HSE",
+                 (axis("Whole Bean=WB", "Espresso Grind=ESP", "Filter Grind=FIL"),
+                  axis("250 g=250", "1 kg=1K")), (20, 80)),
+            Line("Lighthouse Espresso", "LHE",
+                 (axis("Whole Bean=WB", "Espresso Grind=ESP"), axis("250 g=250", "1 kg=1K")),
+                 (15, 60)),
+            Line("Night Watch Dark Roast", "NWD",
+                 (axis("Whole Bean=WB", "Filter Grind=FIL"), axis("250 g=250", "1 kg=1K")),
+                 (10, 40)),
+            Line("Swiss Water Decaf", "DEC", (axis("Whole Bean=WB", "Filter Grind=FIL"),),
+                 (6, 24)),
+            Line("Honduras Marcala", "HON",
+                 (axis("Whole Bean=WB", "Filter Grind=FIL"), axis("250 g=250", "1 kg=1K")),
+                 (6, 28)),
+            Line("Peru Cajamarca", "PER",
+                 (axis("Whole Bean=WB", "Espresso Grind=ESP"), axis("250 g=250", "1 kg=1K")),
+                 (6, 28)),
+            Line("Winter Harbor Blend", "WHB", (axis("Whole Bean=WB", "Filter Grind=FIL"),),
+                 (10, 40)),
+            Line("Single-Origin Sampler Box", "SMP", stock=(6, 20)),
+            Line("Ceramic Pour-Over Dripper", "V60", (axis("White", "Black"),), (6, 20),
+                 home="WAREHOUSE_MAIN"),
+            Line("Paper Filters (100 pack)", "FLT", stock=(30, 120), home="WAREHOUSE_MAIN"),
+            Line("Gooseneck Kettle 1 L", "KTL", stock=(4, 12), home="WAREHOUSE_MAIN",
+                 backorder=True),
+            Line("Conical Burr Grinder", "GRD", stock=(3, 10), home="WAREHOUSE_MAIN"),
+            Line("French Press 1 L", "FRP", stock=(6, 18), home="WAREHOUSE_MAIN"),
+            Line("Travel Press Brewer", "TPB", stock=(8, 24), home="WAREHOUSE_MAIN"),
+            Line("Milk Frothing Pitcher 350 ml", "PTC", stock=(8, 20), home="WAREHOUSE_MAIN"),
+            Line("Double-Wall Travel Mug 350 ml", "MUG",
+                 (axis("Harbor Blue=HBL", "Sand", "Black"),), (10, 30), home="WAREHOUSE_MAIN"),
+            Line("Cold Brew Bottle 1 L", "CBB", stock=(6, 18), home="WAREHOUSE_MAIN"),
+            Line("Digital Coffee Scale", "SCL", stock=(5, 15), home="WAREHOUSE_MAIN"),
+            Line("Espresso Cups (set of 2)", "ECP", (axis("White", "Harbor Blue=HBL", "Black"),),
+                 (6, 20), home="WAREHOUSE_MAIN"),
+            Line("Reusable Cup 12 oz", "RCP", (axis("Sand", "Sea Green=SEA", "Black"),),
+                 (12, 36), home="WAREHOUSE_MAIN"),
+            Line("Barista Apron", "APR", (axis("Denim", "Canvas"),), (4, 12),
+                 home="WAREHOUSE_MAIN"),
+            Line("Stainless Tamper 58 mm", "TMP", stock=(4, 12), home="WAREHOUSE_MAIN"),
+            Line("Knock Box", "KNK", stock=(3, 10), home="WAREHOUSE_MAIN"),
+            Line("Monthly Single-Origin Subscription", "SUB-SO", kind="subscription", gtin=False),
+            Line("Espresso Lover Subscription", "SUB-ESP", kind="subscription", gtin=False),
+            Line("Brewing Masterclass (video course)", "DIG-CLASS", kind="digital", gtin=False),
+            Line("Home Barista Workshop", "SVC-WKSHP", kind="service", gtin=False),
+            Line("Espresso Machine Descaling", "SVC-DESC", kind="service", gtin=False),
+            Line("E-Gift Card", "DIG-GIFT", kind="digital", gtin=False),
+        ),
+    ),
+    StoreSpec(
+        name="Pixel & Parcel",
+        slug="pixel-parcel",
+        sku_prefix="PP",
+        gs1_prefix="4260987",
+        order_prefix="PP",
+        locations=(
+            ("WAREHOUSE_EAST", "East fulfilment centre"),
+            ("WAREHOUSE_WEST", "West fulfilment centre"),
+        ),
+        walk_in=None,
+        quarantine=None,
+        lines=(
+            Line("USB-C Cable", "UCC", (axis("1 m=1M", "2 m=2M"), axis("Black", "White")),
+                 (30, 120)),
+            Line("USB-C to HDMI Adapter 4K", "HDMI", stock=(15, 50)),
+            Line("USB-C Hub 7-in-1", "HUB", stock=(10, 35), backorder=True),
+            Line("65 W GaN Charger", "GAN65", (axis("Black", "White"),), (10, 40)),
+            Line("20 W USB-C Charger", "CHG20", stock=(25, 80)),
+            Line("Wireless Charging Pad", "QI", stock=(10, 35)),
+            Line("Power Bank 10,000 mAh", "PB10", (axis("Black", "Blue", "Pink"),), (10, 30)),
+            Line("Power Bank 20,000 mAh", "PB20", stock=(6, 20)),
+            Line("Phone Case", "CASE",
+                 (axis("Pixel 8=PX8", "Pixel 9=PX9", "iPhone 15=IP15", "iPhone 16=IP16",
+                       "Galaxy S24=S24"),
+                  axis("Clear", "Matte Black=MBK", "Sage")), (6, 25)),
+            Line("Tempered Glass Screen Protector", "GLS",
+                 (axis("Pixel 8=PX8", "Pixel 9=PX9", "iPhone 15=IP15", "iPhone 16=IP16",
+                       "Galaxy S24=S24"),), (15, 50)),
+            Line("Mechanical Keyboard", "KBD",
+                 (axis("Red Switches=RED", "Brown Switches=BRN"), axis("US", "UK", "DE")), (3, 12),
+                 backorder=True),
+            Line("Wireless Mouse", "MSE", (axis("Black", "White"),), (8, 30)),
+            Line("Laptop Sleeve", "SLV", (axis("13 in=13", "15 in=15"), axis("Grey", "Navy")),
+                 (6, 20)),
+            Line("Bluetooth Earbuds", "EAR", (axis("Black", "White"),), (8, 25)),
+            Line("Over-Ear Headphones ANC", "ANC", stock=(4, 12)),
+            Line("1080p Webcam", "CAM", stock=(6, 20)),
+            Line("LED Ring Light 10 in", "RNG", stock=(5, 15)),
+            Line("Smart Plug (2 pack)", "PLG", stock=(10, 30)),
+            Line("Aluminium Phone Tripod", "TPD", stock=(6, 18)),
+            Line("microSD Card", "MSD", (axis("128 GB=128", "256 GB=256"),), (12, 40)),
+            Line("Portable SSD 1 TB", "SSD", stock=(4, 12), backorder=True),
+            Line("Lightning to USB-C Cable", "LTC", (axis("1 m=1M", "2 m=2M"),), (15, 45)),
+            Line("Aluminium Laptop Stand", "STD", (axis("Silver", "Space Grey=SGY"),), (5, 16)),
+            Line("Monitor Light Bar", "LBR", stock=(4, 12)),
+            Line("USB Condenser Microphone", "MIC", stock=(4, 12)),
+            Line("Portable Bluetooth Speaker", "SPK", (axis("Black", "Coral", "Teal"),), (6, 18)),
+            Line("Smartwatch Band", "BND",
+                 (axis("41 mm=41", "45 mm=45"), axis("Black", "Olive", "Blush=BLS")), (8, 24)),
+            Line("Cable Organiser Kit", "ORG", stock=(10, 30)),
+            Line("USB-C Ethernet Adapter", "ETH", stock=(8, 24)),
+            Line("Photo Editing Presets Pack", "DIG-PRESET", kind="digital", gtin=False),
+            Line("Home Office Tech Guide (e-book)", "DIG-EBOOK", kind="digital", gtin=False),
+            Line("Extended Warranty, 2 years", "SVC-WARR", kind="service", gtin=False),
+            Line("Device Setup Service", "SVC-SETUP", kind="service", gtin=False),
+            Line("Cloud Backup 100 GB (monthly)", "SUB-CLOUD", kind="subscription", gtin=False),
+        ),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    role: str
+    email: str
+    name: str
+    description: str
+
+
+USERS: tuple[DemoUser, ...] = (
+    DemoUser("platform admin", "admin@stockroom.test", "Ada Platform", "every store"),
+    DemoUser("owner", "owner@stockroom.test", "Olivia Owner",
+             "owner of Northwind Outfitters and Harbor Coffee Roasters"),
+    DemoUser("store admin", "manager@stockroom.test", "Marcus Manager",
+             "admin of Northwind Outfitters"),
+    DemoUser("staff", "staff@stockroom.test", "Sam Staff",
+             "staff at Northwind Outfitters, may adjust and reserve"),
+    DemoUser("read-only staff", "viewer@stockroom.test", "Vera Viewer",
+             "staff at Northwind Outfitters, read only"),
+)
+
+RETURN_REASONS = (
+    "Customer return: wrong size",
+    "Customer return: changed mind",
+    "Customer return: gift receipt",
+    "Customer return: ordered twice",
+)
+LOSS_REASONS = (
+    "Damaged in storage",
+    "Damaged in transit",
+    "Shrinkage",
+    "Used as display sample",
+    "Packaging crushed, written off",
+)
+GAIN_REASONS = ("Found during restock", "Supplier sent extra units", "Mis-scan corrected")
+
+
+@dataclass
+class DemoSummary:
+    """What a seeding run built, for the command to print."""
+
+    stores: int = 0
+    locations: int = 0
+    products: dict[str, int] = field(default_factory=dict)
+    entries: int = 0
+    statuses: dict[str, int] = field(default_factory=dict)
+    reservations: dict[str, int] = field(default_factory=dict)
+    overdue_holds: int = 0
+    movements: dict[str, int] = field(default_factory=dict)
+    users: tuple[DemoUser, ...] = USERS
+    password: str = DEMO_PASSWORD
+    first_movement: datetime | None = None
+    last_movement: datetime | None = None
+    seconds: float = 0.0
+
+
+def database_has_data() -> bool:
+    """True once any store or user exists."""
+    return bool(
+        db.session.scalar(select(func.count()).select_from(Store))
+        or db.session.scalar(select(func.count()).select_from(User))
+    )
+
+
+def seed(*, random_seed: int = DEFAULT_SEED, now: datetime | None = None) -> DemoSummary:
+    """Build the demo data set into an empty database and describe what was built."""
+    started = time.perf_counter()
+    moment = (now or utcnow()).replace(second=0, microsecond=0)
+    _Seeder(random.Random(random_seed), moment).run()
+    summary = summarize(moment)
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def summarize(now: datetime) -> DemoSummary:
+    """Counts of what the database holds, as the seed command reports them."""
+    session = db.session
+    overview = queries.stock_stats(system_actor("demo"))
+    summary = DemoSummary(
+        stores=session.scalar(select(func.count()).select_from(Store)) or 0,
+        locations=session.scalar(select(func.count()).select_from(Location)) or 0,
+        products=_counts(
+            select(Product.type, func.count()).group_by(Product.type).order_by(Product.type)
+        ),
+        entries=overview["total_entries"],
+        statuses={s: overview[s] for s in queries.STATUSES},
+        reservations=_counts(
+            select(Reservation.status, func.count()).group_by(Reservation.status)
+            .order_by(Reservation.status)
+        ),
+        overdue_holds=session.scalar(
+            select(func.count()).where(Reservation.status == "active",
+                                       Reservation.expires_at <= now)
+        ) or 0,
+        movements=_counts(
+            select(StockMovement.type, func.count()).group_by(StockMovement.type)
+            .order_by(StockMovement.type)
+        ),
+        first_movement=session.scalar(select(func.min(StockMovement.created_at))),
+        last_movement=session.scalar(select(func.max(StockMovement.created_at))),
+    )
+    session.rollback()
+    return summary
+
+
+def _counts(query: Select[Any]) -> dict[str, int]:
+    return {str(key): int(count) for key, count in db.session.execute(query)}
+
+
+# --------------------------------------------------------------------------- simulation
+
+
+@dataclass
+class _Entry:
+    id: int
+    store: int
+    product: int
+    location: int
+    quantity: int
+    reserved: int
+    threshold: int
+
+    @property
+    def available(self) -> int:
+        return self.quantity - self.reserved
+
+
+@dataclass
+class _Store:
+    spec: StoreSpec
+    id: int
+    locations: dict[str, int]
+    people: list[Actor] = field(default_factory=list)
+    lead: Actor | None = None
+    physical: list[int] = field(default_factory=list)  # product ids
+    unlimited: list[int] = field(default_factory=list)
+    home: dict[int, int] = field(default_factory=dict)  # product id -> location id
+    sold: list[tuple[int, str]] = field(default_factory=list)  # (entry id, order ref)
+    on_order: set[int] = field(default_factory=set)  # entry ids awaiting a delivery
+    orders: Iterator[int] = field(default_factory=lambda: itertools.count(100_001))
+
+    def location(self, code: str | None) -> int | None:
+        return self.locations.get(code) if code else None
+
+
+class _Seeder:
+    """Replays three weeks of a plausible business, event by event, in time order."""
+
+    def __init__(self, rng: random.Random, now: datetime) -> None:
+        self.rng = rng
+        self.now = now
+        today = now.replace(hour=0, minute=0)
+        self.first_day = today - timedelta(days=HISTORY_DAYS)
+        # Business runs until 21:00 yesterday and the scene is set in the two hours after,
+        # whatever the time of seeding: so every run builds the same rows, only dated anew.
+        self.cutoff = today - timedelta(hours=3)
+        self.stores: list[_Store] = []
+        self.entries: dict[int, _Entry] = {}
+        self.entry_at: dict[tuple[int, int], int] = {}
+        self.backorder: dict[int, bool] = {}
+        self.reorder: dict[int, tuple[int, int]] = {}  # product id -> (point, quantity)
+        self.storefront = system_actor("storefront")
+        self.queue: list[tuple[datetime, int, str, tuple[Any, ...]]] = []
+        self.sequence = itertools.count()
+        self.po_numbers = itertools.count(4_101)
+        self.opening: dict[int, tuple[int, int]] = {}  # product id -> on-hand range
+
+    # ---- set-up ---------------------------------------------------------------------
+
+    def run(self) -> None:
+        with frozen_at(self.first_day + timedelta(hours=7)):
+            self.create_stores()
+            self.create_users()
+            self.create_catalog()
+        with frozen_at(self.first_day + timedelta(hours=8)):
+            self.open_stock()
+        self.schedule_days()
+        self.replay()
+        self.set_the_scene()
+
+    def create_stores(self) -> None:
+        platform = system_actor("demo-setup")
+        for spec in STORES:
+            store = stores.create_store(actor=platform, name=spec.name, slug=spec.slug)
+            locations = {
+                code: stores.create_location(actor=platform, store_id=store.id, code=code,
+                                             name=name).id
+                for code, name in spec.locations
+            }
+            self.stores.append(_Store(spec, store.id, locations))
+
+    def create_users(self) -> None:
+        northwind, harbor, pixel = self.stores
+        made = {}
+        for user in USERS:
+            role, grants, slug = {
+                "platform admin": (None, (), None),
+                "owner": ("owner", (), northwind.spec.slug),
+                "store admin": ("admin", (), northwind.spec.slug),
+                "staff": ("staff", (ADJUST, RESERVE), northwind.spec.slug),
+                "read-only staff": ("staff", (), northwind.spec.slug),
+            }[user.role]
+            made[user.role] = accounts.create_user(
+                email=user.email, name=user.name, password=DEMO_PASSWORD,
+                platform_admin=user.role == "platform admin", store_slug=slug, role=role,
+                grants=grants,
+            ).id
+        stores.add_member(actor=system_actor("demo-setup"), store_id=harbor.id,
+                          user_id=made["owner"], role="owner")
+        admin, owner = actor_for_user(made["platform admin"]), actor_for_user(made["owner"])
+        manager, staff = actor_for_user(made["store admin"]), actor_for_user(made["staff"])
+        northwind.people, northwind.lead = [staff, staff, manager, owner], manager
+        harbor.people, harbor.lead = [owner], owner
+        pixel.people, pixel.lead = [admin], admin
+
+    def create_catalog(self) -> None:
+        platform = system_actor("demo-setup")
+        for store in self.stores:
+            spec = store.spec
+            item = itertools.count(1)
+            for line in spec.lines:
+                combos = itertools.product(*line.axes) if line.axes else [()]
+                for combo in combos:
+                    labels = [label for label, _ in combo]
+                    title = line.title + (" - " + " / ".join(labels) if labels else "")
+                    sku = "-".join([spec.sku_prefix, line.code, *(code for _, code in combo)])
+                    gtin = None
+                    if line.gtin:
+                        body = f"{spec.gs1_prefix}{next(item):05d}"
+                        gtin = body + catalog.gtin_check_digit(body)
+                    point, quantity = self.reorder_levels(line)
+                    product = catalog.create_product(
+                        actor=platform, store_id=store.id, sku=sku, title=title, gtin=gtin,
+                        product_type=line.kind, allow_backorder=line.backorder,
+                        reorder_point=point, reorder_quantity=quantity,
+                    )
+                    if line.kind != "physical":
+                        store.unlimited.append(product.id)
+                        continue
+                    store.physical.append(product.id)
+                    home = store.locations[line.home or spec.locations[0][0]]
+                    store.home[product.id] = home
+                    self.backorder[product.id] = line.backorder
+                    self.reorder[product.id] = (point, quantity)
+                    self.opening[product.id] = line.stock
+
+    def reorder_levels(self, line: Line) -> tuple[int, int]:
+        if line.kind != "physical":
+            return 0, 0
+        low, high = line.stock
+        middle = (low + high) // 2
+        return max(2, middle // 3), max(6, round(middle * 0.8 / 6) * 6)
+
+    def open_stock(self) -> None:
+        rng = self.rng
+        for store in self.stores:
+            walk_in = store.location(store.spec.walk_in)
+            # Stores without a shop floor spread stock over their warehouses.
+            others = [] if walk_in is not None else list(store.locations.values())
+            for product_id in store.physical:
+                home = store.home[product_id]
+                low, high = self.opening[product_id]
+                quantity = rng.randint(low, high)
+                point, reorder_qty = self.reorder[product_id]
+                self.create_entry(
+                    store, product_id, home, quantity,
+                    threshold=max(2, quantity // 5) if rng.random() < 0.7 else 0,
+                    incoming=reorder_qty if rng.random() < 0.15 else 0,
+                )
+                if walk_in is not None and rng.random() < 0.6:
+                    self.create_entry(store, product_id, walk_in, rng.randint(2, 10),
+                                      threshold=rng.choice((0, 2, 3, 4)))
+                for location in others:
+                    if location != home and rng.random() < 0.45:
+                        self.create_entry(store, product_id, location,
+                                          rng.randint(low // 2, max(low // 2, high // 2)),
+                                          threshold=rng.choice((0, 0, 3, 5)))
+
+    def create_entry(
+        self, store: _Store, product_id: int, location_id: int, quantity: int, *,
+        threshold: int, incoming: int = 0,
+    ) -> None:
+        change = inventory.create_entry(
+            actor=store.lead, product_id=product_id, location_id=location_id,
+            quantity=quantity, low_stock_threshold=threshold, incoming_quantity=incoming,
+            reason="Opening stock count",
+        )
+        self.track(change, threshold)
+
+    def track(self, change: inventory.StockChange, threshold: int | None = None) -> None:
+        for state in change.entries:
+            known = self.entries.get(state.id)
+            if known is None:
+                known = _Entry(state.id, state.store_id, state.product_id, state.location_id,
+                               0, 0, threshold or 0)
+                self.entries[state.id] = known
+                self.entry_at[(state.product_id, state.location_id)] = state.id
+            known.quantity, known.reserved = state.quantity, state.reserved_quantity
+
+    def reload(self) -> None:
+        """Re-read quantities after work that reports no entries (the expiry sweep)."""
+        rows = db.session.execute(
+            select(InventoryEntry.id, InventoryEntry.quantity, InventoryEntry.reserved_quantity)
+        ).all()
+        db.session.rollback()
+        for entry_id, quantity, reserved in rows:
+            self.entries[entry_id].quantity, self.entries[entry_id].reserved = quantity, reserved
+
+    # ---- the calendar ---------------------------------------------------------------
+
+    def at(self, moment: datetime, kind: str, *args: Any) -> None:
+        if moment < self.cutoff:
+            heapq.heappush(self.queue, (moment, next(self.sequence), kind, args))
+
+    def schedule_days(self) -> None:
+        rng = self.rng
+        for day in range(1, HISTORY_DAYS):
+            start = self.first_day + timedelta(days=day)
+            self.at(start + timedelta(hours=2), "sweep")
+            for index, store in enumerate(self.stores):
+                self.at(start + timedelta(hours=7, minutes=30 + index), "restock", index)
+                self.at(start + timedelta(hours=8, minutes=15 + index), "purchase", index)
+                for _ in range(rng.randint(7, 13)):
+                    self.at(self.during_day(start, 7, 23), "online", index)
+                if store.spec.walk_in:
+                    for _ in range(rng.randint(3, 7)):
+                        self.at(self.during_day(start, 9, 18), "counter", index)
+                for _ in range(rng.randint(0, 2)):
+                    self.at(self.during_day(start, 9, 17), "adjust", index)
+                for _ in range(rng.randint(1, 2)):
+                    self.at(self.during_day(start, 10, 17), "return", index)
+                for _ in range(rng.randint(2, 4)):
+                    self.at(self.during_day(start, 17, 19), "count", index)
+                if day % 7 == 0:
+                    for _ in range(rng.randint(2, 3)):
+                        self.at(self.during_day(start, 19, 20), "stocktake", index)
+
+    def during_day(self, start: datetime, first_hour: int, last_hour: int) -> datetime:
+        seconds = self.rng.randint(first_hour * 3600, last_hour * 3600 - 1)
+        return start + timedelta(seconds=seconds)
+
+    def replay(self) -> None:
+        while self.queue:
+            moment, _, kind, args = heapq.heappop(self.queue)
+            with frozen_at(moment):
+                getattr(self, "on_" + kind)(moment, *args)
+
+    # ---- events ---------------------------------------------------------------------
+
+    def on_sweep(self, moment: datetime) -> None:
+        if inventory.expire_reservations():
+            self.reload()
+
+    def on_online(self, moment: datetime, index: int) -> None:
+        """A web order: reserve every line, then ship, cancel or abandon it."""
+        rng, store = self.rng, self.stores[index]
+        lines: list[dict[str, Any]] = []
+        chosen: set[int] = set()
+        for number in range(1, rng.choice((1, 1, 1, 2, 2, 3)) + 1):
+            entry = self.pick(store, minimum=3, exclude=chosen, shipping=True)
+            if entry is None:
+                break
+            chosen.add(entry.id)
+            quantity = rng.choice((1, 1, 1, 1, 2, 2, 3))
+            lines.append({"product_id": entry.product, "location_id": entry.location,
+                          "quantity": min(quantity, entry.available), "line_ref": str(number)})
+        if store.unlimited and rng.random() < 0.15:
+            lines.append({"product_id": rng.choice(store.unlimited), "quantity": 1,
+                          "line_ref": str(len(lines) + 1)})
+        if not lines:
+            return
+        order = f"{store.spec.order_prefix}-{next(store.orders)}"
+        change = inventory.reserve_order(
+            actor=self.storefront, store_id=store.id, order_ref=order, lines=lines,
+            expires_at=moment + timedelta(hours=48),
+        )
+        self.track(change)
+        fate = rng.random()
+        if fate < 0.84:
+            when = moment + timedelta(hours=rng.uniform(2, 30))
+            for hold in change.reservation_ids:
+                self.at(when, "ship", index, hold, order)
+                when += timedelta(seconds=rng.randint(20, 90))
+        elif fate < 0.94:
+            self.at(moment + timedelta(hours=rng.uniform(0.5, 20)), "cancel",
+                    index, change.reservation_ids)
+        # Otherwise the checkout is abandoned and the hold lapses at its expiry.
+
+    def on_ship(self, moment: datetime, index: int, hold: int, order: str) -> None:
+        if not self.active(hold):
+            return
+        change = inventory.fulfill_stock(
+            actor=self.storefront, reservation_id=hold, reason="Shipped", order_ref=order
+        )
+        self.track(change)
+        self.stores[index].sold.append((change.entry.id, order))
+
+    def on_cancel(self, moment: datetime, index: int, holds: tuple[int, ...]) -> None:
+        for hold in holds:
+            if self.active(hold):
+                self.track(inventory.release_stock(
+                    actor=self.storefront, reservation_id=hold,
+                    reason="Order cancelled by customer",
+                ))
+
+    def on_counter(self, moment: datetime, index: int) -> None:
+        """An over-the-counter sale: rung up (reserved) and handed over (fulfilled)."""
+        store = self.stores[index]
+        walk_in = store.location(store.spec.walk_in)
+        entry = self.pick(store, minimum=1, location=walk_in)
+        if entry is None:
+            return
+        order = f"POS-{store.spec.order_prefix}-{next(store.orders)}"
+        change = inventory.reserve_stock(
+            actor=self.rng.choice(store.people), entry_id=entry.id,
+            quantity=self.rng.choice((1, 1, 1, 2)) if entry.available > 1 else 1,
+            order_ref=order, line_ref="1", reason="Counter sale",
+        )
+        self.track(change)
+        self.at(moment + timedelta(minutes=self.rng.randint(1, 4)), "hand_over", index,
+                change.reservation_ids[0], order)
+
+    def on_hand_over(self, moment: datetime, index: int, hold: int, order: str) -> None:
+        store = self.stores[index]
+        change = inventory.fulfill_stock(
+            actor=self.rng.choice(store.people), reservation_id=hold, order_ref=order,
+            reason="Counter sale",
+        )
+        self.track(change)
+        store.sold.append((change.entry.id, order))
+
+    def on_restock(self, moment: datetime, index: int) -> None:
+        """Morning top-up of the shop floor from the store's other locations."""
+        store = self.stores[index]
+        walk_in = store.location(store.spec.walk_in)
+        if walk_in is None:
+            self.rebalance(moment, index)
+            return
+        low = [e for e in self.entries_of(store, location=walk_in)
+               if e.available <= max(2, e.threshold)]
+        self.rng.shuffle(low)
+        when = moment
+        for entry in low[:6]:
+            source = self.entries.get(self.entry_at.get((entry.product, store.home[entry.product])))
+            if source is None or source.available < 6:
+                continue
+            quantity = min(source.available // 3, self.rng.randint(4, 10))
+            when += timedelta(minutes=self.rng.randint(2, 6))
+            self.at(when, "move", index, source.id, walk_in, quantity, "Shop floor top-up", None)
+
+    def rebalance(self, moment: datetime, index: int) -> None:
+        """Two warehouses: move stock to the one running short."""
+        store, moved = self.stores[index], 0
+        for product_id in store.physical:
+            spots = [self.entries[i] for loc in store.locations.values()
+                     if (i := self.entry_at.get((product_id, loc))) is not None]
+            if len(spots) < 2:
+                continue
+            spots.sort(key=lambda e: e.available)
+            short, rich = spots[0], spots[-1]
+            if short.available <= 2 and rich.available >= 12 and moved < 4:
+                moved += 1
+                self.at(moment + timedelta(minutes=5 * moved), "move", index, rich.id,
+                        short.location, rich.available // 3, "Rebalancing between warehouses",
+                        None)
+
+    def on_move(self, moment: datetime, index: int, source_id: int, to_location: int,
+                quantity: int, reason: str, reference: str | None) -> None:
+        """A planned transfer, trimmed to what the source still has when it happens."""
+        source = self.entries[source_id]
+        quantity = min(quantity, source.available)
+        if quantity > 0:
+            self.transfer(self.stores[index], source, to_location, quantity, reason, reference)
+
+    def transfer(
+        self, store: _Store, source: _Entry, to_location: int, quantity: int, reason: str,
+        reference: str | None = None,
+    ) -> None:
+        change = inventory.transfer_stock(
+            actor=self.rng.choice(store.people), product_id=source.product,
+            from_location_id=source.location, to_location_id=to_location, quantity=quantity,
+            reason=reason, reference=reference,
+        )
+        self.track(change)
+
+    def on_purchase(self, moment: datetime, index: int) -> None:
+        """Reorder what has fallen to its reorder point; the delivery comes days later."""
+        store = self.stores[index]
+        due = [
+            entry for entry in self.entries_of(store)
+            if entry.location == store.home[entry.product]
+            and entry.id not in store.on_order
+            and entry.quantity <= self.reorder[entry.product][0]
+        ]
+        # A buyer's budget: some items wait for next week's order.
+        self.rng.shuffle(due)
+        for entry in due[: self.rng.randint(3, 7)]:
+            store.on_order.add(entry.id)
+            po = f"PO-{next(self.po_numbers)}"
+            self.at(self.during_day(moment.replace(hour=0, minute=0, second=0)
+                                    + timedelta(days=self.rng.randint(2, 5)), 9, 12),
+                    "receive", index, entry.id, po)
+
+    def on_receive(self, moment: datetime, index: int, entry_id: int, po: str) -> None:
+        store = self.stores[index]
+        entry = self.entries.get(entry_id)
+        store.on_order.discard(entry_id)
+        if entry is None:
+            return
+        change = inventory.adjust_stock(
+            actor=self.rng.choice(store.people), entry_id=entry_id,
+            delta=self.reorder[entry.product][1], reason="Received purchase order",
+            reference=po,
+        )
+        self.track(change)
+
+    def on_adjust(self, moment: datetime, index: int) -> None:
+        store, rng = self.stores[index], self.rng
+        entry = self.pick(store, minimum=2)
+        if entry is None:
+            return
+        if rng.random() < 0.75:
+            delta, reason = -rng.randint(1, min(2, entry.available)), rng.choice(LOSS_REASONS)
+        else:
+            delta, reason = rng.randint(1, 3), rng.choice(GAIN_REASONS)
+        self.track(inventory.adjust_stock(actor=rng.choice(store.people), entry_id=entry.id,
+                                          delta=delta, reason=reason))
+
+    def on_return(self, moment: datetime, index: int) -> None:
+        store, rng = self.stores[index], self.rng
+        if not store.sold:
+            return
+        entry_id, order = store.sold.pop(rng.randrange(len(store.sold)))
+        if entry_id not in self.entries:
+            return
+        person = rng.choice(store.people)
+        quarantine = store.location(store.spec.quarantine)
+        if quarantine is not None and rng.random() < 0.35:
+            self.track(inventory.return_stock(
+                actor=person, entry_id=entry_id, quantity=1, reason="Customer return: opened",
+                reference=order,
+            ))
+            self.at(moment + timedelta(minutes=3), "quarantine", index, entry_id, order)
+            return
+        self.track(inventory.return_stock(
+            actor=person, entry_id=entry_id, quantity=1, reason=rng.choice(RETURN_REASONS),
+            reference=order,
+        ))
+
+    def on_quarantine(self, moment: datetime, index: int, entry_id: int, order: str) -> None:
+        """An opened return goes to the returns bay until someone has looked at it."""
+        store, returned = self.stores[index], self.entries[entry_id]
+        quarantine = store.location(store.spec.quarantine)
+        if quarantine is None or returned.available < 1:
+            return
+        self.transfer(store, returned, quarantine, 1, "Opened return awaiting inspection", order)
+        held = self.entry_at[(returned.product, quarantine)]
+        self.at(moment + timedelta(days=self.rng.uniform(1, 3)), "inspect", index, held,
+                entry_id, order)
+
+    def on_inspect(self, moment: datetime, index: int, held: int, back_to: int,
+                   order: str) -> None:
+        store, entry = self.stores[index], self.entries[held]
+        if entry.available < 1:
+            return
+        if self.rng.random() < 0.7:
+            self.transfer(store, entry, self.entries[back_to].location, 1,
+                          "Inspected: resaleable", order)
+        else:
+            self.track(inventory.adjust_stock(
+                actor=self.rng.choice(store.people), entry_id=held, delta=-1,
+                reason="Inspected: damaged, written off", reference=order,
+            ))
+
+    def on_count(self, moment: datetime, index: int) -> None:
+        """End-of-day cycle count; most shelves agree with the system, a few don't."""
+        store, rng = self.stores[index], self.rng
+        candidates = self.entries_of(store)
+        if not candidates:
+            return
+        entry = rng.choice(candidates)
+        counted = max(entry.reserved, entry.quantity + rng.choice((0, 0, 0, 0, -1, -1, -2, 1)))
+        self.track(inventory.count_stock(
+            actor=rng.choice(store.people), entry_id=entry.id, counted_quantity=counted,
+            reason="Cycle count",
+        ))
+
+    def on_stocktake(self, moment: datetime, index: int) -> None:
+        """The weekly stocktake sheet, keyed in as exact quantities by the store's lead."""
+        store, rng = self.stores[index], self.rng
+        entry = rng.choice(self.entries_of(store))
+        quantity = max(entry.reserved, entry.quantity + rng.choice((-3, -2, -1, 0, 1, 2)))
+        self.track(inventory.set_stock(
+            actor=store.lead, entry_id=entry.id, quantity=quantity,
+            reason="Weekly stocktake", expected_quantity=entry.quantity,
+        ))
+
+    # ---- the present ----------------------------------------------------------------
+
+    def set_the_scene(self) -> None:
+        """The last hours before now: a few sell-outs, low shelves and holds, so that every
+        status and every kind of reservation is there to look at."""
+        moment = self.cutoff
+        with frozen_at(moment):
+            if inventory.expire_reservations():
+                self.reload()
+        wanted = {"out_of_stock": 24, "on_backorder": 10, "low_stock": 45}
+        have = Counter(self.status(e) for e in self.entries.values())
+        in_stock = sorted(
+            (e for e in self.entries.values() if self.status(e) == "in_stock"),
+            key=lambda e: e.id,
+        )
+        self.rng.shuffle(in_stock)
+        for entry in in_stock:
+            store = self.store_of(entry)
+            backorder = self.backorder[entry.product]
+            target = "on_backorder" if backorder else self.rng.choice(
+                ("out_of_stock", "low_stock", "low_stock")
+            )
+            if have[target] >= wanted[target]:
+                continue
+            moment += timedelta(seconds=self.rng.randint(20, 45))
+            with frozen_at(moment):
+                if target == "low_stock":
+                    if not entry.threshold:
+                        entry.threshold = self.rng.randint(3, 8)
+                        inventory.set_threshold(actor=store.lead, entry_id=entry.id,
+                                                low_stock_threshold=entry.threshold)
+                    keep = self.rng.randint(1, entry.threshold)
+                    if entry.available > keep:
+                        self.wholesale(store, entry, entry.available - keep)
+                else:
+                    self.wholesale(store, entry, entry.available)
+            have[target] += 1
+            have["in_stock"] -= 1
+
+        # Holds that are still open: click-and-collect, layaway, and checkouts whose
+        # expiry passed after the last sweep, so `flask inventory expire-reservations`
+        # has work on a freshly seeded database.
+        open_holds = (
+            [("CC", timedelta(days=3), "Click and collect")] * 6
+            + [("LAY", None, "Layaway")] * 3
+            + [("WEB", timedelta(minutes=45), "Checkout hold")] * 5
+        )
+        for prefix, lasts, reason in open_holds:
+            moment += timedelta(minutes=self.rng.randint(1, 4))
+            store = self.stores[self.rng.randrange(len(self.stores))]
+            entry = self.pick(store, minimum=8, shipping=True)
+            if entry is None:
+                continue
+            with frozen_at(moment):
+                self.track(inventory.reserve_stock(
+                    actor=self.storefront if prefix == "WEB" else self.rng.choice(store.people),
+                    entry_id=entry.id, quantity=self.rng.randint(1, 2),
+                    order_ref=f"{prefix}-{store.spec.order_prefix}-{next(store.orders)}",
+                    line_ref="1", expires_at=moment + lasts if lasts else None, reason=reason,
+                ))
+        assert moment < self.now, "the demo history must end before the moment of seeding"
+
+    def wholesale(self, store: _Store, entry: _Entry, quantity: int) -> None:
+        """A trade customer takes a large lot: reserved, then collected a minute later."""
+        if quantity < 1:
+            return
+        order = f"WHS-{store.spec.order_prefix}-{next(store.orders)}"
+        change = inventory.reserve_stock(
+            actor=store.lead, entry_id=entry.id, quantity=quantity, order_ref=order,
+            line_ref="1", reason="Trade order",
+        )
+        self.track(change)
+        hold = change.reservation_ids[0]
+        with frozen_at(utcnow() + timedelta(seconds=20)):
+            self.track(inventory.fulfill_stock(actor=store.lead, reservation_id=hold,
+                                               order_ref=order, reason="Collected"))
+
+    # ---- helpers --------------------------------------------------------------------
+
+    def status(self, entry: _Entry) -> str:
+        if entry.available <= 0:
+            return "on_backorder" if self.backorder[entry.product] else "out_of_stock"
+        if entry.threshold and entry.available <= entry.threshold:
+            return "low_stock"
+        return "in_stock"
+
+    def store_of(self, entry: _Entry) -> _Store:
+        return next(s for s in self.stores if s.id == entry.store)
+
+    def entries_of(self, store: _Store, *, location: int | None = None) -> list[_Entry]:
+        return [e for e in self.entries.values()
+                if e.store == store.id and (location is None or e.location == location)]
+
+    def pick(
+        self, store: _Store, *, minimum: int, location: int | None = None,
+        exclude: set[int] | frozenset[int] = frozenset(), shipping: bool = False,
+    ) -> _Entry | None:
+        """A random entry with at least `minimum` available, or None after a few tries;
+        `shipping` leaves out the shop floor and the returns bay."""
+        candidates = self.entries_of(store, location=location)
+        if shipping:
+            skip = {store.location(store.spec.walk_in), store.location(store.spec.quarantine)}
+            candidates = [e for e in candidates if e.location not in skip]
+        for _ in range(12):
+            if not candidates:
+                return None
+            entry = self.rng.choice(candidates)
+            if entry.available >= minimum and entry.id not in exclude:
+                return entry
+        return None
+
+    def active(self, hold: int) -> bool:
+        status = db.session.scalar(select(Reservation.status).where(Reservation.id == hold))
+        db.session.rollback()
+        return status == "active"
