@@ -48,11 +48,21 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     init_web(app)
 
+    from app.audit import bp as audit_bp
     from app.auth import bp as auth_bp
     from app.inventory import bp as inventory_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(inventory_bp)
+    app.register_blueprint(audit_bp)
+
+    from app.account import bp as account_bp
+    from app.account.commands import create_token
+    from app.api import init_api
+
+    app.register_blueprint(account_bp)
+    init_api(app)
+    app.cli.add_command(create_token)
 
     from app.cli import register_commands
 

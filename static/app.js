@@ -60,6 +60,40 @@
     if (event.target.matches("[data-autosubmit]")) { event.target.form.requestSubmit(); }
   });
 
+  // The URL holds the overview's state. After htmx swaps in other results (a sort link, a
+  // chip, a page) or restores an earlier page from history, set the filter form from it, so
+  // the form never contradicts the rows it shows and the next search keeps the rest.
+  function syncFilters(skipFocused) {
+    var form = document.getElementById("filters");
+    if (!form) { return; }
+    var params = new URLSearchParams(window.location.search);
+    Array.prototype.forEach.call(form.elements, function (control) {
+      if (!control.name || (skipFocused && control === document.activeElement)) { return; }
+      var value = params.get(control.name) || "";
+      if (control.tagName === "SELECT") {
+        var known = Array.prototype.some.call(control.options, function (o) { return o.value === value; });
+        control.value = known ? value : "";
+      } else if (control.tagName === "INPUT" && control.type !== "submit") {
+        control.value = value;
+      }
+    });
+    // The top bar's store switcher shows the store the results are filtered to.
+    var switcher = document.getElementById("store-switch");
+    if (switcher) { switcher.value = params.get("store") || ""; }
+  }
+
+  // A location belongs to one store: picking another store clears it before the request
+  // goes out (capture phase runs ahead of htmx's listener on the form).
+  document.addEventListener("change", function (event) {
+    if (event.target.id === "f-store") {
+      var location = document.getElementById("f-location");
+      if (location) { location.value = ""; }
+    }
+  }, true);
+
+  document.addEventListener("htmx:pushedIntoHistory", function () { syncFilters(true); });
+  document.addEventListener("htmx:historyRestore", function () { syncFilters(false); });
+
   // Close an open row menu when clicking elsewhere.
   document.addEventListener("click", function (event) {
     document.querySelectorAll("details.menu[open]").forEach(function (menu) {

@@ -11,8 +11,8 @@ from app import permissions as perm
 from app.clock import utcnow
 from app.inventory import forms
 from app.permissions import Actor
-from app.services import inventory
-from app.services.errors import ValidationError
+from app.services import inventory, queries
+from app.services.errors import NotFound, ValidationError
 from app.services.inventory import StockChange
 from app.services.queries import EntryView
 
@@ -43,7 +43,7 @@ def _choice(value: str | None, field: str) -> int | None:
     raw = (value or "").strip()
     if not raw:
         return None
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 12:
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 12 or not int(raw):
         raise ValidationError({field: "Choose one from the list."})
     return int(raw)
 
@@ -98,6 +98,11 @@ def _reserve(actor: Actor, entry: EntryView, form: Any, key: str) -> StockChange
 def _closer(service: Callable[..., StockChange]) -> Callable[..., StockChange]:
     def apply(actor: Actor, entry: EntryView, form: Any, key: str) -> StockChange:
         reservation_id = _choice(form.reservation_id.data, "reservation_id")
+        if reservation_id is not None and reservation_id not in {
+            r.id for r in queries.entry_reservations(actor, entry.id)
+        }:
+            # The service would close any hold in the store; this dialog is about one entry.
+            raise NotFound("Reservation not found.")
         return service(
             actor=actor,
             entry_id=None if reservation_id else entry.id,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, SelectField, StringField, TextAreaField
+from wtforms import HiddenField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
 from app.web.fields import WholeNumberField
@@ -28,7 +28,7 @@ class SetStockForm(ActionForm):
 
 class CountStockForm(ActionForm):
     counted_quantity = WholeNumberField("Counted quantity", minimum=0)
-    reason = TextAreaField("Notes (optional)", validators=[Optional(), Length(max=200)])
+    reason = StringField("Notes (optional)", validators=[Optional(), Length(max=200)])
     expected_version = HiddenField()
 
 

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from flask_login import login_required
 
+from app.clock import utcnow
 from app.inventory import bp
 from app.inventory.actions import ACTIONS, ROW_ACTIONS, StockAction
 from app.inventory.filters import parse_overview_args
-from app.services import queries
+from app.services import movements, queries
 from app.services.errors import Conflict, StaleStock, ValidationError
 from app.services.queries import EntryView
 from app.web import current_actor
+from app.web.charts import CHART_DAYS, DEFAULT_CHART_DAYS, stock_charts
 from app.web.htmx import is_htmx, trigger, vary_on_htmx, wants_fragment
 from app.web.urls import safe_next
 
@@ -32,7 +36,12 @@ def overview():  # type: ignore[no-untyped-def]
     """Stats, filters and the entries table; htmx asks for the results alone."""
     actor = current_actor()
     view = parse_overview_args(request.args)
-    page = queries.list_entries(actor, view.filters, cursor=view.cursor, limit=view.per_page)
+    try:
+        page = queries.list_entries(actor, view.filters, cursor=view.cursor, limit=view.per_page)
+    except ValidationError as exc:
+        # A stale or forged page link: say so and show the first page instead.
+        view = replace(view, cursor=None, errors={**view.errors, **exc.fields})
+        page = queries.list_entries(actor, view.filters, limit=view.per_page)
     exact = queries.find_exact(actor, view.filters.search) if view.filters.search else []
     context: dict[str, Any] = {
         "view": view,
@@ -43,12 +52,12 @@ def overview():  # type: ignore[no-untyped-def]
     }
     status = 422 if view.errors else 200
     context["stats"] = queries.stock_stats(actor, store_id=view.filters.store_id)
+    context["locations"] = queries.store_locations(actor, store_id=view.filters.store_id)
     if wants_fragment():
         html = render_template("inventory/_results.html", oob_stats=True, **context)
         response = _response(html, status)
         response.headers["HX-Push-Url"] = view.url()
         return vary_on_htmx(response)
-    context["locations"] = queries.store_locations(actor, store_id=view.filters.store_id)
     return vary_on_htmx(_response(render_template("inventory/overview.html", **context), status))
 
 
@@ -64,16 +73,29 @@ def stats():  # type: ignore[no-untyped-def]
 @bp.get("/inventory/entries/<int:entry_id>")
 @login_required
 def entry(entry_id: int):  # type: ignore[no-untyped-def]
-    """One entry: quantities, reservations and its recent movements."""
+    """One entry: quantities, reservations, a chart of its stock and its movement history;
+    htmx paging through the history asks for that section alone."""
     actor = current_actor()
     view = queries.get_entry(actor, entry_id)
-    return render_template(
+    cursor = (request.args.get("cursor") or "").strip() or None
+    history = movements.entry_history(actor, entry_id, cursor=cursor)
+    days = request.args.get("days", type=int)
+    days = days if days in CHART_DAYS else DEFAULT_CHART_DAYS
+    context: dict[str, Any] = {"entry": view, "history": history, "days": days}
+    if wants_fragment() and request.headers.get("HX-Target") == "history":
+        return vary_on_htmx(make_response(render_template("inventory/_history.html", **context)))
+    now = utcnow()
+    since = now - timedelta(days=days)
+    html = render_template(
         "inventory/entry.html",
-        entry=view,
         reservations=queries.entry_reservations(actor, entry_id),
         actions=ACTIONS,
         row_actions=ROW_ACTIONS,
+        charts=stock_charts(movements.entry_series(actor, entry_id, since), since, now),
+        chart_days=CHART_DAYS,
+        **context,
     )
+    return vary_on_htmx(make_response(html))
 
 
 @bp.get("/inventory/entries/<int:entry_id>/row")

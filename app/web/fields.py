@@ -10,8 +10,9 @@ from wtforms.validators import ValidationError
 
 from app.services.validation import LIMIT, LIMIT_TEXT
 
-# ASCII digits only: int() would also accept "５" and "1_000".
-_WHOLE = re.compile(r"[+-]?[0-9]{1,10}", re.ASCII)
+# ASCII digits only: int() would also accept "５" and "1_000". Commas only as thousands
+# separators: "1,5" is one and a half to half the world, never fifteen.
+_WHOLE = re.compile(r"[+-]?(?:[0-9]{1,10}|[1-9][0-9]{0,2}(?:,[0-9]{3}){1,3})", re.ASCII)
 
 
 class WholeNumberField(StringField):
@@ -27,7 +28,7 @@ class WholeNumberField(StringField):
         self.number: int | None = None
 
     def pre_validate(self, form: Any) -> None:
-        text = (self.data or "").strip().replace(",", "")
+        text = (self.data or "").strip()
         self.number = None
         if not text:
             if self.required:
@@ -35,7 +36,7 @@ class WholeNumberField(StringField):
             return
         if not _WHOLE.fullmatch(text):
             raise ValidationError("Enter a whole number, like 12.")
-        value = int(text)
+        value = int(text.replace(",", ""))
         if not -LIMIT <= value <= LIMIT:
             raise ValidationError(f"Must be between -{LIMIT_TEXT} and {LIMIT_TEXT}.")
         if value < self.minimum:

@@ -1,0 +1,117 @@
+"""Take the README screenshots from the running app with the demo data set.
+
+    .venv/bin/python tests/browser/screenshots.py [--database-url URL] [--out DIR]
+
+Without --database-url (or $DATABASE_URL) it builds a temporary SQLite database with
+`flask db upgrade` and `flask seed-demo`, run through the app's own CLI runner; a database
+given by URL is used as it is, and must already hold the demo data. The app is served on a
+free local port, Debian's Chromium ($STOCKROOM_CHROMIUM) signs in as the demo owner, and
+two 1400×900 PNGs are written: overview.png and adjust-dialog.png (default: docs/screenshots/).
+
+Not a test module: pytest does not collect it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from flask import Flask
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+sys.path[:0] = [str(ROOT), str(HERE)]
+
+from live_app import LiveServer, launch_chromium  # noqa: E402
+
+from app import create_app  # noqa: E402
+from app.demo import DEMO_PASSWORD  # noqa: E402
+
+OWNER = "owner@stockroom.test"
+VIEWPORT = {"width": 1400, "height": 900}
+
+
+def build_app(database_url: str) -> Flask:
+    for prefix in ("postgres://", "postgresql://"):  # as app/config.py reads $DATABASE_URL
+        if database_url.startswith(prefix):
+            database_url = "postgresql+psycopg://" + database_url[len(prefix):]
+    return create_app({
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SECRET_KEY": os.urandom(16).hex(),
+        "SESSION_COOKIE_SECURE": False,  # served over plain HTTP on 127.0.0.1
+    })
+
+
+def seeded_sqlite(folder: Path) -> Flask:
+    """A fresh SQLite file, migrated and filled by the app's own commands."""
+    app = build_app(f"sqlite:///{folder / 'demo.sqlite'}")
+    runner = app.test_cli_runner()
+    for args in (["db", "upgrade"], ["seed-demo"]):
+        result = runner.invoke(args=args)
+        if result.exit_code != 0:
+            raise SystemExit(f"flask {' '.join(args)} failed:\n{result.output}{result.exception}")
+    return app
+
+
+def take(base_url: str, out: Path) -> list[Path]:
+    from playwright.sync_api import expect, sync_playwright
+
+    out.mkdir(parents=True, exist_ok=True)
+    overview, dialog_png = out / "overview.png", out / "adjust-dialog.png"
+    with sync_playwright() as driver:
+        browser = launch_chromium(driver)
+        try:
+            context = browser.new_context(
+                base_url=base_url, viewport=VIEWPORT, color_scheme="light"
+            )
+            page = context.new_page()
+            page.goto("/sign-in")
+            page.get_by_label("Email").fill(OWNER)
+            page.get_by_label("Password").fill(DEMO_PASSWORD)
+            page.get_by_role("button", name="Sign in").click()
+            expect(page.get_by_role("heading", name="Inventory", level=1)).to_be_visible()
+            page.mouse.move(0, 0)
+            page.screenshot(path=overview)
+
+            # A row with some units reserved shows every number the dialog explains.
+            rows = page.locator("#results tbody tr")
+            reserved = page.locator("#results tbody tr td:nth-child(4)").all_text_contents()
+            index = next((i for i, v in enumerate(reserved) if v.strip() not in ("0", "")), 0)
+            rows.nth(index).get_by_role("link", name="Adjust", exact=False).first.click()
+            dialog = page.locator("dialog[open]")
+            expect(dialog).to_be_visible()
+            change = dialog.get_by_label("Change (+ adds, − removes)")
+            expect(change).to_be_focused()
+            dialog.get_by_label("Reason", exact=True).fill("Delivery from supplier")
+            dialog.get_by_label("Reference (optional)").fill("PO-1042")
+            change.fill("+12")  # last, so the focus ring is where the dialog put it
+            page.screenshot(path=dialog_png)
+        finally:
+            browser.close()
+    return [overview, dialog_png]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL"),
+                        help="a database that already holds the demo data (default: a "
+                             "temporary SQLite file seeded with `flask seed-demo`)")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots",
+                        help="where the PNGs go (default: docs/screenshots)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="stockroom-shots-") as folder:
+        if args.database_url:
+            app = build_app(args.database_url)
+        else:
+            print("Seeding a temporary SQLite database with the demo data ...")
+            app = seeded_sqlite(Path(folder))
+        with LiveServer(app) as server:
+            for path in take(server.url, args.out):
+                print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
