@@ -3,12 +3,14 @@
 from app.models.catalog import PRODUCT_TYPES, UNLIMITED_TYPES, Product
 from app.models.inventory import IdempotencyRecord, InventoryEntry, Reservation, StockMovement
 from app.models.stores import Location, Store
+from app.models.tokens import ApiToken
 from app.models.users import ROLES, Membership, User
 
 __all__ = [
     "PRODUCT_TYPES",
     "ROLES",
     "UNLIMITED_TYPES",
+    "ApiToken",
     "IdempotencyRecord",
     "InventoryEntry",
     "Location",

@@ -27,9 +27,11 @@ from sqlalchemy import (
 
 from app.extensions import db
 from app.models import InventoryEntry, Location, Product, Reservation, Store
+from app.models.stores import normalize_location_code
 from app.permissions import READ, Actor
 from app.services.cursors import decode_cursor, encode_cursor
-from app.services.errors import NotFound
+from app.services.errors import NotFound, ValidationError
+from app.services.validation import Checker, is_id
 
 entries = InventoryEntry.__table__
 products = Product.__table__
@@ -397,6 +399,10 @@ SORTS: dict[str, Any] = {
     "threshold": entries.c.low_stock_threshold,
     "last_movement": func.coalesce(entries.c.last_movement_at, entries.c.created_at),
 }
+# The Python type of each sort key, so a cursor made for another column is refused.
+SORT_TYPES: dict[str, type] = {
+    "title": str, "sku": str, "store": str, "location": str, "last_movement": datetime,
+}
 PAGE_SIZES = (25, 50, 100, 200)
 
 
@@ -451,7 +457,7 @@ def list_entries(
     what the first one does. Two queries: the page and its exact total."""
     sort_expr = SORTS[filters.sort]
     conditions = _filter_conditions(actor, filters)
-    key = decode_cursor(cursor) if cursor else None
+    key = decode_cursor(cursor, SORT_TYPES.get(filters.sort, int)) if cursor else None
     backwards = bool(key and key.backwards)
     # Walking backwards means reading the opposite order and flipping the page.
     descending = filters.descending != backwards
@@ -518,3 +524,288 @@ def store_locations(actor: Actor, *, store_id: int | None = None) -> list[Locati
         LocationOption(**r._asdict())
         for r in db.session.execute(query.order_by(locations.c.code, locations.c.id))
     ]
+
+
+# --------------------------------------------------------------------------- API look-ups
+
+
+def resolve_store(actor: Actor, store_id: int | None) -> int:
+    """The store a request acts on: the one named, or the actor's only store.
+    Raises NotFound for a store the actor is not a member of, ValidationError when the
+    actor belongs to several stores and named none."""
+    if store_id is not None:
+        exists = db.session.scalar(
+            select(stores.c.id).where(stores.c.id == store_id, readable_scope(actor, stores.c.id))
+        ) if is_id(store_id) else None
+        if exists is None:
+            raise NotFound("Store not found.")
+        return int(exists)
+    member_of = actor.stores_with(READ)
+    if member_of is not None and len(member_of) == 1:
+        return next(iter(member_of))
+    raise ValidationError({"store_id": "Choose a store: this account can act in several."})
+
+
+def resolve_entry(
+    actor: Actor, product_id: int, location_code: str, store_id: int | None = None
+) -> int:
+    """The id of the entry for a product at a location code (any case), as the seed API
+    names entries. Raises NotFound, also for products of stores the actor is not in."""
+    code = normalize_location_code(location_code) if isinstance(location_code, str) else ""
+    if not is_id(product_id) or not code:
+        raise NotFound("Inventory entry not found.")
+    query = (
+        select(entries.c.id)
+        .join(locations, locations.c.id == entries.c.location_id)
+        .where(entries.c.product_id == product_id, locations.c.code == code, readable_scope(actor))
+    )
+    if store_id is not None:
+        query = query.where(entries.c.store_id == store_id)
+    entry_id = db.session.scalar(query)
+    if entry_id is None:
+        raise NotFound(f"Product {product_id} has no inventory entry at {code}.")
+    return int(entry_id)
+
+
+def resolve_location(actor: Actor, location_code: str, *, store_id: int) -> int:
+    """The id of a store's location by code (any case). Raises NotFound."""
+    code = normalize_location_code(location_code) if isinstance(location_code, str) else ""
+    location_id = db.session.scalar(
+        select(locations.c.id).where(
+            locations.c.store_id == store_id,
+            locations.c.code == code,
+            readable_scope(actor, locations.c.store_id),
+        )
+    ) if code and is_id(store_id) else None
+    if location_id is None:
+        raise NotFound(f"Location {code or location_code!r} not found.")
+    return int(location_id)
+
+
+def product_store(actor: Actor, product_id: int) -> int:
+    """The store a product belongs to. Raises NotFound (also for foreign products)."""
+    store_id = db.session.scalar(
+        select(products.c.store_id).where(
+            products.c.id == product_id, readable_scope(actor, products.c.store_id)
+        )
+    ) if is_id(product_id) else None
+    if store_id is None:
+        raise NotFound("Product not found.")
+    return int(store_id)
+
+
+@dataclass(frozen=True)
+class StoreSummary:
+    id: int
+    name: str
+    slug: str
+    archived: bool
+    total_entries: int
+    total_quantity: int
+    total_reserved: int
+    total_available: int
+    locations: int
+
+
+def store_summaries(actor: Actor, *, store_id: int | None = None) -> list[StoreSummary]:
+    """Every store the actor can read (or just one), with its stock totals, in one grouped
+    query."""
+    totals = (
+        select(
+            entries.c.store_id,
+            func.count(entries.c.id).label("total_entries"),
+            func.sum(entries.c.quantity).label("total_quantity"),
+            func.sum(entries.c.reserved_quantity).label("total_reserved"),
+            func.count(distinct(entries.c.location_id)).label("locations"),
+        )
+        .group_by(entries.c.store_id)
+        .subquery()
+    )
+    rows = db.session.execute(
+        select(
+            stores.c.id, stores.c.name, stores.c.slug, stores.c.archived_at,
+            func.coalesce(totals.c.total_entries, 0).label("total_entries"),
+            func.coalesce(totals.c.total_quantity, 0).label("total_quantity"),
+            func.coalesce(totals.c.total_reserved, 0).label("total_reserved"),
+            func.coalesce(totals.c.locations, 0).label("locations"),
+        )
+        .outerjoin(totals, totals.c.store_id == stores.c.id)
+        .where(readable_scope(actor, stores.c.id),
+               stores.c.id == store_id if store_id is not None else true())
+        .order_by(stores.c.name, stores.c.id)
+    )
+    return [
+        StoreSummary(
+            id=r.id, name=r.name, slug=r.slug, archived=r.archived_at is not None,
+            total_entries=int(r.total_entries), total_quantity=int(r.total_quantity),
+            total_reserved=int(r.total_reserved),
+            total_available=int(r.total_quantity) - int(r.total_reserved),
+            locations=int(r.locations),
+        )
+        for r in rows
+    ]
+
+
+@dataclass(frozen=True)
+class Availability:
+    """What a storefront may know: how many can be sold now, and the status word."""
+
+    product_id: int
+    unlimited: bool
+    available: int | None
+    status: str
+
+
+def public_availability(product_id: int) -> Availability:
+    """A live product's availability over all its locations, for anyone. Raises NotFound
+    for unknown and archived products and products of archived stores."""
+    product = db.session.execute(
+        select(products.c.id, products.c.type, products.c.allow_backorder)
+        .join(stores, stores.c.id == products.c.store_id)
+        .where(
+            products.c.id == product_id,
+            products.c.archived_at.is_(None),
+            stores.c.archived_at.is_(None),
+        )
+    ).one_or_none() if is_id(product_id) else None
+    if product is None:
+        raise NotFound("Product not found.")
+    if product.type != "physical":
+        return Availability(product.id, True, None, "in_stock")
+    sums = db.session.execute(
+        select(
+            func.coalesce(func.sum(available), 0),
+            func.coalesce(func.sum(entries.c.low_stock_threshold), 0),
+        ).where(entries.c.product_id == product_id)
+    ).one()
+    total, thresholds = int(sums[0]), int(sums[1])
+    status = product_status(product.type, product.allow_backorder, total, thresholds)
+    # Backorders and holds can leave nothing sellable; never show a negative count.
+    return Availability(product.id, False, max(total, 0), status)
+
+
+@dataclass(frozen=True)
+class LineAvailability:
+    line: int
+    line_ref: str | None
+    product_id: int
+    location_id: int | None
+    requested: int
+    unlimited: bool
+    available: int | None
+    status: str
+    sufficient: bool
+
+
+def order_availability(
+    actor: Actor, store_id: int, lines: list[dict[str, Any]]
+) -> list[LineAvailability]:
+    """Whether each line of an order could be reserved now: at its location when it names
+    one, else over all of the product's locations. Two queries whatever the line count.
+    Raises NotFound for a product or location outside the store."""
+    product_ids = {line["product_id"] for line in lines}
+    found = {
+        p.id: p
+        for p in db.session.execute(
+            select(products.c.id, products.c.type, products.c.allow_backorder).where(
+                products.c.id.in_(product_ids),
+                products.c.store_id == store_id,
+                readable_scope(actor, products.c.store_id),
+            )
+        )
+    }
+    missing = sorted(product_ids - found.keys())
+    if missing:
+        raise NotFound(f"Product {missing[0]} not found.")
+    location_ids = {line["location_id"] for line in lines if line.get("location_id")}
+    known = set(db.session.scalars(
+        select(locations.c.id).where(
+            locations.c.id.in_(location_ids), locations.c.store_id == store_id
+        )
+    )) if location_ids else set()
+    unknown = sorted(location_ids - known)
+    if unknown:
+        raise NotFound(f"Location {unknown[0]} not found.")
+    per_location = {
+        (r.product_id, r.location_id): (int(r.available), int(r.low_stock_threshold))
+        for r in db.session.execute(
+            select(
+                entries.c.product_id, entries.c.location_id,
+                available.label("available"), entries.c.low_stock_threshold,
+            ).where(entries.c.store_id == store_id, entries.c.product_id.in_(product_ids))
+        )
+    }
+    answers = []
+    for n, line in enumerate(lines):
+        product = found[line["product_id"]]
+        location_id = line.get("location_id")
+        if product.type != "physical":
+            answers.append(LineAvailability(
+                n, line.get("line_ref"), product.id, location_id, line["quantity"],
+                True, None, "in_stock", True,
+            ))
+            continue
+        cells = [
+            value for (pid, lid), value in per_location.items()
+            if pid == product.id and (location_id is None or lid == location_id)
+        ]
+        total = sum(a for a, _ in cells)
+        status = product_status(product.type, product.allow_backorder, total,
+                                sum(t for _, t in cells))
+        answers.append(LineAvailability(
+            n, line.get("line_ref"), product.id, location_id, line["quantity"],
+            False, max(total, 0), status, total >= line["quantity"],
+        ))
+    return answers
+
+
+def order_reservations(actor: Actor, store_id: int, order_ref: str) -> list[ReservationView]:
+    """Every hold an order has had in a store, oldest first. Raises NotFound when it has
+    none, so a mistyped reference is not mistaken for an empty order."""
+    check = Checker()
+    check.text("order_ref", order_ref, required=True, max_length=100)
+    check.done()
+    rows = db.session.execute(
+        select(
+            reservations.c.id, reservations.c.order_ref, reservations.c.line_ref,
+            reservations.c.quantity, reservations.c.open_quantity, reservations.c.status,
+            reservations.c.expires_at, reservations.c.created_at, reservations.c.closed_at,
+        )
+        .where(
+            reservations.c.store_id == store_id,
+            reservations.c.order_ref == (order_ref or "").strip(),
+            readable_scope(actor, reservations.c.store_id),
+        )
+        .order_by(reservations.c.id)
+    ).all()
+    if not rows:
+        raise NotFound("No reservations for this order.")
+    return [ReservationView(**r._asdict()) for r in rows]
+
+
+def with_location_ids(
+    actor: Actor, store_id: int, lines: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Order lines with each location code (`location`) replaced by its id in the store.
+    Raises NotFound for a code the store does not have."""
+    codes = {
+        normalize_location_code(line["location"]) for line in lines
+        if isinstance(line.get("location"), str)
+    }
+    ids = dict(db.session.execute(
+        select(locations.c.code, locations.c.id).where(
+            locations.c.store_id == store_id, locations.c.code.in_(codes),
+            readable_scope(actor, locations.c.store_id),
+        )
+    ).all()) if codes else {}
+    resolved = []
+    for line in lines:
+        line = dict(line)
+        code = line.pop("location", None)
+        if isinstance(code, str):
+            normalized = normalize_location_code(code)
+            if normalized not in ids:
+                raise NotFound(f"Location {normalized} not found.")
+            line["location_id"] = ids[normalized]
+        resolved.append(line)
+    return resolved

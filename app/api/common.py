@@ -1,0 +1,78 @@
+"""What every API blueprint shares: its set-up, the Idempotency-Key header, the response
+for a stock change, and naming an entry the way the seed API does."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import current_app, request
+from flask_smorest import Blueprint
+
+from app.api.auth import address_key, api_actor, authenticate, limit_body, rate_limit_key
+from app.api.errors import register_blueprint_errors
+from app.extensions import csrf, limiter
+from app.services import queries
+from app.services.errors import NotFound
+from app.services.inventory import StockChange
+
+IDEMPOTENCY_HEADER = {
+    "in": "header",
+    "name": "Idempotency-Key",
+    "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+    "description": (
+        "Makes the request safe to retry: a repeat with the same key returns the first "
+        "response (with `Idempotent-Replayed: true`) and changes nothing; the same key "
+        "with another payload gets 422."
+    ),
+}
+
+
+def api_blueprint(
+    name: str, url_prefix: str, description: str, *, public: bool = False
+) -> Blueprint:
+    """A blueprint of the API: JSON errors, no CSRF (no cookies), a body limit, rate limits
+    and, unless public, bearer authentication."""
+    bp = Blueprint(name, __name__, url_prefix=url_prefix, description=description)
+    register_blueprint_errors(bp)
+    csrf.exempt(bp)
+    bp.before_request(limit_body)
+    if not public:
+        bp.before_request(authenticate)
+        # Failed sign-ins by token are throttled per address, so guessing tokens is slow.
+        limiter.limit(
+            lambda: current_app.config["API_AUTH_FAILURE_LIMIT"], key_func=address_key,
+            deduct_when=lambda response: response.status_code == 401,
+        )(bp)
+    limiter.limit(lambda: current_app.config["API_RATE_LIMIT"], key_func=rate_limit_key)(bp)
+    return bp
+
+
+def idempotency_key() -> str | None:
+    """The request's Idempotency-Key header, passed to the service as it is."""
+    return request.headers.get("Idempotency-Key")
+
+
+def changed(change: StockChange, status: int = 200) -> tuple[dict[str, Any], int, dict[str, str]]:
+    """A stock change as the response body; a replay says so in a header, not the body,
+    so the body is byte for byte the first response."""
+    body = change.to_json()
+    body["entries"] = [
+        {**state, "available_quantity": state["quantity"] - state["reserved_quantity"]}
+        for state in body["entries"]
+    ]
+    headers = {"Idempotent-Replayed": "true"} if change.replayed else {}
+    return body, status, headers
+
+
+def entry_id_of(args: Mapping[str, Any], store_id: int | None = None) -> int:
+    """The entry a request names: entry_id, or product_id with a location code; with
+    store_id, only an entry of that store."""
+    if "entry_id" in args:
+        entry_id = int(args["entry_id"])
+        if store_id is not None and queries.get_entry(api_actor(), entry_id).store_id != store_id:
+            raise NotFound("Inventory entry not found.")
+        return entry_id
+    return queries.resolve_entry(api_actor(), args["product_id"], args["location"],
+                                 store_id=store_id)

@@ -1,0 +1,497 @@
+"""The API's request and response shapes. They validate every request and are the source
+of the OpenAPI document, so the two cannot drift apart.
+
+Field rules mirror the service layer's (whole numbers within ±1,000,000,000, ids within a
+32-bit key, texts of bounded length); the service still checks everything itself.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import UTC, datetime
+from typing import Any
+
+import marshmallow as ma
+from marshmallow import fields, validate, validates, validates_schema
+
+from app.services.queries import SORTS, STATUSES
+from app.services.validation import LIMIT, MAX_ID
+
+MAX_LINES = 200
+
+
+class QueryInteger(fields.Integer):
+    """A whole number in a query string: ASCII digits only, where int() would also take
+    "５", "1_000" and surrounding spaces."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> int:
+        if not isinstance(value, str) or not WHOLE_TEXT.fullmatch(value):
+            raise self.make_error("invalid", input=value)
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+WHOLE_TEXT = re.compile(r"[+-]?[0-9]{1,10}", re.ASCII)
+
+
+def _integer(query: bool, **kwargs: Any) -> fields.Integer:
+    # In JSON a number must be a number: "5", 5.0 and true are refused.
+    return QueryInteger(**kwargs) if query else fields.Integer(strict=True, **kwargs)
+
+
+def Id(*, query: bool = False, **kwargs: Any) -> fields.Integer:  # noqa: N802 - a field type
+    return _integer(query, validate=validate.Range(1, MAX_ID), **kwargs)
+
+
+def Whole(  # noqa: N802
+    minimum: int = -LIMIT, *, query: bool = False, **kwargs: Any
+) -> fields.Integer:
+    return _integer(query, validate=validate.Range(minimum, LIMIT), **kwargs)
+
+
+def printable(value: str) -> None:
+    """Control characters have no place in any text here, and PostgreSQL refuses NUL."""
+    if any(unicodedata.category(ch) == "Cc" for ch in value):
+        raise ma.ValidationError("Must not contain control characters.")
+
+
+def Text(  # noqa: N802
+    max_length: int, min_length: int | None = None, **kwargs: Any
+) -> fields.String:
+    return fields.String(
+        validate=[validate.Length(min=min_length, max=max_length), printable], **kwargs
+    )
+
+
+class UtcNaiveDateTime(fields.NaiveDateTime):
+    """A moment with any offset, stored as naive UTC; one that falls off the calendar when
+    moved to UTC is invalid, not a crash."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> datetime:
+        try:
+            return super()._deserialize(value, attr, data, **kwargs)
+        except OverflowError as exc:
+            raise self.make_error("invalid", input=value, obj_type="datetime") from exc
+
+
+class UtcDateTime(fields.DateTime):
+    """Times are stored as naive UTC; on the wire they carry their `Z`."""
+
+    def _serialize(self, value: datetime | None, attr: Any, obj: Any, **kwargs: Any) -> Any:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC).isoformat().replace("+00:00", "Z")
+
+
+class Schema(ma.Schema):
+    """Unknown fields are refused (422), so a misspelt field never passes silently."""
+
+
+# --------------------------------------------------------------------------- requests
+
+
+class EntryRef(Schema):
+    """An entry named by its id, or by product and location code as the seed API does."""
+
+    entry_id = Id(metadata={"description": "The entry; or give product_id and location"})
+    product_id = Id()
+    location = Text(64, 1,
+                    metadata={"description": "Location code, any case: warehouse_a"})
+
+    @validates_schema
+    def _one_way(self, data: dict[str, Any], **_: Any) -> None:
+        if "entry_id" in data:
+            if "product_id" in data or "location" in data:
+                raise ma.ValidationError("Give entry_id, or product_id with location; not both.",
+                                         "entry_id")
+            return
+        missing = {
+            name: ["Required with product_id and location, or give entry_id."]
+            for name in ("product_id", "location") if name not in data
+        }
+        if missing:
+            raise ma.ValidationError(missing)
+
+
+class AdminEntryRef(EntryRef):
+    store_id = Id(required=True)
+
+
+class SetStockIn(EntryRef):
+    quantity = Whole(0, required=True, metadata={"description": "The exact on-hand quantity"})
+    reason = Text(200)
+    expected_version = Id(metadata={"description": "Refuse (409) if the entry has moved on"})
+    expected_quantity = Whole(0)
+
+
+class AdminSetStockIn(SetStockIn, AdminEntryRef):
+    pass
+
+
+class AdjustStockIn(EntryRef):
+    quantity = Whole(required=True, metadata={"description": "Signed change: -10 removes ten; "
+                                                             "not 0"})
+
+    @validates("quantity")
+    def _nonzero(self, value: int, **_: Any) -> None:
+        if value == 0:
+            raise ma.ValidationError("Must not be zero.")
+    reason = Text(200, required=True)
+    reference = Text(100)
+
+
+class AdminAdjustStockIn(AdjustStockIn, AdminEntryRef):
+    pass
+
+
+class ReserveStockIn(EntryRef):
+    quantity = Whole(1, required=True)
+    order_ref = Text(100, required=True)
+    line_ref = Text(100)
+    expires_at = UtcNaiveDateTime(timezone=UTC, metadata={"description": "UTC"})
+    reason = Text(200)
+
+
+class CloseHoldsIn(EntryRef):
+    reservation_id = Id(metadata={"description": "One hold; or name the entry and a quantity"})
+    quantity = Whole(1, metadata={"description": "Required unless reservation_id is given"})
+    order_ref = Text(100, metadata={"description": "Only this order's holds"})
+    line_ref = Text(100)
+    reason = Text(200)
+
+    @validates_schema
+    def _one_way(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if "reservation_id" in data:
+            if {"entry_id", "product_id", "location"} & data.keys():
+                raise ma.ValidationError("Give reservation_id, or the entry; not both.",
+                                         "reservation_id")
+            return
+        super()._one_way(data, **kwargs)
+        if "quantity" not in data:
+            raise ma.ValidationError("Required unless reservation_id is given.", "quantity")
+
+
+class ReturnStockIn(EntryRef):
+    quantity = Whole(1, required=True)
+    reason = Text(200, required=True)
+    reference = Text(100)
+
+
+class CountStockIn(EntryRef):
+    counted_quantity = Whole(0, required=True)
+    reason = Text(200)
+    expected_version = Id()
+    expected_quantity = Whole(0)
+
+
+class TransferStockIn(Schema):
+    product_id = Id(required=True)
+    from_location = Text(64, 1, required=True)
+    to_location = Text(64, 1, required=True)
+    quantity = Whole(1, required=True)
+    reason = Text(200)
+    reference = Text(100)
+
+    @validates_schema
+    def _two_places(self, data: dict[str, Any], **_: Any) -> None:
+        same = str(data.get("from_location", "")).strip().upper()
+        if same and same == str(data.get("to_location", "")).strip().upper():
+            raise ma.ValidationError("Choose a location other than the source.", "to_location")
+
+
+class CreateEntryIn(Schema):
+    product_id = Id(required=True)
+    location = Text(64, 1, required=True)
+    quantity = Whole(0, load_default=0, metadata={"description": "Opening stock"})
+    low_stock_threshold = Whole(0, load_default=0)
+    incoming_quantity = Whole(0, load_default=0)
+    reason = Text(200)
+
+
+class UpdateEntryIn(Schema):
+    low_stock_threshold = Whole(0, required=True, metadata={"description": "0 disables it"})
+
+
+class ListArgs(Schema):
+    store_id = Id(query=True)
+    location_id = Id(query=True)
+    status = fields.String(validate=validate.OneOf(STATUSES))
+    max_quantity = Whole(query=True,
+                         metadata={"description": "Only entries with on hand at most this"})
+    q = Text(200, metadata={"description": "Search title and SKU; exact GTIN"})
+    sort = fields.String(load_default="title", validate=validate.OneOf(sorted(SORTS)))
+    order = fields.String(load_default="asc", validate=validate.OneOf(("asc", "desc")))
+    cursor = Text(400, metadata={"description": "next_cursor or prev_cursor of a page"})
+    limit = QueryInteger(load_default=50, validate=validate.Range(1, 200))
+
+
+class AdminListArgs(ListArgs):
+    low_stock = Whole(query=True,
+                      metadata={"description": "As the seed API: on hand at most this"})
+
+
+class StoreListArgs(ListArgs):
+    class Meta:
+        exclude = ("store_id",)
+
+
+class StoreArgs(Schema):
+    store_id = Id(query=True)
+
+
+class LowStockArgs(Schema):
+    store_id = Id(query=True)
+    threshold = Whole(query=True, metadata={
+        "description": "Every entry with available at most this; without it, entries in "
+                       "low_stock",
+    })
+    limit = QueryInteger(load_default=500, validate=validate.Range(1, 1000))
+
+
+class OrderLineIn(Schema):
+    line_ref = Text(100, 1, required=True)
+    product_id = Id(required=True)
+    location = Text(64, 1,
+                    metadata={"description": "Location code; needed for physical products"})
+    location_id = Id()
+    quantity = Whole(1, required=True)
+
+    @validates_schema
+    def _one_location(self, data: dict[str, Any], **_: Any) -> None:
+        if "location" in data and "location_id" in data:
+            raise ma.ValidationError("Give location or location_id, not both.", "location")
+
+
+class AvailabilityLineIn(OrderLineIn):
+    line_ref = Text(100)
+
+
+class AvailabilityIn(Schema):
+    store_id = Id(metadata={"description": "Needed when the token's user is in several stores"})
+    lines = fields.List(fields.Nested(AvailabilityLineIn), required=True,
+                        validate=validate.Length(1, MAX_LINES))
+
+
+class OrderReserveIn(Schema):
+    store_id = Id()
+    lines = fields.List(fields.Nested(OrderLineIn), required=True,
+                        validate=validate.Length(1, MAX_LINES))
+    expires_in_seconds = fields.Integer(
+        strict=True, validate=validate.Range(1, 30 * 24 * 3600),
+        metadata={"description": "The holds lapse after this long unless fulfilled"},
+    )
+
+
+class OrderCloseIn(Schema):
+    store_id = Id()
+    line_refs = fields.List(
+        Text(100, 1),
+        validate=validate.Length(1, MAX_LINES),
+        metadata={"description": "Only these lines; all of the order's lines when left out"},
+    )
+    reason = Text(200)
+
+
+class OrderReturnLineIn(Schema):
+    line_ref = Text(100, 1, required=True)
+    quantity = Whole(1, required=True)
+
+
+class OrderReturnIn(Schema):
+    store_id = Id()
+    lines = fields.List(fields.Nested(OrderReturnLineIn), required=True,
+                        validate=validate.Length(1, MAX_LINES))
+    reason = Text(200, required=True)
+
+
+class OrderArgs(Schema):
+    store_id = Id(query=True)
+
+
+# --------------------------------------------------------------------------- responses
+
+
+class EntryOut(Schema):
+    id = fields.Integer(required=True)
+    store_id = fields.Integer(required=True)
+    store_name = fields.String(required=True)
+    product_id = fields.Integer(required=True)
+    sku = fields.String(required=True)
+    title = fields.String(required=True)
+    gtin = fields.String(required=True, allow_none=True)
+    product_type = fields.String(required=True)
+    unlimited = fields.Boolean(required=True)
+    location_id = fields.Integer(required=True)
+    location = fields.String(required=True, attribute="location_code")
+    quantity = fields.Integer(required=True)
+    reserved_quantity = fields.Integer(required=True)
+    available_quantity = fields.Integer(required=True)
+    incoming_quantity = fields.Integer(required=True)
+    low_stock_threshold = fields.Integer(required=True)
+    status = fields.String(required=True)
+    version = fields.Integer(required=True)
+    last_counted_at = UtcDateTime(required=True, allow_none=True)
+    last_movement_at = UtcDateTime(required=True, allow_none=True)
+    updated_at = UtcDateTime(required=True)
+
+
+class EntryPageOut(Schema):
+    items = fields.List(fields.Nested(EntryOut), required=True, attribute="rows")
+    total = fields.Integer(required=True)
+    next_cursor = fields.String(required=True, allow_none=True)
+    prev_cursor = fields.String(required=True, allow_none=True)
+
+
+class EntryStateOut(Schema):
+    id = fields.Integer(required=True)
+    store_id = fields.Integer(required=True)
+    product_id = fields.Integer(required=True)
+    location_id = fields.Integer(required=True)
+    quantity = fields.Integer(required=True)
+    reserved_quantity = fields.Integer(required=True)
+    available_quantity = fields.Integer(required=True)
+    version = fields.Integer(required=True)
+
+
+class StockChangeOut(Schema):
+    """What a mutation did. A repeat with the same Idempotency-Key returns this same body
+    with the header `Idempotent-Replayed: true`."""
+
+    operation = fields.String(required=True)
+    entries = fields.List(fields.Nested(EntryStateOut), required=True,
+                          metadata={"description": "The entries changed, as they stand after"})
+    movement_ids = fields.List(fields.Integer(), required=True)
+    reservation_ids = fields.List(fields.Integer(), required=True)
+    previous_quantity = fields.Integer(required=True, allow_none=True)
+    details = fields.Dict(required=True)
+
+
+class ProductStockOut(Schema):
+    product_id = fields.Integer(required=True)
+    store_id = fields.Integer(required=True)
+    sku = fields.String(required=True)
+    title = fields.String(required=True)
+    product_type = fields.String(required=True)
+    unlimited = fields.Boolean(required=True)
+    allow_backorder = fields.Boolean(required=True)
+    reorder_point = fields.Integer(required=True)
+    reorder_quantity = fields.Integer(required=True)
+    status = fields.String(required=True)
+    total_quantity = fields.Integer(required=True)
+    total_reserved = fields.Integer(required=True)
+    total_available = fields.Integer(
+        required=True, allow_none=True, metadata={"description": "null when unlimited"}
+    )
+    locations = fields.List(fields.Nested(EntryOut), required=True)
+
+
+class StatsOut(Schema):
+    total_entries = fields.Integer(required=True)
+    total_quantity = fields.Integer(required=True)
+    total_reserved = fields.Integer(required=True)
+    total_available = fields.Integer(required=True)
+    low_stock_count = fields.Integer(required=True)
+    stores_with_inventory = fields.Integer(required=True)
+    unique_locations = fields.Integer(required=True)
+    in_stock = fields.Integer(required=True)
+    low_stock = fields.Integer(required=True)
+    out_of_stock = fields.Integer(required=True)
+    on_backorder = fields.Integer(required=True)
+
+
+class LowStockOut(Schema):
+    """One row of the low-stock report, named as the seed API names them."""
+
+    entry_id = fields.Integer(required=True, attribute="id")
+    product_id = fields.Integer(required=True)
+    store_id = fields.Integer(required=True)
+    store_name = fields.String(required=True)
+    product_title = fields.String(required=True, attribute="title")
+    sku = fields.String(required=True)
+    location = fields.String(required=True, attribute="location_code")
+    quantity = fields.Integer(required=True)
+    available_quantity = fields.Integer(required=True)
+    low_stock_threshold = fields.Integer(required=True)
+    status = fields.String(required=True)
+
+
+class StoreOut(Schema):
+    id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    slug = fields.String(required=True)
+    archived = fields.Boolean(required=True)
+    total_entries = fields.Integer(required=True)
+    total_quantity = fields.Integer(required=True)
+    total_reserved = fields.Integer(required=True)
+    total_available = fields.Integer(required=True)
+    locations = fields.Integer(required=True)
+
+
+class LocationOut(Schema):
+    id = fields.Integer(required=True)
+    store_id = fields.Integer(required=True)
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+
+
+class StoreInventoryOut(Schema):
+    store = fields.Nested(StoreOut, required=True)
+    stats = fields.Nested(StatsOut, required=True)
+    page = fields.Nested(EntryPageOut, required=True)
+
+
+class LineAvailabilityOut(Schema):
+    line = fields.Integer(required=True, metadata={"description": "Position in the request"})
+    line_ref = fields.String(required=True, allow_none=True)
+    product_id = fields.Integer(required=True)
+    location_id = fields.Integer(required=True, allow_none=True)
+    requested = fields.Integer(required=True)
+    unlimited = fields.Boolean(required=True)
+    available = fields.Integer(metadata={"description": "Left out when unlimited"})
+    status = fields.String(required=True)
+    sufficient = fields.Boolean(required=True)
+
+
+class AvailabilityOut(Schema):
+    store_id = fields.Integer(required=True)
+    all_sufficient = fields.Boolean(required=True)
+    lines = fields.List(fields.Nested(LineAvailabilityOut), required=True)
+
+
+class ReservationOut(Schema):
+    id = fields.Integer(required=True)
+    order_ref = fields.String(required=True)
+    line_ref = fields.String(required=True, allow_none=True)
+    quantity = fields.Integer(required=True)
+    open_quantity = fields.Integer(required=True)
+    status = fields.String(required=True)
+    expires_at = UtcDateTime(required=True, allow_none=True)
+    created_at = UtcDateTime(required=True)
+    closed_at = UtcDateTime(required=True, allow_none=True)
+
+
+class OrderOut(Schema):
+    store_id = fields.Integer(required=True)
+    order_ref = fields.String(required=True)
+    reservations = fields.List(fields.Nested(ReservationOut), required=True)
+
+
+class PublicAvailabilityOut(Schema):
+    """Only what a storefront needs: a count, or `unlimited`, and the status."""
+
+    product_id = fields.Integer(required=True)
+    available = fields.Integer(metadata={"description": "Left out when unlimited"})
+    unlimited = fields.Boolean(metadata={"description": "Present, and true, when unlimited"})
+    status = fields.String(required=True, validate=validate.OneOf(STATUSES))
+
+
+class MembershipOut(Schema):
+    store_id = fields.Integer(required=True)
+    permissions = fields.List(fields.String(), required=True)
+
+
+class MeOut(Schema):
+    user_id = fields.Integer(required=True)
+    email = fields.String(required=True)
+    platform_admin = fields.Boolean(required=True)
+    stores = fields.List(fields.Nested(MembershipOut), required=True)

@@ -1,0 +1,493 @@
+"""The order flow on top of the stock engine: reserve an order's lines all or nothing,
+release them when payment fails, fulfill them on shipment, take returns.
+
+The order's own reservations are the record of where each line stands, so a repeat for
+the same order line changes nothing: reserve skips lines that already hold stock, release
+and fulfill only touch holds still active. Each call first locks the entries it will
+touch, in primary-key order, and only then reads the order's holds, so a concurrent
+repeat waits for this one and then sees its result. Returns have no such state on the
+line, so a return without an idempotency key gets one derived from its content.
+
+Each function is one transaction built from the engine's own steps (conditional update,
+ledger row, idempotent replay), which is why they come from app.services.inventory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from app.clock import utcnow
+from app.models import UNLIMITED_TYPES
+from app.permissions import ADJUST, RESERVE, Actor
+from app.services.errors import (
+    Conflict,
+    ExceedsFulfilled,
+    NotFound,
+    OrderShort,
+    QuantityTooLarge,
+    ValidationError,
+)
+from app.services.inventory import (
+    ADD_ON_HAND,
+    ENTRY_COLUMNS,
+    HOLD,
+    MAX_ORDER_LINES,
+    RELEASE_HOLD,
+    SHIP_HOLD,
+    EntryState,
+    StockChange,
+    _available,
+    _change_entry,
+    _entry_for,
+    _expire_entry,
+    _insert_reservation,
+    _mutation,
+    _record,
+    _require,
+    entries,
+    locations,
+    movements,
+    products,
+    reservations,
+)
+from app.services.validation import Checker, clean_text, is_id
+
+MAX_EXPIRY_SECONDS = 30 * 24 * 3600
+# A line counts as reserved while its hold is active or has shipped.
+HOLDING = ("active", "fulfilled")
+
+
+def reserve_order_lines(
+    *,
+    actor: Actor,
+    store_id: int,
+    order_ref: str,
+    lines: Sequence[Mapping[str, Any]],
+    expires_in_seconds: int | None = None,
+    idempotency_key: str | None = None,
+) -> StockChange:
+    """Reserve every line of an order that holds no stock yet, or none of them. Each line
+    has line_ref, product_id, quantity and, for physical products, location_id; a line
+    already reserved is left as it is. Raises OrderShort naming every short line,
+    Conflict when a line was reserved with other values, NotFound."""
+    check = Checker()
+    _check_order(check, store_id, order_ref)
+    if expires_in_seconds is not None:
+        check.whole("expires_in_seconds", expires_in_seconds, minimum=1)
+        if type(expires_in_seconds) is int and expires_in_seconds > MAX_EXPIRY_SECONDS:
+            check.fail("expires_in_seconds", f"Must be at most {MAX_EXPIRY_SECONDS}.")
+    _check_lines(check, lines, quantity=True, product=True)
+    check.done()
+
+    def work(session: Session) -> StockChange:
+        now = utcnow()
+        expires_at = now + timedelta(seconds=expires_in_seconds) if expires_in_seconds else None
+        ref = clean_text(order_ref)
+        _require_store(actor, RESERVE, store_id)
+        product_ids = {line["product_id"] for line in lines}
+        found = {
+            p.id: p
+            for p in session.execute(
+                select(products.c.id, products.c.sku, products.c.type).where(
+                    products.c.id.in_(product_ids), products.c.store_id == store_id
+                )
+            )
+        }
+        missing = sorted(product_ids - found.keys())
+        if missing:
+            raise NotFound(f"Product {missing[0]} not found.")
+        physical = [
+            (n, line) for n, line in enumerate(lines)
+            if found[line["product_id"]].type not in UNLIMITED_TYPES
+        ]
+        if any(line.get("location_id") is None for _, line in physical):
+            raise ValidationError({
+                f"lines[{n}].location_id": "Choose a location for this physical product."
+                for n, line in physical if line.get("location_id") is None
+            })
+        location_ids = {line["location_id"] for _, line in physical}
+        unknown = sorted(location_ids - set(session.scalars(
+            select(locations.c.id).where(
+                locations.c.id.in_(location_ids), locations.c.store_id == store_id
+            )
+        )))
+        if unknown:
+            raise NotFound(f"Location {unknown[0]} not found.")
+        wanted = {(line["product_id"], line["location_id"]) for _, line in physical}
+        by_key = {
+            (r.product_id, r.location_id): r.id
+            for r in session.execute(
+                select(entries.c.id, entries.c.product_id, entries.c.location_id).where(
+                    entries.c.store_id == store_id,
+                    entries.c.product_id.in_({p for p, _ in wanted}),
+                )
+            )
+            if (r.product_id, r.location_id) in wanted
+        }
+        _lock_entries(session, by_key.values())
+        held = _line_holds(session, store_id, ref, [clean_text(x["line_ref"]) for x in lines])
+
+        results: list[dict[str, Any]] = []
+        short: list[dict[str, Any]] = []
+        planned: list[tuple[int, int, Mapping[str, Any]]] = []
+        for n, line in enumerate(lines):
+            line_ref = clean_text(line["line_ref"])
+            product = found[line["product_id"]]
+            result = {"line_ref": line_ref, "product_id": product.id,
+                      "location_id": line.get("location_id"), "quantity": line["quantity"],
+                      "reservation_ids": []}
+            results.append(result)
+            if product.type in UNLIMITED_TYPES:
+                result["status"] = "unlimited"
+                continue
+            if line_ref in held:
+                prior = held[line_ref]
+                if (prior["quantity"], prior["product_id"], prior["location_id"]) != (
+                    line["quantity"], product.id, line["location_id"]
+                ):
+                    raise Conflict(
+                        f"Line {line_ref} is already reserved as {prior['quantity']} of "
+                        f"product {prior['product_id']}; release it before changing it."
+                    )
+                result.update(status="already_reserved", reservation_ids=prior["ids"])
+                continue
+            entry_id = by_key.get((line["product_id"], line["location_id"]))
+            if entry_id is None:
+                short.append({"line": n, "label": f"{line_ref}: {product.sku}",
+                              "available": 0, "requested": line["quantity"]})
+                continue
+            planned.append((entry_id, n, line))
+
+        reservation_ids: list[int] = []
+        movement_ids: list[int] = []
+        states: dict[int, EntryState] = {}
+        for entry_id, n, line in sorted(planned, key=lambda item: (item[0], item[1])):
+            qty = line["quantity"]
+            row = _change_entry(session, actor, RESERVE, HOLD, entry_id, now, n=qty)
+            if row is None and _expire_entry(session, entry_id, now):
+                row = _change_entry(session, actor, RESERVE, HOLD, entry_id, now, n=qty)
+            if row is None:
+                current = _entry_for(session, actor, RESERVE, entry_id)
+                short.append({"line": n, "label": f"{clean_text(line['line_ref'])}: "
+                              f"{found[line['product_id']].sku}",
+                              "available": _available(current), "requested": qty})
+                continue
+            rid = _insert_reservation(
+                session, actor, row, qty, order_ref, line["line_ref"], expires_at, now
+            )
+            reservation_ids.append(rid)
+            movement_ids.append(
+                _record(session, actor, row, "reserved", 0, qty, now, reference=ref,
+                        reservation_id=rid)
+            )
+            states[row.id] = EntryState.of(row)
+            results[n].update(status="reserved", reservation_ids=[rid])
+        if short:
+            raise OrderShort(sorted(short, key=lambda s: s["line"]))
+        return StockChange(
+            "order_reserve", tuple(states.values()), tuple(movement_ids),
+            tuple(reservation_ids),
+            details={"order_ref": ref, "store_id": store_id, "lines": results,
+                     "expires_at": expires_at.isoformat() + "Z" if expires_at else None},
+        )
+
+    return _mutation(
+        "order_reserve", actor, idempotency_key,
+        {"store_id": store_id, "order_ref": order_ref, "lines": [dict(x) for x in lines],
+         "expires_in_seconds": expires_in_seconds},
+        work,
+    )
+
+
+def release_order(
+    *,
+    actor: Actor,
+    store_id: int,
+    order_ref: str,
+    line_refs: Sequence[str] | None = None,
+    reason: str | None = None,
+    idempotency_key: str | None = None,
+) -> StockChange:
+    """Give back every unit an order (or some of its lines) still holds, e.g. when payment
+    fails. Holds already closed are left alone. Raises NotFound for an order with no
+    reservations."""
+    return _close_order(
+        "release", actor, store_id, order_ref, line_refs, reason, idempotency_key
+    )
+
+
+def fulfill_order(
+    *,
+    actor: Actor,
+    store_id: int,
+    order_ref: str,
+    line_refs: Sequence[str] | None = None,
+    reason: str | None = None,
+    idempotency_key: str | None = None,
+) -> StockChange:
+    """Ship every unit an order (or some of its lines) holds: on-hand and reserved go down
+    together. Holds already closed are left alone. Raises NotFound for an order with no
+    reservations."""
+    return _close_order(
+        "fulfill", actor, store_id, order_ref, line_refs, reason, idempotency_key
+    )
+
+
+def return_order(
+    *,
+    actor: Actor,
+    store_id: int,
+    order_ref: str,
+    lines: Sequence[Mapping[str, Any]],
+    reason: str,
+    idempotency_key: str | None = None,
+) -> StockChange:
+    """Put units of shipped order lines back on hand at the location they left from. Each
+    line has line_ref and quantity. Without an idempotency key the same return sent twice
+    counts once. Raises ExceedsFulfilled, NotFound."""
+    check = Checker()
+    _check_order(check, store_id, order_ref)
+    _check_lines(check, lines, quantity=True, product=False)
+    check.text("reason", reason, required=True, max_length=200)
+    check.done()
+    params = {"store_id": store_id, "order_ref": order_ref,
+              "lines": [dict(x) for x in lines], "reason": reason}
+    if idempotency_key is None:
+        digest = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()
+        idempotency_key = f"order-return:{digest}"
+
+    def work(session: Session) -> StockChange:
+        now = utcnow()
+        ref = clean_text(order_ref)
+        _require_store(actor, ADJUST, store_id)
+        refs = [clean_text(line["line_ref"]) for line in lines]
+        holds = session.execute(
+            select(reservations.c.id, reservations.c.line_ref, reservations.c.entry_id)
+            .where(reservations.c.store_id == store_id, reservations.c.order_ref == ref,
+                   reservations.c.line_ref.in_(refs))
+            .order_by(reservations.c.id)
+        ).all()
+        by_line: dict[str, list[Any]] = {}
+        for hold in holds:
+            by_line.setdefault(hold.line_ref, []).append(hold)
+        for line_ref in refs:
+            if line_ref not in by_line:
+                raise NotFound(f"Order {ref} has no line {line_ref}.")
+        _lock_entries(session, {h.entry_id for h in holds if h.entry_id is not None})
+        shipped = _ledger_sums(session, [h.id for h in holds])
+
+        results = []
+        movement_ids: list[int] = []
+        states: dict[int, EntryState] = {}
+        for line in sorted(lines, key=lambda x: _line_entry(by_line, x["line_ref"])):
+            line_ref = clean_text(line["line_ref"])
+            line_holds = by_line[line_ref]
+            fulfilled = sum(shipped.get((h.id, "fulfilled"), 0) for h in line_holds)
+            returned = sum(shipped.get((h.id, "returned"), 0) for h in line_holds)
+            returnable = -fulfilled - returned
+            if line["quantity"] > returnable:
+                raise ExceedsFulfilled(line_ref, line["quantity"], max(returnable, 0))
+            entry_id = _line_entry(by_line, line_ref)
+            row = _change_entry(
+                session, actor, ADJUST, ADD_ON_HAND, entry_id, now, n=line["quantity"]
+            )
+            if row is None:
+                _entry_for(session, actor, ADJUST, entry_id)
+                raise QuantityTooLarge()
+            # The first hold of the line carries the return, so the next return of this
+            # line finds it when it adds up what already came back.
+            movement_ids.append(_record(
+                session, actor, row, "returned", line["quantity"], 0, now,
+                reason=clean_text(reason), reference=ref, reservation_id=line_holds[0].id,
+            ))
+            states[row.id] = EntryState.of(row)
+            results.append({"line_ref": line_ref, "quantity": line["quantity"],
+                            "entry_id": row.id})
+        return StockChange(
+            "order_return", tuple(states.values()), tuple(movement_ids),
+            details={"order_ref": ref, "store_id": store_id, "lines": results},
+        )
+
+    return _mutation("order_return", actor, idempotency_key, params, work)
+
+
+# ---------------------------------------------------------------------------
+
+
+def _close_order(
+    verb: str,
+    actor: Actor,
+    store_id: int,
+    order_ref: str,
+    line_refs: Sequence[str] | None,
+    reason: str | None,
+    idempotency_key: str | None,
+) -> StockChange:
+    fulfilling = verb == "fulfill"
+    check = Checker()
+    _check_order(check, store_id, order_ref)
+    if line_refs is not None:
+        if not isinstance(line_refs, Sequence) or isinstance(line_refs, str) or not line_refs:
+            check.fail("line_refs", "List at least one line, or leave it out for all lines.")
+        else:
+            for n, line_ref in enumerate(line_refs):
+                check.text(f"line_refs[{n}]", line_ref, required=True, max_length=100)
+    check.text("reason", reason, required=False, max_length=200)
+    check.done()
+
+    def work(session: Session) -> StockChange:
+        now = utcnow()
+        ref = clean_text(order_ref)
+        _require_store(actor, RESERVE, store_id)
+        scope = [reservations.c.store_id == store_id, reservations.c.order_ref == ref]
+        if line_refs is not None:
+            scope.append(reservations.c.line_ref.in_([clean_text(x) for x in line_refs]))
+        if not session.scalar(select(func.count()).where(*scope)):
+            raise NotFound(f"Order {ref} has no reservations" + (
+                " for these lines." if line_refs is not None else "."
+            ))
+        active = reservations.c.status == "active"
+        entry_ids = set(session.scalars(select(reservations.c.entry_id).where(*scope, active)))
+        _lock_entries(session, entry_ids)
+        # Read again under the locks: a concurrent release may have closed some holds.
+        holds = session.execute(
+            select(reservations.c.id, reservations.c.entry_id, reservations.c.open_quantity,
+                   reservations.c.line_ref)
+            .where(*scope, active, reservations.c.entry_id.in_(entry_ids))
+            .order_by(reservations.c.entry_id, reservations.c.id)
+        ).all()
+        final_status = "fulfilled" if fulfilling else "released"
+        movement_ids: list[int] = []
+        states: dict[int, EntryState] = {}
+        results = []
+        for hold in holds:
+            amount = hold.open_quantity
+            row = _change_entry(
+                session, actor, RESERVE, SHIP_HOLD if fulfilling else RELEASE_HOLD,
+                hold.entry_id, now, n=amount,
+            )
+            if row is None:  # pragma: no cover - holds sum to reserved on a locked entry
+                raise Conflict("The order's holds do not match the entry; nothing changed.")
+            session.execute(
+                update(reservations).where(reservations.c.id == hold.id)
+                .values(open_quantity=0, status=final_status, closed_at=now)
+            )
+            movement_ids.append(_record(
+                session, actor, row, "fulfilled" if fulfilling else "released",
+                -amount if fulfilling else 0, -amount, now,
+                reason=clean_text(reason), reference=ref, reservation_id=hold.id,
+            ))
+            states[row.id] = EntryState.of(row)
+            results.append({"line_ref": hold.line_ref, "reservation_id": hold.id,
+                            "quantity": amount})
+        return StockChange(
+            f"order_{verb}", tuple(states.values()), tuple(movement_ids),
+            tuple(h.id for h in holds),
+            details={"order_ref": ref, "store_id": store_id, "lines": results},
+        )
+
+    return _mutation(
+        f"order_{verb}", actor, idempotency_key,
+        {"store_id": store_id, "order_ref": order_ref,
+         "line_refs": list(line_refs) if line_refs is not None else None, "reason": reason},
+        work,
+    )
+
+
+def _check_order(check: Checker, store_id: Any, order_ref: Any) -> None:
+    if not is_id(store_id):
+        check.fail("store_id", "Choose a store.")
+    check.text("order_ref", order_ref, required=True, max_length=100)
+
+
+def _check_lines(
+    check: Checker, lines: Any, *, quantity: bool, product: bool
+) -> None:
+    if not isinstance(lines, Sequence) or isinstance(lines, str) or not lines:
+        check.fail("lines", "Add at least one line.")
+        return
+    if len(lines) > MAX_ORDER_LINES:
+        check.fail("lines", f"At most {MAX_ORDER_LINES} lines per order.")
+        return
+    seen: set[str] = set()
+    for n, line in enumerate(lines):
+        if not isinstance(line, Mapping):
+            check.fail(f"lines[{n}]", "Each line needs line_ref and quantity.")
+            continue
+        line_ref = line.get("line_ref")
+        check.text(f"lines[{n}].line_ref", line_ref, required=True, max_length=100)
+        if isinstance(line_ref, str) and line_ref.strip():
+            if line_ref.strip() in seen:
+                check.fail(f"lines[{n}].line_ref", "Each line of an order needs its own ref.")
+            seen.add(line_ref.strip())
+        if product:
+            if not is_id(line.get("product_id")):
+                check.fail(f"lines[{n}].product_id", "Choose a product.")
+            if line.get("location_id") is not None and not is_id(line["location_id"]):
+                check.fail(f"lines[{n}].location_id", "Choose a location.")
+        if quantity:
+            check.whole(f"lines[{n}].quantity", line.get("quantity"), minimum=1)
+
+
+def _require_store(actor: Actor, permission: str, store_id: int) -> None:
+    if not actor.is_member(store_id):
+        raise NotFound("Store not found.")
+    _require(actor, permission, store_id)
+
+
+def _lock_entries(session: Session, entry_ids: Any) -> None:
+    """Lock the entries in primary-key order, as every multi-row operation does."""
+    ids = sorted(set(entry_ids))
+    if ids:
+        session.execute(
+            select(ENTRY_COLUMNS[0]).where(entries.c.id.in_(ids))
+            .order_by(entries.c.id).with_for_update()
+        ).all()
+
+
+def _line_holds(
+    session: Session, store_id: int, order_ref: str | None, line_refs: list[str | None]
+) -> dict[str, dict[str, Any]]:
+    """The holds that already reserve each line: quantity, product, location, ids."""
+    held: dict[str, dict[str, Any]] = {}
+    for hold in session.execute(
+        select(reservations.c.id, reservations.c.line_ref, reservations.c.quantity,
+               reservations.c.product_id, reservations.c.location_id)
+        .where(reservations.c.store_id == store_id, reservations.c.order_ref == order_ref,
+               reservations.c.line_ref.in_(line_refs), reservations.c.status.in_(HOLDING))
+        .order_by(reservations.c.id)
+    ):
+        line = held.setdefault(hold.line_ref, {"quantity": 0, "product_id": hold.product_id,
+                                               "location_id": hold.location_id, "ids": []})
+        line["quantity"] += hold.quantity
+        line["ids"].append(hold.id)
+    return held
+
+
+def _ledger_sums(session: Session, hold_ids: list[int]) -> dict[tuple[int, str], int]:
+    """On-hand moved per hold by shipments and returns, from the ledger."""
+    if not hold_ids:
+        return {}
+    rows = session.execute(
+        select(movements.c.reservation_id, movements.c.type, func.sum(movements.c.quantity_delta))
+        .where(movements.c.reservation_id.in_(hold_ids),
+               movements.c.type.in_(("fulfilled", "returned")))
+        .group_by(movements.c.reservation_id, movements.c.type)
+    )
+    return {(r[0], r[1]): int(r[2]) for r in rows}
+
+
+def _line_entry(by_line: Mapping[str, list[Any]], line_ref: Any) -> int:
+    """The entry a line's units left from; its first hold tells."""
+    holds = by_line.get(clean_text(line_ref)) or []
+    entry_id = next((h.entry_id for h in holds if h.entry_id is not None), None)
+    if entry_id is None:
+        raise Conflict(f"Line {clean_text(line_ref)} shipped from an entry that no longer exists.")
+    return int(entry_id)

@@ -1,0 +1,102 @@
+"""The API's endpoints as data, for the matrices and the idempotency tests."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
+
+from app.permissions import ADJUST, CATALOG, DELETE, RESERVE, THRESHOLD, system_actor
+from app.services import inventory
+
+INV = "/api/v1/store/inventory"
+ORDERS = "/api/v1/orders"
+
+
+@dataclass(frozen=True)
+class Call:
+    name: str
+    permission: str | None  # None: a read, open to every member
+    method: str
+    url: Callable[[SimpleNamespace], str]
+    body: Callable[[SimpleNamespace], Any] = lambda s: None
+
+
+def entry(s: SimpleNamespace) -> dict[str, Any]:
+    return {"entry_id": s.a.entry.id}
+
+
+def by_code(s: SimpleNamespace) -> dict[str, Any]:
+    return {"product_id": s.a.product.id, "location": "A_MAIN"}
+
+
+CALLS = [
+    Call("list", None, "get", lambda s: f"{INV}?store_id={s.a.store.id}"),
+    Call("get entry", None, "get", lambda s: f"{INV}/{s.a.entry.id}"),
+    Call("product", None, "get", lambda s: f"{INV}/product/{s.a.product.id}"),
+    Call("order", None, "get", lambda s: f"{ORDERS}/ORD-M?store_id={s.a.store.id}"),
+    Call("availability", None, "post", lambda s: f"{ORDERS}/availability",
+         lambda s: {"store_id": s.a.store.id,
+                    "lines": [{"product_id": s.a.product.id, "quantity": 1}]}),
+    Call("set", ADJUST, "post", lambda s: f"{INV}/set", lambda s: {**entry(s), "quantity": 11}),
+    Call("set by code", ADJUST, "post", lambda s: f"{INV}/set",
+         lambda s: {**by_code(s), "quantity": 11}),
+    Call("adjust", ADJUST, "post", lambda s: f"{INV}/adjust",
+         lambda s: {**entry(s), "quantity": 1, "reason": "Found"}),
+    Call("count", ADJUST, "post", lambda s: f"{INV}/count",
+         lambda s: {**by_code(s), "counted_quantity": 9}),
+    Call("return", ADJUST, "post", lambda s: f"{INV}/return",
+         lambda s: {**entry(s), "quantity": 1, "reason": "RMA"}),
+    Call("transfer", ADJUST, "post", lambda s: f"{INV}/transfer",
+         lambda s: {"product_id": s.a.product.id, "from_location": "A_MAIN",
+                    "to_location": "A_SPARE", "quantity": 1}),
+    Call("reserve", RESERVE, "post", lambda s: f"{INV}/reserve",
+         lambda s: {**by_code(s), "quantity": 1, "order_ref": "X"}),
+    Call("release", RESERVE, "post", lambda s: f"{INV}/release",
+         lambda s: {**entry(s), "quantity": 1}),
+    Call("fulfill", RESERVE, "post", lambda s: f"{INV}/fulfill",
+         lambda s: {**by_code(s), "quantity": 1}),
+    Call("threshold", THRESHOLD, "put", lambda s: f"{INV}/{s.a.entry.id}",
+         lambda s: {"low_stock_threshold": 4}),
+    Call("delete", DELETE, "delete", lambda s: f"{INV}/{s.empty.id}"),
+    Call("create", CATALOG, "post", lambda s: INV,
+         lambda s: {"product_id": s.a.product.id, "location": "A_NEW", "quantity": 3}),
+    Call("order reserve", RESERVE, "post", lambda s: f"{ORDERS}/ORD-N/reserve",
+         lambda s: {"store_id": s.a.store.id, "lines": [
+             {"line_ref": "L1", "product_id": s.a.product.id, "location": "A_MAIN",
+              "quantity": 1}]}),
+    Call("order release", RESERVE, "post", lambda s: f"{ORDERS}/SETUP/release",
+         lambda s: {"store_id": s.a.store.id}),
+    Call("order fulfill", RESERVE, "post", lambda s: f"{ORDERS}/SETUP/fulfill",
+         lambda s: {"store_id": s.a.store.id}),
+    Call("order return", ADJUST, "post", lambda s: f"{ORDERS}/ORD-M/return",
+         lambda s: {"store_id": s.a.store.id, "lines": [{"line_ref": "L1", "quantity": 1}],
+                    "reason": "Returned"}),
+]
+MUTATIONS = [c for c in CALLS if c.permission is not None]
+ids = [c.name for c in CALLS]
+
+
+def build_scene(world, make_location, make_entry) -> SimpleNamespace:
+    """The world, plus an empty entry to delete, a location to create an entry at, and
+    order ORD-M whose line L1 has shipped, to return."""
+    a = world.a
+    make_location(a.store, "A_NEW")
+    empty = make_entry(store=a.store, location=a.spare, product=a.product, quantity=0)
+    setup = system_actor("tests")
+    held = inventory.reserve_stock(actor=setup, entry_id=a.entry.id, quantity=1,
+                                   order_ref="ORD-M", line_ref="L1")
+    inventory.fulfill_stock(actor=setup, reservation_id=held.reservation_ids[0])
+    return SimpleNamespace(a=a, b=world.b, empty=empty)
+
+
+def call(client: Any, c: Call, scene: SimpleNamespace, *, key: str | None = None,
+         body: Any = None, url: str | None = None) -> Any:
+    """Make the call `c` describes, optionally with an Idempotency-Key or another body."""
+    url = url or c.url(scene)
+    if c.method == "get":
+        return client.get(url)
+    if c.method == "delete":
+        return client.delete(url, key=key)
+    return getattr(client, c.method)(url, body if body is not None else c.body(scene), key=key)
