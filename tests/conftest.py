@@ -101,25 +101,48 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+# One application per database for the whole run: building an app and a cold engine per
+# test cost more than most tests themselves. Each test still gets an empty database and
+# its own copy of the configuration.
+_APPS: dict[str, Flask] = {}
+
+
+def _shared_app(url: str) -> Flask:
+    if url not in _APPS:
+        _APPS[url] = create_app(_base_config(url))
+    return _APPS[url]
+
+
+@pytest.fixture(scope="session")
+def sqlite_workfile(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("work") / "stockroom.sqlite"
+
+
 @pytest.fixture
-def app(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
+def app(backend: str, request: pytest.FixtureRequest) -> Iterator[Flask]:
     if backend == "postgresql":
-        url = request.getfixturevalue("postgres_url")
-        engine = create_engine(url)
-        with engine.begin() as conn:
+        application = _shared_app(request.getfixturevalue("postgres_url"))
+        with application.app_context(), db.engine.begin() as conn:
             tables = ", ".join(t.name for t in db.metadata.sorted_tables)
             conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-        engine.dispose()
     else:
         template = request.getfixturevalue("sqlite_template")
-        path = tmp_path / "stockroom.sqlite"
+        path = request.getfixturevalue("sqlite_workfile")
+        application = _shared_app(f"sqlite:///{path}")
+        with application.app_context():
+            db.engine.dispose()
+        for leftover in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            leftover.unlink(missing_ok=True)
         shutil.copyfile(template, path)
-        url = f"sqlite:///{path}"
-    application = create_app(_base_config(url))
-    with application.app_context():
-        yield application
-        db.session.remove()
-        db.engine.dispose()
+    saved = dict(application.config)
+    try:
+        with application.app_context():
+            yield application
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        application.config.clear()
+        application.config.update(saved)
 
 
 @pytest.fixture
