@@ -929,6 +929,14 @@ def _close_holds(
             now, n=amount,
         )
         if row is None:
+            if reservation_id is not None:
+                # While this waited for the entry, a sweep or another request may have
+                # closed the hold: say so, rather than that too little is reserved.
+                status = session.execute(
+                    select(reservations.c.status).where(reservations.c.id == reservation_id)
+                ).scalar_one()
+                if status != "active":
+                    raise ReservationNotActive(reservation_id, status)
             current = _entry_for(session, actor, RESERVE, target_entry)
             raise ExceedsReserved(verb, amount, current.reserved_quantity)
 

@@ -1,0 +1,1 @@
+"""RELIABILITY.md's concurrency battery, run on SQLite and on PostgreSQL."""
