@@ -22,7 +22,7 @@ help:
 	@echo "make test     set up and run the tests (PostgreSQL tests skip when no server answers)"
 	@echo "make test-ci  the tests as CI runs them: PostgreSQL and Chromium required, the 'ci' Hypothesis profile"
 	@echo "make lint     ruff"
-	@echo "make bench    the service-layer benchmark (BENCH_ARGS='--backend sqlite --ops 500')"
+	@echo "make bench    the service-layer and overview benchmarks (BENCH_ARGS, BENCH_OVERVIEW_ARGS)"
 	@echo "make clean    remove the virtualenv and caches (instance/ and its database stay)"
 
 $(BIN)/python:
@@ -54,6 +54,7 @@ lint: setup
 
 bench: setup
 	$(BIN)/python bench/bench_services.py $(BENCH_ARGS)
+	$(BIN)/python bench/bench_overview.py $(BENCH_OVERVIEW_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build *.egg-info

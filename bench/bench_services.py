@@ -324,12 +324,14 @@ def _sqlite_value(value: Any) -> Any:
     return value
 
 
-def bulk_load(engine: Engine, rows: dict[str, list[tuple[Any, ...]]]) -> None:
-    """One transaction; sqlite3 executemany in big batches, or COPY on PostgreSQL."""
+def bulk_load(engine: Engine, rows: dict[str, list[tuple[Any, ...]]],
+              tables: dict[str, tuple[str, ...]] = TABLE_COLUMNS) -> None:
+    """One transaction; sqlite3 executemany in big batches, or COPY on PostgreSQL.
+    `tables` names the tables to load, in order, and the columns the rows give."""
     sqlite = engine.dialect.name == "sqlite"
     with engine.begin() as conn:
         raw = conn.connection.driver_connection
-        for table, given in TABLE_COLUMNS.items():
+        for table, given in tables.items():
             columns, fill = _filler(db.metadata.tables[table], given)
             data = [r + fill() for r in rows[table]] if len(columns) > len(given) else rows[table]
             names = ", ".join(columns)
@@ -348,7 +350,7 @@ def bulk_load(engine: Engine, rows: dict[str, list[tuple[Any, ...]]]) -> None:
                         copy.write_row(r)
         if not sqlite:
             # COPY with explicit ids leaves the id sequences behind.
-            for table in TABLE_COLUMNS:
+            for table in tables:
                 conn.exec_driver_sql(
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                     f"(SELECT max(id) FROM {table}))"
