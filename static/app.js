@@ -19,11 +19,17 @@
   }
 
   document.addEventListener("click", function (event) {
-    var trigger = event.target.closest("[hx-target='#dialog-slot']");
-    if (trigger) {
+    // Action links are plain links (they work without JavaScript); with it, they open
+    // their form in the dialog. One href per link keeps the overview's rows small.
+    var trigger = event.target.closest("a[data-dialog]");
+    if (trigger && event.button === 0 && !event.ctrlKey && !event.metaKey && !event.shiftKey &&
+        !event.altKey && window.htmx) {
+      event.preventDefault();
       opener = trigger;
       var menu = trigger.closest("details.menu");
       if (menu) { menu.open = false; opener = menu.querySelector("summary"); }
+      window.htmx.ajax("GET", trigger.getAttribute("href"),
+        { source: trigger, target: "#dialog-slot", swap: "innerHTML" });
     }
     if (event.target.closest("[data-close-dialog]")) { closeDialog(); }
   });

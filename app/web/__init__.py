@@ -43,6 +43,9 @@ def init_web(app: Flask) -> None:
     login_manager.login_message_category = "info"
     login_manager.user_loader(_load_user)
     login_manager.unauthorized_handler(_unauthorized)
+    # Block tags leave no blank lines behind: the overview's rows are most of its bytes.
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
     app.jinja_env.filters["number"] = format_number
     app.jinja_env.filters["when"] = format_when
     app.jinja_env.filters["signed"] = format_signed
