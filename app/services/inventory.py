@@ -697,47 +697,7 @@ def reserve_order(
         if not actor.is_member(store_id):
             raise NotFound("Store not found.")
         _require(actor, RESERVE, store_id)
-        product_ids = {line["product_id"] for line in lines}
-        found = {
-            p.id: p
-            for p in session.execute(
-                select(products.c.id, products.c.sku, products.c.type).where(
-                    products.c.id.in_(product_ids), products.c.store_id == store_id
-                )
-            )
-        }
-        missing = sorted(product_ids - found.keys())
-        if missing:
-            raise NotFound(f"Product {missing[0]} not found.")
-        physical = [
-            (n, line) for n, line in enumerate(lines)
-            if found[line["product_id"]].type not in UNLIMITED_TYPES
-        ]
-        if any(line.get("location_id") is None for _, line in physical):
-            raise ValidationError({
-                f"lines[{n}].location_id": "Choose a location for this physical product."
-                for n, line in physical if line.get("location_id") is None
-            })
-        # A location outside this store is a foreign id (404), not a shortage.
-        location_ids = {line["location_id"] for _, line in physical}
-        unknown = sorted(location_ids - set(session.scalars(
-            select(locations.c.id).where(
-                locations.c.id.in_(location_ids), locations.c.store_id == store_id
-            )
-        )))
-        if unknown:
-            raise NotFound(f"Location {unknown[0]} not found.")
-        wanted = {(line["product_id"], line["location_id"]) for _, line in physical}
-        by_key = {
-            (r.product_id, r.location_id): r
-            for r in session.execute(
-                select(*ENTRY_COLUMNS).where(
-                    entries.c.store_id == store_id,
-                    entries.c.product_id.in_({p for p, _ in wanted}),
-                )
-            )
-            if (r.product_id, r.location_id) in wanted
-        }
+        found, physical, by_key = _resolve_order_lines(session, store_id, lines)
 
         def label(n: int, line: Mapping[str, Any]) -> str:
             ref = line.get("line_ref") or f"line {n + 1}"
@@ -746,12 +706,12 @@ def reserve_order(
         short: list[dict[str, Any]] = []
         planned = []
         for n, line in physical:
-            entry = by_key.get((line["product_id"], line["location_id"]))
-            if entry is None:
+            entry_id = by_key.get((line["product_id"], line["location_id"]))
+            if entry_id is None:
                 short.append({"line": n, "label": label(n, line), "available": 0,
                               "requested": line["quantity"]})
             else:
-                planned.append((entry.id, n, line))
+                planned.append((entry_id, n, line))
         # Lock in primary-key order: two orders touching the same entries can't deadlock.
         planned.sort(key=lambda item: (item[0], item[1]))
         reservation_ids: list[int] = []
@@ -1208,6 +1168,56 @@ def _available(row: Row[Any]) -> int:
 def _check_order_refs(check: Checker, order_ref: Any, line_ref: Any) -> None:
     check.text("order_ref", order_ref, required=True, max_length=100)
     check.text("line_ref", line_ref, required=False, max_length=100)
+
+
+def _resolve_order_lines(
+    session: Session, store_id: int, lines: Sequence[Mapping[str, Any]]
+) -> tuple[dict[int, Row[Any]], list[tuple[int, Mapping[str, Any]]], dict[tuple[int, int], int]]:
+    """An order's products (by id), its physical lines (index, line) and the entry id of
+    each (product, location) that has one. Raises NotFound for a product or location
+    outside the store, ValidationError for a physical line without a location."""
+    product_ids = {line["product_id"] for line in lines}
+    found = {
+        p.id: p
+        for p in session.execute(
+            select(products.c.id, products.c.sku, products.c.type).where(
+                products.c.id.in_(product_ids), products.c.store_id == store_id
+            )
+        )
+    }
+    missing = sorted(product_ids - found.keys())
+    if missing:
+        raise NotFound(f"Product {missing[0]} not found.")
+    physical = [
+        (n, line) for n, line in enumerate(lines)
+        if found[line["product_id"]].type not in UNLIMITED_TYPES
+    ]
+    if any(line.get("location_id") is None for _, line in physical):
+        raise ValidationError({
+            f"lines[{n}].location_id": "Choose a location for this physical product."
+            for n, line in physical if line.get("location_id") is None
+        })
+    # A location outside this store is a foreign id (404), not a shortage.
+    location_ids = {line["location_id"] for _, line in physical}
+    unknown = sorted(location_ids - set(session.scalars(
+        select(locations.c.id).where(
+            locations.c.id.in_(location_ids), locations.c.store_id == store_id
+        )
+    )))
+    if unknown:
+        raise NotFound(f"Location {unknown[0]} not found.")
+    wanted = {(line["product_id"], line["location_id"]) for _, line in physical}
+    by_key = {
+        (r.product_id, r.location_id): r.id
+        for r in session.execute(
+            select(entries.c.id, entries.c.product_id, entries.c.location_id).where(
+                entries.c.store_id == store_id,
+                entries.c.product_id.in_({p for p, _ in wanted}),
+            )
+        )
+        if (r.product_id, r.location_id) in wanted
+    }
+    return found, physical, by_key
 
 
 def _entry_exists(session: Session, entry_id: int) -> bool:

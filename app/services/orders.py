@@ -32,7 +32,6 @@ from app.services.errors import (
     NotFound,
     OrderShort,
     QuantityTooLarge,
-    ValidationError,
 )
 from app.services.inventory import (
     ADD_ON_HAND,
@@ -51,10 +50,9 @@ from app.services.inventory import (
     _mutation,
     _record,
     _require,
+    _resolve_order_lines,
     entries,
-    locations,
     movements,
-    products,
     reservations,
 )
 from app.services.validation import Checker, clean_text, is_id
@@ -91,46 +89,7 @@ def reserve_order_lines(
         expires_at = now + timedelta(seconds=expires_in_seconds) if expires_in_seconds else None
         ref = clean_text(order_ref)
         _require_store(actor, RESERVE, store_id)
-        product_ids = {line["product_id"] for line in lines}
-        found = {
-            p.id: p
-            for p in session.execute(
-                select(products.c.id, products.c.sku, products.c.type).where(
-                    products.c.id.in_(product_ids), products.c.store_id == store_id
-                )
-            )
-        }
-        missing = sorted(product_ids - found.keys())
-        if missing:
-            raise NotFound(f"Product {missing[0]} not found.")
-        physical = [
-            (n, line) for n, line in enumerate(lines)
-            if found[line["product_id"]].type not in UNLIMITED_TYPES
-        ]
-        if any(line.get("location_id") is None for _, line in physical):
-            raise ValidationError({
-                f"lines[{n}].location_id": "Choose a location for this physical product."
-                for n, line in physical if line.get("location_id") is None
-            })
-        location_ids = {line["location_id"] for _, line in physical}
-        unknown = sorted(location_ids - set(session.scalars(
-            select(locations.c.id).where(
-                locations.c.id.in_(location_ids), locations.c.store_id == store_id
-            )
-        )))
-        if unknown:
-            raise NotFound(f"Location {unknown[0]} not found.")
-        wanted = {(line["product_id"], line["location_id"]) for _, line in physical}
-        by_key = {
-            (r.product_id, r.location_id): r.id
-            for r in session.execute(
-                select(entries.c.id, entries.c.product_id, entries.c.location_id).where(
-                    entries.c.store_id == store_id,
-                    entries.c.product_id.in_({p for p, _ in wanted}),
-                )
-            )
-            if (r.product_id, r.location_id) in wanted
-        }
+        found, _physical, by_key = _resolve_order_lines(session, store_id, lines)
         _lock_entries(session, by_key.values())
         held = _line_holds(session, store_id, ref, [clean_text(x["line_ref"]) for x in lines])
 
