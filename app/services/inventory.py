@@ -305,12 +305,13 @@ def reserve_stock(
     check = Checker()
     check.whole("quantity", quantity, minimum=1)
     _check_order_refs(check, order_ref, line_ref)
-    check.moment("expires_at", expires_at, after=utcnow())
+    check.moment("expires_at", expires_at)
     check.text("reason", reason, required=False, max_length=200)
     check.done()
 
     def work(session: Session) -> StockChange:
         now = utcnow()
+        _require_future_expiry(expires_at, now)
 
         def attempt() -> Row[Any] | None:
             return _change_entry(session, actor, RESERVE, HOLD, entry_id, now, n=quantity)
@@ -673,7 +674,7 @@ def reserve_order(
     if not is_id(store_id):
         check.fail("store_id", "Choose a store.")
     _check_order_refs(check, order_ref, None)
-    check.moment("expires_at", expires_at, after=utcnow())
+    check.moment("expires_at", expires_at)
     if not isinstance(lines, Sequence) or not lines:
         check.fail("lines", "Add at least one line.")
     elif len(lines) > MAX_ORDER_LINES:
@@ -694,6 +695,7 @@ def reserve_order(
 
     def work(session: Session) -> StockChange:
         now = utcnow()
+        _require_future_expiry(expires_at, now)
         if not actor.is_member(store_id):
             raise NotFound("Store not found.")
         _require(actor, RESERVE, store_id)
@@ -1110,6 +1112,13 @@ def _mutation(
             if not is_unique_violation(exc, "actor_key", "key"):
                 raise
     raise Conflict("This request is already being processed; try again.")  # pragma: no cover
+
+
+def _require_future_expiry(expires_at: datetime | None, now: datetime) -> None:
+    """Checked inside the work, not before it: a keyed retry of a hold whose expiry has
+    since passed replays the first result instead of failing validation."""
+    if expires_at is not None and expires_at <= now:
+        raise ValidationError({"expires_at": "Must be in the future."})
 
 
 def _store_scope(actor: Actor, permission: str) -> ColumnElement[bool]:

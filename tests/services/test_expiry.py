@@ -1,8 +1,10 @@
 from datetime import datetime, timedelta
 
+import pytest
+
 from app.clock import frozen_at
 from app.services import inventory
-from app.services.errors import InsufficientStock, ReservationNotActive
+from app.services.errors import InsufficientStock, ReservationNotActive, ValidationError
 
 T0 = datetime(2030, 10, 1, 12, 0)
 LATER = T0 + timedelta(minutes=30)
@@ -181,3 +183,39 @@ def test_an_expired_reservation_cannot_be_released_or_fulfilled(
     for close in (inventory.release_stock, inventory.fulfill_stock):
         with refused(ReservationNotActive, f"Reservation {hold_id} is expired, not active"):
             close(actor=admin_actor, reservation_id=hold_id)
+
+
+def test_a_keyed_hold_retried_after_its_expiry_replays_instead_of_failing(
+    make_entry, admin_actor, stored
+):
+    entry = make_entry(quantity=10)
+    request = dict(
+        actor=admin_actor, entry_id=entry.id, quantity=3, order_ref="ORD-R",
+        expires_at=T0 + timedelta(minutes=15), idempotency_key="hold-once",
+    )
+    with frozen_at(T0):
+        first = inventory.reserve_stock(**request)
+    with frozen_at(LATER):  # the client's retry arrives after the hold's expiry
+        again = inventory.reserve_stock(**request)
+
+    assert again.replayed and not first.replayed
+    assert (again.entries, again.movement_ids, again.reservation_ids) == (
+        first.entries, first.movement_ids, first.reservation_ids
+    )
+    assert stored(entry.id)["reserved_quantity"] == 3
+
+
+def test_a_new_hold_with_a_past_expiry_is_refused_and_changes_nothing(
+    make_entry, admin_actor, stored, snapshot
+):
+    entry = make_entry(quantity=10)
+    before = snapshot()
+    with frozen_at(LATER):
+        for key in (None, "late-key"):
+            with pytest.raises(ValidationError) as refused:
+                inventory.reserve_stock(
+                    actor=admin_actor, entry_id=entry.id, quantity=3, order_ref="ORD-L",
+                    expires_at=T0, idempotency_key=key,
+                )
+            assert refused.value.fields == {"expires_at": "Must be in the future."}
+    assert snapshot() == before
