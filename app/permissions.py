@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 
 from app.extensions import db
 
@@ -78,12 +78,16 @@ def system_actor(name: str) -> Actor:
 
 def actor_for_user(user_id: int) -> Actor:
     """Load a user's memberships into an Actor (one query)."""
-    from app.models import Membership, User
+    from app.models import Membership, Store, User
 
     rows = db.session.execute(
         select(User.email, User.is_platform_admin, User.active, Membership.store_id,
                Membership.role, Membership.grants)
-        .outerjoin(Membership, Membership.user_id == User.id)
+        # Memberships of archived stores give nothing: the store is gone for its members.
+        .outerjoin(Membership, and_(
+            Membership.user_id == User.id,
+            Membership.store_id.in_(select(Store.id).where(Store.archived_at.is_(None))),
+        ))
         .where(User.id == user_id)
     ).all()
     if not rows or not rows[0].active:
