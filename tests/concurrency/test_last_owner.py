@@ -1,0 +1,149 @@
+"""Last owner: owners demoting or removing each other at the same moment never leave a store
+without an owner.
+
+Each race also runs against `naive_change_role`, which reads the owners before it writes
+without locking them, and must fail there: a race test that cannot fail proves nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, select, update
+
+from app.extensions import db
+from app.models import Membership, Store, User
+from app.permissions import Actor, actor_for_user
+from app.services import members
+from app.services.errors import NotFound
+from app.services.members import LastOwner, OwnerRequired
+
+from .harness import Outcomes, hammer, summary
+
+RACES = 8  # fresh stores per test; each race is two or more owners at once
+PAUSE_S = 0.05  # held between reading the owners and writing, to widen the window
+# A removed owner is no longer a member: their own request then finds no such store.
+REFUSALS = (LastOwner, OwnerRequired, NotFound)
+
+
+def naive_change_role(*, actor: Actor, store_id: int, membership_id: int, role: str) -> None:
+    """The bug this test exists to catch: count the owners, then write, with nothing held
+    between the two (a deferred BEGIN on SQLite, READ COMMITTED on PostgreSQL)."""
+    session = db.session
+    try:
+        owners = session.execute(
+            select(Membership.id, Membership.user_id)
+            .where(Membership.store_id == store_id, Membership.role == "owner")
+        ).all()
+        if actor.user_id not in {o.user_id for o in owners}:
+            raise OwnerRequired()
+        if [o.id for o in owners] == [membership_id] and role != "owner":
+            raise LastOwner("someone", "the store")
+        time.sleep(PAUSE_S)
+        session.execute(update(Membership).where(Membership.id == membership_id)
+                        .values(role=role, grants=[]))
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+
+
+def naive_remove(*, actor: Actor, store_id: int, membership_id: int) -> None:
+    naive_change_role(actor=actor, store_id=store_id, membership_id=membership_id,
+                      role="staff")
+
+
+@pytest.fixture
+def slow_locks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hold the owner lock a while before writing, so the two requests surely overlap."""
+    original = members._lock_owners
+
+    def held(*args: Any, **kwargs: Any) -> Any:
+        rows = original(*args, **kwargs)
+        time.sleep(PAUSE_S)
+        return rows
+
+    monkeypatch.setattr(members, "_lock_owners", held)
+
+
+def owner_store(make_store: Callable[..., Store], make_user: Callable[..., User],
+                owners: int) -> tuple[Store, list[Actor], list[int]]:
+    store = make_store()
+    users = [make_user(role="owner", store=store) for _ in range(owners)]
+    ids = [
+        db.session.scalar(select(Membership.id).where(Membership.user_id == u.id,
+                                                      Membership.store_id == store.id))
+        for u in users
+    ]
+    db.session.rollback()
+    return store, [actor_for_user(u.id) for u in users], [int(i) for i in ids if i]
+
+
+def owners_left(store_id: int) -> int:
+    db.session.rollback()
+    count = db.session.scalar(
+        select(func.count()).where(Membership.store_id == store_id, Membership.role == "owner")
+    )
+    db.session.rollback()
+    return int(count or 0)
+
+
+def ring_race(app: Flask, make_store: Any, make_user: Any, owners: int,
+              demote: Callable[..., Any], *, remove: bool = False) -> list[str]:
+    """`owners` owners of a fresh store, each demoting (or removing) the next one, all at
+    once, RACES times; returns every way an outcome misses the rules."""
+    problems: list[str] = []
+    for _ in range(RACES):
+        store, actors, ids = owner_store(make_store, make_user, owners)
+
+        def call(thread: int, _round: int, store_id: int = store.id,
+                 actors: list[Actor] = actors, ids: list[int] = ids) -> None:
+            target = ids[(thread + 1) % len(ids)]
+            if remove:
+                demote(actor=actors[thread], store_id=store_id, membership_id=target)
+            else:
+                demote(actor=actors[thread], store_id=store_id, membership_id=target,
+                       role="admin")
+
+        outcomes: Outcomes = hammer(app, owners, 1, call)
+        left = owners_left(store.id)
+        if left < 1:
+            problems.append(f"store left with {left} owners ({summary(outcomes)})")
+        others = outcomes.errors_not_of(*REFUSALS)
+        if others:
+            problems.append(f"unexpected error {others[0]!r}")
+        if len(outcomes.results) + len(outcomes.errors) != owners:
+            problems.append("a request has no outcome")
+        if owners == 2 and len(outcomes.results) != 1 and not others:
+            problems.append(f"{len(outcomes.results)} of two mutual demotions succeeded")
+    return problems
+
+
+@pytest.mark.parametrize("remove", [False, True], ids=["demote", "remove"])
+def test_two_owners_demoting_each_other_at_once_one_fails(
+    app, make_store, make_user, slow_locks, remove
+):
+    service = members.remove_member if remove else members.change_role
+
+    problems = ring_race(app, make_store, make_user, 2, service, remove=remove)
+
+    assert problems == []
+
+
+def test_a_ring_of_owners_demoting_each_other_keeps_an_owner(
+    app, make_store, make_user, slow_locks
+):
+    problems = ring_race(app, make_store, make_user, 6, members.change_role)
+
+    assert problems == []
+
+
+def test_the_race_catches_a_naive_check_then_write(app, make_store, make_user, backend):
+    problems = ring_race(app, make_store, make_user, 2, naive_change_role)
+
+    print(f"\nnaive last-owner check on {backend}: {len(problems)} problem(s): {problems[:2]}")
+    assert problems, "a naive check-then-write passed the race: the test cannot fail"
