@@ -100,6 +100,74 @@
   document.addEventListener("htmx:pushedIntoHistory", function () { syncFilters(true); });
   document.addEventListener("htmx:historyRestore", function () { syncFilters(false); });
 
+  // Bulk selection on the overview. Without JavaScript the row checkboxes simply belong to
+  // the bulk bar's form; with it, the bar shows only while something is selected, the
+  // header box selects the page, and the chosen action opens in the dialog.
+  function bulkBar() { return document.querySelector("[data-bulk-bar]"); }
+
+  function rowBoxes() {
+    return Array.prototype.slice.call(document.querySelectorAll("input[data-select-row]"));
+  }
+
+  function syncBulk() {
+    var bar = bulkBar();
+    if (!bar) { return; }
+    var boxes = rowBoxes();
+    var ticked = boxes.filter(function (box) { return box.checked; }).length;
+    var all = bar.querySelector("[data-select-all]");
+    var everything = all && all.checked;
+    var page = document.querySelector("[data-select-page]");
+    if (page) {
+      page.hidden = boxes.length === 0;
+      page.checked = boxes.length > 0 && ticked === boxes.length;
+      page.indeterminate = ticked > 0 && ticked < boxes.length;
+    }
+    var count = bar.querySelector("[data-bulk-count]");
+    if (count) {
+      count.textContent = everything ? "Every entry matching these filters is selected."
+        : ticked === 1 ? "1 entry selected" : ticked + " entries selected";
+    }
+    bar.classList.add("js-bulk");
+    bar.classList.toggle("is-active", ticked > 0 || Boolean(everything));
+  }
+
+  document.addEventListener("change", function (event) {
+    var target = event.target;
+    if (target.matches("[data-select-page]")) {
+      rowBoxes().forEach(function (box) { box.checked = target.checked; });
+    }
+    if (target.matches("[data-select-all]") && target.checked) {
+      // "All matching" acts on the filter: ticks on this page would only confuse it.
+      rowBoxes().forEach(function (box) { box.checked = true; });
+    }
+    if (target.matches("[data-select-row]") && !target.checked) {
+      var all = document.querySelector("[data-select-all]");
+      if (all) { all.checked = false; }
+    }
+    if (target.matches("[data-select-row], [data-select-page], [data-select-all]")) { syncBulk(); }
+  });
+
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.matches("[data-bulk-bar]") || !window.htmx) { return; }
+    var button = event.submitter;
+    var action = (button && button.getAttribute("formaction")) || form.getAttribute("action");
+    var params = new URLSearchParams();
+    // FormData counts the row checkboxes too: they join the form by their form attribute.
+    new FormData(form).forEach(function (value, name) { params.append(name, value); });
+    event.preventDefault();
+    opener = button || null;
+    window.htmx.ajax("GET", action + "?" + params.toString(),
+      { source: button || form, target: "#dialog-slot", swap: "innerHTML" });
+  });
+
+  document.addEventListener("htmx:afterSettle", syncBulk);
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", syncBulk);
+  } else {
+    syncBulk();
+  }
+
   // Close an open row menu when clicking elsewhere.
   document.addEventListener("click", function (event) {
     document.querySelectorAll("details.menu[open]").forEach(function (menu) {

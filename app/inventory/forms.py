@@ -64,3 +64,22 @@ class ThresholdForm(ActionForm):
 
 class DeleteEntryForm(ActionForm):
     reason = StringField("Reason (optional)", validators=[Optional(), Length(max=200)])
+
+
+class BulkForm(FlaskForm):
+    """A bulk action's values; the selection (entry ids or the overview's filters) travels
+    beside them as plain fields, read by app.inventory.bulk."""
+
+    idempotency_key = HiddenField(validators=[DataRequired(), Length(max=200)])
+    next = HiddenField()
+
+
+class BulkAdjustForm(BulkForm):
+    delta = WholeNumberField("Change for every entry (+ adds, − removes)", nonzero=True)
+    reason = StringField("Reason", validators=[DataRequired(), Length(max=200)])
+    reference = StringField("Reference (optional)", validators=[Optional(), Length(max=100)])
+
+
+class BulkThresholdForm(BulkForm):
+    low_stock_threshold = WholeNumberField("Low-stock threshold for every entry (0 turns it off)",
+                                           minimum=0)

@@ -2,19 +2,36 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import uuid
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask import (
+    Response,
+    abort,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from flask_login import login_required
 
+from app.audit.routes import CSV_FLUSH_ROWS
+from app.audit.routes import _text as csv_text
 from app.clock import utcnow
 from app.inventory import bp
 from app.inventory.actions import ACTIONS, ROW_ACTIONS, StockAction
-from app.inventory.filters import parse_overview_args
-from app.services import movements, queries
+from app.inventory.bulk_view import bulk_bar
+from app.inventory.filters import OverviewView, parse_overview_args
+from app.permissions import Actor
+from app.services import export, movements, queries
 from app.services.errors import Conflict, StaleStock, ValidationError
 from app.services.queries import EntryView
 from app.web import current_actor
@@ -35,7 +52,19 @@ def home():  # type: ignore[no-untyped-def]
 def overview():  # type: ignore[no-untyped-def]
     """Stats, filters and the entries table; htmx asks for the results alone."""
     actor = current_actor()
-    view = parse_overview_args(request.args)
+    context = overview_context(actor, parse_overview_args(request.args))
+    view = context["view"]
+    status = 422 if view.errors else 200
+    if wants_fragment():
+        html = render_template("inventory/_results.html", oob_stats=True, **context)
+        response = _response(html, status)
+        response.headers["HX-Push-Url"] = view.url()
+        return vary_on_htmx(response)
+    return vary_on_htmx(_response(render_template("inventory/overview.html", **context), status))
+
+
+def overview_context(actor: Actor, view: OverviewView) -> dict[str, Any]:
+    """Everything the overview page and its results fragment show for `view`."""
     try:
         page = queries.list_entries(actor, view.filters, cursor=view.cursor, limit=view.per_page)
     except ValidationError as exc:
@@ -43,22 +72,58 @@ def overview():  # type: ignore[no-untyped-def]
         view = replace(view, cursor=None, errors={**view.errors, **exc.fields})
         page = queries.list_entries(actor, view.filters, limit=view.per_page)
     exact = queries.find_exact(actor, view.filters.search) if view.filters.search else []
-    context: dict[str, Any] = {
+    return {
         "view": view,
         "page": page,
         "exact": exact,
         "row_actions": ROW_ACTIONS,
         "actions": ACTIONS,
+        "stats": queries.stock_stats(actor, store_id=view.filters.store_id),
+        "locations": queries.store_locations(actor, store_id=view.filters.store_id),
+        **bulk_bar(actor, view, page.total),
     }
-    status = 422 if view.errors else 200
-    context["stats"] = queries.stock_stats(actor, store_id=view.filters.store_id)
-    context["locations"] = queries.store_locations(actor, store_id=view.filters.store_id)
-    if wants_fragment():
-        html = render_template("inventory/_results.html", oob_stats=True, **context)
-        response = _response(html, status)
-        response.headers["HX-Push-Url"] = view.url()
-        return vary_on_htmx(response)
-    return vary_on_htmx(_response(render_template("inventory/overview.html", **context), status))
+
+
+@bp.get("/inventory.csv")
+@login_required
+def export_csv():  # type: ignore[no-untyped-def]
+    """The overview's entries as CSV, every page of them, streamed so a large export
+    starts at once; the same filters, order and stores as the overview."""
+    actor = current_actor()
+    view = parse_overview_args(request.args)
+    if view.errors:
+        # A filter left out would export more than the user asked for.
+        raise ValidationError(dict(view.errors))
+    rows = export.iter_entries_csv(actor, view.filters)
+    response = Response(
+        stream_with_context(_csv_chunks(rows)), content_type="text/csv; charset=utf-8"
+    )
+    response.headers["Content-Disposition"] = f'attachment; filename="{_export_name(view)}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _export_name(view: OverviewView) -> str:
+    store = f"-store-{view.filters.store_id}" if view.filters.store_id else ""
+    return f"stockroom-inventory{store}-{utcnow():%Y-%m-%d}.csv"
+
+
+def _csv_chunks(rows: Iterable[export.ExportRow]) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    # The byte-order mark makes Excel read the file as UTF-8 instead of the local code page.
+    buffer.write("\ufeff")
+    writer.writerow(export.CSV_COLUMNS)
+    for count, row in enumerate(rows, start=1):
+        writer.writerow((
+            csv_text(row.store), csv_text(row.location), csv_text(row.sku), csv_text(row.title),
+            row.quantity, row.reserved, row.available, row.threshold, row.status, row.version,
+        ))
+        if count % CSV_FLUSH_ROWS == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
 
 
 @bp.get("/inventory/stats")
