@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from typing import Any
 
-from flask import Response, abort, make_response, render_template, request, stream_with_context
+from flask import abort, make_response, render_template, request
 from flask_login import login_required
 
 from app.audit import bp
@@ -19,6 +16,7 @@ from app.services import movements as movement_reads
 from app.services.errors import ValidationError
 from app.services.movements import TYPE_LABELS, MovementView
 from app.web import current_actor
+from app.web.csv import FORMULA_STARTS, csv_response, neutralise  # noqa: F401
 from app.web.htmx import vary_on_htmx, wants_fragment
 
 CSV_HEADER = (
@@ -26,9 +24,6 @@ CSV_HEADER = (
     "On hand change", "Reserved change", "On hand after", "Reserved after", "Available after",
     "Reason", "Reference", "Reservation", "Batch", "Actor", "Actor id", "Entry id", "Movement id",
 )
-# A spreadsheet runs a cell that starts with one of these as a formula (OWASP CSV injection).
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-CSV_FLUSH_ROWS = 200
 
 
 def _auditor() -> Actor:
@@ -80,14 +75,7 @@ def movements_csv():  # type: ignore[no-untyped-def]
     actor = _auditor()
     view = parse_movement_args(request.args)
     rows = movement_reads.iter_movements_csv(actor, view.filters)
-    response = Response(
-        stream_with_context(_csv_chunks(rows)), content_type="text/csv; charset=utf-8"
-    )
-    response.headers["Content-Disposition"] = (
-        f'attachment; filename="{_export_name(view)}"'
-    )
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return csv_response(_export_name(view), CSV_HEADER, map(_csv_row, rows))
 
 
 def _export_name(view: MovementsView) -> str:
@@ -95,48 +83,25 @@ def _export_name(view: MovementsView) -> str:
     return f"stockroom-movements{store}-{utcnow():%Y-%m-%d}.csv"
 
 
-def _csv_chunks(rows: Iterable[MovementView]) -> Iterator[str]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    # The byte-order mark makes Excel read the file as UTF-8 instead of the local code page.
-    buffer.write("\ufeff")
-    writer.writerow(CSV_HEADER)
-    for count, movement in enumerate(rows, start=1):
-        writer.writerow(_csv_row(movement))
-        if count % CSV_FLUSH_ROWS == 0:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue()
-
-
 def _csv_row(m: MovementView) -> list[Any]:
     return [
         m.created_at.isoformat(sep=" ", timespec="seconds"),
-        _text(m.store_name),
-        _text(m.sku),
-        _text(m.title),
-        _text(m.location_code),
+        neutralise(m.store_name),
+        neutralise(m.sku),
+        neutralise(m.title),
+        neutralise(m.location_code),
         m.type,
         m.quantity_delta,
         m.reserved_delta,
         m.quantity_after,
         m.reserved_after,
         m.available_after,
-        _text(m.reason),
-        _text(m.reference),
+        neutralise(m.reason),
+        neutralise(m.reference),
         m.reservation_id,
-        _text(m.batch_ref),
-        _text(m.actor_name),
+        neutralise(m.batch_ref),
+        neutralise(m.actor_name),
         m.actor_id,
         m.entry_id,
         m.id,
     ]
-
-
-def _text(value: str | None) -> str:
-    """Free text as a spreadsheet shows it, never as a formula. Numbers we write ourselves
-    (signed deltas) stay numbers: only text can carry someone else's formula."""
-    if not value:
-        return ""
-    return "'" + value if value.startswith(FORMULA_STARTS) else value

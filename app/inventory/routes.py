@@ -2,29 +2,22 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import uuid
-from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
 from flask import (
-    Response,
     abort,
     flash,
     make_response,
     redirect,
     render_template,
     request,
-    stream_with_context,
     url_for,
 )
 from flask_login import login_required
 
-from app.audit.routes import CSV_FLUSH_ROWS
-from app.audit.routes import _text as csv_text
 from app.clock import utcnow
 from app.inventory import bp
 from app.inventory.actions import ACTIONS, ROW_ACTIONS, StockAction
@@ -36,6 +29,7 @@ from app.services.errors import Conflict, StaleStock, ValidationError
 from app.services.queries import EntryView
 from app.web import current_actor
 from app.web.charts import CHART_DAYS, DEFAULT_CHART_DAYS, stock_charts
+from app.web.csv import csv_response, neutralise
 from app.web.htmx import is_htmx, trigger, vary_on_htmx, wants_fragment
 from app.web.urls import safe_next
 
@@ -95,12 +89,7 @@ def export_csv():  # type: ignore[no-untyped-def]
         # A filter left out would export more than the user asked for.
         raise ValidationError(dict(view.errors))
     rows = export.iter_entries_csv(actor, view.filters)
-    response = Response(
-        stream_with_context(_csv_chunks(rows)), content_type="text/csv; charset=utf-8"
-    )
-    response.headers["Content-Disposition"] = f'attachment; filename="{_export_name(view)}"'
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return csv_response(_export_name(view), export.CSV_COLUMNS, map(_csv_row, rows))
 
 
 def _export_name(view: OverviewView) -> str:
@@ -108,22 +97,12 @@ def _export_name(view: OverviewView) -> str:
     return f"stockroom-inventory{store}-{utcnow():%Y-%m-%d}.csv"
 
 
-def _csv_chunks(rows: Iterable[export.ExportRow]) -> Iterator[str]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    # The byte-order mark makes Excel read the file as UTF-8 instead of the local code page.
-    buffer.write("\ufeff")
-    writer.writerow(export.CSV_COLUMNS)
-    for count, row in enumerate(rows, start=1):
-        writer.writerow((
-            csv_text(row.store), csv_text(row.location), csv_text(row.sku), csv_text(row.title),
-            row.quantity, row.reserved, row.available, row.threshold, row.status, row.version,
-        ))
-        if count % CSV_FLUSH_ROWS == 0:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue()
+def _csv_row(row: export.ExportRow) -> tuple[object, ...]:
+    return (
+        neutralise(row.store), neutralise(row.location), neutralise(row.sku),
+        neutralise(row.title), row.quantity, row.reserved, row.available, row.threshold,
+        row.status, row.version,
+    )
 
 
 @bp.get("/inventory/stats")

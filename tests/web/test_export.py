@@ -16,6 +16,7 @@ from flask.testing import FlaskClient
 from app.clock import frozen_at
 from app.inventory import routes
 from app.services.export import CSV_COLUMNS, ExportRow
+from app.web.csv import FLUSH_ROWS, csv_chunks
 
 HEADER = ["store", "location", "sku", "title", "quantity", "reserved", "available",
           "threshold", "status", "version"]
@@ -132,11 +133,11 @@ def test_the_body_is_written_in_chunks_as_rows_arrive() -> None:
             pulled.append(n)
             yield ExportRow("s", "L", f"SKU-{n}", "T", n, 0, n, 0, "in_stock", 1)
 
-    chunks = routes._csv_chunks(rows())
+    chunks = csv_chunks(CSV_COLUMNS, map(routes._csv_row, rows()))
     first = next(chunks)
     # The first chunk leaves before most rows are read: memory stays flat at any size.
     assert first.startswith("\ufeffstore,location,sku")
-    assert len(pulled) <= routes.CSV_FLUSH_ROWS + 1
+    assert len(pulled) <= FLUSH_ROWS + 1
     rest = list(chunks)
     assert len(rest) == 2
     assert "".join([first, *rest]).count("\r\n") == 451
