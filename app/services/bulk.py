@@ -23,7 +23,7 @@ from app.extensions import db
 from app.models import InventoryEntry, Location, Product, StockMovement, Store
 from app.permissions import ADJUST, THRESHOLD, Actor
 from app.services.errors import Conflict, NotFound, PermissionDenied, ValidationError
-from app.services.inventory import ENTRY_COLUMNS, StockChange, _mutation
+from app.services.inventory import ENTRY_COLUMNS, StockChange, run_mutation
 from app.services.queries import EntryFilters, _filter_conditions, product_status
 from app.services.validation import LIMIT, Checker, clean_text, is_id
 
@@ -234,7 +234,7 @@ def bulk_adjust(
             },
         )
 
-    return _mutation(
+    return run_mutation(
         "bulk_adjust", actor, idempotency_key,
         {"selection": selection.fingerprint(), "delta": delta, "reason": reason,
          "reference": reference},
@@ -277,7 +277,7 @@ def bulk_threshold(
                      "low_stock_threshold": low_stock_threshold},
         )
 
-    return _mutation(
+    return run_mutation(
         "bulk_threshold", actor, idempotency_key,
         {"selection": selection.fingerprint(), "low_stock_threshold": low_stock_threshold},
         work,

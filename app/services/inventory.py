@@ -248,7 +248,7 @@ def adjust_stock(
         )
         return StockChange("adjust", (EntryState.of(row),), (movement,))
 
-    return _mutation(
+    return run_mutation(
         "adjust", actor, idempotency_key,
         {"entry_id": entry_id, "delta": delta, "reason": reason, "reference": reference},
         work,
@@ -335,7 +335,7 @@ def reserve_stock(
         )
         return StockChange("reserve", (EntryState.of(row),), (movement,), (reservation_id,))
 
-    return _mutation(
+    return run_mutation(
         "reserve", actor, idempotency_key,
         {
             "entry_id": entry_id, "quantity": quantity, "order_ref": order_ref,
@@ -412,7 +412,7 @@ def return_stock(
         )
         return StockChange("return", (EntryState.of(row),), (movement,))
 
-    return _mutation(
+    return run_mutation(
         "return", actor, idempotency_key,
         {"entry_id": entry_id, "quantity": quantity, "reason": reason, "reference": reference},
         work,
@@ -498,7 +498,7 @@ def transfer_stock(
             (out_id, in_id),
         )
 
-    return _mutation(
+    return run_mutation(
         "transfer", actor, idempotency_key,
         {
             "product_id": product_id, "from_location_id": from_location_id,
@@ -538,7 +538,7 @@ def set_threshold(
             "threshold", (EntryState.of(row),), details={"low_stock_threshold": low_stock_threshold}
         )
 
-    return _mutation(
+    return run_mutation(
         "threshold", actor, idempotency_key,
         {"entry_id": entry_id, "low_stock_threshold": low_stock_threshold}, work,
     )
@@ -575,7 +575,7 @@ def delete_entry(
             "delete", (gone,), (movement,), previous_quantity=current.quantity
         )
 
-    return _mutation(
+    return run_mutation(
         "delete", actor, idempotency_key, {"entry_id": entry_id, "reason": reason}, work
     )
 
@@ -647,7 +647,7 @@ def create_entry(
             )
         return StockChange("create", (EntryState.of(row),), moved)
 
-    return _mutation(
+    return run_mutation(
         "create", actor, idempotency_key,
         {
             "product_id": product_id, "location_id": location_id, "quantity": quantity,
@@ -753,7 +753,7 @@ def reserve_order(
             tuple(reservation_ids), details={"unlimited_lines": granted_unlimited},
         )
 
-    return _mutation(
+    return run_mutation(
         "reserve_order", actor, idempotency_key,
         {"store_id": store_id, "order_ref": order_ref, "lines": [dict(x) for x in lines],
          "expires_at": expires_at},
@@ -834,7 +834,7 @@ def _replace_quantity(
             previous_quantity=current.quantity, details=details,
         )
 
-    return _mutation(
+    return run_mutation(
         operation, actor, idempotency_key,
         {"entry_id": entry_id, field_name: quantity, "reason": reason,
          "expected_version": expected_version, "expected_quantity": expected_quantity},
@@ -932,7 +932,7 @@ def _close_holds(
             verb, (EntryState.of(row),), tuple(movement_ids), tuple(p[0] for p in pieces)
         )
 
-    return _mutation(
+    return run_mutation(
         verb, actor, idempotency_key,
         {"entry_id": entry_id, "reservation_id": reservation_id, "quantity": quantity,
          "order_ref": order_ref, "line_ref": line_ref, "reason": reason},
@@ -1061,7 +1061,7 @@ def _expire_entry(session: Session, entry_id: int, now: datetime) -> int:
     return len(holds)
 
 
-def _mutation(
+def run_mutation(
     operation: str,
     actor: Actor,
     idempotency_key: str | None,

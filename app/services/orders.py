@@ -47,13 +47,13 @@ from app.services.inventory import (
     _entry_for,
     _expire_entry,
     _insert_reservation,
-    _mutation,
     _record,
     _require,
     _resolve_order_lines,
     entries,
     movements,
     reservations,
+    run_mutation,
 )
 from app.services.validation import Checker, clean_text, is_id
 
@@ -157,7 +157,7 @@ def reserve_order_lines(
                      "expires_at": expires_at.isoformat() + "Z" if expires_at else None},
         )
 
-    return _mutation(
+    return run_mutation(
         "order_reserve", actor, idempotency_key,
         {"store_id": store_id, "order_ref": order_ref, "lines": [dict(x) for x in lines],
          "expires_in_seconds": expires_in_seconds},
@@ -274,7 +274,7 @@ def return_order(
             details={"order_ref": ref, "store_id": store_id, "lines": results},
         )
 
-    return _mutation("order_return", actor, idempotency_key, params, work)
+    return run_mutation("order_return", actor, idempotency_key, params, work)
 
 
 # ---------------------------------------------------------------------------
@@ -352,7 +352,7 @@ def _close_order(
             details={"order_ref": ref, "store_id": store_id, "lines": results},
         )
 
-    return _mutation(
+    return run_mutation(
         f"order_{verb}", actor, idempotency_key,
         {"store_id": store_id, "order_ref": order_ref,
          "line_refs": list(line_refs) if line_refs is not None else None, "reason": reason},
