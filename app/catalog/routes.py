@@ -1,1 +1,411 @@
-"""Routes of this blueprint."""
+"""Catalog screens: a store's locations and products, and stocking a product somewhere."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask_login import login_required
+from flask_wtf import FlaskForm
+
+from app.catalog import bp
+from app.catalog.forms import (
+    ConfirmForm,
+    NewLocationForm,
+    ProductForm,
+    RenameLocationForm,
+    StockEntryForm,
+)
+from app.permissions import CATALOG
+from app.services import catalog, inventory, locations
+from app.services.errors import Conflict, ValidationError
+from app.web import current_actor, readable_stores
+from app.web.htmx import is_htmx, trigger, vary_on_htmx, wants_fragment
+from app.web.urls import safe_next
+
+# The location actions a dialog offers: (title, button, service, past tense, destructive).
+LOCATION_ACTIONS: dict[str, tuple[str, str, Any, str, bool]] = {
+    "rename": ("Rename location", "Save name", locations.rename_location, "Renamed", False),
+    "archive": ("Archive location", "Archive location", locations.archive_location,
+                "Archived", True),
+    "unarchive": ("Restore location", "Restore location", locations.unarchive_location,
+                  "Restored", False),
+}
+
+
+# --------------------------------------------------------------------------- stores
+
+
+def _store_id() -> int | None:
+    """The store a catalog page is about: ?store=ID, else the first the user can read.
+    A malformed id is a 404, like a foreign one (the service says NotFound for those)."""
+    raw = (request.args.get("store") or "").strip()
+    if not raw:
+        stores = readable_stores()
+        return stores[0].id if stores else None
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 10:
+        abort(404)
+    return int(raw)
+
+
+def _require_catalog(store_id: int) -> None:
+    if not current_actor().can(CATALOG, store_id):
+        abort(403)
+
+
+def _attach_errors(form: FlaskForm, exc: ValidationError) -> None:
+    """Service field errors beside their fields; the rest above the form."""
+    for name, message in exc.fields.items():
+        field = getattr(form, name, None)
+        if field is not None and hasattr(field, "errors"):
+            field.errors = [*field.errors, message] if isinstance(field.errors, list) else [message]
+        else:
+            form.form_errors.append(f"{name}: {message}")
+
+
+def _flash_oob(message: str, category: str = "success") -> str:
+    return render_template("_flashes.html", oob=True, messages=[(category, message)])
+
+
+# --------------------------------------------------------------------------- locations
+
+
+@bp.get("/locations", endpoint="locations")
+@login_required
+def location_list():  # type: ignore[no-untyped-def]
+    """A store's locations with their stock totals, active first, archived apart."""
+    store_id = _store_id()
+    form = NewLocationForm(formdata=None)
+    return _locations_response(store_id, form, 200)
+
+
+@bp.post("/locations")
+@login_required
+def location_create():  # type: ignore[no-untyped-def]
+    """Add a location to the store; the code is stored UPPERCASE."""
+    store_id = _store_id()
+    if store_id is None:
+        abort(404)
+    catalog.readable_store(current_actor(), store_id)  # foreign ids: 404 before any 403
+    _require_catalog(store_id)
+    form = NewLocationForm()
+    if not form.validate():
+        return _locations_response(store_id, form, 422)
+    try:
+        created = locations.create_location(
+            actor=current_actor(), store_id=store_id, code=form.code.data or "",
+            name=form.name.data or "",
+        )
+    except ValidationError as exc:
+        _attach_errors(form, exc)
+        return _locations_response(store_id, form, 422)
+    except Conflict as exc:
+        form.code.errors = [*form.code.errors, exc.message]
+        return _locations_response(store_id, form, 409)
+    message = f"Added location {created.code}."
+    if not is_htmx():
+        flash(message, "success")
+        return redirect(url_for("catalog.locations", store=store_id), code=303)
+    return _locations_response(store_id, NewLocationForm(formdata=None), 200, flashed=message)
+
+
+@bp.route("/locations/<int:location_id>/<action_name>", methods=["GET", "POST"])
+@login_required
+def location_action(location_id: int, action_name: str):  # type: ignore[no-untyped-def]
+    """Rename, archive or restore a location: a dialog under htmx, a page without."""
+    if action_name not in LOCATION_ACTIONS:
+        abort(404)
+    actor = current_actor()
+    place = locations.get_location(actor, location_id)
+    _require_catalog(place.store_id)
+    form: FlaskForm = RenameLocationForm() if action_name == "rename" else ConfirmForm()
+    if request.method == "GET":
+        if action_name == "rename":
+            form.name.data = place.name  # type: ignore[attr-defined]
+        return _location_dialog(action_name, form, place, 200)
+    if not form.validate():
+        return _location_dialog(action_name, form, place, 422)
+    _title, _button, service, done, _destructive = LOCATION_ACTIONS[action_name]
+    kwargs: dict[str, Any] = {"actor": actor, "location_id": location_id}
+    if action_name == "rename":
+        kwargs["name"] = form.name.data or ""  # type: ignore[attr-defined]
+    try:
+        after = service(**kwargs)
+    except ValidationError as exc:
+        _attach_errors(form, exc)
+        return _location_dialog(action_name, form, place, 422)
+    except Conflict as exc:
+        return _location_dialog(action_name, form, place, 409, problem=exc.message)
+    if action_name == "rename":
+        message = (f"Renamed {after.code}: “{place.name or 'no name'}” → "
+                   f"“{after.name or 'no name'}”.")
+    else:
+        message = f"{done} location {after.code}."
+    if not is_htmx():
+        flash(message, "success")
+        return redirect(url_for("catalog.locations", store=place.store_id), code=303)
+    response = _locations_response(place.store_id, NewLocationForm(formdata=None), 200,
+                                   flashed=message)
+    response.headers["HX-Retarget"] = "#locations"
+    response.headers["HX-Reswap"] = "outerHTML"
+    return trigger(response, **{"close-dialog": True})
+
+
+def _locations_response(store_id: int | None, form: FlaskForm, status: int,
+                        flashed: str | None = None):  # type: ignore[no-untyped-def]
+    actor = current_actor()
+    rows = locations.list_locations(actor, store_id) if store_id is not None else []
+    context = {
+        "store_id": store_id,
+        "active": [r for r in rows if not r.archived],
+        "archived": [r for r in rows if r.archived],
+        "form": form,
+        "can_manage": store_id is not None and actor.can(CATALOG, store_id),
+    }
+    if is_htmx() and (request.method == "POST" or wants_fragment()):
+        html = render_template("catalog/_locations.html", **context)
+        if flashed:
+            html += _flash_oob(flashed)
+        return vary_on_htmx(make_response(html, status))
+    return vary_on_htmx(make_response(render_template("catalog/locations.html", **context),
+                                      status))
+
+
+def _location_dialog(action_name: str, form: FlaskForm, place: locations.LocationRow,
+                     status: int, problem: str | None = None):  # type: ignore[no-untyped-def]
+    title, button, _service, _done, destructive = LOCATION_ACTIONS[action_name]
+    context = {
+        "action_name": action_name, "title": title, "button": button,
+        "destructive": destructive, "form": form, "place": place, "problem": problem,
+        "body": "catalog/_location_action.html",
+        "back": url_for("catalog.locations", store=place.store_id),
+    }
+    if not is_htmx():
+        return make_response(render_template("catalog/action_page.html", **context), status)
+    template = "catalog/_dialog.html" if request.method == "GET" else context["body"]
+    return make_response(render_template(template, in_dialog=True, **context), status)
+
+
+# --------------------------------------------------------------------------- products
+
+
+@bp.get("/products", endpoint="products")
+@login_required
+def product_list():  # type: ignore[no-untyped-def]
+    """A store's products by SKU with stock totals; search by SKU, title or GTIN."""
+    actor = current_actor()
+    store_id = _store_id()
+    search = (request.args.get("q") or "").strip()[:catalog.SEARCH_MAX_LENGTH]
+    archived = request.args.get("archived") == "1"
+    cursor = (request.args.get("cursor") or "").strip() or None
+    errors: dict[str, str] = {}
+    page = None
+    if store_id is not None:
+        try:
+            page = catalog.list_products(actor, store_id, search=search, archived=archived,
+                                         cursor=cursor)
+        except ValidationError as exc:
+            # A stale or forged page link: say so and show the first page.
+            errors, cursor = exc.fields, None
+            page = catalog.list_products(actor, store_id, search=search, archived=archived)
+    context = {
+        "store_id": store_id, "page": page, "search": search, "archived": archived,
+        "cursor": cursor, "errors": errors,
+        "can_manage": store_id is not None and actor.can(CATALOG, store_id),
+    }
+    status = 422 if errors else 200
+    if wants_fragment():
+        response = make_response(render_template("catalog/_products.html", **context), status)
+        response.headers["HX-Push-Url"] = _products_url(store_id, search, archived, cursor)
+        return vary_on_htmx(response)
+    return vary_on_htmx(make_response(render_template("catalog/products.html", **context),
+                                      status))
+
+
+def _products_url(store_id: int | None, search: str, archived: bool,
+                  cursor: str | None) -> str:
+    params: dict[str, Any] = {"store": store_id}
+    if search:
+        params["q"] = search
+    if archived:
+        params["archived"] = "1"
+    if cursor:
+        params["cursor"] = cursor
+    return url_for("catalog.products", **params)
+
+
+@bp.route("/products/new", methods=["GET", "POST"])
+@login_required
+def product_new():  # type: ignore[no-untyped-def]
+    """Add a product to the store's catalog."""
+    store_id = _store_id()
+    if store_id is None:
+        abort(404)
+    catalog.readable_store(current_actor(), store_id)  # foreign ids: 404 before any 403
+    _require_catalog(store_id)
+    form = ProductForm()
+    if request.method == "GET" or not form.validate():
+        return _product_form(form, None, store_id, 200 if request.method == "GET" else 422)
+    try:
+        product = catalog.create_product(actor=current_actor(), store_id=store_id,
+                                         **_product_values(form))
+    except ValidationError as exc:
+        _attach_errors(form, exc)
+        return _product_form(form, None, store_id, 422)
+    except Conflict as exc:
+        form.sku.errors = [*form.sku.errors, exc.message]
+        return _product_form(form, None, store_id, 409)
+    flash(f"Added {product.sku} — {product.title}." + (
+        " Stock it at a location below." if product.type == "physical" else ""), "success")
+    return redirect(url_for("catalog.product_edit", product_id=product.id), code=303)
+
+
+@bp.route("/products/<int:product_id>/edit", methods=["GET", "POST"])
+@login_required
+def product_edit(product_id: int):  # type: ignore[no-untyped-def]
+    """Change a product's details; archive or restore it; stock it at a location."""
+    actor = current_actor()
+    product = catalog.get_product(actor, product_id)
+    _require_catalog(product.store_id)
+    form = ProductForm(data=None if request.method == "POST" else {
+        "sku": product.sku, "title": product.title, "gtin": product.gtin or "",
+        "product_type": product.type, "allow_backorder": product.allow_backorder,
+        "reorder_point": str(product.reorder_point),
+        "reorder_quantity": str(product.reorder_quantity),
+    })
+    if request.method == "GET":
+        return _product_form(form, product, product.store_id, 200)
+    if not form.validate():
+        return _product_form(form, product, product.store_id, 422)
+    try:
+        after = catalog.update_product(actor=actor, product_id=product_id,
+                                       **_product_values(form))
+    except ValidationError as exc:
+        _attach_errors(form, exc)
+        return _product_form(form, product, product.store_id, 422)
+    except Conflict as exc:
+        if "SKU" in exc.message:
+            form.sku.errors = [*form.sku.errors, exc.message]
+            return _product_form(form, product, product.store_id, 409)
+        return _product_form(form, product, product.store_id, 409, problem=exc.message)
+    flash(f"Saved {after.sku} — {after.title}.", "success")
+    return redirect(url_for("catalog.product_edit", product_id=product_id), code=303)
+
+
+@bp.post("/products/<int:product_id>/<any(archive, unarchive):verb>")
+@login_required
+def product_archive(product_id: int, verb: str):  # type: ignore[no-untyped-def]
+    """Archive a product (it leaves the list and the reorder report) or restore it."""
+    actor = current_actor()
+    product = catalog.get_product(actor, product_id)
+    _require_catalog(product.store_id)
+    form = ConfirmForm()
+    if not form.validate():
+        abort(400, "Your session expired. Reload the page and try again.")
+    service = catalog.archive_product if verb == "archive" else catalog.unarchive_product
+    try:
+        after = service(actor=actor, product_id=product_id)
+    except Conflict as exc:
+        flash(exc.message, "error")
+    else:
+        flash(f"{'Archived' if after.archived else 'Restored'} {after.sku} — {after.title}.",
+              "success")
+    return redirect(url_for("catalog.product_edit", product_id=product_id), code=303)
+
+
+@bp.route("/products/<int:product_id>/stock", methods=["GET", "POST"])
+@login_required
+def product_stock(product_id: int):  # type: ignore[no-untyped-def]
+    """Start tracking a product at a location, with its opening stock."""
+    actor = current_actor()
+    product = catalog.get_product(actor, product_id)
+    _require_catalog(product.store_id)
+    form = StockEntryForm()
+    options = catalog.stocking_options(actor, product_id)
+    form.location_id.choices = [("", "Choose a location")] + [
+        (str(o.id), f"{o.code} — {o.name}" if o.name else o.code) for o in options
+    ]
+    if request.method == "GET":
+        form.idempotency_key.data = uuid.uuid4().hex
+        return _stock_form(form, product, 200)
+    if not form.validate():
+        return _stock_form(form, product, 422)
+    raw = (form.location_id.data or "").strip()
+    if not raw:
+        form.location_id.errors = ["Choose a location."]
+        return _stock_form(form, product, 422)
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 10:
+        form.location_id.errors = ["Choose one from the list."]
+        return _stock_form(form, product, 422)
+    try:
+        change = inventory.create_entry(
+            actor=actor, product_id=product_id, location_id=int(raw),
+            quantity=form.quantity.number or 0,
+            low_stock_threshold=form.low_stock_threshold.number or 0,
+            reason=(form.reason.data or "").strip() or None,
+            idempotency_key=form.idempotency_key.data,
+        )
+    except ValidationError as exc:
+        _attach_errors(form, exc)
+        return _stock_form(form, product, 422)
+    except Conflict as exc:
+        return _stock_form(form, product, 409, problem=exc.message)
+    code = next((o.code for o in options if o.id == change.entry.location_id), "the location")
+    message = (f"Now tracking {product.sku} at {code}: "
+               f"{change.entry.quantity:,} on hand.")
+    if not is_htmx():
+        flash(message, "success")
+        return redirect(url_for("inventory.product", product_id=product_id), code=303)
+    html = render_template("catalog/_product_row.html", product=catalog.get_product(
+        actor, product_id), can_manage=True) + _flash_oob(message)
+    response = make_response(html, 200)
+    response.headers["HX-Retarget"] = f"#product-{product_id}"
+    response.headers["HX-Reswap"] = "outerHTML"
+    return trigger(response, **{"close-dialog": True})
+
+
+def _product_values(form: ProductForm) -> dict[str, Any]:
+    return {
+        "sku": form.sku.data or "",
+        "title": form.title.data or "",
+        "gtin": (form.gtin.data or "").strip() or None,
+        "product_type": form.product_type.data,
+        "allow_backorder": bool(form.allow_backorder.data),
+        "reorder_point": form.reorder_point.number,
+        "reorder_quantity": form.reorder_quantity.number,
+    }
+
+
+def _product_form(form: ProductForm, product: catalog.ProductRow | None, store_id: int,
+                  status: int, problem: str | None = None):  # type: ignore[no-untyped-def]
+    context: dict[str, Any] = {
+        "form": form, "product": product, "store_id": store_id, "problem": problem,
+        "confirm": ConfirmForm(formdata=None),
+    }
+    if product is not None and not product.unlimited:
+        stock_form = StockEntryForm(formdata=None)
+        stock_form.idempotency_key.data = uuid.uuid4().hex
+        options = catalog.stocking_options(current_actor(), product.id)
+        stock_form.location_id.choices = [("", "Choose a location")] + [
+            (str(o.id), f"{o.code} — {o.name}" if o.name else o.code) for o in options
+        ]
+        context["stock_form"] = stock_form
+    return make_response(render_template("catalog/product_form.html", **context), status)
+
+
+def _stock_form(form: StockEntryForm, product: catalog.ProductRow, status: int,
+                problem: str | None = None):  # type: ignore[no-untyped-def]
+    if status != 200:
+        # A corrected retry is a new request, not a replay of the refused one.
+        form.idempotency_key.data = uuid.uuid4().hex
+    context = {
+        "form": form, "product": product, "problem": problem,
+        "title": "Stock at a location", "body": "catalog/_stock_form.html",
+        "back": safe_next(request.args.get("next"))
+        or url_for("catalog.product_edit", product_id=product.id),
+    }
+    if not is_htmx():
+        return make_response(render_template("catalog/action_page.html", **context), status)
+    template = "catalog/_dialog.html" if request.method == "GET" else context["body"]
+    return make_response(render_template(template, in_dialog=True, **context), status)

@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
+from sqlalchemy import func, or_, select, tuple_, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.clock import utcnow
 from app.database import is_unique_violation, write_transaction
-from app.models import PRODUCT_TYPES, Product, Store
-from app.permissions import CATALOG, Actor
+from app.extensions import db
+from app.models import PRODUCT_TYPES, UNLIMITED_TYPES, InventoryEntry, Location, Product, Store
+from app.permissions import CATALOG, READ, Actor
+from app.services.cursors import decode_cursor, encode_cursor
 from app.services.errors import Conflict, NotFound, PermissionDenied
-from app.services.validation import Checker
+from app.services.validation import Checker, is_id
 
 GTIN_LENGTHS = (8, 12, 13, 14)
+PRODUCT_PAGE_SIZE = 50
+SEARCH_MAX_LENGTH = 200
+
+products = Product.__table__
+entries = InventoryEntry.__table__
+locations = Location.__table__
 
 
 def gtin_check_digit(body: str) -> str:
@@ -34,6 +48,49 @@ def is_valid_gtin(code: str) -> bool:
     )
 
 
+def gtin_problem(code: str) -> str | None:
+    """What is wrong with a GTIN, in words a person can act on; None when it is valid."""
+    if not (code.isascii() and code.isdigit()):
+        return "A GTIN has digits only (0–9), no spaces or letters."
+    if len(code) not in GTIN_LENGTHS:
+        return f"A GTIN has 8, 12, 13 or 14 digits; this one has {len(code)}."
+    expected = gtin_check_digit(code[:-1])
+    if expected != code[-1]:
+        return (f"The check digit is wrong: after {code[:-1]} it should be {expected}, "
+                f"not {code[-1]}. Check for a typing error.")
+    return None
+
+
+def _check_fields(
+    check: Checker,
+    *,
+    sku: Any,
+    title: Any,
+    gtin: Any,
+    product_type: Any,
+    allow_backorder: Any,
+    reorder_point: Any,
+    reorder_quantity: Any,
+) -> None:
+    check.text("sku", sku, required=True, max_length=64)
+    check.text("title", title, required=True, max_length=200)
+    if isinstance(gtin, str) and gtin.strip():
+        problem = gtin_problem(gtin.strip())
+        if problem:
+            check.fail("gtin", problem)
+    check.text("gtin", gtin, required=False, max_length=14)
+    if product_type not in PRODUCT_TYPES:
+        check.fail("product_type", f"Choose one of: {', '.join(PRODUCT_TYPES)}.")
+    if not isinstance(allow_backorder, bool):
+        check.fail("allow_backorder", "Choose yes or no.")
+    check.whole("reorder_point", reorder_point, minimum=0)
+    check.whole("reorder_quantity", reorder_quantity, minimum=0)
+
+
+def _duplicate_sku(sku: str) -> Conflict:
+    return Conflict(f"This store already has a product with the SKU {sku}.")
+
+
 def create_product(
     *,
     actor: Actor,
@@ -49,17 +106,11 @@ def create_product(
     """Add a product to a store's catalog. Raises ValidationError, Conflict, NotFound,
     PermissionDenied."""
     check = Checker()
-    check.text("sku", sku, required=True, max_length=64)
-    check.text("title", title, required=True, max_length=200)
-    check.text("gtin", gtin, required=False, max_length=14)
-    if isinstance(gtin, str) and gtin.strip() and not is_valid_gtin(gtin.strip()):
-        check.fail("gtin", "Enter a GTIN of 8, 12, 13 or 14 digits with a valid check digit.")
-    if product_type not in PRODUCT_TYPES:
-        check.fail("product_type", f"Choose one of: {', '.join(PRODUCT_TYPES)}.")
-    if not isinstance(allow_backorder, bool):
-        check.fail("allow_backorder", "Choose yes or no.")
-    check.whole("reorder_point", reorder_point, minimum=0)
-    check.whole("reorder_quantity", reorder_quantity, minimum=0)
+    _check_fields(
+        check, sku=sku, title=title, gtin=gtin, product_type=product_type,
+        allow_backorder=allow_backorder, reorder_point=reorder_point,
+        reorder_quantity=reorder_quantity,
+    )
     check.done()
     if type(store_id) is not int or not actor.is_member(store_id):
         raise NotFound("Store not found.")
@@ -74,7 +125,7 @@ def create_product(
             if session.scalar(
                 select(func.count()).where(Product.store_id == store_id, Product.sku == sku)
             ):
-                raise Conflict(f"This store already has a product with the SKU {sku}.")
+                raise _duplicate_sku(sku)
             product = Product(
                 store_id=store_id, sku=sku, title=title.strip(),
                 gtin=(gtin or "").strip() or None, type=product_type,
@@ -87,5 +138,270 @@ def create_product(
     except IntegrityError as exc:
         if not is_unique_violation(exc, "sku"):
             raise
-        raise Conflict(f"This store already has a product with the SKU {sku}.") from exc
+        raise _duplicate_sku(sku) from exc
     return product
+
+
+class ReservedStockBlocksTypeChange(Conflict):
+    """A physical product cannot turn unlimited while units of it are held for orders."""
+
+    code = "reserved_blocks_type_change"
+
+    def __init__(self, sku: str, product_type: str, reserved: int, entries: int) -> None:
+        super().__init__(
+            f"{sku} has {reserved:,} reserved {'unit' if reserved == 1 else 'units'} in "
+            f"{entries:,} {'entry' if entries == 1 else 'entries'}: release or fulfill "
+            f"them before making it a {product_type} product."
+        )
+
+
+def update_product(
+    *,
+    actor: Actor,
+    product_id: int,
+    sku: str,
+    title: str,
+    gtin: str | None = None,
+    product_type: str = "physical",
+    allow_backorder: bool = False,
+    reorder_point: int = 0,
+    reorder_quantity: int = 0,
+) -> ProductRow:
+    """Change a product's details, its SKU included (still unique in its store).
+
+    Turning a physical product unlimited (digital, service, subscription) is refused while
+    any of its entries holds reserved units: those holds were promised against counted
+    stock and must be released or fulfilled first. Entries with stock on hand but nothing
+    reserved stay as they are (the ledger keeps them) and show as unlimited.
+    Raises ValidationError, Conflict, ReservedStockBlocksTypeChange, NotFound,
+    PermissionDenied."""
+    check = Checker()
+    _check_fields(
+        check, sku=sku, title=title, gtin=gtin, product_type=product_type,
+        allow_backorder=allow_backorder, reorder_point=reorder_point,
+        reorder_quantity=reorder_quantity,
+    )
+    check.done()
+    sku = sku.strip()
+    try:
+        with write_transaction() as session:
+            current = _manageable(session, actor, product_id)
+            if session.scalar(
+                select(func.count()).where(products.c.store_id == current.store_id,
+                                           products.c.sku == sku, products.c.id != product_id)
+            ):
+                raise _duplicate_sku(sku)
+            if product_type in UNLIMITED_TYPES and current.type not in UNLIMITED_TYPES:
+                # Locked, so no reservation lands between this check and the change.
+                held = session.execute(
+                    select(entries.c.reserved_quantity).where(entries.c.product_id == product_id)
+                    .order_by(entries.c.id).with_for_update()
+                ).scalars().all()
+                reserved = [r for r in held if r]
+                if reserved:
+                    raise ReservedStockBlocksTypeChange(
+                        current.sku, product_type, sum(reserved), len(reserved)
+                    )
+            session.execute(
+                update(products).where(products.c.id == product_id).values(
+                    sku=sku, title=title.strip(), gtin=(gtin or "").strip() or None,
+                    type=product_type,
+                    allow_backorder=allow_backorder and product_type == "physical",
+                    reorder_point=reorder_point, reorder_quantity=reorder_quantity,
+                    updated_at=utcnow(),
+                )
+            )
+    except IntegrityError as exc:  # a concurrent create or edit took the SKU first
+        if not is_unique_violation(exc, "sku"):
+            raise
+        raise _duplicate_sku(sku) from exc
+    return get_product(actor, product_id)
+
+
+def archive_product(*, actor: Actor, product_id: int) -> ProductRow:
+    """Retire a product from the catalog list, the reorder report and the public
+    availability read; its entries and ledger stay. Raises Conflict, NotFound,
+    PermissionDenied."""
+    return _set_archived(actor, product_id, archived=True)
+
+
+def unarchive_product(*, actor: Actor, product_id: int) -> ProductRow:
+    """Bring an archived product back. Raises Conflict, NotFound, PermissionDenied."""
+    return _set_archived(actor, product_id, archived=False)
+
+
+def _set_archived(actor: Actor, product_id: int, *, archived: bool) -> ProductRow:
+    with write_transaction() as session:
+        current = _manageable(session, actor, product_id)
+        if (current.archived_at is not None) == archived:
+            raise Conflict(
+                f"{current.sku} is {'already archived' if archived else 'not archived'}."
+            )
+        session.execute(
+            update(products).where(products.c.id == product_id)
+            .values(archived_at=utcnow() if archived else None, updated_at=utcnow())
+        )
+    return get_product(actor, product_id)
+
+
+def _manageable(session: Session, actor: Actor, product_id: object) -> Any:
+    current = session.execute(
+        select(products.c.id, products.c.store_id, products.c.sku, products.c.type,
+               products.c.archived_at)
+        .where(products.c.id == product_id)
+        # NO KEY UPDATE: stock operations take KEY SHARE on the product (their ledger and
+        # reservation rows reference it) while holding an entry; FOR UPDATE would deadlock.
+        .with_for_update(key_share=True)
+    ).one_or_none() if is_id(product_id) else None
+    if current is None or not actor.is_member(current.store_id):
+        raise NotFound("Product not found.")
+    if not actor.can(CATALOG, current.store_id):
+        raise PermissionDenied(CATALOG)
+    return current
+
+
+# --------------------------------------------------------------------------- reads
+
+
+@dataclass(frozen=True)
+class ProductRow:
+    id: int
+    store_id: int
+    sku: str
+    title: str
+    gtin: str | None
+    type: str
+    allow_backorder: bool
+    reorder_point: int
+    reorder_quantity: int
+    archived_at: datetime | None
+    entries: int
+    on_hand: int
+    reserved: int
+
+    @property
+    def unlimited(self) -> bool:
+        return self.type in UNLIMITED_TYPES
+
+    @property
+    def archived(self) -> bool:
+        return self.archived_at is not None
+
+
+@dataclass(frozen=True)
+class ProductPage:
+    rows: list[ProductRow]
+    total: int
+    next_cursor: str | None
+
+
+def _on_hand(column: Any) -> Any:
+    # Correlated per row through the (product_id, location_id) unique index: a page costs
+    # the same whatever the store's size.
+    return (
+        select(func.coalesce(func.sum(column), 0))
+        .where(entries.c.product_id == products.c.id)
+        .scalar_subquery()
+    )
+
+
+def _row_select() -> Any:
+    return select(
+        products.c.id, products.c.store_id, products.c.sku, products.c.title, products.c.gtin,
+        products.c.type, products.c.allow_backorder, products.c.reorder_point,
+        products.c.reorder_quantity, products.c.archived_at,
+        select(func.count(entries.c.id)).where(entries.c.product_id == products.c.id)
+        .scalar_subquery().label("entries"),
+        _on_hand(entries.c.quantity).label("on_hand"),
+        _on_hand(entries.c.reserved_quantity).label("reserved"),
+    )
+
+
+def _product_row(r: Any) -> ProductRow:
+    data = r._asdict()
+    data.pop("sort_key", None)
+    for key in ("entries", "on_hand", "reserved"):
+        data[key] = int(data[key])
+    return ProductRow(**data)
+
+
+def readable_store(actor: Actor, store_id: object) -> int:
+    """The store id, once the actor may read it. Raises NotFound, PermissionDenied."""
+    if not is_id(store_id) or not actor.is_member(store_id):  # type: ignore[arg-type]
+        raise NotFound("Store not found.")
+    if not actor.can(READ, store_id):  # type: ignore[arg-type]
+        raise PermissionDenied(READ)
+    if db.session.get(Store, store_id) is None:
+        raise NotFound("Store not found.")
+    return int(store_id)  # type: ignore[arg-type]
+
+
+def list_products(
+    actor: Actor,
+    store_id: int,
+    *,
+    search: str | None = None,
+    archived: bool = False,
+    cursor: str | None = None,
+    limit: int = PRODUCT_PAGE_SIZE,
+) -> ProductPage:
+    """One page of a store's products by SKU, keyset-paginated on (sku, id); `search`
+    matches SKU or title (contains, any case) or the GTIN exactly. Archived products are
+    listed only with `archived`. Raises NotFound, ValidationError (a forged cursor)."""
+    store_id = readable_store(actor, store_id)
+    conditions = [
+        products.c.store_id == store_id,
+        products.c.archived_at.is_not(None) if archived else products.c.archived_at.is_(None),
+    ]
+    term = (search or "").strip()[:SEARCH_MAX_LENGTH]
+    if term:
+        pattern = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        conditions.append(or_(
+            products.c.sku.ilike(pattern, escape="\\"),
+            products.c.title.ilike(pattern, escape="\\"),
+            products.c.gtin == term,
+        ))
+    query = _row_select().where(*conditions)
+    if cursor:
+        key = decode_cursor(cursor, str)
+        query = query.where(tuple_(products.c.sku, products.c.id) > tuple_(key.value, key.id))
+    fetched = db.session.execute(
+        query.order_by(products.c.sku, products.c.id).limit(limit + 1)
+    ).all()
+    more = len(fetched) > limit
+    rows = [_product_row(r) for r in fetched[:limit]]
+    total = db.session.scalar(select(func.count()).select_from(products).where(*conditions))
+    next_cursor = (
+        encode_cursor(rows[-1].sku, rows[-1].id, backwards=False) if more and rows else None
+    )
+    return ProductPage(rows=rows, total=int(total or 0), next_cursor=next_cursor)
+
+
+def get_product(actor: Actor, product_id: int) -> ProductRow:
+    """One product with its stock totals. Raises NotFound (also for a foreign store's)."""
+    row = db.session.execute(
+        _row_select().where(products.c.id == product_id)
+    ).one_or_none() if is_id(product_id) else None
+    if row is None or not actor.is_member(row.store_id) or not actor.can(READ, row.store_id):
+        raise NotFound("Product not found.")
+    return _product_row(row)
+
+
+@dataclass(frozen=True)
+class StockingOption:
+    id: int
+    code: str
+    name: str
+
+
+def stocking_options(actor: Actor, product_id: int) -> list[StockingOption]:
+    """The store's active locations where the product has no entry yet, by code."""
+    product = get_product(actor, product_id)
+    stocked = select(entries.c.location_id).where(entries.c.product_id == product_id)
+    rows = db.session.execute(
+        select(locations.c.id, locations.c.code, locations.c.name)
+        .where(locations.c.store_id == product.store_id, locations.c.archived_at.is_(None),
+               locations.c.id.not_in(stocked))
+        .order_by(locations.c.code, locations.c.id)
+    )
+    return [StockingOption(**r._asdict()) for r in rows]

@@ -1,0 +1,68 @@
+"""Forms of the catalog screens: locations, products, and stocking a product somewhere."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, Field, HiddenField, SelectField, StringField
+from wtforms.validators import DataRequired, Length, Optional, StopValidation
+
+from app.models import PRODUCT_TYPES
+from app.services.catalog import gtin_problem
+from app.web.fields import WholeNumberField
+
+TYPE_LABELS = {
+    "physical": "Physical — counted stock",
+    "digital": "Digital — unlimited",
+    "service": "Service — unlimited",
+    "subscription": "Subscription — unlimited",
+}
+
+
+class NewLocationForm(FlaskForm):
+    code = StringField(
+        "Code", validators=[DataRequired("Enter a code, like WAREHOUSE_A."), Length(max=64)],
+        render_kw={"autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false"},
+    )
+    name = StringField("Name (optional)", validators=[Optional(), Length(max=120)])
+
+
+class RenameLocationForm(FlaskForm):
+    name = StringField("Name", validators=[Optional(), Length(max=120)])
+
+
+class ConfirmForm(FlaskForm):
+    """A destructive or state-changing button: the CSRF token is all it carries."""
+
+
+class ProductForm(FlaskForm):
+    sku = StringField(
+        "SKU", validators=[DataRequired("Enter a SKU."), Length(max=64)],
+        render_kw={"autocomplete": "off", "spellcheck": "false"},
+    )
+    title = StringField("Title", validators=[DataRequired("Enter a title."), Length(max=200)])
+    gtin = StringField(
+        "GTIN (optional)", validators=[Optional()],
+        render_kw={"inputmode": "numeric", "autocomplete": "off"},
+    )
+    product_type = SelectField(
+        "Type", choices=[(t, TYPE_LABELS[t]) for t in PRODUCT_TYPES], default="physical",
+        validate_choice=False,
+    )
+    allow_backorder = BooleanField("Allow backorders (keep selling when nothing is available)")
+    reorder_point = WholeNumberField("Reorder point", minimum=0, default="0")
+    reorder_quantity = WholeNumberField("Reorder quantity", minimum=0, default="0")
+
+    def validate_gtin(self, field: Field) -> None:
+        # The same words the service uses, shown beside the field before it is called.
+        problem = gtin_problem((field.data or "").strip()) if (field.data or "").strip() else None
+        if problem:
+            raise StopValidation(problem)
+
+
+class StockEntryForm(FlaskForm):
+    idempotency_key = HiddenField(validators=[DataRequired(), Length(max=200)])
+    location_id = SelectField("Location", choices=[], validate_choice=False)
+    quantity = WholeNumberField("Opening stock on hand", minimum=0, default="0")
+    low_stock_threshold = WholeNumberField("Low-stock threshold (0 turns it off)", minimum=0,
+                                           default="0")
+    reason = StringField("Reason (optional)", validators=[Optional(), Length(max=200)])
