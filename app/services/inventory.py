@@ -482,6 +482,7 @@ def transfer_stock(
                         raise QuantityTooLarge()
                     raise Conflict("The target entry was deleted meanwhile; nothing changed.")
             after[entry_id] = row
+        _require_open_location(session, to_location_id)
         pair = uuid.uuid4().hex
         text_reason, text_reference = clean_text(reason), clean_text(reference)
         out_id = _record(
@@ -618,10 +619,12 @@ def create_entry(
                 f"{product.sku} is a {product.type} product: its stock is unlimited and "
                 "needs no inventory entry."
             )
+        # FOR SHARE: an archive of this location waits for us, or we wait for it and
+        # then see it archived (archive_location locks the location after its entries).
         location = session.execute(
             select(locations.c.code, locations.c.archived_at).where(
                 locations.c.id == location_id, locations.c.store_id == product.store_id
-            )
+            ).with_for_update(read=True)
         ).one_or_none()
         if location is None:
             raise NotFound("Location not found.")
@@ -1112,6 +1115,20 @@ def run_mutation(
             if not is_unique_violation(exc, "actor_key", "key"):
                 raise
     raise Conflict("This request is already being processed; try again.")  # pragma: no cover
+
+
+def _require_open_location(session: Session, location_id: int) -> None:
+    """Refuse stock arriving at an archived location, checked under a shared lock taken
+    after the entry locks, in the order archive_location takes them: either the archive
+    waits for this transaction and then counts the new stock, or this one waits for the
+    archive and sees it."""
+    location = session.execute(
+        select(locations.c.code, locations.c.archived_at)
+        .where(locations.c.id == location_id)
+        .with_for_update(read=True)
+    ).one()
+    if location.archived_at is not None:
+        raise Conflict(f"Location {location.code} is archived.")
 
 
 def _require_future_expiry(expires_at: datetime | None, now: datetime) -> None:
