@@ -15,6 +15,7 @@ from app.models import Store, User
 from app.permissions import READ, Actor, actor_for_user
 from app.services.queries import STATUS_LABELS
 from app.web.errors import register_error_handlers
+from app.web.health import register_health
 from app.web.htmx import is_htmx
 
 log = logging.getLogger("stockroom")
@@ -38,6 +39,7 @@ def init_web(app: Flask) -> None:
     app.before_request(_assign_request_id)
     app.after_request(_security_headers)
     register_error_handlers(app)
+    register_health(app)
     login_manager.login_view = "auth.sign_in"
     login_manager.login_message = "Please sign in to continue."
     login_manager.login_message_category = "info"
