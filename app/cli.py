@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -197,3 +198,79 @@ def expire_reservations() -> None:
 
     expired = inventory.expire_reservations()
     click.echo(f"Expired {expired} reservation{'' if expired == 1 else 's'}.")
+
+
+@inventory_cli.command("import")
+@click.argument("file", type=click.File("rb"))
+@click.option("--apply", "apply_file", is_flag=True,
+              help="Apply the file (all rows or none); without it, only preview.")
+@click.option("--as", "as_email", metavar="EMAIL",
+              help="Act as this user, with their permissions (default: a system actor that "
+              "may act in every store).")
+@click.option("--show", default=20, show_default=True, metavar="N",
+              help="How many changes to list in the preview.")
+@domain_errors
+def import_entries(file: Any, apply_file: bool, as_email: str | None, show: int) -> None:
+    """Import entries from a CSV file (the overview's export format): preview every row,
+    and with --apply set them all as one ledger batch. Exits 1 when the file has errors."""
+    from app.services import imports
+
+    data = file.read()
+    actor = _import_actor(as_email)
+    lines = max(data.count(b"\n"), 1)
+    with click.progressbar(length=lines, label="Checking rows",
+                           file=sys.stderr) as bar:
+        plan = imports.plan_import(data, actor=actor, max_rows=None, progress=bar.update)
+    click.echo(imports.describe(plan) + ".")
+    problems = list(plan.problems())
+    for line, kind, message in problems:
+        where = f"line {line}: " if line is not None else ""
+        click.echo(f"  {kind}: {where}{message}")
+    changes = [r for r in plan.rows if r.changes]
+    show = max(show, 0)
+    for r in changes[:show]:
+        click.echo("  " + _change_line(r))
+    if len(changes) > show:
+        click.echo(f"  … and {len(changes) - show:,} more changes")
+    ctx = click.get_current_context()
+    if not plan.ok:
+        click.echo("Nothing was imported: fix the errors and run again.")
+        ctx.exit(1)
+    if not apply_file:
+        click.echo("Dry run: nothing changed. Run again with --apply to import.")
+        return
+    with click.progressbar(length=len(plan.rows) * 2, label="Importing",
+                           file=sys.stderr) as bar:
+        result = imports.apply_import(
+            data, actor=actor, seen=plan.seen(), max_rows=None, progress=bar.update
+        )
+    click.echo(f"Imported: {imports.describe_result(result)}.")
+
+
+def _import_actor(email: str | None) -> Any:
+    from sqlalchemy import select
+
+    from app.models import User
+    from app.permissions import actor_for_user, system_actor
+    from app.services.accounts import normalize_email
+
+    if email is None:
+        return system_actor("import")
+    user_id = db.session.scalar(select(User.id).where(User.email == normalize_email(email)))
+    actor = actor_for_user(user_id) if user_id is not None else None
+    db.session.rollback()
+    if actor is None or actor.user_id is None:
+        raise click.ClickException(f"No active user {email}.")
+    return actor
+
+
+def _change_line(row: Any) -> str:
+    where = f"line {row.line}: {row.store} {row.location} {row.sku}"
+    parts = []
+    if row.creates:
+        parts.append(f"new entry, on hand {row.new_quantity:,}")
+    elif row.delta:
+        parts.append(f"on hand {row.old_quantity:,} → {row.new_quantity:,} ({row.delta:+,})")
+    if row.threshold_changes:
+        parts.append(f"threshold {row.old_threshold or 0:,} → {row.new_threshold:,}")
+    return f"{where}: {', '.join(parts)}"

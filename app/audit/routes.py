@@ -16,7 +16,7 @@ from app.services import movements as movement_reads
 from app.services.errors import ValidationError
 from app.services.movements import TYPE_LABELS, MovementView
 from app.web import current_actor
-from app.web.csv import FORMULA_STARTS, csv_response, neutralise  # noqa: F401
+from app.web.csv import csv_response, neutralise
 from app.web.htmx import vary_on_htmx, wants_fragment
 
 CSV_HEADER = (

@@ -1,0 +1,824 @@
+"""CSV import of inventory entries: a dry-run plan of every row, then an all-or-nothing apply.
+
+The file is the overview's export format (store, location, sku, quantity, optional threshold,
+reason and version; other columns are ignored). Planning reads in bulk, a few hundred keys per
+query, and never writes. Applying plans again inside one write transaction, with the entries
+locked in primary-key order, refuses the whole file if any row has an error or moved since the
+preview, and then writes with set-based statements: one ledger row per changed entry, all
+sharing one batch reference.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Integer, bindparam, func, insert, select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.clock import utcnow
+from app.database import is_unique_violation, write_transaction
+from app.extensions import db
+from app.models import (
+    UNLIMITED_TYPES,
+    InventoryEntry,
+    Location,
+    Product,
+    StockMovement,
+    Store,
+)
+from app.models.stores import normalize_location_code
+from app.permissions import ADJUST, CATALOG, READ, THRESHOLD, Actor
+from app.services.errors import Conflict, ValidationError
+from app.services.validation import LIMIT, LIMIT_TEXT
+from app.web.csv import restore
+
+entries = InventoryEntry.__table__
+movements = StockMovement.__table__
+products = Product.__table__
+locations = Location.__table__
+stores = Store.__table__
+
+REQUIRED_COLUMNS = ("store", "location", "sku", "quantity")
+OPTIONAL_COLUMNS = ("threshold", "reason", "version")
+DEFAULT_REASON = "CSV import"
+# What the browser may upload in one file; the CLI passes its own limit (or none).
+BROWSER_MAX_ROWS = 100_000
+ENTRY_STATE = (
+    entries.c.quantity, entries.c.reserved_quantity, entries.c.low_stock_threshold,
+    entries.c.version,
+)
+BULK_KEYS = 2_000  # beyond this many keys in one store, read the store's rows whole
+CHUNK = 500  # keys per IN (...) lookup: well inside every backend's parameter limit
+WRITE_CHUNK = 5_000  # rows per set-based write
+Progress = Callable[[int], None]
+
+
+class ImportRefused(Conflict):
+    """The file cannot be applied as it stands: it has errors, or rows moved since the
+    preview. Carries the lines concerned."""
+
+    code = "import_refused"
+
+    def __init__(self, message: str, lines: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.lines = list(lines)
+
+
+@dataclass
+class PlannedRow:
+    """One data row of the file and what applying it would do."""
+
+    line: int
+    store: str
+    location: str
+    sku: str
+    reason: str = DEFAULT_REASON
+    store_id: int | None = None
+    location_id: int | None = None
+    product_id: int | None = None
+    entry_id: int | None = None
+    old_quantity: int | None = None
+    new_quantity: int | None = None
+    reserved: int = 0
+    old_threshold: int | None = None
+    new_threshold: int | None = None
+    version: int | None = None  # the entry's version now (None: no entry yet)
+    export_version: int | None = None  # the version the file carries
+    archived: str | None = None  # "location" or "product" when one of them is archived
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def creates(self) -> bool:
+        return not self.errors and self.entry_id is None and self.new_quantity is not None
+
+    @property
+    def delta(self) -> int | None:
+        if self.new_quantity is None:
+            return None
+        return self.new_quantity - (self.old_quantity or 0)
+
+    @property
+    def quantity_changes(self) -> bool:
+        return not self.errors and (self.creates or bool(self.delta))
+
+    @property
+    def threshold_changes(self) -> bool:
+        return (
+            not self.errors
+            and self.new_threshold is not None
+            and self.new_threshold != (self.old_threshold or 0)
+        )
+
+    @property
+    def changes(self) -> bool:
+        return self.creates or self.quantity_changes or self.threshold_changes
+
+    @property
+    def seen_version(self) -> int:
+        """What the preview saw of the entry: its version, 0 when it did not exist."""
+        return self.version or 0
+
+
+@dataclass
+class ImportPlan:
+    """Every row of a file, what it would change, and every problem found."""
+
+    rows: list[PlannedRow] = field(default_factory=list)
+    file_errors: list[str] = field(default_factory=list)
+
+    @property
+    def error_rows(self) -> int:
+        return sum(1 for r in self.rows if r.errors)
+
+    @property
+    def warning_rows(self) -> int:
+        return sum(1 for r in self.rows if r.warnings and not r.errors)
+
+    @property
+    def creates(self) -> int:
+        return sum(1 for r in self.rows if r.creates)
+
+    @property
+    def updates(self) -> int:
+        return sum(1 for r in self.rows if r.changes and not r.creates)
+
+    @property
+    def unchanged(self) -> int:
+        return sum(1 for r in self.rows if not r.errors and not r.changes)
+
+    @property
+    def ok(self) -> bool:
+        return not self.file_errors and not self.error_rows
+
+    @property
+    def has_warnings(self) -> bool:
+        return any(r.warnings for r in self.rows)
+
+    def seen(self) -> dict[int, int]:
+        """Line → the entry version the plan was made against, for the rows that change."""
+        return {r.line: r.seen_version for r in self.rows if r.changes}
+
+    def problems(self) -> Iterator[tuple[int | None, str, str]]:
+        """(line, "error" | "warning", message) for everything found, file errors first."""
+        for message in self.file_errors:
+            yield None, "error", message
+        for row in self.rows:
+            for message in row.errors:
+                yield row.line, "error", message
+        for row in self.rows:
+            for message in row.warnings:
+                yield row.line, "warning", message
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """What an apply wrote."""
+
+    batch_ref: str
+    created: int
+    updated: int
+    thresholds: int
+    movements: int
+    unchanged: int
+    replayed: bool = False
+
+
+# --------------------------------------------------------------------------- public
+
+
+def new_batch_ref() -> str:
+    return f"import-{uuid.uuid4().hex}"
+
+
+def plan_import(
+    data: bytes,
+    *,
+    actor: Actor,
+    max_rows: int | None = BROWSER_MAX_ROWS,
+    progress: Progress | None = None,
+) -> ImportPlan:
+    """A dry run: every row's old → new and every error or warning. Writes nothing."""
+    session = db.session()
+    try:
+        return _plan(session, data, actor, max_rows, progress, lock=False)
+    finally:
+        session.rollback()
+
+
+def apply_import(
+    data: bytes,
+    *,
+    actor: Actor,
+    batch_ref: str | None = None,
+    seen: Mapping[int, int] | None = None,
+    max_rows: int | None = BROWSER_MAX_ROWS,
+    progress: Progress | None = None,
+) -> ImportResult:
+    """Apply the whole file or nothing, in one write transaction. `seen` (line → entry
+    version, from ImportPlan.seen) refuses rows that moved since the preview; a batch
+    reference already in the ledger means the file was applied and is not applied again.
+    Raises ImportRefused (errors in the file, or rows changed since the preview)."""
+    ref = batch_ref or new_batch_ref()
+    if not ref.startswith("import-") or len(ref) > 64:
+        raise ValidationError({"batch_ref": "Not an import batch reference."})
+    try:
+        with write_transaction() as session:
+            return _apply(session, data, actor, ref, seen, max_rows, progress)
+    except IntegrityError as exc:
+        if not is_unique_violation(exc, "product_id", "location_id"):
+            raise
+        raise ImportRefused(
+            "Nothing was imported: an entry this file creates was created by someone else "
+            "meanwhile. Preview the file again."
+        ) from exc
+
+
+def _apply(
+    session: Session,
+    data: bytes,
+    actor: Actor,
+    ref: str,
+    seen: Mapping[int, int] | None,
+    max_rows: int | None,
+    progress: Progress | None,
+) -> ImportResult:
+    done = session.execute(
+        select(func.count()).select_from(movements).where(movements.c.batch_ref == ref)
+    ).scalar_one()
+    if done:
+        return ImportResult(ref, 0, 0, 0, int(done), 0, replayed=True)
+    plan = _plan(session, data, actor, max_rows, progress, lock=True)
+    if not plan.ok:
+        raise ImportRefused(_refusal(plan), [
+            f"line {line}: {message}" if line else message
+            for line, kind, message in plan.problems() if kind == "error"
+        ])
+    if seen is not None:
+        moved = [
+            r for r in plan.rows
+            if (r.changes or r.line in seen) and seen.get(r.line) != r.seen_version
+        ]
+        if moved:
+            lines = [_moved_line(r) for r in moved]
+            shown = "; ".join(lines[:10]) + (
+                f"; and {len(lines) - 10} more" if len(lines) > 10 else ""
+            )
+            raise ImportRefused(
+                f"Nothing was imported: {len(moved)} row{'s' if len(moved) != 1 else ''} "
+                f"changed since the preview ({shown}). Preview the file again.",
+                lines,
+            )
+    return _write(session, plan, actor, ref, progress)
+
+
+def batch_movements(actor: Actor, batch_ref: str) -> int:
+    """How many ledger rows of a batch lie in stores the actor may read."""
+    query = select(func.count()).select_from(movements).where(movements.c.batch_ref == batch_ref)
+    readable = actor.stores_with(READ)
+    if readable is not None:
+        query = query.where(movements.c.store_id.in_(sorted(readable)))
+    try:
+        return int(db.session.execute(query).scalar_one())
+    finally:
+        db.session.rollback()
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def _decode(data: bytes) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise _FileProblem(
+            f"The file is not UTF-8 text (byte {exc.start + 1}). Save it as “CSV UTF-8” "
+            "and upload it again."
+        ) from exc
+
+
+class _FileProblem(Exception):
+    pass
+
+
+def _cell(value: str) -> str:
+    """A cell as the export wrote it, back to its text: the export puts an apostrophe before
+    text a spreadsheet would run as a formula."""
+    return restore(value.strip())
+
+
+def _whole(raw: str, what: str, *, minimum: int) -> tuple[int | None, str | None]:
+    text_value = raw.strip().replace("\u2212", "-")
+    sign = text_value[:1] in ("+", "-")
+    digits = text_value[1:] if sign else text_value
+    if not digits or not digits.isascii() or not digits.isdigit():
+        return None, f"{what} “{raw.strip()}” is not a whole number"
+    if len(digits) > 12 or not -LIMIT <= int(text_value) <= LIMIT:
+        return None, f"{what} {text_value} is out of range (at most {LIMIT_TEXT})"
+    number = int(text_value)
+    if number < minimum:
+        return None, f"{what} {number} is negative" if minimum == 0 else (
+            f"{what} {number} must be at least {minimum}"
+        )
+    return number, None
+
+
+def _read_rows(
+    data: bytes, max_rows: int | None, plan: ImportPlan
+) -> Iterator[tuple[int, dict[str, str]]]:
+    """(line number, cells by column name) for every non-blank data row."""
+    try:
+        content = _decode(data)
+    except _FileProblem as exc:
+        plan.file_errors.append(str(exc))
+        return
+    first_line = content.split("\n", 1)[0]
+    delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
+    reader = csv.reader(io.StringIO(content, newline=""), delimiter=delimiter)
+    try:
+        header = next(reader)
+    except StopIteration:
+        plan.file_errors.append("The file is empty. Start from the overview's CSV export.")
+        return
+    except csv.Error as exc:
+        plan.file_errors.append(f"Line 1 is not valid CSV: {exc}.")
+        return
+    names = [h.strip().lstrip("\ufeff").lower() for h in header]
+    missing = [c for c in REQUIRED_COLUMNS if c not in names]
+    if missing:
+        plural = "s" if len(missing) > 1 else ""
+        plan.file_errors.append(
+            f"Missing required column{plural}: {', '.join(missing)}. The first line must "
+            f"name the columns, e.g. {','.join(REQUIRED_COLUMNS)},threshold,reason."
+        )
+        return
+    index = {}
+    for n, name in enumerate(names):
+        index.setdefault(name, n)
+    wanted = {name: index[name] for name in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS) if name in index}
+    count = 0
+    line = reader.line_num
+    while True:
+        start = line + 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            plan.file_errors.append(f"Line {start} is not valid CSV: {exc}.")
+            return
+        line = reader.line_num
+        if not "".join(cells).strip():
+            continue
+        count += 1
+        if max_rows is not None and count > max_rows:
+            plan.file_errors.append(
+                f"The file has more than {max_rows:,} rows. Split it into files of at most "
+                f"{max_rows:,} rows, or import it with `flask inventory import`."
+            )
+            return
+        yield start, {
+            name: _cell(cells[n]) if n < len(cells) else "" for name, n in wanted.items()
+        }
+
+
+# --------------------------------------------------------------------------- planning
+
+
+def _plan(
+    session: Session,
+    data: bytes,
+    actor: Actor,
+    max_rows: int | None,
+    progress: Progress | None,
+    *,
+    lock: bool,
+) -> ImportPlan:
+    plan = ImportPlan()
+    for line, cells in _read_rows(data, max_rows, plan):
+        plan.rows.append(_parse_row(line, cells))
+    if plan.file_errors:
+        plan.rows = []
+        return plan
+    if not plan.rows:
+        plan.file_errors.append("The file has a header but no rows to import.")
+        return plan
+    if progress:
+        progress(len(plan.rows) // 2)
+    _resolve(session, plan.rows, actor, lock=lock)
+    _check(plan.rows, actor)
+    if progress:
+        progress(len(plan.rows) - len(plan.rows) // 2)
+    return plan
+
+
+def _parse_row(line: int, cells: Mapping[str, str]) -> PlannedRow:
+    row = PlannedRow(
+        line=line, store=cells["store"], location=normalize_location_code(cells["location"]),
+        sku=cells["sku"],
+    )
+    for name in ("store", "location", "sku"):
+        value = getattr(row, name)
+        if not value:
+            row.errors.append(f"The {name} is missing")
+        elif len(value) > 200 or any(ord(c) < 32 or ord(c) == 127 for c in value):
+            # Never looked up: no store, location or SKU looks like this.
+            row.errors.append(f"The {name} is not a valid name")
+            setattr(row, name, "")
+    row.new_quantity, problem = _whole(cells["quantity"], "Quantity", minimum=0)
+    if problem:
+        row.errors.append(problem if cells["quantity"].strip() else "The quantity is missing")
+    threshold = cells.get("threshold", "").strip()
+    if threshold:
+        row.new_threshold, problem = _whole(threshold, "Threshold", minimum=0)
+        if problem:
+            row.errors.append(problem)
+    version = cells.get("version", "").strip()
+    if version:
+        row.export_version, problem = _whole(version, "Version", minimum=1)
+        if problem:
+            row.errors.append(problem + " (leave the version blank to skip this check)")
+    reason = cells.get("reason", "").strip()
+    if reason:
+        if len(reason) > 200:
+            row.errors.append("The reason is longer than 200 characters")
+        elif any(ord(c) < 32 or ord(c) == 127 for c in reason):
+            row.errors.append("The reason contains control characters")
+        else:
+            row.reason = reason
+    return row
+
+
+def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _resolve(session: Session, rows: list[PlannedRow], actor: Actor, *, lock: bool) -> None:
+    """Fill in ids and current values, in bulk: stores by slug, locations of those stores,
+    products by (store, sku), entries by (product, location)."""
+    slugs = sorted({r.store for r in rows if r.store})
+    known_stores: dict[str, tuple[int, bool]] = {}
+    for chunk in _chunks(slugs):
+        for s in session.execute(
+            select(stores.c.id, stores.c.slug, stores.c.archived_at).where(stores.c.slug.in_(chunk))
+        ):
+            # A store the actor is not a member of looks exactly like one that does not exist.
+            if actor.is_member(s.id):
+                known_stores[s.slug] = (s.id, s.archived_at is not None)
+    store_ids = sorted({sid for sid, _ in known_stores.values()})
+    places: dict[tuple[int, str], tuple[int, bool]] = {}
+    for chunk in _chunks(store_ids):
+        for loc in session.execute(
+            select(locations.c.id, locations.c.store_id, locations.c.code, locations.c.archived_at)
+            .where(locations.c.store_id.in_(chunk))
+        ):
+            places[(loc.store_id, loc.code)] = (loc.id, loc.archived_at is not None)
+
+    wanted_skus: dict[int, set[str]] = {}
+    for r in rows:
+        hit = known_stores.get(r.store)
+        if hit is not None and r.sku:
+            wanted_skus.setdefault(hit[0], set()).add(r.sku)
+    goods: dict[tuple[int, str], tuple[int, str, bool]] = {}
+    product_columns = (products.c.id, products.c.sku, products.c.type, products.c.archived_at)
+    for store_id, skus in wanted_skus.items():
+        # A large file reads the store's whole catalogue once rather than key by key.
+        queries = (
+            [select(*product_columns).where(products.c.store_id == store_id)]
+            if len(skus) > BULK_KEYS else [
+                select(*product_columns)
+                .where(products.c.store_id == store_id, products.c.sku.in_(chunk))
+                for chunk in _chunks(sorted(skus))
+            ]
+        )
+        for query in queries:
+            for pid, sku, kind, archived in session.execute(query).all():
+                if sku in skus:
+                    goods[(store_id, sku)] = (pid, kind, archived is not None)
+
+    for r in rows:
+        if not r.store:
+            continue
+        hit = known_stores.get(r.store)
+        if hit is None:
+            r.errors.append(f"Unknown store “{r.store}”")
+            continue
+        r.store_id = hit[0]
+        if hit[1]:
+            r.errors.append(f"Store “{r.store}” is archived")
+        if r.location:
+            place = places.get((r.store_id, r.location))
+            if place is None:
+                r.errors.append(f"Unknown location code “{r.location}” in {r.store}")
+            else:
+                r.location_id = place[0]
+                if place[1]:
+                    r.archived = f"location {r.location}"
+        if r.sku:
+            product = goods.get((r.store_id, r.sku))
+            if product is None:
+                r.errors.append(f"Unknown SKU “{r.sku}” in {r.store}")
+            elif product[1] in UNLIMITED_TYPES:
+                r.errors.append(
+                    f"{r.sku} is a {product[1]} product: its stock is unlimited and needs "
+                    "no entry"
+                )
+            else:
+                r.product_id = product[0]
+                if product[2]:
+                    r.archived = f"product {r.sku}"
+
+    keyed = [r for r in rows if r.product_id is not None and r.location_id is not None]
+    by_store: dict[int, set[int]] = {}
+    for r in keyed:
+        by_store.setdefault(r.store_id, set()).add(r.product_id)  # type: ignore[arg-type]
+    # (product, location) → (id, quantity, reserved, threshold, version)
+    found: dict[tuple[int, int], tuple[int, int, int, int, int]] = {}
+    entry_columns = (entries.c.id, entries.c.product_id, entries.c.location_id, *ENTRY_STATE)
+    for store_id, product_ids in by_store.items():
+        queries = (
+            [select(*entry_columns).where(entries.c.store_id == store_id)]
+            if len(product_ids) > BULK_KEYS else [
+                select(*entry_columns).where(entries.c.product_id.in_(chunk))
+                for chunk in _chunks(sorted(product_ids))
+            ]
+        )
+        for query in queries:
+            for eid, pid, lid, *values in session.execute(query).all():
+                found[(pid, lid)] = (eid, *values)
+    if lock and session.get_bind().dialect.name == "postgresql":
+        # Lock and re-read in primary-key order, so an import and any other multi-row change
+        # lock alike. (A SQLite write transaction already holds the whole database.)
+        wanted = {(r.product_id, r.location_id) for r in keyed}
+        ids = sorted(v[0] for k, v in found.items() if k in wanted)
+        locked = {
+            row[0]: tuple(row)
+            for row in session.execute(_PG_LOCK_ENTRIES, {"ids": ids}).all()
+        }
+        found = {k: locked[v[0]] for k, v in found.items() if v[0] in locked}
+    for r in keyed:
+        current = found.get((r.product_id, r.location_id))  # type: ignore[arg-type]
+        if current is None:
+            continue  # no entry yet (or deleted meanwhile): the row creates one
+        r.entry_id, r.old_quantity, r.reserved, r.old_threshold, r.version = current
+
+
+def _check(rows: list[PlannedRow], actor: Actor) -> None:
+    """Rules that need the current state: reserved, duplicates, permissions, export versions."""
+    first_line: dict[tuple[str, str, str], int] = {}
+    for r in rows:
+        key = (r.store, r.location, r.sku)
+        if r.store and r.location and r.sku:
+            if key in first_line:
+                r.errors.append(
+                    f"Duplicate row: line {first_line[key]} already sets {r.sku} at {r.location}"
+                )
+            else:
+                first_line[key] = r.line
+        if r.store_id is None or r.product_id is None or r.location_id is None:
+            continue
+        if r.entry_id is not None:
+            if r.new_quantity is not None and r.new_quantity < r.reserved:
+                r.errors.append(f"Quantity {r.new_quantity} is below reserved {r.reserved}")
+            if r.export_version is not None and r.export_version != r.version:
+                r.warnings.append(
+                    f"Changed since export (version {r.export_version}, now {r.version})"
+                )
+        elif r.archived is not None:
+            r.errors.append(f"The {r.archived} is archived: no new entry can be made there")
+        elif r.export_version is not None:
+            r.warnings.append("Changed since export: the entry no longer exists; "
+                              "this row creates it")
+        if r.errors:
+            continue
+        needed: list[str] = []
+        if r.entry_id is None:
+            needed.append(CATALOG)
+        elif r.delta:
+            needed.append(ADJUST)
+        if r.entry_id is not None and r.threshold_changes:
+            needed.append(THRESHOLD)
+        for permission in needed:
+            if not actor.can(permission, r.store_id):
+                what = {
+                    CATALOG: "create entries", ADJUST: "change stock",
+                    THRESHOLD: "change low-stock thresholds",
+                }[permission]
+                r.errors.append(f"You may not {what} in {r.store} ({permission})")
+
+
+def _refusal(plan: ImportPlan) -> str:
+    if plan.file_errors:
+        return "Nothing was imported: " + " ".join(plan.file_errors)
+    n = plan.error_rows
+    return f"Nothing was imported: {n} row{'s' if n != 1 else ''} with errors. Fix them and " \
+        "upload the file again."
+
+
+def _moved_line(row: PlannedRow) -> str:
+    if row.version is None:
+        return f"line {row.line} {row.sku} at {row.location}: no entry now"
+    return (f"line {row.line} {row.sku} at {row.location}: on hand now {row.old_quantity}, "
+            f"version {row.version}")
+
+
+# --------------------------------------------------------------------------- writing
+
+# SQLite: the driver's executemany on plain tuples. Per-row parameter processing in the ORM
+# layer would cost more than the writes; timestamps go in the text form SQLAlchemy stores.
+_SQLITE_UPDATE_STOCK = (
+    "UPDATE inventory_entries SET quantity = ?, low_stock_threshold = ?, version = version + 1, "
+    "updated_at = ?, last_movement_at = ? WHERE id = ? AND version = ? AND reserved_quantity <= ?"
+)
+_SQLITE_UPDATE_THRESHOLD = (
+    "UPDATE inventory_entries SET low_stock_threshold = ?, updated_at = ? WHERE id = ?"
+)
+_SQLITE_INSERT_MOVEMENT = (
+    "INSERT INTO stock_movements (store_id, entry_id, product_id, location_id, type, "
+    "quantity_delta, reserved_delta, quantity_after, reserved_after, reason, batch_ref, "
+    "actor_id, actor_name, created_at) VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?)"
+)
+_SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
+# PostgreSQL: one statement per chunk, rows travelling as arrays.
+_PG_LOCK_ENTRIES = text(
+    "SELECT id, quantity, reserved_quantity, low_stock_threshold, version "
+    "FROM inventory_entries WHERE id = ANY(CAST(:ids AS integer[])) ORDER BY id FOR UPDATE"
+)
+_PG_UPDATE_STOCK = text(
+    """
+    UPDATE inventory_entries AS e
+    SET quantity = v.quantity, low_stock_threshold = v.threshold, version = e.version + 1,
+        updated_at = :now, last_movement_at = :now
+    FROM unnest(CAST(:ids AS integer[]), CAST(:versions AS integer[]),
+                CAST(:quantities AS integer[]), CAST(:thresholds AS integer[]))
+         AS v(id, version, quantity, threshold)
+    WHERE e.id = v.id AND e.version = v.version AND e.reserved_quantity <= v.quantity
+    """
+)
+_PG_UPDATE_THRESHOLD = text(
+    """
+    UPDATE inventory_entries AS e SET low_stock_threshold = v.threshold, updated_at = :now
+    FROM unnest(CAST(:ids AS integer[]), CAST(:thresholds AS integer[])) AS v(id, threshold)
+    WHERE e.id = v.id
+    """
+)
+_PG_INSERT_MOVEMENTS = text(
+    """
+    INSERT INTO stock_movements (store_id, entry_id, product_id, location_id, type,
+        quantity_delta, reserved_delta, quantity_after, reserved_after, reason, reference,
+        reservation_id, batch_ref, actor_id, actor_name, created_at)
+    SELECT v.store_id, v.entry_id, v.product_id, v.location_id, v.type, v.delta, 0,
+        v.after, v.reserved, v.reason, NULL, NULL, :batch_ref, :actor_id, :actor_name, :now
+    FROM unnest(CAST(:store_ids AS integer[]), CAST(:entry_ids AS integer[]),
+                CAST(:product_ids AS integer[]), CAST(:location_ids AS integer[]),
+                CAST(:types AS varchar[]), CAST(:deltas AS integer[]),
+                CAST(:afters AS integer[]), CAST(:reserveds AS integer[]),
+                CAST(:reasons AS varchar[]))
+         AS v(store_id, entry_id, product_id, location_id, type, delta, after, reserved, reason)
+    """
+).bindparams(bindparam("actor_id", type_=Integer))
+
+
+def _write(
+    session: Session, plan: ImportPlan, actor: Actor, ref: str, progress: Progress | None
+) -> ImportResult:
+    now = utcnow()
+    postgres = session.get_bind().dialect.name == "postgresql"
+    creates = [r for r in plan.rows if r.creates]
+    stock = [r for r in plan.rows if not r.creates and r.quantity_changes]
+    thresholds_only = [
+        r for r in plan.rows if not r.creates and not r.quantity_changes and r.threshold_changes
+    ]
+    # Lock order: existing entries were locked by id while planning; new ones come last.
+    _create_entries(session, creates, now)
+    for chunk in _chunks(stock, WRITE_CHUNK):
+        if postgres:
+            changed = session.execute(_PG_UPDATE_STOCK, {
+                "now": now,
+                "ids": [r.entry_id for r in chunk],
+                "versions": [r.version for r in chunk],
+                "quantities": [r.new_quantity for r in chunk],
+                "thresholds": [_threshold_after(r) for r in chunk],
+            }).rowcount
+        else:
+            stamp = now.strftime(_SQLITE_TIME)
+            changed = session.connection().exec_driver_sql(_SQLITE_UPDATE_STOCK, [
+                (r.new_quantity, _threshold_after(r), stamp, stamp, r.entry_id, r.version,
+                 r.new_quantity)
+                for r in chunk
+            ]).rowcount
+        if changed != len(chunk):  # pragma: no cover - the entries are locked for us
+            raise Conflict("Stock changed while importing; nothing was imported. Try again.")
+        if progress:
+            progress(len(chunk))
+    for chunk in _chunks(thresholds_only, WRITE_CHUNK):
+        if postgres:
+            session.execute(_PG_UPDATE_THRESHOLD, {
+                "now": now, "ids": [r.entry_id for r in chunk],
+                "thresholds": [r.new_threshold for r in chunk],
+            })
+        else:
+            stamp = now.strftime(_SQLITE_TIME)
+            session.connection().exec_driver_sql(_SQLITE_UPDATE_THRESHOLD, [
+                (r.new_threshold, stamp, r.entry_id) for r in chunk
+            ])
+        if progress:
+            progress(len(chunk))
+
+    ledger = [r for r in creates if r.new_quantity] + stock
+    for chunk in _chunks(ledger, WRITE_CHUNK):
+        _insert_movements(session, chunk, actor, ref, now, postgres)
+    return ImportResult(
+        batch_ref=ref, created=len(creates), updated=len(stock) + len(thresholds_only),
+        thresholds=sum(1 for r in plan.rows if r.threshold_changes), movements=len(ledger),
+        unchanged=plan.unchanged,
+    )
+
+
+def _threshold_after(row: PlannedRow) -> int:
+    return row.new_threshold if row.new_threshold is not None else row.old_threshold or 0
+
+
+def _create_entries(session: Session, rows: list[PlannedRow], now: datetime) -> None:
+    """Insert the new entries and learn their ids. An entry created by someone else since
+    planning makes the whole import refuse (the unique key catches it)."""
+    if not rows:
+        return
+    by_key = {(r.product_id, r.location_id): r for r in rows}
+    for chunk in _chunks(rows, WRITE_CHUNK):
+        session.execute(insert(entries), [
+            {
+                "store_id": r.store_id, "product_id": r.product_id, "location_id": r.location_id,
+                "quantity": r.new_quantity, "reserved_quantity": 0, "incoming_quantity": 0,
+                "low_stock_threshold": r.new_threshold or 0, "version": 1,
+                "created_at": now, "updated_at": now,
+                "last_movement_at": now if r.new_quantity else None,
+            }
+            for r in chunk
+        ])
+    product_ids = sorted({r.product_id for r in rows if r.product_id is not None})
+    for chunk in _chunks(product_ids):
+        for e in session.execute(
+            select(entries.c.id, entries.c.product_id, entries.c.location_id, entries.c.version)
+            .where(entries.c.product_id.in_(chunk))
+        ):
+            row = by_key.get((e.product_id, e.location_id))
+            if row is not None:
+                row.entry_id, row.version = e.id, e.version
+    missing = [r for r in rows if r.entry_id is None]
+    if missing:  # pragma: no cover - the insert above would have failed first
+        raise Conflict("New entries could not be created; nothing was imported.")
+
+
+def _insert_movements(
+    session: Session, rows: Sequence[PlannedRow], actor: Actor, ref: str, now: datetime,
+    postgres: bool,
+) -> None:
+    kinds = ["received" if r.old_quantity is None else "set" for r in rows]
+    if postgres:
+        session.execute(_PG_INSERT_MOVEMENTS, {
+            "store_ids": [r.store_id for r in rows],
+            "entry_ids": [r.entry_id for r in rows],
+            "product_ids": [r.product_id for r in rows],
+            "location_ids": [r.location_id for r in rows],
+            "types": kinds,
+            "deltas": [r.delta for r in rows],
+            "afters": [r.new_quantity for r in rows],
+            "reserveds": [r.reserved for r in rows],
+            "reasons": [r.reason for r in rows],
+            "batch_ref": ref, "actor_id": actor.user_id, "actor_name": actor.name, "now": now,
+        })
+        return
+    stamp = now.strftime(_SQLITE_TIME)
+    session.connection().exec_driver_sql(_SQLITE_INSERT_MOVEMENT, [
+        (r.store_id, r.entry_id, r.product_id, r.location_id, kind, r.delta, r.new_quantity,
+         r.reserved, r.reason, ref, actor.user_id, actor.name, stamp)
+        for r, kind in zip(rows, kinds, strict=True)
+    ])
+
+
+def describe(plan: ImportPlan) -> str:
+    """One line for a flash or the CLI: how many rows and what they would do."""
+    parts = [f"{len(plan.rows):,} rows", f"{plan.updates:,} to update",
+             f"{plan.creates:,} to create", f"{plan.unchanged:,} unchanged"]
+    if plan.error_rows or plan.file_errors:
+        parts.append(f"{plan.error_rows + len(plan.file_errors):,} with errors")
+    if plan.warning_rows:
+        parts.append(f"{plan.warning_rows:,} with warnings")
+    return ", ".join(parts)
+
+
+def describe_result(result: ImportResult) -> str:
+    """One line for a flash or the CLI: what an apply wrote."""
+    entries_word = "entry" if result.updated == 1 else "entries"
+    rows_word = "ledger row" if result.movements == 1 else "ledger rows"
+    return (f"{result.updated:,} {entries_word} updated, {result.created:,} created, "
+            f"{result.movements:,} {rows_word} in batch {result.batch_ref}")
