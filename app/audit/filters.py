@@ -48,6 +48,7 @@ class MovementsView:
             "actor": self.actor_text,
             "from": f.date_from.isoformat() if f.date_from else None,
             "to": f.date_to.isoformat() if f.date_to else None,
+            "batch": f.batch_ref,
             "per_page": None if self.per_page == DEFAULT_PER_PAGE else self.per_page,
             "cursor": self.cursor,
         }
@@ -87,6 +88,8 @@ class MovementsView:
             out.append((f"From {f.date_from:%d %b %Y}", self.url(**{"from": None})))
         if f.date_to is not None:
             out.append((f"To {f.date_to:%d %b %Y}", self.url(to=None)))
+        if f.batch_ref is not None:
+            out.append((f"Batch: {f.batch_ref}", self.url(batch=None)))
         return out
 
 
@@ -145,6 +148,11 @@ def parse_movement_args(args: Mapping[str, str]) -> MovementsView:
         else:
             errors["per_page"] = f"Show {', '.join(map(str, PAGE_SIZES))} rows per page."
 
+    batch_ref = (args.get("batch") or "").strip() or None
+    if batch_ref is not None and (len(batch_ref) > 64 or not batch_ref.isprintable()):
+        errors["batch"] = "Enter a batch reference of at most 64 characters."
+        batch_ref = None
+
     cursor = (args.get("cursor") or "").strip() or None
     if cursor is not None and len(cursor) > 400:
         errors["cursor"] = "This page link is no longer valid."
@@ -159,5 +167,6 @@ def parse_movement_args(args: Mapping[str, str]) -> MovementsView:
         actor_name=actor_name,
         date_from=date_from,
         date_to=date_to,
+        batch_ref=batch_ref,
     )
     return MovementsView(filters=filters, cursor=cursor, per_page=per_page, errors=errors)

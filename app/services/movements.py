@@ -88,6 +88,8 @@ class MovementFilters:
     actor_name: str | None = None
     date_from: date | None = None
     date_to: date | None = None
+    # The batch a bulk change, an import or a transfer wrote its rows under.
+    batch_ref: str | None = None
 
 
 @dataclass(frozen=True)
@@ -200,6 +202,8 @@ def _conditions(actor: Actor, filters: MovementFilters) -> list[ColumnElement[bo
                 movements.c.actor_id.in_(named),
             )
         )
+    if filters.batch_ref is not None:
+        conditions.append(movements.c.batch_ref == filters.batch_ref)
     if filters.date_from is not None:
         conditions.append(movements.c.created_at >= _day_start(filters.date_from))
     if filters.date_to is not None and filters.date_to < date.max:

@@ -165,6 +165,33 @@ def test_filtering_by_a_user_id_names_them_and_lists_their_changes(ledger, make_
     assert f'href="/movements?actor={owner.id}"' in body
 
 
+def test_the_batch_filter_lists_the_rows_one_change_wrote_together(ledger, admin_actor) -> None:
+    moved = inventory.transfer_stock(
+        actor=admin_actor, product_id=ledger.cap.product_id, from_location_id=ledger.spare.id,
+        to_location_id=ledger.location.id, quantity=2,
+    )
+    [batch] = {ref for ref in movement_ids_and_batches(moved.movement_ids)}
+    body = ledger.client.get(f"/movements?batch={batch}").get_data(as_text=True)
+    assert sorted(shown(body)) == sorted(moved.movement_ids)
+    assert f"Batch: {batch}" in body
+
+    refused = ledger.client.get("/movements?batch=" + "b" * 65)
+    assert refused.status_code == 422
+    assert "<b>batch</b>" in refused.get_data(as_text=True)
+
+
+def movement_ids_and_batches(ids: tuple[int, ...]) -> list[str]:
+    from sqlalchemy import select
+
+    from app.models import StockMovement
+
+    db.session.rollback()
+    refs = list(db.session.scalars(select(StockMovement.batch_ref)
+                                   .where(StockMovement.id.in_(ids))))
+    db.session.rollback()
+    return refs
+
+
 def test_bad_filter_values_are_named_and_left_out(ledger) -> None:
     response = ledger.client.get(
         "/movements?type=stolen&from=2026-02-30&to=yesterday&store=abc&location=-1"
