@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, Field, HiddenField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, StopValidation
 
 from app.models import PRODUCT_TYPES
@@ -45,8 +46,8 @@ class ProductForm(FlaskForm):
         render_kw={"inputmode": "numeric", "autocomplete": "off"},
     )
     product_type = SelectField(
-        "Type", choices=[(t, TYPE_LABELS[t]) for t in PRODUCT_TYPES], default="physical",
-        validate_choice=False,
+        "Type", choices=[SelectChoice(t, TYPE_LABELS[t]) for t in PRODUCT_TYPES],
+        default="physical", validate_choice=False,
     )
     allow_backorder = BooleanField("Allow backorders (keep selling when nothing is available)")
     reorder_point = WholeNumberField("Reorder point", minimum=0, default="0")

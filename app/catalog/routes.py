@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from flask_login import login_required
 from flask_wtf import FlaskForm
+from wtforms.fields.choices import SelectChoice
 
 from app.catalog import bp
 from app.catalog.forms import (
@@ -323,9 +325,7 @@ def product_stock(product_id: int):  # type: ignore[no-untyped-def]
     _require_catalog(product.store_id)
     form = StockEntryForm()
     options = catalog.stocking_options(actor, product_id)
-    form.location_id.choices = [("", "Choose a location")] + [
-        (str(o.id), f"{o.code} — {o.name}" if o.name else o.code) for o in options
-    ]
+    form.location_id.choices = _location_choices(options)
     if request.method == "GET":
         form.idempotency_key.data = uuid.uuid4().hex
         return _stock_form(form, product, 200)
@@ -387,9 +387,7 @@ def _product_form(form: ProductForm, product: catalog.ProductRow | None, store_i
         stock_form = StockEntryForm(formdata=None)
         stock_form.idempotency_key.data = uuid.uuid4().hex
         options = catalog.stocking_options(current_actor(), product.id)
-        stock_form.location_id.choices = [("", "Choose a location")] + [
-            (str(o.id), f"{o.code} — {o.name}" if o.name else o.code) for o in options
-        ]
+        stock_form.location_id.choices = _location_choices(options)
         context["stock_form"] = stock_form
     return make_response(render_template("catalog/product_form.html", **context), status)
 
@@ -409,3 +407,10 @@ def _stock_form(form: StockEntryForm, product: catalog.ProductRow, status: int,
         return make_response(render_template("catalog/action_page.html", **context), status)
     template = "catalog/_dialog.html" if request.method == "GET" else context["body"]
     return make_response(render_template(template, in_dialog=True, **context), status)
+
+
+def _location_choices(options: Iterable[Any]) -> list[SelectChoice]:
+    """Where a product can still be stocked, as the Location select offers it."""
+    return [SelectChoice("", "Choose a location")] + [
+        SelectChoice(str(o.id), f"{o.code} — {o.name}" if o.name else o.code) for o in options
+    ]

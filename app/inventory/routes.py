@@ -17,6 +17,7 @@ from flask import (
     url_for,
 )
 from flask_login import login_required
+from wtforms.fields.choices import SelectChoice
 
 from app.clock import utcnow
 from app.inventory import bp
@@ -258,14 +259,14 @@ def _offer_choices(action: StockAction, form: Any, entry: EntryView) -> None:
     actor = current_actor()
     if action.name in ("release", "fulfill"):
         holds = [r for r in queries.entry_reservations(actor, entry.id) if r.status == "active"]
-        form.reservation_id.choices = [("", "Oldest reservations first")] + [
-            (str(r.id), f"{r.order_ref}{' / ' + r.line_ref if r.line_ref else ''}: "
-                        f"{r.open_quantity:,} held")
+        form.reservation_id.choices = [SelectChoice("", "Oldest reservations first")] + [
+            SelectChoice(str(r.id), f"{r.order_ref}{' / ' + r.line_ref if r.line_ref else ''}: "
+                                    f"{r.open_quantity:,} held")
             for r in holds
         ]
     elif action.name == "transfer":
-        form.to_location_id.choices = [("", "Choose a location")] + [
-            (str(loc.id), loc.code)
+        form.to_location_id.choices = [SelectChoice("", "Choose a location")] + [
+            SelectChoice(str(loc.id), loc.code)
             for loc in queries.store_locations(actor, store_id=entry.store_id)
             if loc.id != entry.location_id
         ]
