@@ -210,13 +210,13 @@ class StockMachine(RuleBasedStateMachine):
         model. A key seen before replays (same request) or is refused (another one)."""
         expires_at = params.get("expires_at")
         outcome: Outcome
-        if expires_at is not None and expires_at <= self.model.now:
-            # Input is checked before the key is looked up, so even a repeat is refused.
-            outcome = ValidationError({"expires_at": "Must be in the future."})
-        elif key is not None and key in self.keyed:
+        if key is not None and key in self.keyed:
+            # A key seen before answers first: a repeat replays even once its expiry passed.
             first_op, first_params, first = self.keyed[key]
             same = (first_op, first_params) == (op, params)
             outcome = Replay(first) if same else IdempotencyKeyReused()
+        elif expires_at is not None and expires_at <= self.model.now:
+            outcome = ValidationError({"expires_at": "Must be in the future."})
         else:
             outcome = predict()
         try:
