@@ -1,26 +1,29 @@
 """Migrations: `flask db upgrade` on an empty database builds exactly the schema the models
-describe, the ledger's append-only triggers included, on SQLite and on PostgreSQL."""
+describe, the ledger's append-only triggers and the product search objects included, on
+SQLite and on PostgreSQL; 0002 (search) upgrades a database holding products and downgrades
+cleanly."""
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from flask_migrate import upgrade
-from sqlalchemy import CheckConstraint, create_engine, inspect, text
-from sqlalchemy.engine import make_url
+from flask_migrate import downgrade, upgrade
+from sqlalchemy import CheckConstraint, Connection, create_engine, insert, inspect, text
 from sqlalchemy.exc import DBAPIError
 
 from app import create_app
 from app.extensions import db
 from app.models import Location, Product, Store
+from app.models.catalog import is_search_object
 from app.permissions import system_actor
-from app.services import inventory
+from app.services import inventory, queries
 
 TRIGGERS = {
     "sqlite": (
@@ -56,24 +59,88 @@ def logging_restored() -> Iterator[None]:
 
 
 @pytest.fixture
-def empty_database(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
-    """The URL of a database with nothing in it, of this test's own."""
-    if backend == "sqlite":
-        yield f"sqlite:///{tmp_path / 'migrated.sqlite'}"
-        return
-    # The run's own database (which skips, or fails in CI, when no server answers) serves
-    # as the admin connection: same server and credentials as PG_ADMIN_URL in conftest.py.
-    admin_url = request.getfixturevalue("postgres_url")
-    name = f"stockroom_mig_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
+def make_empty_database(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[Callable[[], str]]:
+    """Makes URLs of databases with nothing in them, of this test's own."""
+    made: list[str] = []
+    admin = None
+    if backend == "postgresql":
+        # The run's own database (which skips, or fails in CI, when no server answers)
+        # serves as the admin connection: same server and credentials as PG_ADMIN_URL.
+        admin_url = request.getfixturevalue("postgres_url")
+        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+
+    def make() -> str:
+        name = f"stockroom_mig_{uuid.uuid4().hex[:10]}"
+        made.append(name)
+        if admin is None:
+            return f"sqlite:///{tmp_path / (name + '.sqlite')}"
         with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        return admin.url.set(database=name).render_as_string(hide_password=False)
+
+    try:
+        yield make
+    finally:
+        if admin is not None:
+            with admin.connect() as conn:
+                for name in made:
+                    conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            admin.dispose()
+
+
+@pytest.fixture
+def empty_database(make_empty_database: Callable[[], str]) -> str:
+    """The URL of a database with nothing in it, of this test's own."""
+    return make_empty_database()
+
+
+def include_object(obj: Any, name: str | None, type_: str, reflected: bool,
+                   compare_to: Any) -> bool:
+    """As app/migrations/env.py: the search objects live outside the models' metadata and
+    are compared below, by their SQL, instead."""
+    return not (reflected and compare_to is None and is_search_object(name))
+
+
+# The search objects each backend must have (app/models/catalog.py, migration 0002).
+SEARCH_OBJECTS = {
+    "sqlite": {
+        ("index", "ix_products_sku_ci"),
+        ("table", "products_search"),
+        ("table", "products_search_config"),
+        ("table", "products_search_data"),
+        ("table", "products_search_docsize"),
+        ("table", "products_search_idx"),
+        ("trigger", "products_search_delete"),
+        ("trigger", "products_search_insert"),
+        ("trigger", "products_search_update"),
+    },
+    "postgresql": {
+        ("extension", "pg_trgm"),
+        ("index", "ix_products_sku_ci"),
+        ("index", "ix_products_sku_trgm"),
+        ("index", "ix_products_title_trgm"),
+    },
+}
+
+
+def schema_objects(conn: Connection) -> dict[tuple[str, str], str]:
+    """Every index, trigger and search table of the database with the SQL that defines it
+    (whitespace folded), as the database itself reports them."""
+    if conn.dialect.name == "sqlite":
+        rows = conn.execute(text(
+            "SELECT type, name, sql FROM sqlite_master WHERE type IN ('index', 'trigger') "
+            "OR name LIKE 'products_search%'"
+        ))
+    else:
+        rows = conn.execute(text(
+            "SELECT 'index', indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' "
+            "UNION ALL SELECT 'trigger', tgname, pg_get_triggerdef(oid) FROM pg_trigger "
+            "WHERE NOT tgisinternal "
+            "UNION ALL SELECT 'extension', extname, '' FROM pg_extension"
+        ))
+    return {(kind, name): " ".join((sql or "").split()) for kind, name, sql in rows}
 
 
 def test_upgrade_builds_the_models_schema_with_an_append_only_ledger(
@@ -86,7 +153,9 @@ def test_upgrade_builds_the_models_schema_with_an_append_only_ledger(
             upgrade()
 
             with db.engine.connect() as conn:
-                context = MigrationContext.configure(conn, opts={"compare_type": True})
+                context = MigrationContext.configure(
+                    conn, opts={"compare_type": True, "include_object": include_object}
+                )
                 differences = compare_metadata(context, db.metadata)
                 sql, expected = TRIGGERS[backend]
                 triggers = set(conn.execute(text(sql)).scalars())
@@ -121,6 +190,91 @@ def test_upgrade_builds_the_models_schema_with_an_append_only_ledger(
                 with pytest.raises(DBAPIError, match="append-only"):
                     db.session.execute(text(statement))
                 db.session.rollback()
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+
+
+def test_upgrade_builds_the_same_search_objects_as_the_models(
+    make_empty_database: Callable[[], str], backend: str, logging_restored: None
+):
+    """Indexes, triggers and the search table: the migrations and create_all (which the
+    tests and `db.create_all` use) produce the same SQL, object for object."""
+    migrated, created = make_empty_database(), make_empty_database()
+    app = create_app({"TESTING": True, "SECRET_KEY": "test",
+                      "SQLALCHEMY_DATABASE_URI": migrated})
+    with app.app_context():
+        try:
+            upgrade()
+            with db.engine.connect() as conn:
+                from_migrations = schema_objects(conn)
+        finally:
+            db.engine.dispose()
+    engine = create_engine(created)
+    try:
+        db.metadata.create_all(engine)
+        with engine.connect() as conn:
+            from_models = schema_objects(conn)
+    finally:
+        engine.dispose()
+
+    assert SEARCH_OBJECTS[backend] <= from_models.keys()
+    # Alembic's own bookkeeping is the only thing the migrations add.
+    from_migrations = {k: v for k, v in from_migrations.items() if "alembic" not in k[1]}
+    assert from_migrations == from_models
+
+
+def _search_ids(term: str) -> list[str]:
+    filters = queries.EntryFilters(search=term)
+    return sorted(
+        row.sku for row in queries.list_entries(system_actor("migration-test"), filters).rows
+    )
+
+
+def test_search_migration_indexes_existing_products_and_downgrades_cleanly(
+    empty_database: str, backend: str, logging_restored: None
+):
+    app = create_app({"TESTING": True, "SECRET_KEY": "test", "SQLALCHEMY_DATABASE_URI":
+                      empty_database})
+    with app.app_context():
+        try:
+            upgrade(revision="0001")
+            store = Store(name="Before search", slug="before-search")
+            db.session.add(store)
+            db.session.flush()
+            location = Location(store_id=store.id, code="MAIN")
+            db.session.add(location)
+            db.session.flush()
+            db.session.execute(insert(Product.__table__), [
+                {"store_id": store.id, "sku": "KET-001", "title": "Copper Kettle",
+                 "gtin": "4006381333931", "type": "physical", "allow_backorder": False,
+                 "reorder_point": 0, "reorder_quantity": 0,
+                 "created_at": store.created_at, "updated_at": store.created_at},
+            ])
+            db.session.commit()
+            product_id = db.session.scalar(text("SELECT id FROM products"))
+            inventory.create_entry(actor=system_actor("migration-test"), product_id=product_id,
+                                   location_id=location.id, quantity=2)
+
+            upgrade()
+            # Products that were there before the search objects are found by them.
+            assert _search_ids("kettle") == ["KET-001"]
+            assert _search_ids("ket-0") == ["KET-001"]
+            db.session.remove()
+            with db.engine.connect() as conn:
+                assert SEARCH_OBJECTS[backend] <= schema_objects(conn).keys()
+
+            downgrade(revision="0001")
+            with db.engine.connect() as conn:
+                left = {key for key in schema_objects(conn) if key[0] != "extension"}
+            assert not {key for key in SEARCH_OBJECTS[backend] if key[0] != "extension"} & left
+            # Without the triggers, writing products still works after the downgrade.
+            db.session.execute(text("UPDATE products SET title = 'Steel Kettle'"))
+            db.session.commit()
+
+            upgrade()
+            assert _search_ids("steel") == ["KET-001"]
+            assert _search_ids("copper") == []
         finally:
             db.session.remove()
             db.engine.dispose()

@@ -45,6 +45,14 @@ def get_metadata():
     return target_db.metadata
 
 
+def include_object(object, name, type_, reflected, compare_to):
+    """Autogenerate leaves the product search objects alone: they live outside the
+    models' metadata (see app/models/catalog.py) and migration 0002 creates them."""
+    from app.models.catalog import is_search_object
+
+    return not (reflected and compare_to is None and is_search_object(name))
+
+
 def run_migrations_offline():
     """Run migrations in 'offline' mode.
 
@@ -87,6 +95,8 @@ def run_migrations_online():
     conf_args = current_app.extensions['migrate'].configure_args
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
+    if conf_args.get("include_object") is None:
+        conf_args["include_object"] = include_object
 
     connectable = get_engine()
 

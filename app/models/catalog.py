@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy import DDL, CheckConstraint, ForeignKey, String, UniqueConstraint, event
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.clock import utcnow
@@ -43,3 +43,61 @@ class Product(db.Model):
     @property
     def is_unlimited(self) -> bool:
         return self.type in UNLIMITED_TYPES
+
+
+# Search (app.services.queries): a substring of the title or SKU, any case, or a whole GTIN.
+# PostgreSQL: pg_trgm GIN indexes serve ILIKE '%term%'. SQLite: an FTS5 table with the
+# trigram tokenizer over the same two columns, reading its text from products (external
+# content) and kept in step by triggers, so every write to products updates it in the same
+# transaction. On both, a case-folded SKU index serves exact codes (a scanner) and the
+# prefix match for terms too short for trigrams; ix_products_gtin serves whole GTINs (a
+# trigram index over digits, an alphabet of ten, would select little).
+# Migration 0002 carries the same SQL; tests/test_migrations.py compares the two.
+# A batch (copy-and-move) migration of products on SQLite drops these triggers with the
+# old table: such a migration must create them again.
+SEARCH_SQLITE = (
+    "CREATE INDEX ix_products_sku_ci ON products (sku COLLATE NOCASE)",
+    "CREATE VIRTUAL TABLE products_search USING fts5("
+    "title, sku, content='products', content_rowid='id', tokenize='trigram')",
+    "CREATE TRIGGER products_search_insert AFTER INSERT ON products BEGIN "
+    "INSERT INTO products_search (rowid, title, sku) "
+    "VALUES (new.id, new.title, new.sku); END",
+    "CREATE TRIGGER products_search_delete AFTER DELETE ON products BEGIN "
+    "INSERT INTO products_search (products_search, rowid, title, sku) "
+    "VALUES ('delete', old.id, old.title, old.sku); END",
+    "CREATE TRIGGER products_search_update AFTER UPDATE OF title, sku ON products BEGIN "
+    "INSERT INTO products_search (products_search, rowid, title, sku) "
+    "VALUES ('delete', old.id, old.title, old.sku); "
+    "INSERT INTO products_search (rowid, title, sku) "
+    "VALUES (new.id, new.title, new.sku); END",
+)
+SEARCH_POSTGRESQL = (
+    "CREATE EXTENSION IF NOT EXISTS pg_trgm",
+    "CREATE INDEX ix_products_sku_ci ON products (lower(sku) text_pattern_ops)",
+    "CREATE INDEX ix_products_title_trgm ON products USING gin (title gin_trgm_ops)",
+    "CREATE INDEX ix_products_sku_trgm ON products USING gin (sku gin_trgm_ops)",
+)
+# Kept out of the models' metadata (SQLite can't reflect a collated or expression index,
+# nor Alembic a virtual table), so autogenerate must leave them alone.
+SEARCH_INDEXES = frozenset(
+    {"ix_products_sku_ci", "ix_products_title_trgm", "ix_products_sku_trgm"}
+)
+SEARCH_TABLE = "products_search"
+
+
+def is_search_object(name: str | None) -> bool:
+    """True for the search indexes and the FTS5 table with its shadow tables."""
+    return bool(name) and (name in SEARCH_INDEXES or str(name).startswith(SEARCH_TABLE))
+
+
+for _statement in SEARCH_SQLITE:
+    event.listen(Product.__table__, "after_create", DDL(_statement).execute_if(dialect="sqlite"))
+for _statement in SEARCH_POSTGRESQL:
+    event.listen(
+        Product.__table__, "after_create", DDL(_statement).execute_if(dialect="postgresql")
+    )
+event.listen(
+    Product.__table__,
+    "before_drop",
+    DDL(f"DROP TABLE IF EXISTS {SEARCH_TABLE}").execute_if(dialect="sqlite"),
+)

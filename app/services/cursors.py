@@ -20,23 +20,39 @@ class Cursor:
     value: Any
     id: int
     backwards: bool
+    # A search ranks exact SKU/GTIN matches (0) before the other rows (1); the rank leads
+    # the sort key, so a search's cursor carries it and a plain listing's does not.
+    rank: int | None = None
 
 
-def encode_cursor(value: Any, row_id: int, *, backwards: bool) -> str:
+def encode_cursor(value: Any, row_id: int, *, backwards: bool, rank: int | None = None) -> str:
     if isinstance(value, datetime):
         payload: list[Any] = ["t", value.isoformat(), row_id, backwards]
     else:
         payload = ["v", value, row_id, backwards]
+    if rank is not None:
+        payload.append(rank)
     raw = json.dumps(payload, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(token: str, expect: type | None = None) -> Cursor:
+def decode_cursor(
+    token: str, expect: type | None = None, *, ranked: bool | None = None
+) -> Cursor:
     """Raises ValidationError naming `cursor` when the token was not made by encode_cursor
-    (or, with `expect`, when its value is not of the sort column's type)."""
+    (or, with `expect`, when its value is not of the sort column's type; with `ranked`,
+    when it does or does not carry a search rank against the caller's wish)."""
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        kind, value, row_id, backwards = json.loads(raw)
+        payload = json.loads(raw)
+        if not isinstance(payload, list) or len(payload) not in (4, 5):
+            raise ValueError(payload)
+        kind, value, row_id, backwards = payload[:4]
+        rank = payload[4] if len(payload) == 5 else None
+        if rank is not None and (type(rank) is not int or rank not in (0, 1)):
+            raise ValueError(rank)
+        if ranked is not None and (rank is not None) != ranked:
+            raise ValueError(rank)
         if kind == "t":
             value = datetime.fromisoformat(value)
         elif kind != "v" or not isinstance(value, (str, int)) or isinstance(value, bool):
@@ -49,4 +65,4 @@ def decode_cursor(token: str, expect: type | None = None) -> Cursor:
             raise ValueError(value)
     except (ValueError, TypeError, json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ValidationError({"cursor": "This page link is no longer valid."}) from exc
-    return Cursor(value=value, id=row_id, backwards=backwards)
+    return Cursor(value=value, id=row_id, backwards=backwards, rank=rank)

@@ -14,19 +14,24 @@ from sqlalchemy import (
     Select,
     and_,
     case,
+    column,
     distinct,
     false,
     func,
     literal,
+    literal_column,
     not_,
     or_,
     select,
+    table,
     true,
     tuple_,
+    union_all,
 )
 
 from app.extensions import db
 from app.models import InventoryEntry, Location, Product, Reservation, Store
+from app.models.catalog import SEARCH_TABLE
 from app.models.stores import normalize_location_code
 from app.permissions import READ, Actor
 from app.services.cursors import decode_cursor, encode_cursor
@@ -243,28 +248,48 @@ def product_status(product_type: str, allow_backorder: bool, available_total: in
 
 
 def stock_stats(actor: Actor, *, store_id: int | None = None) -> dict[str, int]:
-    """The overview's cards and counts by status, in one aggregate query."""
+    """The overview's cards and counts by status, in one statement.
+
+    One pass over the entries (joined to their products for the status rules) counts with
+    FILTER clauses; in_stock is what the other three statuses leave, as the four partition
+    every entry. Stores and locations with stock are counted by index look-ups (EXISTS per
+    store and per location) rather than a DISTINCT over every entry."""
+    scoped = [readable_scope(actor)]
+    if store_id is not None:
+        scoped.append(entries.c.store_id == store_id)
+    counted = {s: func.count().filter(status_condition(s)) for s in STATUSES if s != "in_stock"}
+    holding = select(entries.c.id).where(*scoped)
+    stores_with = (
+        select(func.count()).select_from(stores).where(
+            readable_scope(actor, stores.c.id),
+            stores.c.id == store_id if store_id is not None else true(),
+            holding.where(entries.c.store_id == stores.c.id).exists(),
+        ).scalar_subquery()
+    )
+    locations_with = (
+        select(func.count()).select_from(locations).where(
+            readable_scope(actor, locations.c.store_id),
+            locations.c.store_id == store_id if store_id is not None else true(),
+            holding.where(entries.c.location_id == locations.c.id).exists(),
+        ).scalar_subquery()
+    )
     query = (
         select(
-            func.count(entries.c.id).label("total_entries"),
+            func.count().label("total_entries"),
             func.coalesce(func.sum(entries.c.quantity), 0).label("total_quantity"),
             func.coalesce(func.sum(entries.c.reserved_quantity), 0).label("total_reserved"),
-            func.coalesce(func.sum(available), 0).label("total_available"),
-            func.count(distinct(entries.c.store_id)).label("stores_with_inventory"),
-            func.count(distinct(entries.c.location_id)).label("unique_locations"),
-            *(
-                func.coalesce(func.sum(case((status_condition(s), 1), else_=0)), 0).label(s)
-                for s in STATUSES
-            ),
+            *(expression.label(s) for s, expression in counted.items()),
+            stores_with.label("stores_with_inventory"),
+            locations_with.label("unique_locations"),
         )
         .select_from(entries)
         .join(products, products.c.id == entries.c.product_id)
-        .where(readable_scope(actor))
+        .where(*scoped)
     )
-    if store_id is not None:
-        query = query.where(entries.c.store_id == store_id)
     row = db.session.execute(query).one()
-    stats = {k: int(v) for k, v in row._asdict().items()}
+    stats = {k: int(v or 0) for k, v in row._asdict().items()}
+    stats["total_available"] = stats["total_quantity"] - stats["total_reserved"]
+    stats["in_stock"] = stats["total_entries"] - sum(stats[s] for s in counted)
     stats["low_stock_count"] = stats["low_stock"]
     return stats
 
@@ -425,6 +450,72 @@ class EntryPage:
     total: int
     next_cursor: str | None
     prev_cursor: str | None
+    # True when the listing was asked to count no further than `count_limit` and there
+    # are more: `total` is then that limit, shown as "10,000+".
+    total_capped: bool = False
+
+
+# --------------------------------------------------------------------------- search
+
+# Trigram indexes serve substrings of at least this many characters.
+MIN_SUBSTRING = 3
+fts = table(SEARCH_TABLE, column("rowid"))
+
+
+def _dialect() -> str:
+    return db.session.get_bind().dialect.name
+
+
+def _like_escaped(term: str) -> str:
+    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def search_mode(term: str) -> str:
+    """How a search term is matched: "substring" of a title or SKU from MIN_SUBSTRING
+    characters, else "sku_prefix" (the start of a SKU), which the overview says aloud; a
+    whole GTIN matches in both."""
+    return "substring" if len(term.strip()) >= MIN_SUBSTRING else "sku_prefix"
+
+
+def exact_code_condition(term: str) -> ColumnElement[bool]:
+    """The product's SKU (any case) or GTIN is exactly `term`: what a scanner types.
+    Served by the case-folded SKU index and the GTIN index. SQLite folds ASCII letters
+    only; PostgreSQL folds every letter."""
+    if _dialect() == "sqlite":
+        sku_matches = products.c.sku.collate("NOCASE") == term
+    else:
+        sku_matches = func.lower(products.c.sku) == func.lower(term)
+    return or_(sku_matches, products.c.gtin == term)
+
+
+def search_condition(term: str) -> ColumnElement[bool]:
+    """Products whose title or SKU contains `term` (any case), through the trigram
+    indexes, or whose GTIN is `term`; a term shorter than MIN_SUBSTRING matches the start
+    of a SKU instead of a substring."""
+    whole_gtin = products.c.gtin == term
+    if search_mode(term) == "sku_prefix":
+        pattern = _like_escaped(term) + "%"
+        if _dialect() == "sqlite":
+            # LIKE folds ASCII case on SQLite and uses the NOCASE index for a prefix.
+            return or_(products.c.sku.like(pattern, escape="\\"), whole_gtin)
+        return or_(func.lower(products.c.sku).like(func.lower(pattern), escape="\\"),
+                   whole_gtin)
+    if _dialect() == "sqlite":
+        # A quoted FTS5 phrase of trigrams is a substring match; only " is special in it.
+        phrase = '"' + term.replace('"', '""') + '"'
+        return products.c.id.in_(union_all(
+            select(fts.c.rowid).where(literal_column(SEARCH_TABLE).op("MATCH")(phrase)),
+            select(products.c.id).where(whole_gtin),
+        ))
+    pattern = "%" + _like_escaped(term) + "%"
+    # One SELECT per column and one for the GTIN, so the planner weighs each index on its
+    # own; an OR of them is costed as a whole and can tip into a scan of every product.
+    found = union_all(
+        select(products.c.id).where(products.c.title.ilike(pattern, escape="\\")),
+        select(products.c.id).where(products.c.sku.ilike(pattern, escape="\\")),
+        select(products.c.id).where(whole_gtin),
+    )
+    return products.c.id.in_(found)
 
 
 def _filter_conditions(actor: Actor, filters: EntryFilters) -> list[ColumnElement[bool]]:
@@ -437,68 +528,100 @@ def _filter_conditions(actor: Actor, filters: EntryFilters) -> list[ColumnElemen
         conditions.append(status_condition(filters.status))
     if filters.max_quantity is not None:
         conditions.append(entries.c.quantity <= filters.max_quantity)
-    if filters.search:
-        term = filters.search.strip()
-        pattern = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        conditions.append(
-            or_(
-                products.c.title.ilike(pattern, escape="\\"),
-                products.c.sku.ilike(pattern, escape="\\"),
-                products.c.gtin == term,
-            )
-        )
+    term = _search_term(filters)
+    if term is not None:
+        conditions.append(search_condition(term))
     return conditions
 
 
+def _search_term(filters: EntryFilters) -> str | None:
+    return (filters.search or "").strip() or None
+
+
 def list_entries(
-    actor: Actor, filters: EntryFilters, *, cursor: str | None = None, limit: int = 50
+    actor: Actor, filters: EntryFilters, *, cursor: str | None = None, limit: int = 50,
+    count_limit: int | None = None,
 ) -> EntryPage:
     """One page of the overview, keyset-paginated on (sort value, id) so a deep page costs
-    what the first one does. Two queries: the page and its exact total."""
+    what the first one does; a search puts exact SKU/GTIN matches first and pages on
+    (rank, sort value, id). Two queries: the page and its total, exact, or with
+    `count_limit` counted no further than that (an exact count reads every matching row:
+    ~0.2 s at 1M entries). Raises ValidationError naming `cursor` for a page link this
+    listing did not make."""
     sort_expr = SORTS[filters.sort]
     conditions = _filter_conditions(actor, filters)
-    key = decode_cursor(cursor, SORT_TYPES.get(filters.sort, int)) if cursor else None
+    term = _search_term(filters)
+    rank = case((exact_code_condition(term), 0), else_=1) if term is not None else None
+    key = (
+        decode_cursor(cursor, SORT_TYPES.get(filters.sort, int), ranked=rank is not None)
+        if cursor else None
+    )
     backwards = bool(key and key.backwards)
     # Walking backwards means reading the opposite order and flipping the page.
     descending = filters.descending != backwards
     query = _entry_select().add_columns(sort_expr.label("sort_key")).where(*conditions)
+    if rank is not None:
+        query = query.add_columns(rank.label("rank_key"))
     if key is not None:
         pair = tuple_(sort_expr, entries.c.id)
         bound = tuple_(literal(key.value), literal(key.id))
-        query = query.where(pair < bound if descending else pair > bound)
-    order = (sort_expr.desc(), entries.c.id.desc()) if descending else (sort_expr, entries.c.id)
+        after = pair < bound if descending else pair > bound
+        # The same bound on the sort value alone: a plain comparison an index on that
+        # column can serve, which the row comparison above (two tables) cannot.
+        near = sort_expr <= key.value if descending else sort_expr >= key.value
+        if rank is None:
+            query = query.where(after, near)
+        else:
+            later_rank = rank < key.rank if backwards else rank > key.rank
+            query = query.where(or_(later_rank, and_(rank == key.rank, after)))
+    order = [sort_expr.desc(), entries.c.id.desc()] if descending else [sort_expr, entries.c.id]
+    if rank is not None:
+        order.insert(0, rank.desc() if backwards else rank)
     fetched = db.session.execute(query.order_by(*order).limit(limit + 1)).all()
     more = len(fetched) > limit
     fetched = fetched[:limit]
     if backwards:
         fetched.reverse()
-    rows = [EntryView(**{k: v for k, v in r._asdict().items() if k != "sort_key"}) for r in fetched]
-    total = db.session.execute(
-        select(func.count())
-        .select_from(entries)
-        .join(products, products.c.id == entries.c.product_id)
-        .where(*conditions)
-    ).scalar_one()
+    hidden = {"sort_key", "rank_key"}
+    rows = [EntryView(**{k: v for k, v in r._asdict().items() if k not in hidden})
+            for r in fetched]
+    matching = select(entries.c.id).select_from(entries)
+    if filters.status is not None or term is not None:
+        matching = matching.join(products, products.c.id == entries.c.product_id)
+    matching = matching.where(*conditions)
+    if count_limit is not None:
+        matching = matching.limit(count_limit + 1)
+    total = int(db.session.execute(
+        select(func.count()).select_from(matching.subquery())
+    ).scalar_one())
+    capped = count_limit is not None and total > count_limit
+    if capped:
+        total = count_limit
 
     next_cursor = prev_cursor = None
     if fetched:
         first, last = fetched[0], fetched[-1]
+
+        def ranked(row: Any) -> int | None:
+            return int(row.rank_key) if rank is not None else None
+
         if (more and not backwards) or backwards:
-            next_cursor = encode_cursor(last.sort_key, last.id, backwards=False)
+            next_cursor = encode_cursor(last.sort_key, last.id, backwards=False,
+                                        rank=ranked(last))
         if key is not None and (more or not backwards):
-            prev_cursor = encode_cursor(first.sort_key, first.id, backwards=True)
-    return EntryPage(rows=rows, total=int(total), next_cursor=next_cursor, prev_cursor=prev_cursor)
+            prev_cursor = encode_cursor(first.sort_key, first.id, backwards=True,
+                                        rank=ranked(first))
+    return EntryPage(rows=rows, total=total, next_cursor=next_cursor, prev_cursor=prev_cursor,
+                     total_capped=bool(capped))
 
 
 def find_exact(actor: Actor, code: str, *, limit: int = 20) -> list[EntryView]:
-    """Entries whose product SKU (any case) or GTIN is exactly `code`: what a scanner types."""
+    """Entries whose product SKU (any case) or GTIN is exactly `code`: what a scanner types.
+    One indexed look-up (the case-folded SKU index, the GTIN index)."""
     term = code.strip()
     if not term:
         return []
-    query = _entry_select().where(
-        readable_scope(actor),
-        or_(func.upper(products.c.sku) == term.upper(), products.c.gtin == term),
-    )
+    query = _entry_select().where(readable_scope(actor), exact_code_condition(term))
     return [
         EntryView(**r._asdict())
         for r in db.session.execute(query.order_by(entries.c.id).limit(limit))

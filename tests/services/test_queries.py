@@ -199,3 +199,40 @@ def test_a_tampered_cursor_is_a_validation_error(make_entry, admin_actor):
     with pytest.raises(ValidationError) as caught:
         queries.list_entries(admin_actor, queries.EntryFilters(), cursor="not-a-cursor")
     assert "cursor" in caught.value.fields
+
+
+def test_stats_agree_with_each_entrys_own_status_in_every_scope(
+    make_store, make_location, make_product, make_entry, make_user, actor_of, admin_actor
+):
+    """The counts by status (three counted, in_stock the rest) and the store and location
+    counts match what each entry says of itself, for a platform admin, one store and a
+    reader of one store."""
+    from collections import Counter
+
+    mine, theirs, empty = make_store(), make_store(), make_store()
+    make_location(empty)  # a location without entries is not counted
+    made = []
+    for n, store in enumerate([mine, mine, mine, mine, theirs, theirs, mine]):
+        product = make_product(store, allow_backorder=n % 3 == 0)
+        made.append(make_entry(
+            quantity=(0, 4, 9, 2, 0, 5, 1)[n], threshold=(0, 5, 3, 2, 1, 0, 0)[n],
+            reserved=(0, 1, 0, 2, 0, 0, 0)[n], store=store, product=product,
+        ))
+    reader = actor_of(make_user(role="staff", store=mine))
+    for actor, store_id, visible in (
+        (admin_actor, None, made),
+        (admin_actor, mine.id, [e for e in made if e.store_id == mine.id]),
+        (reader, None, [e for e in made if e.store_id == mine.id]),
+        (reader, theirs.id, []),
+    ):
+        stats = queries.stock_stats(actor, store_id=store_id)
+        statuses = Counter(queries.get_entry(admin_actor, e.id).status for e in visible)
+        assert {s: stats[s] for s in queries.STATUSES} == {s: statuses[s] for s in queries.STATUSES}
+        assert stats["total_entries"] == len(visible)
+        assert stats["total_quantity"] == sum(e.quantity for e in visible)
+        assert stats["total_available"] == sum(e.quantity - e.reserved_quantity for e in visible)
+        assert stats["stores_with_inventory"] == len({e.store_id for e in visible})
+        assert stats["unique_locations"] == len({e.location_id for e in visible})
+    assert set(Counter(queries.get_entry(admin_actor, e.id).status for e in made)) == set(
+        queries.STATUSES
+    )
