@@ -93,18 +93,25 @@ def can_select(actor: Actor, store_id: int) -> bool:
     return any(actor.can(a.permission, store_id) for a in BULK_ACTIONS.values())
 
 
-def bulk_bar(actor: Actor, view: OverviewView, total: int) -> dict[str, Any]:
-    """What the overview's bulk bar needs: the actions on offer and how many entries
-    "all matching these filters" would act on."""
+def bulk_bar(actor: Actor, view: OverviewView, total: int, capped: bool = False
+             ) -> dict[str, Any]:
+    """What the overview's bulk bar needs: the actions on offer, how many entries "all
+    matching these filters" would act on, and whether that is more than one bulk action
+    takes (then the bar asks for narrower filters instead of offering them all)."""
     actions = offered(actor)
     if not actions or not total:
-        return {"bulk_actions": actions, "bulk_total": 0}
+        return {"bulk_actions": actions, "bulk_total": 0, "bulk_too_many": False}
     readable = actor.stores_with(READ)
     everywhere = all(actor.stores_with(a.permission) in (None, readable) for a in actions)
-    count = total if everywhere else bulk.count_matching(
-        actor, view.filters, *(a.permission for a in actions)
-    )
-    return {"bulk_actions": actions, "bulk_total": count}
+    if everywhere:
+        count, too_many = total, capped or total > bulk.MAX_BULK
+    else:
+        count = bulk.count_matching(
+            actor, view.filters, *(a.permission for a in actions), limit=bulk.MAX_BULK + 1
+        )
+        too_many = count > bulk.MAX_BULK
+    return {"bulk_actions": actions, "bulk_total": count, "bulk_too_many": too_many,
+            "bulk_max": bulk.MAX_BULK}
 
 
 def read_selection(values: MultiDict[str, str]) -> tuple[Selection, OverviewView]:

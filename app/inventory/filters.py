@@ -9,7 +9,14 @@ from urllib.parse import urlencode
 
 from flask import url_for
 
-from app.services.queries import PAGE_SIZES, SORTS, STATUS_LABELS, STATUSES, EntryFilters
+from app.services.queries import (
+    PAGE_SIZES,
+    SORTS,
+    STATUS_LABELS,
+    STATUSES,
+    EntryFilters,
+    search_mode,
+)
 from app.services.validation import LIMIT
 
 DEFAULT_PER_PAGE = 50
@@ -65,7 +72,8 @@ class OverviewView:
         if f.max_quantity is not None:
             out.append((f"On hand ≤ {f.max_quantity:,}", self.url(max_qty=None)))
         if f.search:
-            out.append((f"Search: {f.search}", self.url(q=None)))
+            label = "SKU starts with" if search_mode(f.search) == "sku_prefix" else "Search"
+            out.append((f"{label}: {f.search}", self.url(q=None)))
         return out
 
 

@@ -58,24 +58,32 @@ def overview():  # type: ignore[no-untyped-def]
     return vary_on_htmx(_response(render_template("inventory/overview.html", **context), status))
 
 
+# The overview counts matching entries up to this many and then says "10,000+": an exact
+# count of a million rows costs more than the page itself, and nobody pages that far.
+COUNT_LIMIT = 10_000
+
+
 def overview_context(actor: Actor, view: OverviewView) -> dict[str, Any]:
     """Everything the overview page and its results fragment show for `view`."""
     try:
-        page = queries.list_entries(actor, view.filters, cursor=view.cursor, limit=view.per_page)
+        page = queries.list_entries(actor, view.filters, cursor=view.cursor, limit=view.per_page,
+                                    count_limit=COUNT_LIMIT)
     except ValidationError as exc:
         # A stale or forged page link: say so and show the first page instead.
         view = replace(view, cursor=None, errors={**view.errors, **exc.fields})
-        page = queries.list_entries(actor, view.filters, limit=view.per_page)
+        page = queries.list_entries(actor, view.filters, limit=view.per_page,
+                                    count_limit=COUNT_LIMIT)
     exact = queries.find_exact(actor, view.filters.search) if view.filters.search else []
     return {
         "view": view,
         "page": page,
         "exact": exact,
+        "search_mode": queries.search_mode(view.filters.search) if view.filters.search else None,
         "row_actions": ROW_ACTIONS,
         "actions": ACTIONS,
         "stats": queries.stock_stats(actor, store_id=view.filters.store_id),
         "locations": queries.store_locations(actor, store_id=view.filters.store_id),
-        **bulk_bar(actor, view, page.total),
+        **bulk_bar(actor, view, page.total, page.total_capped),
     }
 
 

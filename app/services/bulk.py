@@ -154,15 +154,19 @@ def selection(
     return Selection(filters=filters)
 
 
-def count_matching(actor: Actor, filters: EntryFilters, *permissions: str) -> int:
+def count_matching(
+    actor: Actor, filters: EntryFilters, *permissions: str, limit: int | None = None
+) -> int:
     """How many entries the filters select among those the actor may change with any of
-    `permissions` (the "select all N matching" figure)."""
-    query = (
-        select(func.count())
-        .select_from(entries)
+    `permissions` (the "select all N matching" figure), counting no further than `limit`."""
+    matching = (
+        select(entries.c.id)
         .join(products, products.c.id == entries.c.product_id)
         .where(*_filter_conditions(actor, filters), _permission_scope(actor, *permissions))
     )
+    if limit is not None:
+        matching = matching.limit(limit)
+    query = select(func.count()).select_from(matching.subquery())
     return int(db.session.execute(query).scalar_one())
 
 
