@@ -24,7 +24,7 @@ from app.models import InventoryEntry, Location, Product, StockMovement, Store
 from app.permissions import ADJUST, THRESHOLD, Actor
 from app.services.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from app.services.inventory import ENTRY_COLUMNS, StockChange, run_mutation
-from app.services.queries import EntryFilters, _filter_conditions, product_status
+from app.services.queries import EntryFilters, filter_conditions, product_status
 from app.services.validation import LIMIT, Checker, clean_text, is_id
 
 entries = InventoryEntry.__table__
@@ -162,7 +162,7 @@ def count_matching(
     matching = (
         select(entries.c.id)
         .join(products, products.c.id == entries.c.product_id)
-        .where(*_filter_conditions(actor, filters), _permission_scope(actor, *permissions))
+        .where(*filter_conditions(actor, filters), _permission_scope(actor, *permissions))
     )
     if limit is not None:
         matching = matching.limit(limit)
@@ -338,7 +338,7 @@ def _targets(
     )
     if chosen.filters is not None:
         query = query.where(
-            *_filter_conditions(actor, chosen.filters), _permission_scope(actor, permission)
+            *filter_conditions(actor, chosen.filters), _permission_scope(actor, permission)
         ).limit(MAX_BULK + 1)
     else:
         query = query.where(entries.c.id.in_(chosen.entry_ids))

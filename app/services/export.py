@@ -10,7 +10,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import InventoryEntry, Location, Product, Store
 from app.permissions import Actor
-from app.services.queries import SORTS, EntryFilters, _filter_conditions, status_expression
+from app.services.queries import SORTS, EntryFilters, filter_conditions, status_expression
 
 entries = InventoryEntry.__table__
 products = Product.__table__
@@ -61,7 +61,7 @@ def iter_entries_csv(actor: Actor, filters: EntryFilters) -> Iterator[ExportRow]
         .join(products, products.c.id == entries.c.product_id)
         .join(locations, locations.c.id == entries.c.location_id)
         .join(stores, stores.c.id == entries.c.store_id)
-        .where(*_filter_conditions(actor, filters))
+        .where(*filter_conditions(actor, filters))
         .order_by(*order)
     )
     result = db.session.execute(query, execution_options={"yield_per": BATCH})
