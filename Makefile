@@ -10,6 +10,8 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
+BENCH_OVERVIEW_ARGS ?=
+BENCH_SCALE_ARGS ?=
 
 export FLASK_APP := app
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
@@ -22,7 +24,7 @@ help:
 	@echo "make test     set up and run the tests (PostgreSQL tests skip when no server answers)"
 	@echo "make test-ci  the tests as CI runs them: PostgreSQL and Chromium required, the 'ci' Hypothesis profile"
 	@echo "make lint     ruff"
-	@echo "make bench    the service-layer and overview benchmarks (BENCH_ARGS, BENCH_OVERVIEW_ARGS)"
+	@echo "make bench    the service-layer, overview and scale benchmarks (BENCH_ARGS, BENCH_OVERVIEW_ARGS, BENCH_SCALE_ARGS)"
 	@echo "make clean    remove the virtualenv and caches (instance/ and its database stay)"
 
 $(BIN)/python:
@@ -55,6 +57,7 @@ lint: setup
 bench: setup
 	$(BIN)/python bench/bench_services.py $(BENCH_ARGS)
 	$(BIN)/python bench/bench_overview.py $(BENCH_OVERVIEW_ARGS)
+	$(BIN)/python bench/bench_scale.py $(BENCH_SCALE_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build *.egg-info
