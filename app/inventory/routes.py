@@ -6,6 +6,7 @@ import uuid
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from flask import (
     abort,
@@ -47,11 +48,16 @@ def home():  # type: ignore[no-untyped-def]
 def overview():  # type: ignore[no-untyped-def]
     """Stats, filters and the entries table; htmx asks for the results alone."""
     actor = current_actor()
-    context = overview_context(actor, parse_overview_args(request.args))
+    fragment = wants_fragment()
+    # Turning a page, sorting or searching leaves the stats cards and the location list as
+    # they are: only a change of store (or a stock change, which asks for the stats itself)
+    # needs them again, and at a million entries the stats cost more than the page.
+    summary = not fragment or _store_changed()
+    context = overview_context(actor, parse_overview_args(request.args), summary=summary)
     view = context["view"]
     status = 422 if view.errors else 200
-    if wants_fragment():
-        html = render_template("inventory/_results.html", oob_stats=True, **context)
+    if fragment:
+        html = render_template("inventory/_results.html", oob_stats=summary, **context)
         response = _response(html, status)
         response.headers["HX-Push-Url"] = view.url()
         return vary_on_htmx(response)
@@ -63,8 +69,19 @@ def overview():  # type: ignore[no-untyped-def]
 COUNT_LIMIT = 10_000
 
 
-def overview_context(actor: Actor, view: OverviewView) -> dict[str, Any]:
-    """Everything the overview page and its results fragment show for `view`."""
+def _store_changed() -> bool:
+    """Whether an htmx request asks for another store than the page it came from shows."""
+    current = request.headers.get("HX-Current-URL")
+    if not current:
+        return True
+    before = parse_qs(urlsplit(current).query).get("store", [""])[0]
+    return before.strip() != (request.args.get("store") or "").strip()
+
+
+def overview_context(actor: Actor, view: OverviewView, *, summary: bool = True
+                     ) -> dict[str, Any]:
+    """Everything the overview page and its results fragment show for `view`; without
+    `summary`, not the stats cards and the location list."""
     try:
         page = queries.list_entries(actor, view.filters, cursor=view.cursor, limit=view.per_page,
                                     count_limit=COUNT_LIMIT)
@@ -81,8 +98,10 @@ def overview_context(actor: Actor, view: OverviewView) -> dict[str, Any]:
         "search_mode": queries.search_mode(view.filters.search) if view.filters.search else None,
         "row_actions": ROW_ACTIONS,
         "actions": ACTIONS,
-        "stats": queries.stock_stats(actor, store_id=view.filters.store_id),
-        "locations": queries.store_locations(actor, store_id=view.filters.store_id),
+        **({
+            "stats": queries.stock_stats(actor, store_id=view.filters.store_id),
+            "locations": queries.store_locations(actor, store_id=view.filters.store_id),
+        } if summary else {}),
         **bulk_bar(actor, view, page.total, page.total_capped),
     }
 

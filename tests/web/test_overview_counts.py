@@ -68,3 +68,25 @@ def test_a_short_search_says_it_matches_the_start_of_skus(shelf) -> None:
     assert "Showing SKUs that start with" not in body
     assert "Search: walnut" in body
     assert body.count('<tr id="entry-') == 5
+
+
+def test_turning_a_page_or_searching_leaves_the_stats_alone(shelf) -> None:
+    """The stats cards come back out of band only when the store changes: a page flip or
+    a search in the same store sends the rows alone (and skips the stats queries)."""
+    here = f"http://localhost/inventory?store={shelf.store.id}"
+
+    def fragment(url: str, current: str | None) -> str:
+        headers = {"HX-Request": "true", **({"HX-Current-URL": current} if current else {})}
+        response = shelf.owner.get(url, headers=headers)
+        assert response.status_code == 200
+        return response.get_data(as_text=True)
+
+    same_store = fragment(f"/inventory?store={shelf.store.id}&q=walnut", here)
+    assert 'id="results"' in same_store
+    assert 'id="stats"' not in same_store
+
+    other_store = fragment("/inventory", here)
+    assert 'id="stats"' in other_store and 'hx-swap-oob="true"' in other_store
+
+    # Without the header (an old client, a bookmarklet) the stats always come along.
+    assert 'id="stats"' in fragment(f"/inventory?store={shelf.store.id}", None)
