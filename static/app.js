@@ -97,6 +97,13 @@
     }
   }, true);
 
+  // The search box already asks as it is typed in (input, search, submit). Its change event,
+  // fired when it loses focus, would send the whole form once more: clicking a chip right
+  // after typing then raced that request, and the older form state could win.
+  document.addEventListener("change", function (event) {
+    if (event.target.matches("#filters [data-search]")) { event.stopPropagation(); }
+  }, true);
+
   document.addEventListener("htmx:pushedIntoHistory", function () { syncFilters(true); });
   document.addEventListener("htmx:historyRestore", function () { syncFilters(false); });
 

@@ -430,3 +430,23 @@ def test_slash_focuses_the_search_box(page: Page, shop, sign_in: Callable[..., N
     # Inside a field "/" is just a character.
     page.keyboard.type("a/b")
     expect(page.locator("#q")).to_have_value("a/b")
+
+
+def test_leaving_the_search_box_sends_no_second_request(
+    page: Page, shop, sign_in: Callable[..., None]
+):
+    """The search asks as it is typed; leaving the box must not send the form again, or a
+    chip clicked right after typing races that older request (and can lose to it)."""
+    sign_in(page, shop.owner)
+    sent: list[str] = []
+    page.on("request", lambda r: sent.append(r.url) if "/inventory" in r.url
+            and r.headers.get("hx-request") == "true" else None)
+    page.locator("#q").fill("mug")
+    expect(page).to_have_url(re.compile(r"q=mug"))
+    expect(page.locator("#results tbody tr")).to_have_count(2)
+    before = list(sent)
+
+    page.locator("#q").blur()
+    page.wait_for_timeout(600)  # longer than the search's 300 ms debounce
+
+    assert sent == before, f"leaving the box sent {sent[len(before):]}"
