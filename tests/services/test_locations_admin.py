@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -297,10 +298,21 @@ def transfer_scene(store, make_location, make_product, make_entry):
     return source, target, product
 
 
+@pytest.fixture
+def transfer_scene_without_target(store, make_location, make_product, make_entry):
+    """As transfer_scene, but the transfer creates the target entry: no entry lock to meet,
+    only the lock on the location."""
+    source, target = make_location(store, "SOURCE"), make_location(store, "TARGET")
+    product = make_product(store)
+    make_entry(store=store, location=source, product=product, quantity=10)
+    return source, target, product
+
+
+@pytest.mark.parametrize("scene", ["transfer_scene", "transfer_scene_without_target"])
 def test_archive_waits_for_a_transfer_in_flight_and_then_refuses(
-    app, owner, monkeypatch, transfer_scene
+    app, owner, monkeypatch, scene, request
 ):
-    source, target, product = transfer_scene
+    source, target, product = request.getfixturevalue(scene)
     db.session.rollback()
     transfer, release, outcome = _transfer_paused_after_its_stock_update(
         app, monkeypatch, owner, product, source, target
@@ -329,14 +341,16 @@ def test_archive_waits_for_a_transfer_in_flight_and_then_refuses(
     assert _archived_at(target.id) is None
 
 
-def _naive_archive(location_id: int) -> None:
-    """Check, then write, with no lock: what archive_location must not be."""
+def _naive_archive(location_id: int, between: Callable[[], None] = lambda: None) -> None:
+    """Check, then write, with no lock: what archive_location must not be. `between` runs
+    in the gap between the check and the write, where the race happens."""
     held = db.session.scalar(
         select(db.func.coalesce(db.func.sum(inventory.entries.c.quantity), 0))
         .where(inventory.entries.c.location_id == location_id)
     )
     if held:
         raise LocationHoldsStock("?", int(held), 0, 0)
+    between()
     db.session.execute(
         update(Location.__table__).where(Location.id == location_id).values(archived_at=utcnow())
     )
@@ -355,7 +369,9 @@ def test_the_race_catches_an_archive_that_checks_without_locking(
     )
     try:
         with app.app_context():
-            _naive_archive(target.id)
+            # The transfer commits in the gap (its lock on the location would otherwise
+            # hold the naive write until the pause gives up).
+            _naive_archive(target.id, between=lambda: (release.set(), transfer.join(20)))
     finally:
         release.set()
         transfer.join(20)
