@@ -15,6 +15,7 @@ from app.services import inventory, queries
 from app.services.errors import NotFound, ValidationError
 from app.services.inventory import StockChange
 from app.services.queries import EntryView
+from app.services.validation import clean_text
 
 
 @dataclass(frozen=True)
@@ -48,10 +49,6 @@ def _choice(value: str | None, field: str) -> int | None:
     return int(raw)
 
 
-def _text(value: str | None) -> str | None:
-    return (value or "").strip() or None
-
-
 def _on_hand(entry: EntryView, change: StockChange) -> str:
     return f"on hand {entry.quantity:,} → {change.entry.quantity:,}"
 
@@ -67,21 +64,21 @@ def _where(entry: EntryView) -> str:
 def _adjust(actor: Actor, entry: EntryView, form: Any, key: str) -> StockChange:
     return inventory.adjust_stock(
         actor=actor, entry_id=entry.id, delta=form.delta.number, reason=form.reason.data,
-        reference=_text(form.reference.data), idempotency_key=key,
+        reference=clean_text(form.reference.data), idempotency_key=key,
     )
 
 
 def _set(actor: Actor, entry: EntryView, form: Any, key: str) -> StockChange:
     return inventory.set_stock(
         actor=actor, entry_id=entry.id, quantity=form.quantity.number,
-        reason=_text(form.reason.data), expected_version=_version(form), idempotency_key=key,
+        reason=clean_text(form.reason.data), expected_version=_version(form), idempotency_key=key,
     )
 
 
 def _count(actor: Actor, entry: EntryView, form: Any, key: str) -> StockChange:
     return inventory.count_stock(
         actor=actor, entry_id=entry.id, counted_quantity=form.counted_quantity.number,
-        reason=_text(form.reason.data), expected_version=_version(form), idempotency_key=key,
+        reason=clean_text(form.reason.data), expected_version=_version(form), idempotency_key=key,
     )
 
 
@@ -89,7 +86,7 @@ def _reserve(actor: Actor, entry: EntryView, form: Any, key: str) -> StockChange
     minutes = form.hold_minutes.number
     return inventory.reserve_stock(
         actor=actor, entry_id=entry.id, quantity=form.quantity.number,
-        order_ref=form.order_ref.data, line_ref=_text(form.line_ref.data),
+        order_ref=form.order_ref.data, line_ref=clean_text(form.line_ref.data),
         expires_at=utcnow() + timedelta(minutes=minutes) if minutes else None,
         idempotency_key=key,
     )
@@ -108,7 +105,7 @@ def _closer(service: Callable[..., StockChange]) -> Callable[..., StockChange]:
             entry_id=None if reservation_id else entry.id,
             reservation_id=reservation_id,
             quantity=form.quantity.number,
-            reason=_text(form.reason.data),
+            reason=clean_text(form.reason.data),
             idempotency_key=key,
         )
 
@@ -118,7 +115,7 @@ def _closer(service: Callable[..., StockChange]) -> Callable[..., StockChange]:
 def _return(actor: Actor, entry: EntryView, form: Any, key: str) -> StockChange:
     return inventory.return_stock(
         actor=actor, entry_id=entry.id, quantity=form.quantity.number, reason=form.reason.data,
-        reference=_text(form.reference.data), idempotency_key=key,
+        reference=clean_text(form.reference.data), idempotency_key=key,
     )
 
 
@@ -128,7 +125,7 @@ def _transfer(actor: Actor, entry: EntryView, form: Any, key: str) -> StockChang
         raise ValidationError({"to_location_id": "Choose where the stock goes."})
     return inventory.transfer_stock(
         actor=actor, product_id=entry.product_id, from_location_id=entry.location_id,
-        to_location_id=target, quantity=form.quantity.number, reason=_text(form.reason.data),
+        to_location_id=target, quantity=form.quantity.number, reason=clean_text(form.reason.data),
         idempotency_key=key,
     )
 
@@ -142,7 +139,7 @@ def _threshold(actor: Actor, entry: EntryView, form: Any, key: str) -> StockChan
 
 def _delete(actor: Actor, entry: EntryView, form: Any, key: str) -> StockChange:
     return inventory.delete_entry(
-        actor=actor, entry_id=entry.id, reason=_text(form.reason.data), idempotency_key=key
+        actor=actor, entry_id=entry.id, reason=clean_text(form.reason.data), idempotency_key=key
     )
 
 

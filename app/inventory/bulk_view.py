@@ -17,6 +17,7 @@ from app.services import bulk
 from app.services.bulk import BulkPreview, Selection
 from app.services.errors import ValidationError
 from app.services.inventory import StockChange
+from app.services.validation import clean_text
 
 # The overview's filters that narrow the selection; sort and paging do not change it.
 FILTER_FIELDS = ("store", "location", "status", "max_qty", "q")
@@ -35,10 +36,6 @@ class BulkAction:
     column: str  # what the preview's before → after columns hold
 
 
-def _text(value: str | None) -> str | None:
-    return (value or "").strip() or None
-
-
 def _entries(count: int) -> str:
     return f"{count:,} {'entry' if count == 1 else 'entries'}"
 
@@ -50,11 +47,11 @@ BULK_ACTIONS: dict[str, BulkAction] = {
             "adjust", "Adjust stock…", "Adjust stock", perm.ADJUST, forms.BulkAdjustForm,
             lambda actor, chosen, form: bulk.preview_bulk_adjust(
                 actor=actor, selection=chosen, delta=form.delta.number,
-                reason=form.reason.data, reference=_text(form.reference.data),
+                reason=form.reason.data, reference=clean_text(form.reference.data),
             ),
             lambda actor, chosen, form, key: bulk.bulk_adjust(
                 actor=actor, selection=chosen, delta=form.delta.number,
-                reason=form.reason.data, reference=_text(form.reference.data),
+                reason=form.reason.data, reference=clean_text(form.reference.data),
                 idempotency_key=key,
             ),
             lambda c: (

@@ -17,6 +17,7 @@ from app.models import PRODUCT_TYPES, UNLIMITED_TYPES, InventoryEntry, Location,
 from app.permissions import CATALOG, READ, Actor
 from app.services.cursors import decode_cursor, encode_cursor
 from app.services.errors import Conflict, NotFound, PermissionDenied
+from app.services.stores import require_store
 from app.services.validation import Checker, is_id
 
 GTIN_LENGTHS = (8, 12, 13, 14)
@@ -112,10 +113,7 @@ def create_product(
         reorder_quantity=reorder_quantity,
     )
     check.done()
-    if type(store_id) is not int or not actor.is_member(store_id):
-        raise NotFound("Store not found.")
-    if not actor.can(CATALOG, store_id):
-        raise PermissionDenied(CATALOG)
+    require_store(actor, CATALOG, store_id)
     sku = sku.strip()
 
     try:
@@ -327,10 +325,7 @@ def _product_row(r: Any) -> ProductRow:
 
 def readable_store(actor: Actor, store_id: object) -> int:
     """The store id, once the actor may read it. Raises NotFound, PermissionDenied."""
-    if not is_id(store_id) or not actor.is_member(store_id):  # type: ignore[arg-type]
-        raise NotFound("Store not found.")
-    if not actor.can(READ, store_id):  # type: ignore[arg-type]
-        raise PermissionDenied(READ)
+    require_store(actor, READ, store_id)
     if db.session.get(Store, store_id) is None:
         raise NotFound("Store not found.")
     return int(store_id)  # type: ignore[arg-type]

@@ -18,7 +18,7 @@ from app.extensions import db
 from app.models import InventoryEntry, Location, Store
 from app.permissions import CATALOG, READ, Actor
 from app.services.errors import Conflict, NotFound, PermissionDenied
-from app.services.stores import create_location
+from app.services.stores import create_location, require_store
 from app.services.validation import Checker, is_id
 
 entries = InventoryEntry.__table__
@@ -100,10 +100,7 @@ def _row(r: object) -> LocationRow:
 
 
 def _readable_store(actor: Actor, store_id: object) -> int:
-    if not is_id(store_id) or not actor.is_member(store_id):  # type: ignore[arg-type]
-        raise NotFound("Store not found.")
-    if not actor.can(READ, store_id):  # type: ignore[arg-type]
-        raise PermissionDenied(READ)
+    require_store(actor, READ, store_id)
     exists = db.session.scalar(select(stores.c.id).where(stores.c.id == store_id))
     if exists is None:
         raise NotFound("Store not found.")

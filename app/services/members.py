@@ -34,6 +34,7 @@ from app.permissions import (
 )
 from app.services import accounts
 from app.services.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from app.services.stores import require_store
 from app.services.validation import Checker, is_id
 
 ROLE_LABELS: dict[str, str] = {"owner": "Owner", "admin": "Admin", "staff": "Staff"}
@@ -295,10 +296,7 @@ def _refuse(field: str, message: str) -> NoReturn:
 
 
 def _require(actor: Actor, store_id: int) -> None:
-    if not is_id(store_id) or not actor.is_member(store_id):
-        raise NotFound("Store not found.")
-    if not actor.can(MEMBERS, store_id):
-        raise PermissionDenied(MEMBERS)
+    require_store(actor, MEMBERS, store_id)
 
 
 def _check_role(check: Checker, role: Any, grants: list[str]) -> None:

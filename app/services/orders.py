@@ -48,13 +48,13 @@ from app.services.inventory import (
     _expire_entry,
     _insert_reservation,
     _record,
-    _require,
     _resolve_order_lines,
     entries,
     movements,
     reservations,
     run_mutation,
 )
+from app.services.stores import require_store
 from app.services.validation import Checker, clean_text, is_id
 
 MAX_EXPIRY_SECONDS = 30 * 24 * 3600
@@ -88,7 +88,7 @@ def reserve_order_lines(
         now = utcnow()
         expires_at = now + timedelta(seconds=expires_in_seconds) if expires_in_seconds else None
         ref = clean_text(order_ref)
-        _require_store(actor, RESERVE, store_id)
+        require_store(actor, RESERVE, store_id)
         found, _physical, by_key = _resolve_order_lines(session, store_id, lines)
         _lock_entries(session, by_key.values())
         held = _line_holds(session, store_id, ref, [clean_text(x["line_ref"]) for x in lines])
@@ -225,7 +225,7 @@ def return_order(
     def work(session: Session) -> StockChange:
         now = utcnow()
         ref = clean_text(order_ref)
-        _require_store(actor, ADJUST, store_id)
+        require_store(actor, ADJUST, store_id)
         refs = [clean_text(line["line_ref"]) for line in lines]
         holds = session.execute(
             select(reservations.c.id, reservations.c.line_ref, reservations.c.entry_id)
@@ -304,7 +304,7 @@ def _close_order(
     def work(session: Session) -> StockChange:
         now = utcnow()
         ref = clean_text(order_ref)
-        _require_store(actor, RESERVE, store_id)
+        require_store(actor, RESERVE, store_id)
         scope = [reservations.c.store_id == store_id, reservations.c.order_ref == ref]
         if line_refs is not None:
             scope.append(reservations.c.line_ref.in_([clean_text(x) for x in line_refs]))
@@ -393,12 +393,6 @@ def _check_lines(
                 check.fail(f"lines[{n}].location_id", "Choose a location.")
         if quantity:
             check.whole(f"lines[{n}].quantity", line.get("quantity"), minimum=1)
-
-
-def _require_store(actor: Actor, permission: str, store_id: int) -> None:
-    if not actor.is_member(store_id):
-        raise NotFound("Store not found.")
-    _require(actor, permission, store_id)
 
 
 def _lock_entries(session: Session, entry_ids: Any) -> None:

@@ -141,7 +141,7 @@ def create_location(*, actor: Actor, store_id: int, code: str, name: str = "") -
         if not LOCATION_CODE.match(normalize_location_code(code)):
             check.fail("code", "Use letters, digits, hyphens and underscores.")
     check.done()
-    _require_store(actor, CATALOG, store_id)
+    require_store(actor, CATALOG, store_id)
     normalized = normalize_location_code(code)
 
     try:
@@ -182,7 +182,7 @@ def add_member(
     if grants and role != "staff":
         check.fail("grants", "Permission groups are granted to staff only.")
     check.done()
-    _require_store(actor, MEMBERS, store_id)
+    require_store(actor, MEMBERS, store_id)
     if role == "owner" and not _is_owner(actor, store_id):
         raise PermissionDenied(MEMBERS)
 
@@ -209,10 +209,13 @@ def add_member(
     return membership
 
 
-def _require_store(actor: Actor, permission: str, store_id: int) -> None:
-    if type(store_id) is not int or not actor.is_member(store_id):
+def require_store(actor: Actor, permission: str, store_id: object) -> None:
+    """The actor may use `permission` in this store. A store they are not a member of (or
+    a malformed id) is NotFound, never a hint that it exists; a member without the
+    permission gets PermissionDenied."""
+    if not is_id(store_id) or not actor.is_member(store_id):  # type: ignore[arg-type]
         raise NotFound("Store not found.")
-    if not actor.can(permission, store_id):
+    if not actor.can(permission, store_id):  # type: ignore[arg-type]
         raise PermissionDenied(permission)
 
 
