@@ -177,10 +177,12 @@ def create_user(
 @inventory_cli.command("verify")
 @domain_errors
 def verify() -> None:
-    """Replay the ledger against every entry and reservation; exit 1 on any mismatch."""
+    """Replay the ledger against every entry and reservation, and recount the overview's
+    stock tallies; exit 1 on any mismatch."""
+    from app.services import tallies
     from app.services.ledger import count_entries, verify_ledger
 
-    mismatches = verify_ledger()
+    mismatches = [str(m) for m in verify_ledger()] + tallies.verify()
     checked = count_entries()
     for mismatch in mismatches:
         click.echo(f"  {mismatch}")
@@ -188,6 +190,16 @@ def verify() -> None:
     click.echo(f"Checked {checked} entries: {len(mismatches)} {noun}")
     if mismatches:
         click.get_current_context().exit(1)
+
+
+@inventory_cli.command("rebuild-tallies")
+@domain_errors
+def rebuild_tallies() -> None:
+    """Recount the overview's stock tallies from every entry (a repair; verify says when)."""
+    from app.services import tallies
+
+    tallies.rebuild()
+    click.echo("Stock tallies recounted from every entry.")
 
 
 @inventory_cli.command("expire-reservations")

@@ -22,7 +22,10 @@ from app.models import (
     StockMovement,
 )
 from app.models.inventory import MOVEMENT_TYPES, RESERVATION_STATUSES
+from app.permissions import system_actor
+from app.services import tallies
 from app.services.ledger import verify_ledger
+from app.services.queries import stock_stats, stock_stats_scan
 
 entries = InventoryEntry.__table__
 movements = StockMovement.__table__
@@ -89,6 +92,12 @@ def invariant_violations() -> list[str]:
 
         # I2 via the application's own verifier …
         problems.extend(f"I2/I3 verify_ledger: {m}" for m in verify_ledger())
+        # The stock tallies (the overview's totals) equal a recount of the entries.
+        problems.extend(f"tallies: {p}" for p in tallies.verify())
+        everyone = system_actor("oracle")
+        kept, counted = stock_stats(everyone), stock_stats_scan(everyone)
+        if kept != counted:
+            problems.append(f"tallies: overview totals {kept}, counting every entry {counted}")
         # … and via an independent replay from zero, row by row.
         running: dict[int, list[int]] = defaultdict(lambda: [0, 0])
         for m in ledger:

@@ -3,6 +3,7 @@
 from app.models.catalog import PRODUCT_TYPES, UNLIMITED_TYPES, Product
 from app.models.inventory import IdempotencyRecord, InventoryEntry, Reservation, StockMovement
 from app.models.stores import Location, Store
+from app.models.tallies import StockTally
 from app.models.tokens import ApiToken
 from app.models.users import ROLES, Membership, User
 
@@ -18,6 +19,7 @@ __all__ = [
     "Product",
     "Reservation",
     "StockMovement",
+    "StockTally",
     "Store",
     "User",
 ]

@@ -183,6 +183,14 @@ def update_product(
     sku = sku.strip()
     try:
         with write_transaction() as session:
+            # The entries first, then the product, in the order stock changes take them.
+            # Held, no reservation lands between the check below and the change, and the
+            # stock tallies see every entry's last state when the type or backorder
+            # setting changes its status (a new entry waits on the product: _ensure_entry).
+            held = session.execute(
+                select(entries.c.reserved_quantity).where(entries.c.product_id == product_id)
+                .order_by(entries.c.id).with_for_update()
+            ).scalars().all() if is_id(product_id) else []
             current = _manageable(session, actor, product_id)
             if session.scalar(
                 select(func.count()).where(products.c.store_id == current.store_id,
@@ -190,11 +198,6 @@ def update_product(
             ):
                 raise _duplicate_sku(sku)
             if product_type in UNLIMITED_TYPES and current.type not in UNLIMITED_TYPES:
-                # Locked, so no reservation lands between this check and the change.
-                held = session.execute(
-                    select(entries.c.reserved_quantity).where(entries.c.product_id == product_id)
-                    .order_by(entries.c.id).with_for_update()
-                ).scalars().all()
                 reserved = [r for r in held if r]
                 if reserved:
                     raise ReservedStockBlocksTypeChange(

@@ -35,6 +35,7 @@ from app.models import (
 )
 from app.models.stores import normalize_location_code
 from app.permissions import ADJUST, CATALOG, READ, THRESHOLD, Actor
+from app.services import inventory
 from app.services.errors import Conflict, ValidationError
 from app.services.validation import LIMIT, LIMIT_TEXT
 from app.web.csv import restore
@@ -753,6 +754,9 @@ def _create_entries(session: Session, rows: list[PlannedRow], now: datetime) -> 
     if not rows:
         return
     by_key = {(r.product_id, r.location_id): r for r in rows}
+    inventory.lock_products_for_new_entries(
+        session, [r.product_id for r in rows if r.product_id is not None]
+    )
     for chunk in _chunks(rows, WRITE_CHUNK):
         session.execute(insert(entries), [
             {

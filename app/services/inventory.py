@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -606,6 +606,7 @@ def create_entry(
 
     def work(session: Session) -> StockChange:
         now = utcnow()
+        lock_products_for_new_entries(session, [product_id])
         product = session.execute(
             select(products.c.store_id, products.c.sku, products.c.type).where(
                 products.c.id == product_id
@@ -1253,6 +1254,7 @@ def _entry_exists(session: Session, entry_id: int) -> bool:
 def _ensure_entry(
     session: Session, store_id: int, product_id: int, location_id: int, now: datetime
 ) -> int:
+    lock_products_for_new_entries(session, [product_id])
     session.execute(
         insert_ignoring_conflicts(entries, session.get_bind().dialect.name).values(
             store_id=store_id, product_id=product_id, location_id=location_id, quantity=0,
@@ -1265,6 +1267,21 @@ def _ensure_entry(
             entries.c.product_id == product_id, entries.c.location_id == location_id
         )
     ).scalar_one()
+
+
+def lock_products_for_new_entries(session: Session, product_ids: Iterable[int]) -> None:
+    """Share-lock the products a transaction is about to create entries of. A change of a
+    product's type or backorder setting (catalog.update_product) updates the product after
+    locking its entries; a new entry has no lock to wait on, so it waits on the product
+    instead: then the stock tallies' triggers of the two see each other's work."""
+    if session.get_bind().dialect.name != "postgresql":
+        return  # SQLite: one writer at a time already
+    ids = sorted(set(product_ids))
+    for start in range(0, len(ids), 10_000):
+        session.execute(
+            select(products.c.id).where(products.c.id.in_(ids[start:start + 10_000]))
+            .order_by(products.c.id).with_for_update(read=True)
+        ).all()
 
 
 def _insert_reservation(
