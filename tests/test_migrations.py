@@ -1,7 +1,7 @@
 """Migrations: `flask db upgrade` on an empty database builds exactly the schema the models
-describe, the ledger's append-only triggers and the product search objects included, on
-SQLite and on PostgreSQL; 0002 (search) upgrades a database holding products and downgrades
-cleanly."""
+describe, the ledger's append-only triggers, the product search objects and the stock
+tallies' triggers included, on SQLite and on PostgreSQL; 0002 (search) and 0003 (tallies)
+upgrade a database holding data and downgrade cleanly."""
 
 from __future__ import annotations
 
@@ -22,8 +22,9 @@ from app import create_app
 from app.extensions import db
 from app.models import Location, Product, Store
 from app.models.catalog import is_search_object
+from app.models.tallies import TALLY_TRIGGERS
 from app.permissions import system_actor
-from app.services import inventory, queries
+from app.services import inventory, queries, tallies
 
 TRIGGERS = {
     "sqlite": (
@@ -275,6 +276,56 @@ def test_search_migration_indexes_existing_products_and_downgrades_cleanly(
             upgrade()
             assert _search_ids("steel") == ["KET-001"]
             assert _search_ids("copper") == []
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+
+
+def test_tallies_migration_counts_existing_entries_and_downgrades_cleanly(
+    empty_database: str, backend: str, logging_restored: None
+):
+    """0003 counts the entries already there once, and its triggers take over from there;
+    downgrading removes the table and every trigger, and the stock still changes."""
+    app = create_app({"TESTING": True, "SECRET_KEY": "test", "SQLALCHEMY_DATABASE_URI":
+                      empty_database})
+    actor = system_actor("migration-test")
+    with app.app_context():
+        try:
+            upgrade(revision="0002")
+            store = Store(name="Before tallies", slug="before-tallies")
+            db.session.add(store)
+            db.session.flush()
+            main, back = Location(store_id=store.id, code="MAIN"), Location(
+                store_id=store.id, code="BACK")
+            kettle = Product(store_id=store.id, sku="KET-001", title="Copper Kettle",
+                             allow_backorder=True)
+            db.session.add_all([main, back, kettle])
+            db.session.commit()
+            first = inventory.create_entry(actor=actor, product_id=kettle.id,
+                                           location_id=main.id, quantity=8,
+                                           low_stock_threshold=10).entry
+            inventory.create_entry(actor=actor, product_id=kettle.id, location_id=back.id)
+
+            upgrade()
+            assert tallies.verify() == []
+            stats = queries.stock_stats(actor)
+            assert (stats["total_entries"], stats["total_quantity"], stats["low_stock"],
+                    stats["on_backorder"], stats["unique_locations"]) == (2, 8, 1, 1, 2)
+            inventory.adjust_stock(actor=actor, entry_id=first.id, delta=5, reason="found")
+            assert queries.stock_stats(actor)["low_stock"] == 0
+            assert tallies.verify() == []
+            db.session.remove()
+
+            downgrade(revision="0002")
+            with db.engine.connect() as conn:
+                left = schema_objects(conn)
+                assert not {name for _kind, name in left} & (
+                    TALLY_TRIGGERS | {"ix_stock_tallies_store_location"}
+                )
+                assert "stock_tallies" not in inspect(conn).get_table_names()
+            # Without the triggers, stock still changes after the downgrade.
+            db.session.execute(text("UPDATE inventory_entries SET low_stock_threshold = 1"))
+            db.session.commit()
         finally:
             db.session.remove()
             db.engine.dispose()
