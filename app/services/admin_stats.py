@@ -8,25 +8,24 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, case, distinct, func, select, true
+from sqlalchemy import Select, bindparam, case, func, select, true
 
 from app.extensions import db
-from app.models import Membership, User
+from app.models import Membership, StockTally, User
+from app.models.tallies import COUNTS
 from app.permissions import Actor
 from app.services.errors import NotFound, PermissionDenied
 from app.services.queries import (
     STATUSES,
-    available,
-    entries,
     locations,
     products,
-    status_condition,
     stores,
 )
 from app.services.stores import MANAGE_STORES
 from app.services.validation import is_id
 
 memberships = Membership.__table__
+tally = StockTally.__table__
 users = User.__table__
 
 
@@ -149,20 +148,31 @@ def _stats_select(one_store: bool) -> Select[Any]:
     def only(column: Any) -> Any:
         return column == bindparam("store_id") if one_store else true()
 
+    # Stock from the tallies (app/models/tallies.py): summed per location first, so a
+    # location whose sums are all zero is not counted as holding entries.
+    per_place = (
+        select(
+            tally.c.store_id,
+            *(func.sum(tally.c[c]).label(c) for c in COUNTS),
+        )
+        .where(only(tally.c.store_id))
+        .group_by(tally.c.store_id, tally.c.location_id)
+        .subquery("per_place")
+    )
+    total = {c: func.sum(per_place.c[c]) for c in COUNTS}
     stock = (
         select(
-            entries.c.store_id,
-            func.count(entries.c.id).label("total_entries"),
-            func.sum(entries.c.quantity).label("total_quantity"),
-            func.sum(entries.c.reserved_quantity).label("total_reserved"),
-            func.sum(available).label("total_available"),
-            func.count(distinct(entries.c.location_id)).label("unique_locations"),
-            *(_count_where(status_condition(s)).label(s) for s in STATUSES),
+            per_place.c.store_id,
+            total["entries"].label("total_entries"),
+            total["quantity"].label("total_quantity"),
+            total["reserved"].label("total_reserved"),
+            (total["quantity"] - total["reserved"]).label("total_available"),
+            _count_where(per_place.c.entries > 0).label("unique_locations"),
+            (total["entries"] - total["low_stock"] - total["out_of_stock"]
+             - total["on_backorder"]).label("in_stock"),
+            *(total[s].label(s) for s in STATUSES if s != "in_stock"),
         )
-        .select_from(entries)
-        .join(products, products.c.id == entries.c.product_id)
-        .where(only(entries.c.store_id))
-        .group_by(entries.c.store_id)
+        .group_by(per_place.c.store_id)
         .subquery("stock")
     )
     places = (
