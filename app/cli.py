@@ -192,6 +192,17 @@ def verify() -> None:
         click.get_current_context().exit(1)
 
 
+@inventory_cli.command("fold-tallies")
+@domain_errors
+def fold_tallies() -> None:
+    """Fold the overview's stock tallies into one row per location. Reads do it when rows
+    pile up; schedule this where stock changes a lot and the overview is seldom opened."""
+    from app.services import tallies
+
+    removed = tallies.fold()
+    click.echo(f"Folded {removed:,} tally {'row' if removed == 1 else 'rows'}.")
+
+
 @inventory_cli.command("rebuild-tallies")
 @domain_errors
 def rebuild_tallies() -> None:
