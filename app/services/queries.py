@@ -5,14 +5,19 @@ Every function takes the actor and sees only the stores where it holds inventory
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    Column,
     ColumnElement,
+    Integer,
     Select,
+    String,
     and_,
+    bindparam,
     case,
     column,
     distinct,
@@ -28,6 +33,7 @@ from sqlalchemy import (
     tuple_,
     union_all,
 )
+from sqlalchemy.sql import visitors
 
 from app.extensions import db
 from app.models import InventoryEntry, Location, Product, Reservation, Store
@@ -139,17 +145,22 @@ class EntryView:
         return STATUS_LABELS[self.status]
 
 
-def _entry_select() -> Select[Any]:
+def _entry_select(product: Any = products) -> Select[Any]:
+    """Entries as EntryView's columns; `product` is products or a subquery of it (the
+    search's ordered matches) to read the product's columns from."""
+    status = status_expression()
+    if product is not products:
+        status = _reading_products_from(product, status)
     return (
         select(
             entries.c.id,
             entries.c.store_id,
             stores.c.name.label("store_name"),
             entries.c.product_id,
-            products.c.sku,
-            products.c.title,
-            products.c.gtin,
-            products.c.type.label("product_type"),
+            product.c.sku,
+            product.c.title,
+            product.c.gtin,
+            product.c.type.label("product_type"),
             entries.c.location_id,
             locations.c.code.label("location_code"),
             entries.c.quantity,
@@ -157,14 +168,14 @@ def _entry_select() -> Select[Any]:
             available.label("available_quantity"),
             entries.c.incoming_quantity,
             entries.c.low_stock_threshold,
-            status_expression().label("status"),
+            status.label("status"),
             entries.c.version,
             entries.c.last_counted_at,
             entries.c.last_movement_at,
             entries.c.updated_at,
         )
         .select_from(entries)
-        .join(products, products.c.id == entries.c.product_id)
+        .join(product, product.c.id == entries.c.product_id)
         .join(locations, locations.c.id == entries.c.location_id)
         .join(stores, stores.c.id == entries.c.store_id)
     )
@@ -500,7 +511,7 @@ def search_mode(term: str) -> str:
     return "substring" if len(term.strip()) >= MIN_SUBSTRING else "sku_prefix"
 
 
-def exact_code_condition(term: str) -> ColumnElement[bool]:
+def exact_code_condition(term: str | ColumnElement[str]) -> ColumnElement[bool]:
     """The product's SKU (any case) or GTIN is exactly `term`: what a scanner types.
     Served by the case-folded SKU index and the GTIN index. SQLite folds ASCII letters
     only; PostgreSQL folds every letter."""
@@ -511,26 +522,54 @@ def exact_code_condition(term: str) -> ColumnElement[bool]:
     return or_(sku_matches, products.c.gtin == term)
 
 
-def search_condition(term: str) -> ColumnElement[bool]:
+def search_condition(term: str, product_id: Any = products.c.id) -> ColumnElement[bool]:
     """Products whose title or SKU contains `term` (any case), through the trigram
     indexes, or whose GTIN is `term`; a term shorter than MIN_SUBSTRING matches the start
-    of a SKU instead of a substring."""
-    whole_gtin = products.c.gtin == term
-    if search_mode(term) == "sku_prefix":
-        pattern = _like_escaped(term) + "%"
+    of a SKU instead of a substring. `product_id` is the column tested: the products' own
+    id, or an entry's product_id, which spares a query that needs nothing else of the
+    product the join to products."""
+    return _search_clause(search_mode(term), product_id, _search_values(term))
+
+
+def _search_values(term: str) -> dict[str, str]:
+    """What a search for `term` fills _search_clause's values with."""
+    escaped = _like_escaped(term)
+    return {
+        "search_term": term,
+        "search_pattern": (escaped + "%" if search_mode(term) == "sku_prefix"
+                           else "%" + escaped + "%"),
+        # A quoted FTS5 phrase of trigrams is a substring match; only " is special in it.
+        "search_phrase": '"' + term.replace('"', '""') + '"',
+    }
+
+
+# Placeholders for _search_values, for a statement built once and run with many terms.
+_SEARCH_PARAMS: dict[str, Any] = {
+    name: bindparam(name, type_=String()) for name in _search_values("x")
+}
+
+
+def _search_clause(mode: str, product_id: Any, values: dict[str, Any]) -> ColumnElement[bool]:
+    """search_condition for a term of `mode`, with `values` as _search_values gives them
+    or _SEARCH_PARAMS."""
+    whole_gtin = products.c.gtin == values["search_term"]
+    pattern = values["search_pattern"]
+    if mode == "sku_prefix":
         if _dialect() == "sqlite":
             # LIKE folds ASCII case on SQLite and uses the NOCASE index for a prefix.
-            return or_(products.c.sku.like(pattern, escape="\\"), whole_gtin)
-        return or_(func.lower(products.c.sku).like(func.lower(pattern), escape="\\"),
-                   whole_gtin)
+            prefix = or_(products.c.sku.like(pattern, escape="\\"), whole_gtin)
+        else:
+            prefix = or_(func.lower(products.c.sku).like(func.lower(pattern), escape="\\"),
+                         whole_gtin)
+        if product_id is products.c.id:
+            return prefix
+        return product_id.in_(select(products.c.id).where(prefix))
     if _dialect() == "sqlite":
-        # A quoted FTS5 phrase of trigrams is a substring match; only " is special in it.
-        phrase = '"' + term.replace('"', '""') + '"'
-        return products.c.id.in_(union_all(
+        phrase = values["search_phrase"]
+        return product_id.in_(union_all(
             select(fts.c.rowid).where(literal_column(SEARCH_TABLE).op("MATCH")(phrase)),
             select(products.c.id).where(whole_gtin),
         ))
-    pattern = "%" + _like_escaped(term) + "%"
     # One SELECT per column and one for the GTIN, so the planner weighs each index on its
     # own; an OR of them is costed as a whole and can tip into a scan of every product.
     found = union_all(
@@ -538,27 +577,192 @@ def search_condition(term: str) -> ColumnElement[bool]:
         select(products.c.id).where(products.c.sku.ilike(pattern, escape="\\")),
         select(products.c.id).where(whole_gtin),
     )
-    return products.c.id.in_(found)
+    return product_id.in_(found)
 
 
 def filter_conditions(actor: Actor, filters: EntryFilters) -> list[ColumnElement[bool]]:
-    conditions = [readable_scope(actor)]
-    if filters.store_id is not None:
-        conditions.append(entries.c.store_id == filters.store_id)
-    if filters.location_id is not None:
-        conditions.append(entries.c.location_id == filters.location_id)
-    if filters.status is not None:
-        conditions.append(status_condition(filters.status))
-    if filters.max_quantity is not None:
-        conditions.append(entries.c.quantity <= filters.max_quantity)
+    """The WHERE clauses of `filters` (and the actor's stores), with their values."""
+    conditions = _filter_clauses(_Listing.of(actor, filters), _filter_values(actor, filters))
     term = _search_term(filters)
     if term is not None:
         conditions.append(search_condition(term))
     return conditions
 
 
+def _filter_clauses(
+    listing: _Listing, values: dict[str, Any] | None = None
+) -> list[ColumnElement[bool]]:
+    """The filters of `listing` but the search, with `values` (_filter_values) in them, or
+    placeholders for those."""
+    def value(name: str, **kw: Any) -> Any:
+        return bindparam(name, **kw) if values is None else values[name]
+
+    clauses = []
+    if listing.scoped:
+        clauses.append(entries.c.store_id.in_(value("scope", expanding=True)))
+    if listing.store:
+        clauses.append(entries.c.store_id == value("store_id", type_=Integer()))
+    if listing.location:
+        clauses.append(entries.c.location_id == value("location_id", type_=Integer()))
+    if listing.status is not None:
+        clauses.append(status_condition(listing.status))
+    if listing.max_quantity:
+        clauses.append(entries.c.quantity <= value("max_quantity", type_=Integer()))
+    return clauses
+
+
+def _filter_values(actor: Actor, filters: EntryFilters) -> dict[str, Any]:
+    scope = actor.stores_with(READ)
+    values: dict[str, Any] = {
+        "store_id": filters.store_id, "location_id": filters.location_id,
+        "max_quantity": filters.max_quantity,
+    }
+    if scope is not None:
+        values["scope"] = sorted(scope)
+    return values
+
+
 def _search_term(filters: EntryFilters) -> str | None:
     return (filters.search or "").strip() or None
+
+
+# Sorts on a column of the product, which a search can order the matching products by.
+PRODUCT_SORTS = frozenset({"title", "sku"})
+
+
+@dataclass(frozen=True)
+class _Listing:
+    """What shapes the SQL of a listing, apart from the values it runs with: two listings
+    of one shape share their statements (_listing_statements)."""
+
+    dialect: str
+    sort: str
+    descending: bool  # the order read: the filter's, reversed when walking backwards
+    backwards: bool
+    keyed: bool  # past a cursor
+    mode: str | None  # the search's search_mode, None without a search
+    scoped: bool  # the actor reads some stores only
+    store: bool
+    location: bool
+    status: str | None
+    max_quantity: bool
+    capped: bool  # counted no further than a limit
+    # Order the matching products first and then read their entries (PostgreSQL, a
+    # search sorted on a column of the product): see _ordered_matches.
+    products_first: bool
+
+    @classmethod
+    def of(cls, actor: Actor, filters: EntryFilters, key: Any = None,
+           count_limit: int | None = None) -> _Listing:
+        term = _search_term(filters)
+        backwards = bool(key and key.backwards)
+        dialect = _dialect()
+        return cls(
+            dialect=dialect, sort=filters.sort,
+            descending=filters.descending != backwards, backwards=backwards,
+            keyed=key is not None, mode=search_mode(term) if term is not None else None,
+            scoped=actor.stores_with(READ) is not None,
+            store=filters.store_id is not None, location=filters.location_id is not None,
+            status=filters.status, max_quantity=filters.max_quantity is not None,
+            capped=count_limit is not None,
+            products_first=(term is not None and filters.sort in PRODUCT_SORTS
+                            and dialect == "postgresql"),
+        )
+
+
+@functools.lru_cache(maxsize=512)
+def _listing_statements(listing: _Listing) -> tuple[Select[Any], Select[Any]]:
+    """The page and count statements of listings shaped like `listing`, with
+    placeholders for the values list_entries passes: built once per shape, as building
+    them costs about what running the page does."""
+    sort_expr = SORTS[listing.sort]
+    conditions = _filter_clauses(listing)
+    rank = (case((exact_code_condition(_SEARCH_PARAMS["search_term"]), 0), else_=1)
+            if listing.mode is not None else None)
+    descending, backwards = listing.descending, listing.backwards
+    key_value = bindparam("key_value", type_=sort_expr.type)
+    key_id, key_rank = bindparam("key_id", type_=Integer()), bindparam("key_rank", type_=Integer())
+    if listing.products_first:
+        assert rank is not None and listing.mode is not None
+        hit = _ordered_matches(listing, rank, key_value, key_rank)
+        query = _entry_select(hit).where(*(_reading_products_from(hit, c) for c in conditions))
+        sort_expr, rank = hit.c[sort_expr.key], hit.c.rank_key
+    else:
+        query = _entry_select().where(*conditions)
+        if listing.mode is not None:
+            query = query.where(_search_clause(listing.mode, products.c.id, _SEARCH_PARAMS))
+    query = query.add_columns(sort_expr.label("sort_key"))
+    if rank is not None:
+        query = query.add_columns(rank.label("rank_key"))
+    if listing.keyed:
+        pair = tuple_(sort_expr, entries.c.id)
+        bound = tuple_(key_value, key_id)
+        after = pair < bound if descending else pair > bound
+        # The same bound on the sort value alone: a plain comparison an index on that
+        # column can serve, which the row comparison above (two tables) cannot.
+        near = sort_expr <= key_value if descending else sort_expr >= key_value
+        if rank is None:
+            query = query.where(after, near)
+        else:
+            later_rank = rank < key_rank if backwards else rank > key_rank
+            query = query.where(or_(later_rank, and_(rank == key_rank, after)))
+    order = [sort_expr.desc(), entries.c.id.desc()] if descending else [sort_expr, entries.c.id]
+    if rank is not None:
+        order.insert(0, rank.desc() if backwards else rank)
+    page = query.order_by(*order).limit(bindparam("page_limit", type_=Integer()))
+
+    matching = select(entries.c.id).select_from(entries)
+    if listing.status is not None:
+        matching = matching.join(products, products.c.id == entries.c.product_id)
+    matching = matching.where(*conditions)
+    if listing.mode is not None:
+        # The matching products' ids against the entries' own product_id: no join.
+        matching = matching.where(
+            _search_clause(listing.mode, entries.c.product_id, _SEARCH_PARAMS))
+    if listing.capped:
+        matching = matching.limit(bindparam("count_limit", type_=Integer()))
+    return page, select(func.count()).select_from(matching.subquery())
+
+
+def _ordered_matches(listing: _Listing, rank: Any, key_value: Any, key_rank: Any) -> Any:
+    """The products a search matches in the listing's stores, with their rank, in the
+    page's (rank, sort column) order and past the cursor's product, as a subquery that
+    PostgreSQL keeps whole (OFFSET 0): its order then carries into the join with the
+    entries, and the page stops after the entries of its first products."""
+    assert listing.mode is not None
+    sort_expr = SORTS[listing.sort]
+    where = [_search_clause(listing.mode, products.c.id, _SEARCH_PARAMS)]
+    # An entry's product is of the entry's store (a foreign key on both columns).
+    if listing.scoped:
+        where.append(products.c.store_id.in_(bindparam("scope", expanding=True)))
+    if listing.store:
+        where.append(products.c.store_id == bindparam("store_id", type_=Integer()))
+    if listing.keyed:
+        later_rank = rank < key_rank if listing.backwards else rank > key_rank
+        near = sort_expr <= key_value if listing.descending else sort_expr >= key_value
+        where.append(or_(later_rank, and_(rank == key_rank, near)))
+    rank_key = rank.label("rank_key")
+    return (
+        select(products.c.id, products.c.sku, products.c.title, products.c.gtin,
+               products.c.type, products.c.allow_backorder, rank_key)
+        .where(*where)
+        .order_by(rank_key.desc() if listing.backwards else rank_key,
+                  sort_expr.desc() if listing.descending else sort_expr)
+        .offset(literal_column("0"))
+        .subquery("hit")
+    )
+
+
+def _reading_products_from(source: Any, element: Any) -> Any:
+    """`element` with every column of products read from `source`, a subquery of
+    products, instead."""
+    def swap(found: Any, **_kw: Any) -> Any:
+        if found is products:
+            return source
+        if isinstance(found, Column) and found.table is products:
+            return source.c[found.key]
+        return None
+    return visitors.replacement_traverse(element, {}, swap)
 
 
 def list_entries(
@@ -571,36 +775,22 @@ def list_entries(
     `count_limit` counted no further than that (an exact count reads every matching row:
     ~0.2 s at 1M entries). Raises ValidationError naming `cursor` for a page link this
     listing did not make."""
-    sort_expr = SORTS[filters.sort]
-    conditions = filter_conditions(actor, filters)
     term = _search_term(filters)
-    rank = case((exact_code_condition(term), 0), else_=1) if term is not None else None
     key = (
-        decode_cursor(cursor, SORT_TYPES.get(filters.sort, int), ranked=rank is not None)
+        decode_cursor(cursor, SORT_TYPES.get(filters.sort, int), ranked=term is not None)
         if cursor else None
     )
-    backwards = bool(key and key.backwards)
-    # Walking backwards means reading the opposite order and flipping the page.
-    descending = filters.descending != backwards
-    query = _entry_select().add_columns(sort_expr.label("sort_key")).where(*conditions)
-    if rank is not None:
-        query = query.add_columns(rank.label("rank_key"))
+    listing = _Listing.of(actor, filters, key, count_limit)
+    page, count = _listing_statements(listing)
+    values = {**_filter_values(actor, filters), "page_limit": limit + 1}
+    if term is not None:
+        values.update(_search_values(term))
     if key is not None:
-        pair = tuple_(sort_expr, entries.c.id)
-        bound = tuple_(literal(key.value), literal(key.id))
-        after = pair < bound if descending else pair > bound
-        # The same bound on the sort value alone: a plain comparison an index on that
-        # column can serve, which the row comparison above (two tables) cannot.
-        near = sort_expr <= key.value if descending else sort_expr >= key.value
-        if rank is None:
-            query = query.where(after, near)
-        else:
-            later_rank = rank < key.rank if backwards else rank > key.rank
-            query = query.where(or_(later_rank, and_(rank == key.rank, after)))
-    order = [sort_expr.desc(), entries.c.id.desc()] if descending else [sort_expr, entries.c.id]
-    if rank is not None:
-        order.insert(0, rank.desc() if backwards else rank)
-    fetched = db.session.execute(query.order_by(*order).limit(limit + 1)).all()
+        values.update(key_value=key.value, key_id=key.id, key_rank=key.rank)
+    if count_limit is not None:
+        values["count_limit"] = count_limit + 1
+    backwards = listing.backwards
+    fetched = db.session.execute(page, values).all()
     more = len(fetched) > limit
     fetched = fetched[:limit]
     if backwards:
@@ -608,15 +798,7 @@ def list_entries(
     hidden = {"sort_key", "rank_key"}
     rows = [EntryView(**{k: v for k, v in r._asdict().items() if k not in hidden})
             for r in fetched]
-    matching = select(entries.c.id).select_from(entries)
-    if filters.status is not None or term is not None:
-        matching = matching.join(products, products.c.id == entries.c.product_id)
-    matching = matching.where(*conditions)
-    if count_limit is not None:
-        matching = matching.limit(count_limit + 1)
-    total = int(db.session.execute(
-        select(func.count()).select_from(matching.subquery())
-    ).scalar_one())
+    total = int(db.session.execute(count, values).scalar_one())
     capped = count_limit is not None and total > count_limit
     if capped:
         total = count_limit
@@ -626,7 +808,7 @@ def list_entries(
         first, last = fetched[0], fetched[-1]
 
         def ranked(row: Any) -> int | None:
-            return int(row.rank_key) if rank is not None else None
+            return int(row.rank_key) if term is not None else None
 
         if (more and not backwards) or backwards:
             next_cursor = encode_cursor(last.sort_key, last.id, backwards=False,
@@ -644,11 +826,21 @@ def find_exact(actor: Actor, code: str, *, limit: int = 20) -> list[EntryView]:
     term = code.strip()
     if not term:
         return []
-    query = _entry_select().where(readable_scope(actor), exact_code_condition(term))
-    return [
-        EntryView(**r._asdict())
-        for r in db.session.execute(query.order_by(entries.c.id).limit(limit))
-    ]
+    scope = actor.stores_with(READ)
+    values = {"search_term": term, "exact_limit": limit,
+              "scope": sorted(scope) if scope is not None else None}
+    query = _exact_statement(_dialect(), scope is not None)
+    return [EntryView(**r._asdict()) for r in db.session.execute(query, values)]
+
+
+@functools.lru_cache(maxsize=8)
+def _exact_statement(dialect: str, scoped: bool) -> Select[Any]:
+    """find_exact's statement, with placeholders for its values: built once for each
+    dialect (exact_code_condition differs) and kind of reader (see _listing_statements)."""
+    query = _entry_select().where(exact_code_condition(_SEARCH_PARAMS["search_term"]))
+    if scoped:
+        query = query.where(entries.c.store_id.in_(bindparam("scope", expanding=True)))
+    return query.order_by(entries.c.id).limit(bindparam("exact_limit", type_=Integer()))
 
 
 @dataclass(frozen=True)
