@@ -49,7 +49,7 @@ test: setup
 
 test-ci: setup
 	STOCKROOM_REQUIRE_POSTGRES=1 STOCKROOM_REQUIRE_BROWSER=1 HYPOTHESIS_PROFILE=ci \
-		$(BIN)/pytest $(PYTEST_ARGS)
+		$(BIN)/pytest --durations=25 $(PYTEST_ARGS)
 
 lint: setup
 	$(BIN)/ruff check app tests

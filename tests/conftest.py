@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from emptying import postgres_emptying_sql
 from flask import Flask
 from hypothesis import HealthCheck, settings
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 
 from app import create_app
@@ -123,8 +124,7 @@ def app(backend: str, request: pytest.FixtureRequest) -> Iterator[Flask]:
     if backend == "postgresql":
         application = _shared_app(request.getfixturevalue("postgres_url"))
         with application.app_context(), db.engine.begin() as conn:
-            tables = ", ".join(t.name for t in db.metadata.sorted_tables)
-            conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+            conn.exec_driver_sql(postgres_emptying_sql())
     else:
         template = request.getfixturevalue("sqlite_template")
         path = request.getfixturevalue("sqlite_workfile")
