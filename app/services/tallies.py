@@ -7,11 +7,13 @@ every entry (`flask inventory verify`, and the concurrency tests' oracle after e
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Collection
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import TextClause, bindparam, func, select, text
+from sqlalchemy import Select, TextClause, bindparam, func, select, text
 from sqlalchemy.exc import OperationalError
 
 from app.database import write_transaction
@@ -43,16 +45,11 @@ class Totals:
 def totals(store_ids: Collection[int] | None) -> Totals:
     """The totals of these stores (None: every store), from one grouped read; folds the
     rows afterwards when many have piled up since the last fold."""
-    query = select(
-        tallies.c.store_id, tallies.c.location_id,
-        *(func.sum(tallies.c[c]) for c in COUNTS), func.count(),
-    ).group_by(tallies.c.store_id, tallies.c.location_id)
-    if store_ids is not None:
-        query = query.where(tallies.c.store_id.in_(sorted(store_ids)))
+    values = {} if store_ids is None else {"store_ids": sorted(store_ids)}
     sums = dict.fromkeys(COUNTS, 0)
     stores: set[int] = set()
     places = rows = groups = 0
-    for row in db.session.execute(query):
+    for row in db.session.execute(_totals_statement(store_ids is not None), values):
         groups += 1
         rows += row[-1]
         for name, value in zip(COUNTS, row[2:-1], strict=True):
@@ -63,6 +60,18 @@ def totals(store_ids: Collection[int] | None) -> Totals:
     if rows - groups > FOLD_AFTER:
         fold_quietly(store_ids)
     return Totals(**sums, stores=len(stores), locations=places)
+
+
+@functools.lru_cache(maxsize=2)
+def _totals_statement(scoped: bool) -> Select[Any]:
+    """totals()' statement, built once (building it costs more than running it)."""
+    query = select(
+        tallies.c.store_id, tallies.c.location_id,
+        *(func.sum(tallies.c[c]) for c in COUNTS), func.count(),
+    ).group_by(tallies.c.store_id, tallies.c.location_id)
+    if scoped:
+        query = query.where(tallies.c.store_id.in_(bindparam("store_ids", expanding=True)))
+    return query
 
 
 def fold_quietly(store_ids: Collection[int] | None) -> None:

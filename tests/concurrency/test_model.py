@@ -3,8 +3,9 @@
 Every step calls one service function (reserve, release, fulfill, adjust, set, count,
 return, transfer, delete, the expiry sweep, keyed repeats) with the model's prediction of
 the exact result or error; after every step the database's entries, holds and ledger
-length must equal the model's, and I1–I4 must hold. The per-step check reads everything in
-one statement and replays only the ledger rows the step added (LedgerWatch); the shared
+length must equal the model's, I1–I4 must hold, and the stock tallies must sum to a count of
+the entries. The per-step check reads everything in one statement and replays only the
+ledger rows the step added (LedgerWatch); the shared
 oracle (tests/oracle.py: the application's verify_ledger, a replay from zero, and the
 rest) runs in full at the end of every example.
 
@@ -59,8 +60,9 @@ from sqlalchemy.orm import Session, scoped_session
 
 from app.clock import frozen_at
 from app.extensions import db
-from app.models import Location, Product, Store
+from app.models import Location, Product, StockTally, Store
 from app.models.inventory import MOVEMENT_TYPES, RESERVATION_STATUSES
+from app.models.tallies import COUNTS as TALLY_COUNTS
 from app.permissions import system_actor
 from app.services import inventory
 from app.services.errors import (
@@ -617,6 +619,10 @@ class StockMachine(RuleBasedStateMachine):
             for h in snapshot.holds.values()
         } == {h.id: (h.entry_id, h.quantity, h.open, h.status) for h in m.holds.values()}
         assert sum(count for count, _, _ in snapshot.totals.values()) == m.ledger
+        # The overview's totals, kept by triggers, equal a count of the entries.
+        zero = (0,) * len(TALLY_COUNTS)
+        assert {k: v for k, v in snapshot.tallies.items() if v != zero} == \
+            snapshot.recounted_tallies()
         problems = self.watch.violations(snapshot)
         assert not problems, "\n  ".join([f"{len(problems)} invariant violation(s):",
                                             *problems[:MAX_REPORTED]])
@@ -640,7 +646,7 @@ class StockMachine(RuleBasedStateMachine):
 # the ledger's row count and sums over all its rows: a single statement, so one snapshot
 # and one round trip. Each row is a kind and up to WIDTH integers and two strings.
 WIDTH = 11
-ENTRY, HOLD, MOVEMENT, TOTAL = 1, 2, 3, 4
+ENTRY, HOLD, MOVEMENT, TOTAL, TALLY = 1, 2, 3, 4, 5
 
 
 def _branch(kind: int, numbers: list[Any], words: tuple[Any, ...] = ()) -> Select[Any]:
@@ -652,7 +658,7 @@ def _branch(kind: int, numbers: list[Any], words: tuple[Any, ...] = ()) -> Selec
 
 
 def _snapshot_query() -> CompoundSelect:
-    e, h, mv = entries.c, reservations.c, movements.c
+    e, h, mv, t = entries.c, reservations.c, movements.c, StockTally.__table__.c
     return union_all(
         _branch(ENTRY, [e.id, e.store_id, e.product_id, e.location_id, e.quantity,
                         e.reserved_quantity, e.version]),
@@ -669,6 +675,9 @@ def _snapshot_query() -> CompoundSelect:
         _branch(TOTAL, [mv.entry_id, func.count(), func.sum(mv.quantity_delta),
                         func.sum(mv.reserved_delta)])
         .group_by(mv.entry_id),
+        _branch(TALLY, [t.store_id, t.location_id,
+                        *(func.sum(t[c]) for c in TALLY_COUNTS)])
+        .group_by(t.store_id, t.location_id),
     )
 
 
@@ -722,6 +731,20 @@ class Snapshot:
     new_movements: list[MovementRow] = field(default_factory=list)
     # entry id → (ledger rows, sum of quantity deltas, sum of reserved deltas)
     totals: dict[int, tuple[int, int, int]] = field(default_factory=dict)
+    # (store, location) → the stock tallies' sums, in TALLY_COUNTS order
+    tallies: dict[tuple[int, int], tuple[int, ...]] = field(default_factory=dict)
+
+    def recounted_tallies(self) -> dict[tuple[int, int], tuple[int, ...]]:
+        """What the tallies must sum to, counted from the entries: the model's products are
+        physical without backorders and its entries have no threshold, so an entry is out
+        of stock when nothing is available and never low or on backorder."""
+        counted: dict[tuple[int, int], list[int]] = {}
+        for e in self.entries.values():
+            place = counted.setdefault((e.store_id, e.location_id), [0] * len(TALLY_COUNTS))
+            for i, value in enumerate((1, e.quantity, e.reserved, 0,
+                                       int(e.quantity - e.reserved <= 0), 0)):
+                place[i] += value
+        return {key: tuple(sums) for key, sums in counted.items()}
 
 
 def read_snapshot(reader: Connection | scoped_session[Session], after: int) -> Snapshot:
@@ -740,8 +763,10 @@ def read_snapshot(reader: Connection | scoped_session[Session], after: int) -> S
             snapshot.holds[n[0]] = HoldRow(*n[:7], word)
         elif kind == MOVEMENT:
             snapshot.new_movements.append(MovementRow(*n, word, name))
-        else:
+        elif kind == TOTAL:
             snapshot.totals[n[0]] = (n[1], n[2], n[3])
+        else:
+            snapshot.tallies[(n[0], n[1])] = tuple(n[2:2 + len(TALLY_COUNTS)])
     snapshot.new_movements.sort(key=lambda mv: mv.id)
     return snapshot
 
