@@ -124,8 +124,11 @@ def done(batch_ref: str):  # type: ignore[no-untyped-def]
     """What an applied import wrote, and where to look at it."""
     if not batch_ref.startswith("import-") or len(batch_ref) > 64:
         return _start_page("That is not an import batch reference.", 404)
-    count = imports.batch_movements(current_actor(), batch_ref)
-    return render_template("imports/done.html", batch_ref=batch_ref, movements=count)
+    by_store = imports.batch_movements(current_actor(), batch_ref)
+    # An import of one store's entries leads back to that store's overview.
+    store_id = next(iter(by_store)) if len(by_store) == 1 else None
+    return render_template("imports/done.html", batch_ref=batch_ref,
+                           movements=sum(by_store.values()), store_id=store_id)
 
 
 # --------------------------------------------------------------------------- pages

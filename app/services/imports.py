@@ -280,14 +280,18 @@ def _apply(
     return _write(session, plan, actor, ref, progress)
 
 
-def batch_movements(actor: Actor, batch_ref: str) -> int:
-    """How many ledger rows of a batch lie in stores the actor may read."""
-    query = select(func.count()).select_from(movements).where(movements.c.batch_ref == batch_ref)
+def batch_movements(actor: Actor, batch_ref: str) -> dict[int, int]:
+    """How many ledger rows of a batch lie in each store the actor may read."""
+    query = (
+        select(movements.c.store_id, func.count())
+        .where(movements.c.batch_ref == batch_ref)
+        .group_by(movements.c.store_id)
+    )
     readable = actor.stores_with(READ)
     if readable is not None:
         query = query.where(movements.c.store_id.in_(sorted(readable)))
     try:
-        return int(db.session.execute(query).scalar_one())
+        return {int(store_id): int(count) for store_id, count in db.session.execute(query)}
     finally:
         db.session.rollback()
 

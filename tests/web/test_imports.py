@@ -91,6 +91,8 @@ def test_preview_then_apply_changes_stock_as_one_batch(
     assert ref in text and "1 movement" in text
     assert f"Imported stock.csv: 1 entry updated, 0 created, 1 ledger row in batch {ref}." \
         in text
+    # The file held one store's entries: the way back leads to that store's overview.
+    assert f'href="/inventory?store={place.store.id}">Go to the inventory' in text
 
 
 def test_a_repeated_apply_changes_nothing_more(
