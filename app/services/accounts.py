@@ -199,8 +199,9 @@ def insert_user(
 
 def set_user_active(*, actor: Actor, user_id: int, active: bool) -> UserView:
     """Deactivate or reactivate an account. Deactivating ends the user's sessions at their
-    next request. Nobody deactivates themselves or the last active platform admin.
-    Raises PermissionDenied, NotFound, Conflict."""
+    next request. Nobody deactivates themselves, the last active platform admin, or the
+    last active owner of a store that is not archived.
+    Raises PermissionDenied, NotFound, Conflict (LastOwner)."""
     _require_platform_admin(actor)
     if not is_id(user_id):
         raise NotFound("User not found.")
@@ -227,6 +228,10 @@ def set_user_active(*, actor: Actor, user_id: int, active: bool) -> UserView:
         target = _user_view(session, user_id)
         if target.active == active:
             return target
+        if not active:
+            from app.services import members  # members builds on this module
+
+            members.refuse_ownerless_stores(session, user_id, target.name)
         session.execute(
             update(User).where(User.id == user_id)
             .values(active=active, session_token=new_session_token())

@@ -1,9 +1,11 @@
 """Who works in a store: memberships, roles and the permission groups granted to staff.
 
 Owners and store admins hold `members:manage`; only owners (and platform admins) make,
-change or remove owners, and no store is ever left without an owner. Every rule that
+change or remove owners, and no store is ever left without an active owner (a store whose
+owners are all deactivated keeps at least its last owner membership). Every rule that
 depends on who the owners are is decided inside the write transaction, after the store's
-owner memberships are locked, so two owners demoting each other at once cannot both win.
+owner memberships are locked, so two owners demoting each other (or deactivated by two
+platform admins) at once cannot both win.
 """
 
 from __future__ import annotations
@@ -65,10 +67,9 @@ class LastOwner(Conflict):
 
     code = "last_owner"
 
-    def __init__(self, name: str, store_name: str) -> None:
-        super().__init__(
-            f"{name} is the last owner of {store_name}; make someone else owner first."
-        )
+    def __init__(self, name: str, store_name: str, *, active: bool = False) -> None:
+        last = "the last active owner" if active else "the last owner"
+        super().__init__(f"{name} is {last} of {store_name}; make someone else owner first.")
 
 
 @dataclass(frozen=True)
@@ -235,7 +236,7 @@ def change_role(
         if "owner" in (before.role, role) and before.role != role and not is_owner:
             raise OwnerRequired()
         if before.role == "owner" and role != "owner" and _only_owner(owners, before):
-            raise LastOwner(before.name, store.name)
+            raise LastOwner(before.name, store.name, active=len(owners) > 1)
         if before.role != role:
             session.execute(
                 update(Membership).where(Membership.id == before.id)
@@ -282,7 +283,7 @@ def remove_member(*, actor: Actor, store_id: int, membership_id: int) -> MemberC
             if not is_owner:
                 raise OwnerRequired()
             if _only_owner(owners, before):
-                raise LastOwner(before.name, store.name)
+                raise LastOwner(before.name, store.name, active=len(owners) > 1)
         session.execute(delete(Membership).where(Membership.id == before.id))
     return MemberChange(member=before, store=store, previous_role=before.role,
                         previous_grants=before.grants)
@@ -338,18 +339,57 @@ def _create_for_store(
     return user.id
 
 
-def _lock_owners(session: Session, store_id: int) -> list[tuple[int, int]]:
-    """The store's owner memberships as (membership id, user id), locked in id order.
+@dataclass(frozen=True)
+class Owner:
+    membership_id: int
+    user_id: int
+    active: bool  # a deactivated owner can't sign in: the store needs an active one
 
-    On PostgreSQL a concurrent change waits here and then sees the owners as the first
-    change left them; SQLite's IMMEDIATE write transaction excludes other writers anyway.
-    """
-    rows = session.execute(
+
+def _lock_owners(session: Session, store_id: int) -> list[Owner]:
+    """The store's owner memberships, locked in id order, with whether each owner's account
+    is active.
+
+    On PostgreSQL a concurrent change (of a role, a membership, or an owner's account:
+    accounts.set_user_active takes the same locks) waits here and then sees the owners as
+    the first change left them; SQLite's IMMEDIATE write transaction excludes other writers
+    anyway. The accounts are read by a second statement, which starts after the locks are
+    held and so sees a deactivation that committed while this one waited."""
+    locked = session.execute(
         select(Membership.id, Membership.user_id)
         .where(Membership.store_id == store_id, Membership.role == "owner")
         .order_by(Membership.id).with_for_update()
     ).all()
-    return [(row.id, row.user_id) for row in rows]
+    active = set(session.scalars(
+        select(User.id).where(User.id.in_([row.user_id for row in locked]), User.active)
+    )) if locked else set()
+    return [Owner(row.id, row.user_id, row.user_id in active) for row in locked]
+
+
+def keeps_an_active_owner(owners: list[Owner], leaving: int) -> bool:
+    """Whether the store still has an active owner once membership `leaving` stops being
+    one (demoted, removed, or its account deactivated). A store whose owners are all
+    deactivated already may still lose an inactive one, but never its last membership."""
+    others = [o for o in owners if o.membership_id != leaving]
+    if not others:
+        return False
+    gone = next((o for o in owners if o.membership_id == leaving), None)
+    return any(o.active for o in others) or gone is None or not gone.active
+
+
+def refuse_ownerless_stores(session: Session, user_id: int, name: str) -> None:
+    """Raise LastOwner if deactivating `user_id` would leave an active store without an
+    active owner; the owners of each store the user owns are locked, in store order."""
+    owned = session.execute(
+        select(Membership.id, Membership.store_id, Store.name)
+        .join(Store, Store.id == Membership.store_id)
+        .where(Membership.user_id == user_id, Membership.role == "owner",
+               Store.archived_at.is_(None))
+        .order_by(Membership.store_id)
+    ).all()
+    for membership_id, store_id, store_name in owned:
+        if not keeps_an_active_owner(_lock_owners(session, store_id), membership_id):
+            raise LastOwner(name, store_name, active=True)
 
 
 def _acts_as_owner(
@@ -360,7 +400,7 @@ def _acts_as_owner(
     `members:manage` altogether."""
     if actor.is_platform_admin:
         return True
-    if any(user_id == actor.user_id for _, user_id in owners):
+    if any(o.user_id == actor.user_id for o in owners):
         return True
     row = session.execute(
         select(Membership.role, Membership.grants)
@@ -373,8 +413,8 @@ def _acts_as_owner(
     return False
 
 
-def _only_owner(owners: list[tuple[int, int]], member: MemberView) -> bool:
-    return [mid for mid, _ in owners] == [member.id]
+def _only_owner(owners: list[Owner], member: MemberView) -> bool:
+    return not keeps_an_active_owner(owners, member.id)
 
 
 def _store(session: Session, store_id: int) -> StoreRef:

@@ -1,5 +1,5 @@
 """Last owner: owners demoting or removing each other at the same moment never leave a store
-without an owner.
+without an owner, and two admins deactivating its two owners at once leave one active.
 
 Each race also runs against `naive_change_role`, which reads the owners before it writes
 without locking them, and must fail there: a race test that cannot fail proves nothing.
@@ -18,7 +18,7 @@ from sqlalchemy import func, select, update
 from app.extensions import db
 from app.models import Membership, Store, User
 from app.permissions import Actor, actor_for_user
-from app.services import members
+from app.services import accounts, members
 from app.services.errors import NotFound
 from app.services.members import LastOwner, OwnerRequired
 
@@ -147,3 +147,64 @@ def test_the_race_catches_a_naive_check_then_write(app, make_store, make_user, b
 
     print(f"\nnaive last-owner check on {backend}: {len(problems)} problem(s): {problems[:2]}")
     assert problems, "a naive check-then-write passed the race: the test cannot fail"
+
+
+def deactivation_race(app: Flask, make_store: Any, make_user: Any) -> list[str]:
+    """A platform admin deactivates owner A while A demotes the store's other owner B, at
+    once, RACES times; exactly one may win, and an active owner must remain."""
+    problems: list[str] = []
+    admin = actor_for_user(make_user(platform_admin=True).id)
+    for _ in range(RACES):
+        store, owners, ids = owner_store(make_store, make_user, 2)
+        a = owners[0]
+
+        def call(thread: int, _round: int, store_id: int = store.id, a: Actor = a,
+                 b_membership: int = ids[1]) -> None:
+            if thread == 0:
+                accounts.set_user_active(actor=admin, user_id=a.user_id, active=False)
+            else:
+                members.change_role(actor=a, store_id=store_id, membership_id=b_membership,
+                                    role="admin")
+
+        outcomes = hammer(app, 2, 1, call)
+        db.session.rollback()
+        active = db.session.scalar(
+            select(func.count()).select_from(Membership)
+            .join(User, User.id == Membership.user_id)
+            .where(Membership.store_id == store.id, Membership.role == "owner", User.active)
+        )
+        db.session.rollback()
+        if active != 1:
+            problems.append(f"{active} active owners left ({summary(outcomes)})")
+        others = outcomes.errors_not_of(*REFUSALS)
+        if others:
+            problems.append(f"unexpected error {others[0]!r}")
+    return problems
+
+
+def test_deactivating_an_owner_while_they_demote_the_other_keeps_an_active_owner(
+    app, make_store, make_user, slow_locks
+):
+    assert deactivation_race(app, make_store, make_user) == []
+
+
+def test_the_race_catches_owners_read_without_locking(
+    app, make_store, make_user, backend, monkeypatch
+):
+    """The same race with the owner rows read but not locked: on PostgreSQL both changes
+    go through and the store keeps only a deactivated owner."""
+    if backend != "postgresql":
+        pytest.skip("SQLite serializes every writer; the naive race needs row-level locking")
+
+    def unlocked(session: Any, store_id: int) -> list[members.Owner]:
+        rows = session.execute(
+            select(Membership.id, Membership.user_id, User.active)
+            .join(User, User.id == Membership.user_id)
+            .where(Membership.store_id == store_id, Membership.role == "owner")
+        ).all()
+        time.sleep(PAUSE_S)
+        return [members.Owner(r.id, r.user_id, r.active) for r in rows]
+
+    monkeypatch.setattr(members, "_lock_owners", unlocked)
+    problems = deactivation_race(app, make_store, make_user)
+    assert any("0 active owners" in p for p in problems), problems

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Membership, Store, User
 from app.permissions import ADJUST, AUDIT, MEMBERS, READ, RESERVE, Actor, actor_for_user
-from app.services import accounts, members
+from app.services import accounts, members, stores
 from app.services.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from app.services.members import LastOwner, OwnerRequired
 
@@ -495,3 +495,48 @@ def test_unknown_users_are_not_found(people, refused):
             accounts.set_user_active(actor=people.platform, user_id=user_id, active=False)
         with refused(NotFound):
             accounts.reset_password(actor=people.platform, user_id=user_id, password=PASSWORD)
+
+
+# --------------------------------------------------------------------------- active owners
+
+
+def test_the_last_active_owner_cannot_be_deactivated(people, store, refused):
+    with refused(LastOwner, f"{people.owner_user.name} is the last active owner of "
+                            f"{store.name}; make someone else owner first."):
+        accounts.set_user_active(actor=people.platform, user_id=people.owner_user.id,
+                                 active=False)
+
+
+def test_an_owner_with_an_active_co_owner_can_be_deactivated(people, store, make_user):
+    make_user(role="owner", store=store)
+    accounts.set_user_active(actor=people.platform, user_id=people.owner_user.id,
+                             active=False)
+    db.session.expire_all()
+    assert not db.session.get(User, people.owner_user.id).active  # type: ignore[union-attr]
+
+
+def test_a_deactivated_co_owner_does_not_count(people, store, make_user, refused):
+    """With the other owner deactivated, the remaining active owner can be neither
+    deactivated, demoted nor removed; the deactivated one may go."""
+    other = make_user(role="owner", store=store)
+    accounts.set_user_active(actor=people.platform, user_id=other.id, active=False)
+    last = (f"{people.owner_user.name} is the last active owner of {store.name}; make "
+            "someone else owner first.")
+    with refused(LastOwner, last):
+        accounts.set_user_active(actor=people.platform, user_id=people.owner_user.id,
+                                 active=False)
+    with refused(LastOwner, last):
+        members.change_role(actor=people.platform, store_id=store.id,
+                            membership_id=mid(people.owner_user, store), role="admin")
+    with refused(LastOwner, last):
+        members.remove_member(actor=people.platform, store_id=store.id,
+                              membership_id=mid(people.owner_user, store))
+    members.remove_member(actor=people.platform, store_id=store.id,
+                          membership_id=mid(other, store))
+    assert roles(store)["olive@example.test"] == "owner"
+
+
+def test_an_archived_store_does_not_keep_its_owner_active(people, store, admin_actor):
+    stores.archive_store(actor=admin_actor, store_id=store.id)
+    accounts.set_user_active(actor=people.platform, user_id=people.owner_user.id,
+                             active=False)

@@ -264,6 +264,18 @@ def test_nobody_deactivates_themselves(shop):
     assert committed(User, id=shop.platform.id).active
 
 
+def test_a_stores_last_active_owner_is_not_deactivated(shop, db_state):
+    admin = shop.sign_in(shop.platform)
+    before = db_state()
+
+    response = admin.post(f"/people/users/{shop.owner.id}/deactivate")
+
+    assert response.status_code == 409
+    assert (f"{shop.owner.name} is the last active owner of Alpha Store; make someone else "
+            "owner first.") in response.get_data(as_text=True)
+    assert db_state() == before
+
+
 def test_reactivating_lets_the_user_sign_in_again(shop):
     admin = shop.sign_in(shop.platform)
     admin.post(f"/people/users/{shop.staff.id}/deactivate")
