@@ -95,6 +95,49 @@ def reactivate_user(user_id: int):  # type: ignore[no-untyped-def]
     return _users_done(f"Reactivated {changed.label}; they can sign in again.")
 
 
+@bp.route("/users/<int:user_id>/platform-admin/grant", methods=["GET", "POST"])
+@login_required
+def grant_platform_admin(user_id: int):  # type: ignore[no-untyped-def]
+    """Ask, then make a user a platform admin: every store, every permission."""
+    return _platform_admin_access(user_id, admin=True)
+
+
+@bp.route("/users/<int:user_id>/platform-admin/revoke", methods=["GET", "POST"])
+@login_required
+def revoke_platform_admin(user_id: int):  # type: ignore[no-untyped-def]
+    """Ask, then take a user's platform admin access away; their store roles stay."""
+    return _platform_admin_access(user_id, admin=False)
+
+
+def _platform_admin_access(user_id: int, *, admin: bool) -> Response:
+    actor = current_actor()
+    user = accounts.get_user(actor, user_id)
+    form = ConfirmForm()
+    endpoint = "people.grant_platform_admin" if admin else "people.revoke_platform_admin"
+    if admin:
+        title, submit = f"Make {user.name} a platform admin?", "Make platform admin"
+        warning = (f"{user.email} can then see and change every store, its stock and its "
+                   "people, and manage every user, from their next request.")
+    else:
+        title, submit = f"Take platform admin access from {user.name}?", "Take access away"
+        warning = (f"From their next request {user.email} keeps only their store roles "
+                   f"({user.store_count:,} {'store' if user.store_count == 1 else 'stores'}).")
+    dialog = _confirm_dialog(title=title, warning=warning, submit=submit,
+                             action=url_for(endpoint, user_id=user.id),
+                             cancel=url_for("people.users"))
+    if request.method == "GET":
+        return _dialog(dialog, form, 200)
+    if not form.validate():
+        return _dialog(dialog, form, 400, problem=_expired())
+    try:
+        changed = accounts.set_platform_admin(actor=actor, user_id=user.id, admin=admin)
+    except Conflict as exc:
+        return _dialog(dialog, form, 409, problem=exc.message)
+    done = (f"Made {changed.label} a platform admin." if admin
+            else f"Took platform admin access from {changed.label}.")
+    return _users_done(done, dialog=True)
+
+
 @bp.route("/users/<int:user_id>/password", methods=["GET", "POST"])
 @login_required
 def reset_password(user_id: int):  # type: ignore[no-untyped-def]
@@ -135,8 +178,16 @@ def _users_page(form: CreateUserForm, *, status: int = 200) -> Response:
     context["stores"] = members.managed_stores(actor)
     if is_htmx() and request.method == "POST":
         html = render_template("people/_users_panel.html", **context)
-        return make_response(html + _oob_flashes([]), status)
+        return make_response(html + _users_count(context.get("users")) + _oob_flashes([]),
+                             status)
     return vary_on_htmx(make_response(render_template("people/users.html", **context), status))
+
+
+def _users_count(users: Any) -> str:
+    """The heading's user count, swapped in beside a changed users panel."""
+    if users is None:
+        return ""
+    return render_template("people/_users_count.html", users=users, oob=True)
 
 
 def _users_done(message: str, *, dialog: bool = False) -> Response:
@@ -144,12 +195,13 @@ def _users_done(message: str, *, dialog: bool = False) -> Response:
         flash(message, "success")
         return redirect(url_for("people.users"), code=303)
     actor = current_actor()
+    users = accounts.list_users(actor)
     html = render_template(
         "people/_users_panel.html", form=CreateUserForm(formdata=None),
-        users=accounts.list_users(actor), stores=members.managed_stores(actor),
+        users=users, stores=members.managed_stores(actor),
         min_password=accounts.MIN_PASSWORD_LENGTH,
     )
-    response = make_response(html + _oob_flashes([("success", message)]))
+    response = make_response(html + _users_count(users) + _oob_flashes([("success", message)]))
     if dialog:
         response.headers["HX-Retarget"] = "#users-panel"
         response.headers["HX-Reswap"] = "outerHTML"

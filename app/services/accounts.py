@@ -220,11 +220,7 @@ def set_user_active(*, actor: Actor, user_id: int, active: bool) -> UserView:
                 # Deactivated or demoted since this request began.
                 raise PermissionDenied(USERS_PERMISSION)
             if list(admins) == [user_id]:
-                target = _user_view(session, user_id)
-                raise Conflict(
-                    f"{target.name} is the last active platform admin; make someone else "
-                    "platform admin first."
-                )
+                raise _last_platform_admin(_user_view(session, user_id))
         target = _user_view(session, user_id)
         if target.active == active:
             return target
@@ -236,6 +232,34 @@ def set_user_active(*, actor: Actor, user_id: int, active: bool) -> UserView:
             update(User).where(User.id == user_id)
             .values(active=active, session_token=new_session_token())
         )
+        return _user_view(session, user_id)
+
+
+def set_platform_admin(*, actor: Actor, user_id: int, admin: bool) -> UserView:
+    """Give or take away platform admin access; it takes effect at the user's next request.
+    Nobody takes away their own, and the last active platform admin keeps theirs.
+    Raises PermissionDenied, NotFound, Conflict."""
+    _require_platform_admin(actor)
+    if not is_id(user_id):
+        raise NotFound("User not found.")
+    if not admin and user_id == actor.user_id:
+        raise Conflict("You cannot take away your own platform admin access; ask another "
+                       "platform admin.")
+    with write_transaction() as session:
+        # Locked as set_user_active locks them: two admins taking each other's access at
+        # once cannot both succeed.
+        admins = session.execute(
+            select(User.id).where(User.is_platform_admin.is_(True), User.active.is_(True))
+            .order_by(User.id).with_for_update()
+        ).scalars().all()
+        if actor.user_id is not None and actor.user_id not in admins:
+            raise PermissionDenied(USERS_PERMISSION)  # demoted or deactivated meanwhile
+        target = _user_view(session, user_id)
+        if target.is_platform_admin == admin:
+            return target
+        if not admin and list(admins) == [user_id]:
+            raise _last_platform_admin(target)
+        session.execute(update(User).where(User.id == user_id).values(is_platform_admin=admin))
         return _user_view(session, user_id)
 
 
@@ -261,6 +285,11 @@ def reset_password(*, actor: Actor, user_id: int, password: str) -> UserView:
 def _require_platform_admin(actor: Actor) -> None:
     if not actor.is_platform_admin:
         raise PermissionDenied(USERS_PERMISSION)
+
+
+def _last_platform_admin(user: UserView) -> Conflict:
+    return Conflict(f"{user.name} is the last active platform admin; make someone else "
+                    "platform admin first.")
 
 
 def _user_view(session: Session, user_id: int) -> UserView:

@@ -1,5 +1,6 @@
 """Last owner: owners demoting or removing each other at the same moment never leave a store
-without an owner, and two admins deactivating its two owners at once leave one active.
+without an owner, an owner deactivated while demoting the other leaves an active owner, and
+two platform admins taking each other's access at once leave one.
 
 Each race also runs against `naive_change_role`, which reads the owners before it writes
 without locking them, and must fail there: a race test that cannot fail proves nothing.
@@ -19,7 +20,7 @@ from app.extensions import db
 from app.models import Membership, Store, User
 from app.permissions import Actor, actor_for_user
 from app.services import accounts, members
-from app.services.errors import NotFound
+from app.services.errors import Conflict, NotFound, PermissionDenied
 from app.services.members import LastOwner, OwnerRequired
 
 from .harness import Outcomes, hammer, summary
@@ -208,3 +209,35 @@ def test_the_race_catches_owners_read_without_locking(
     monkeypatch.setattr(members, "_lock_owners", unlocked)
     problems = deactivation_race(app, make_store, make_user)
     assert any("0 active owners" in p for p in problems), problems
+
+
+def test_two_platform_admins_taking_each_others_access_at_once_leave_one(
+    app, make_store, make_user
+):
+    """The same rule for platform admins: two of them, each taking the other's access at
+    the same moment, RACES times: one is refused, and one platform admin remains."""
+    problems: list[str] = []
+    for _ in range(RACES):
+        pair = [make_user(platform_admin=True).id for _ in range(2)]
+        db.session.execute(update(User).where(User.id.not_in(pair), User.is_platform_admin)
+                           .values(is_platform_admin=False))
+        db.session.commit()
+        actors = [actor_for_user(user_id) for user_id in pair]
+
+        def call(thread: int, _round: int, pair: list[int] = pair,
+                 actors: list[Actor] = actors) -> None:
+            accounts.set_platform_admin(actor=actors[thread], user_id=pair[1 - thread],
+                                        admin=False)
+
+        outcomes = hammer(app, 2, 1, call)
+        db.session.rollback()
+        left = db.session.scalar(
+            select(func.count()).where(User.is_platform_admin, User.active)
+        )
+        db.session.rollback()
+        if left != 1 or len(outcomes.results) != 1:
+            problems.append(f"{left} platform admins left ({summary(outcomes)})")
+        others = outcomes.errors_not_of(Conflict, PermissionDenied)
+        if others:
+            problems.append(f"unexpected error {others[0]!r}")
+    assert problems == []

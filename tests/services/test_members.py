@@ -41,6 +41,7 @@ def people(
     p.admin = actor_of(p.admin_user)
     p.staff = actor_of(p.staff_user)
     p.platform = actor_of(make_user(platform_admin=True))
+    p.store_id = store.id
     return p
 
 
@@ -540,3 +541,38 @@ def test_an_archived_store_does_not_keep_its_owner_active(people, store, admin_a
     stores.archive_store(actor=admin_actor, store_id=store.id)
     accounts.set_user_active(actor=people.platform, user_id=people.owner_user.id,
                              active=False)
+
+
+# --------------------------------------------------------------------------- platform admins
+
+
+def test_platform_admin_access_is_given_and_taken_away_at_the_next_request(people):
+    user = people.staff_user
+    made = accounts.set_platform_admin(actor=people.platform, user_id=user.id, admin=True)
+    assert made.is_platform_admin and actor_for_user(user.id).is_platform_admin
+
+    taken = accounts.set_platform_admin(actor=people.platform, user_id=user.id, admin=False)
+    assert not taken.is_platform_admin
+    after = actor_for_user(user.id)
+    assert not after.is_platform_admin and after.stores_with(READ) == {people.store_id}
+
+
+def test_nobody_takes_away_their_own_platform_admin_access(people, make_user, refused):
+    make_user(platform_admin=True)  # not the last one: the rule is about oneself
+    with refused(Conflict, "You cannot take away your own platform admin access; ask another "
+                           "platform admin."):
+        accounts.set_platform_admin(actor=people.platform, user_id=people.platform.user_id,
+                                    admin=False)
+
+
+def test_the_last_active_platform_admin_keeps_their_access(people, admin_actor, refused):
+    with refused(Conflict) as info:
+        accounts.set_platform_admin(actor=admin_actor, user_id=people.platform.user_id,
+                                    admin=False)
+    assert "last active platform admin" in info.value.message
+
+
+def test_only_platform_admins_change_platform_admin_access(people, refused):
+    for actor in (people.owner, people.admin, people.staff):
+        with refused(PermissionDenied):
+            accounts.set_platform_admin(actor=actor, user_id=people.staff_user.id, admin=True)

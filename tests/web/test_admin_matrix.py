@@ -192,6 +192,8 @@ def _build_world(session: Session) -> World:
     member("membership_b_staff", user("b_staff"), b, "staff")
     user("newcomer")
     user("to_deactivate")
+    user("to_promote")
+    user("to_demote", platform_admin=True)
     user("to_reset")
     user("inactive", active=False)
     session.commit()
@@ -378,6 +380,16 @@ CASES: list[Case] = [
          _post(lambda w: f"/people/users/{w.user_to_deactivate}/deactivate"), writes=True),
     Case("people-reactivate", "people.reactivate_user", "POST", USERS, 303,
          _post(lambda w: f"/people/users/{w.user_inactive}/reactivate"), writes=True),
+    Case("people-grant-admin-form", "people.grant_platform_admin", "GET", USERS, 200,
+         _get(lambda w: f"/people/users/{w.user_to_promote}/platform-admin/grant")),
+    Case("people-grant-admin", "people.grant_platform_admin", "POST", USERS, 303,
+         _post(lambda w: f"/people/users/{w.user_to_promote}/platform-admin/grant"),
+         writes=True),
+    Case("people-revoke-admin-form", "people.revoke_platform_admin", "GET", USERS, 200,
+         _get(lambda w: f"/people/users/{w.user_to_demote}/platform-admin/revoke")),
+    Case("people-revoke-admin", "people.revoke_platform_admin", "POST", USERS, 303,
+         _post(lambda w: f"/people/users/{w.user_to_demote}/platform-admin/revoke"),
+         writes=True),
     Case("people-password-form", "people.reset_password", "GET", USERS, 200,
          _get(lambda w: f"/people/users/{w.user_to_reset}/password")),
     Case("people-password", "people.reset_password", "POST", USERS, 303,
@@ -676,7 +688,8 @@ _ID_KEYS = (
     "store_a", "store_b", "store_c", "store_c2", "store_d", "loc_main", "loc_rename",
     "loc_empty", "loc_archived", "product_main", "product_edit", "product_live",
     "product_archived", "product_unstocked", "entry_main", "user_to_deactivate",
-    "user_to_reset", "user_inactive", "target_role", "target_grants", "target_remove",
+    "user_to_reset", "user_inactive", "user_to_promote", "user_to_demote", "target_role",
+    "target_grants", "target_remove",
     "target_owner", "membership_b_staff", "loc_b", "product_b", "entry_b",
 )
 

@@ -250,6 +250,9 @@ def test_the_confirmation_is_a_dialog_under_htmx(shop):
     assert response.status_code == 200
     assert response.headers["HX-Retarget"] == "#users-panel"
     assert "close-dialog" in response.headers["HX-Trigger"]
+    # The heading's count beside the panel follows: one of the five users is deactivated.
+    assert ('<p class="count" id="users-count" hx-swap-oob="true">5 users, 4 active</p>'
+            in response.get_data(as_text=True))
 
 
 def test_nobody_deactivates_themselves(shop):
@@ -562,3 +565,27 @@ def test_anonymous_visitors_are_sent_to_sign_in(client, shop):
     assert "/sign-in" in client.get("/people").location
     response = client.get(page_of(shop.a), headers=HX)
     assert response.status_code == 401 and "HX-Redirect" in response.headers
+
+
+def test_platform_admin_access_is_given_and_taken_away_with_a_confirmation(shop, db_state):
+    admin = shop.sign_in(shop.platform)
+    before = db_state()
+    grant = f"/people/users/{shop.staff.id}/platform-admin/grant"
+    revoke = f"/people/users/{shop.staff.id}/platform-admin/revoke"
+
+    confirm = admin.get(grant)
+    assert confirm.status_code == 200
+    assert f"Make {shop.staff.name} a platform admin?" in confirm.get_data(as_text=True)
+    assert db_state() == before, "the first click changed something"
+    assert admin.post(grant).status_code == 303
+    assert committed(User, id=shop.staff.id).is_platform_admin
+    page = admin.get("/people").get_data(as_text=True)
+    assert revoke in page and grant not in page
+    # Nobody is offered taking away their own access.
+    assert f"/people/users/{shop.platform.id}/platform-admin/revoke" not in page
+
+    assert admin.post(revoke).status_code == 303
+    assert not committed(User, id=shop.staff.id).is_platform_admin
+    own = admin.post(f"/people/users/{shop.platform.id}/platform-admin/revoke")
+    assert own.status_code == 409
+    assert "You cannot take away your own platform admin access" in own.get_data(as_text=True)
