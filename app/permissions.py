@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import Integer, and_, bindparam, select
 
 from app.extensions import db
 
@@ -71,16 +73,13 @@ class Actor:
         return frozenset(s for s, perms in self.store_permissions.items() if permission in perms)
 
 
-def system_actor(name: str) -> Actor:
-    """A named actor for work no person started; it may act in every store."""
-    return Actor(name=f"system:{name}", is_platform_admin=True)
-
-
-def actor_for_user(user_id: int) -> Actor:
-    """Load a user's memberships into an Actor (one query)."""
+@functools.cache
+def _actor_statement() -> Any:
+    """actor_for_user's statement, built once: every request runs it, and building it
+    costs more than running it."""
     from app.models import Membership, Store, User
 
-    rows = db.session.execute(
+    return (
         select(User.email, User.is_platform_admin, User.active, Membership.store_id,
                Membership.role, Membership.grants)
         # Memberships of archived stores give nothing: the store is gone for its members.
@@ -88,8 +87,18 @@ def actor_for_user(user_id: int) -> Actor:
             Membership.user_id == User.id,
             Membership.store_id.in_(select(Store.id).where(Store.archived_at.is_(None))),
         ))
-        .where(User.id == user_id)
-    ).all()
+        .where(User.id == bindparam("user_id", type_=Integer()))
+    )
+
+
+def system_actor(name: str) -> Actor:
+    """A named actor for work no person started; it may act in every store."""
+    return Actor(name=f"system:{name}", is_platform_admin=True)
+
+
+def actor_for_user(user_id: int) -> Actor:
+    """Load a user's memberships into an Actor (one query)."""
+    rows = db.session.execute(_actor_statement(), {"user_id": user_id}).all()
     if not rows or not rows[0].active:
         return Actor(name="anonymous")
     perms = {
