@@ -46,15 +46,29 @@ def configure_engine(engine: Engine, *, busy_timeout_ms: int) -> None:
     def _on_begin(connection: Any) -> None:
         # A writer takes the lock up front: a deferred transaction that later upgrades
         # to a writer fails with "database is locked" instead of waiting its turn.
-        mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
-        connection.exec_driver_sql(f"BEGIN {mode}")
+        options = connection.get_execution_options()
+        mode = options.get("sqlite_begin", "DEFERRED")
+        wait_ms = options.get("lock_wait_ms")
+        if wait_ms is None:
+            connection.exec_driver_sql(f"BEGIN {mode}")
+            return
+        # Work that can wait for another time (write_transaction's lock_wait_ms) waits
+        # this long for the lock, not the busy timeout every other writer gets.
+        connection.exec_driver_sql(f"PRAGMA busy_timeout={int(wait_ms)}")
+        try:
+            connection.exec_driver_sql(f"BEGIN {mode}")
+        finally:
+            connection.exec_driver_sql(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
 
 
 @contextmanager
-def write_transaction() -> Iterator[Session]:
+def write_transaction(*, lock_wait_ms: int | None = None) -> Iterator[Session]:
     """One transaction that commits on success and rolls back on any exception.
 
     On SQLite it begins IMMEDIATE; on PostgreSQL rows are locked by the statements.
+    With `lock_wait_ms`, for work that may as well happen another time, a lock held by
+    someone else is waited for that long only (then OperationalError): on SQLite for the
+    write lock, on PostgreSQL for every lock the transaction takes.
     """
     session = db.session()
     if session.in_transaction():
@@ -62,7 +76,12 @@ def write_transaction() -> Iterator[Session]:
             raise RuntimeError("unflushed ORM changes outside a write transaction")
         # End the read transaction the request may have opened; ours begins as a writer.
         session.rollback()
-    session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+    options: dict[str, Any] = {"sqlite_begin": "IMMEDIATE"}
+    if lock_wait_ms is not None:
+        options["lock_wait_ms"] = lock_wait_ms
+    connection = session.connection(execution_options=options)
+    if lock_wait_ms is not None and connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"SET LOCAL lock_timeout = {int(lock_wait_ms)}")
     try:
         yield session
         session.commit()

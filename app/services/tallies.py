@@ -26,6 +26,9 @@ tallies = StockTally.__table__
 # Rows beyond one per location that a read tolerates before it folds them. Reading them
 # is a sum over an index range, so a few thousand cost about a millisecond.
 FOLD_AFTER = 2_000
+# How long a read waits for a lock to fold: a busy database (a long import holding SQLite's
+# write lock, say) postpones the fold to a later read rather than delaying this one.
+READ_FOLD_WAIT_MS = 100
 
 
 @dataclass(frozen=True)
@@ -81,28 +84,29 @@ def fold_quietly(store_ids: Collection[int] | None) -> None:
     if session.new or session.dirty or session.deleted:
         return
     try:
-        fold(store_ids)
+        fold(store_ids, lock_wait_ms=READ_FOLD_WAIT_MS)
     except OperationalError as exc:
-        log.warning("stock tallies not folded this time: %s", exc.orig)
+        db.session.rollback()
+        log.info("stock tallies not folded this time: %s", exc.orig)
 
 
-def fold(store_ids: Collection[int] | None = None) -> int:
+def fold(store_ids: Collection[int] | None = None, *, lock_wait_ms: int = 2_000) -> int:
     """Replace the tally rows of these stores (None: all) by one row per location with
     their sums, dropping locations whose sums are all zero; returns the rows removed.
 
     PostgreSQL: one statement deletes the rows it sees and inserts their sums, so rows
     that concurrent transactions add meanwhile are neither lost nor counted twice; a second
     fold running at once waits for the first and then skips the rows it removed.
-    SQLite: the write lock makes the two statements one step."""
+    SQLite: the write lock makes the two statements one step. A lock held elsewhere is
+    waited for `lock_wait_ms` at most (then OperationalError)."""
     ids = None if store_ids is None else sorted(store_ids)
     where = "" if ids is None else "WHERE store_id IN :ids"
     params = {} if ids is None else {"ids": ids}
     columns = "store_id, location_id, " + ", ".join(COUNTS)
     sums = ", ".join(f"sum({c})" for c in COUNTS)
     nonzero = " OR ".join(f"sum({c}) <> 0" for c in COUNTS)
-    with write_transaction() as session:
+    with write_transaction(lock_wait_ms=lock_wait_ms) as session:
         if session.get_bind().dialect.name == "postgresql":
-            session.execute(text("SET LOCAL lock_timeout = '2s'"))
             statement = text(
                 f"WITH gone AS (DELETE FROM stock_tallies {where} RETURNING *), "
                 f"kept AS (INSERT INTO stock_tallies ({columns}) "
