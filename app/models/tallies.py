@@ -75,17 +75,18 @@ def _contribution(e: str, p: str, sign: str = "") -> str:
     )
 
 
-_COLUMNS = "store_id, location_id, " + ", ".join(COUNTS)
-_SUMS = ", ".join(f"sum({c})" for c in COUNTS)
-_NONZERO = " OR ".join(f"sum({c}) <> 0" for c in COUNTS)
+# SQL pieces: the columns a tally row is written with, their sums, and "some sum is not 0".
+COLUMNS = "store_id, location_id, " + ", ".join(COUNTS)
+SUMS = ", ".join(f"sum({c})" for c in COUNTS)
+NONZERO = " OR ".join(f"sum({c}) <> 0" for c in COUNTS)
 
 
 def _insert_grouped(selects: list[str]) -> str:
     """INSERT the per-location sums of the UNION ALL of `selects`, leaving out nothing-rows."""
     union = " UNION ALL ".join(selects)
     return (
-        f"INSERT INTO stock_tallies ({_COLUMNS}) SELECT store_id, location_id, {_SUMS} "
-        f"FROM ({union}) AS c GROUP BY store_id, location_id HAVING {_NONZERO}"
+        f"INSERT INTO stock_tallies ({COLUMNS}) SELECT store_id, location_id, {SUMS} "
+        f"FROM ({union}) AS c GROUP BY store_id, location_id HAVING {NONZERO}"
     )
 
 
@@ -95,7 +96,7 @@ def _product_change(new: str, old: str) -> str:
     differences = ", ".join(f"sum({after}) - sum({before})" for after, before in flags)
     nonzero = " OR ".join(f"sum({after}) <> sum({before})" for after, before in flags)
     return (
-        f"INSERT INTO stock_tallies ({_COLUMNS}) SELECT e.store_id, e.location_id, 0, 0, 0, "
+        f"INSERT INTO stock_tallies ({COLUMNS}) SELECT e.store_id, e.location_id, 0, 0, 0, "
         f"{differences} FROM inventory_entries e WHERE e.product_id = {new}.id "
         f"GROUP BY e.store_id, e.location_id HAVING {nonzero}"
     )
@@ -178,7 +179,7 @@ RECOUNT = (
 )
 REBUILD = (
     "DELETE FROM stock_tallies",
-    f"INSERT INTO stock_tallies ({_COLUMNS}) {RECOUNT} GROUP BY e.store_id, e.location_id",
+    f"INSERT INTO stock_tallies ({COLUMNS}) {RECOUNT} GROUP BY e.store_id, e.location_id",
 )
 
 # After every table exists: the triggers name products, entries and the tallies.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import abort, flash, make_response, redirect, render_template, request, url_for
@@ -65,7 +66,6 @@ def deactivate_user(user_id: int):  # type: ignore[no-untyped-def]
     """Ask, then deactivate an account: the user is signed out at their next request."""
     actor = current_actor()
     user = accounts.get_user(actor, user_id)
-    form = ConfirmForm()
     dialog = _confirm_dialog(
         title=f"Deactivate {user.name}?",
         warning=f"{user.email} is signed out at their next request and cannot sign in until "
@@ -74,15 +74,12 @@ def deactivate_user(user_id: int):  # type: ignore[no-untyped-def]
         submit=f"Deactivate {user.name}",
         cancel=url_for("people.users"),
     )
-    if request.method == "GET":
-        return _dialog(dialog, form, 200)
-    if not form.validate():
-        return _dialog(dialog, form, 400, problem=_expired())
-    try:
+
+    def deactivate() -> str:
         changed = accounts.set_user_active(actor=actor, user_id=user.id, active=False)
-    except Conflict as exc:
-        return _dialog(dialog, form, 409, problem=exc.message)
-    return _users_done(f"Deactivated {changed.label}; their sessions end now.", dialog=True)
+        return f"Deactivated {changed.label}; their sessions end now."
+
+    return _confirmed_user_change(dialog, deactivate)
 
 
 @bp.post("/users/<int:user_id>/reactivate")
@@ -112,7 +109,6 @@ def revoke_platform_admin(user_id: int):  # type: ignore[no-untyped-def]
 def _platform_admin_access(user_id: int, *, admin: bool) -> Response:
     actor = current_actor()
     user = accounts.get_user(actor, user_id)
-    form = ConfirmForm()
     endpoint = "people.grant_platform_admin" if admin else "people.revoke_platform_admin"
     if admin:
         title, submit = f"Make {user.name} a platform admin?", "Make platform admin"
@@ -125,16 +121,28 @@ def _platform_admin_access(user_id: int, *, admin: bool) -> Response:
     dialog = _confirm_dialog(title=title, warning=warning, submit=submit,
                              action=url_for(endpoint, user_id=user.id),
                              cancel=url_for("people.users"))
+
+    def change() -> str:
+        changed = accounts.set_platform_admin(actor=actor, user_id=user.id, admin=admin)
+        return (f"Made {changed.label} a platform admin." if admin
+                else f"Took platform admin access from {changed.label}.")
+
+    return _confirmed_user_change(dialog, change)
+
+
+def _confirmed_user_change(dialog: dict[str, Any], change: Callable[[], str]) -> Response:
+    """A user-account change behind a confirmation: GET asks; POST checks the form, makes
+    the change (which returns what to tell the admin) and shows the users panel, or the
+    dialog again with the refusal (409)."""
+    form = ConfirmForm()
     if request.method == "GET":
         return _dialog(dialog, form, 200)
     if not form.validate():
         return _dialog(dialog, form, 400, problem=_expired())
     try:
-        changed = accounts.set_platform_admin(actor=actor, user_id=user.id, admin=admin)
+        done = change()
     except Conflict as exc:
         return _dialog(dialog, form, 409, problem=exc.message)
-    done = (f"Made {changed.label} a platform admin." if admin
-            else f"Took platform admin access from {changed.label}.")
     return _users_done(done, dialog=True)
 
 

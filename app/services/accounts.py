@@ -209,17 +209,8 @@ def set_user_active(*, actor: Actor, user_id: int, active: bool) -> UserView:
         raise Conflict("You cannot deactivate your own account.")
     with write_transaction() as session:
         if not active:
-            # Lock the active platform admins first (PostgreSQL; SQLite's IMMEDIATE
-            # transaction already excludes other writers), so two admins deactivating
-            # each other cannot both succeed.
-            admins = session.execute(
-                select(User.id).where(User.is_platform_admin.is_(True), User.active.is_(True))
-                .order_by(User.id).with_for_update()
-            ).scalars().all()
-            if actor.user_id is not None and actor.user_id not in admins:
-                # Deactivated or demoted since this request began.
-                raise PermissionDenied(USERS_PERMISSION)
-            if list(admins) == [user_id]:
+            admins = _lock_active_admins(session, actor)
+            if admins == [user_id]:
                 raise _last_platform_admin(_user_view(session, user_id))
         target = _user_view(session, user_id)
         if target.active == active:
@@ -246,18 +237,11 @@ def set_platform_admin(*, actor: Actor, user_id: int, admin: bool) -> UserView:
         raise Conflict("You cannot take away your own platform admin access; ask another "
                        "platform admin.")
     with write_transaction() as session:
-        # Locked as set_user_active locks them: two admins taking each other's access at
-        # once cannot both succeed.
-        admins = session.execute(
-            select(User.id).where(User.is_platform_admin.is_(True), User.active.is_(True))
-            .order_by(User.id).with_for_update()
-        ).scalars().all()
-        if actor.user_id is not None and actor.user_id not in admins:
-            raise PermissionDenied(USERS_PERMISSION)  # demoted or deactivated meanwhile
+        admins = _lock_active_admins(session, actor)
         target = _user_view(session, user_id)
         if target.is_platform_admin == admin:
             return target
-        if not admin and list(admins) == [user_id]:
+        if not admin and admins == [user_id]:
             raise _last_platform_admin(target)
         session.execute(update(User).where(User.id == user_id).values(is_platform_admin=admin))
         return _user_view(session, user_id)
@@ -285,6 +269,20 @@ def reset_password(*, actor: Actor, user_id: int, password: str) -> UserView:
 def _require_platform_admin(actor: Actor) -> None:
     if not actor.is_platform_admin:
         raise PermissionDenied(USERS_PERMISSION)
+
+
+def _lock_active_admins(session: Session, actor: Actor) -> list[int]:
+    """The active platform admins' ids, locked in id order (PostgreSQL; SQLite's IMMEDIATE
+    transaction already excludes other writers), so two admins deactivating each other or
+    taking each other's access cannot both succeed. Raises PermissionDenied when the actor
+    was deactivated or lost the access since this request began."""
+    admins = list(session.execute(
+        select(User.id).where(User.is_platform_admin.is_(True), User.active.is_(True))
+        .order_by(User.id).with_for_update()
+    ).scalars())
+    if actor.user_id is not None and actor.user_id not in admins:
+        raise PermissionDenied(USERS_PERMISSION)
+    return admins
 
 
 def _last_platform_admin(user: UserView) -> Conflict:

@@ -18,7 +18,7 @@ from sqlalchemy.exc import OperationalError
 
 from app.database import write_transaction
 from app.extensions import db
-from app.models.tallies import COUNTS, REBUILD, RECOUNT, StockTally
+from app.models.tallies import COLUMNS, COUNTS, NONZERO, REBUILD, RECOUNT, SUMS, StockTally
 
 log = logging.getLogger(__name__)
 tallies = StockTally.__table__
@@ -102,16 +102,13 @@ def fold(store_ids: Collection[int] | None = None, *, lock_wait_ms: int = 2_000)
     ids = None if store_ids is None else sorted(store_ids)
     where = "" if ids is None else "WHERE store_id IN :ids"
     params = {} if ids is None else {"ids": ids}
-    columns = "store_id, location_id, " + ", ".join(COUNTS)
-    sums = ", ".join(f"sum({c})" for c in COUNTS)
-    nonzero = " OR ".join(f"sum({c}) <> 0" for c in COUNTS)
     with write_transaction(lock_wait_ms=lock_wait_ms) as session:
         if session.get_bind().dialect.name == "postgresql":
             statement = text(
                 f"WITH gone AS (DELETE FROM stock_tallies {where} RETURNING *), "
-                f"kept AS (INSERT INTO stock_tallies ({columns}) "
-                f"SELECT store_id, location_id, {sums} FROM gone "
-                f"GROUP BY store_id, location_id HAVING {nonzero} RETURNING 1) "
+                f"kept AS (INSERT INTO stock_tallies ({COLUMNS}) "
+                f"SELECT store_id, location_id, {SUMS} FROM gone "
+                f"GROUP BY store_id, location_id HAVING {NONZERO} RETURNING 1) "
                 "SELECT count(*) FROM gone"
             )
         else:
@@ -119,9 +116,9 @@ def fold(store_ids: Collection[int] | None = None, *, lock_wait_ms: int = 2_000)
             params["last"] = last
             scope = "id <= :last" + ("" if ids is None else " AND store_id IN :ids")
             session.execute(_expanding(text(
-                f"INSERT INTO stock_tallies ({columns}) "
-                f"SELECT store_id, location_id, {sums} FROM stock_tallies WHERE {scope} "
-                f"GROUP BY store_id, location_id HAVING {nonzero}"
+                f"INSERT INTO stock_tallies ({COLUMNS}) "
+                f"SELECT store_id, location_id, {SUMS} FROM stock_tallies WHERE {scope} "
+                f"GROUP BY store_id, location_id HAVING {NONZERO}"
             ), ids), params)
             statement = text(f"DELETE FROM stock_tallies WHERE {scope}")
             return int(session.execute(_expanding(statement, ids), params).rowcount)

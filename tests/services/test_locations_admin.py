@@ -5,10 +5,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 import pytest
-from sqlalchemy import event, select, update
+from pausing import paused_at_ledger_write
+from sqlalchemy import select, update
+from statements import recorded_statements
 
 from app.clock import frozen_at, utcnow
 from app.extensions import db
@@ -85,17 +86,9 @@ def test_the_list_sums_entries_on_hand_and_reserved_per_location_in_sql(
     make_entry(store=store, location=spare, quantity=0)
 
     store_id = store.id
-    statements: list[str] = []
-
-    def count(*args: Any) -> None:
-        if args[2].lstrip().upper().startswith("SELECT"):
-            statements.append(args[2])
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
+    with recorded_statements() as seen:
         rows = locations.list_locations(owner, store_id)
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
+    statements = [s for s in seen if s.lstrip().upper().startswith("SELECT")]
 
     assert [(r.code, r.entries, r.on_hand, r.reserved, r.available) for r in rows] == [
         ("EMPTY", 0, 0, 0, 0), ("MAIN", 2, 120, 5, 115), ("SPARE", 1, 0, 0, 0),
@@ -259,33 +252,11 @@ def test_malformed_ids_are_not_found(store, owner, bad, refused):
 
 def _transfer_paused_after_its_stock_update(app, monkeypatch, owner, product, source, target):
     """Start a transfer into `target` that stops, mid-transaction, right after it has
-    changed both entries; returns (thread, paused event, release event, outcome dict)."""
-    paused, release, outcome = threading.Event(), threading.Event(), {}
-    real_record = inventory._record
-
-    def record(*args: Any, **kwargs: Any) -> int:
-        movement_id = real_record(*args, **kwargs)
-        if threading.current_thread().name == "transfer":
-            paused.set()
-            release.wait(20)
-        return movement_id
-
-    monkeypatch.setattr(inventory, "_record", record)
-
-    def run() -> None:
-        with app.app_context():
-            try:
-                outcome["transfer"] = inventory.transfer_stock(
-                    actor=owner, product_id=product.id, from_location_id=source.id,
-                    to_location_id=target.id, quantity=4,
-                )
-            except Exception as exc:  # judged by the test
-                outcome["transfer"] = exc
-
-    thread = threading.Thread(target=run, name="transfer", daemon=True)
-    thread.start()
-    assert paused.wait(20), "the transfer never reached its ledger write"
-    return thread, release, outcome
+    changed both entries; returns (thread, release event, outcome dict)."""
+    return paused_at_ledger_write(app, monkeypatch, "transfer", lambda: inventory.transfer_stock(
+        actor=owner, product_id=product.id, from_location_id=source.id,
+        to_location_id=target.id, quantity=4,
+    ))
 
 
 @pytest.fixture

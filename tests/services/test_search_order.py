@@ -6,14 +6,11 @@ different statement, which must give the same rows in the same order."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import event
+from statements import recorded_statements
 
-from app.extensions import db
 from app.models import Product
 from app.permissions import Actor
 from app.services import queries
@@ -102,21 +99,6 @@ def _backward(actor: Actor, filters: queries.EntryFilters, last: queries.EntryPa
     return ids
 
 
-@contextmanager
-def _statements() -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
-        seen.append(statement)
-
-    engine = db.engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-
-
 CASES = [
     {},
     {"status": "low_stock"},
@@ -163,7 +145,7 @@ def test_a_search_by_title_orders_the_products_before_reading_entries(
     first on PostgreSQL; other sorts, and SQLite, join every match and sort."""
     for sort, reads_products_first in (("title", True), ("sku", True), ("quantity", False)):
         filters = queries.EntryFilters(search="crate", sort=sort)
-        with _statements() as seen:
+        with recorded_statements() as seen:
             queries.list_entries(admin_actor, filters, limit=3)
         page = seen[0]
         assert ("AS hit" in page) == (reads_products_first and backend == "postgresql"), page
@@ -216,6 +198,6 @@ def test_a_readers_title_sort_names_their_stores_on_the_product_on_sqlite(
 ):
     reader = actor_of(make_user(role="staff", store=stock["north"]))
     for sort, named in (("title", True), ("sku", True), ("quantity", False)):
-        with _statements() as seen:
+        with recorded_statements() as seen:
             queries.list_entries(reader, queries.EntryFilters(sort=sort), limit=3)
         assert ("products.store_id IN" in seen[0]) == (named and backend == "sqlite"), seen[0]

@@ -4,12 +4,12 @@ only), and the cross-store statistics, checked against a plain-Python count of r
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select, update
+from sqlalchemy import select, update
+from statements import recorded_statements
 
 from app.clock import utcnow
 from app.extensions import db
@@ -316,28 +316,13 @@ def test_statistics_match_a_count_of_every_row(
         assert getattr(everything, key) == platform[key], key
 
 
-@contextmanager
-def counted_statements() -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        seen.append(statement)
-
-    engine = db.engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
-
-
 def test_statistics_of_every_store_take_one_query(
     admin_actor: Actor, make_store: Callable[..., Store], make_entry: Callable[..., Any],
 ) -> None:
     for _ in range(4):
         make_entry(store=make_store(), quantity=3)
     db.session.rollback()
-    with counted_statements() as seen:
+    with recorded_statements() as seen:
         overview = admin_stats.stores_overview(admin_actor)
     assert len(overview.active) == 4
     assert len([s for s in seen if s.lstrip().upper().startswith("SELECT")]) == 1

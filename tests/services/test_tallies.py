@@ -10,6 +10,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from pausing import paused_at_ledger_write
 from sqlalchemy import func, select, text
 
 from app.extensions import db
@@ -162,32 +163,10 @@ def _create_paused_before_commit(app, monkeypatch, actor, product, location_id):
     """Start create_entry (3 units, threshold 5: low while the product is physical) in a
     thread that stops, mid-transaction, right after inserting the entry and its opening
     ledger row (its tally row written with the product as it then was)."""
-    paused, release, outcome = threading.Event(), threading.Event(), {}
-    real_record = inventory._record
-
-    def record(*args: Any, **kwargs: Any) -> int:
-        movement_id = real_record(*args, **kwargs)
-        if threading.current_thread().name == "create":
-            paused.set()
-            release.wait(20)
-        return movement_id
-
-    monkeypatch.setattr(inventory, "_record", record)
-
-    def run() -> None:
-        with app.app_context():
-            try:
-                outcome["create"] = inventory.create_entry(
-                    actor=actor, product_id=product.id, location_id=location_id, quantity=3,
-                    low_stock_threshold=5,
-                )
-            except Exception as exc:  # judged by the test
-                outcome["create"] = exc
-
-    thread = threading.Thread(target=run, name="create", daemon=True)
-    thread.start()
-    assert paused.wait(20), "create_entry never reached its ledger write"
-    return thread, release, outcome
+    return paused_at_ledger_write(app, monkeypatch, "create", lambda: inventory.create_entry(
+        actor=actor, product_id=product.id, location_id=location_id, quantity=3,
+        low_stock_threshold=5,
+    ))
 
 
 def _made_digital_in_another_thread(app, actor, product, outcome):

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import event, insert
+from sqlalchemy import insert
+from statements import recorded_statements
 
 from app.clock import utcnow
 from app.extensions import db
@@ -56,20 +56,7 @@ def big_store(
 
 @pytest.fixture
 def count_statements() -> Callable[[], Any]:
-    @contextmanager
-    def counting() -> Iterator[list[str]]:
-        statements: list[str] = []
-
-        def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-            statements.append(statement)
-
-        event.listen(db.engine, "before_cursor_execute", record)
-        try:
-            yield statements
-        finally:
-            event.remove(db.engine, "before_cursor_execute", record)
-
-    return counting
+    return recorded_statements
 
 
 def rows_in(body: str) -> int:
