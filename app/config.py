@@ -27,6 +27,9 @@ def defaults(instance_path: str) -> dict[str, object]:
         "DB_POOL_SIZE": int(os.environ.get("DB_POOL_SIZE", "5")),
         "DB_MAX_OVERFLOW": int(os.environ.get("DB_MAX_OVERFLOW", "10")),
         "WTF_CSRF_TIME_LIMIT": None,
+        # Form fields (not files) a request may carry in all: room for a value far past any
+        # field's limit, so the boundary can name that field instead of a bare 413.
+        "MAX_FORM_MEMORY_SIZE": 2 * 1024 * 1024,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": os.environ.get("FLASK_DEBUG") not in ("1", "true"),

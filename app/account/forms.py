@@ -1,13 +1,14 @@
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
+from app.web.forms import Form
 
-class CreateTokenForm(FlaskForm):
+
+class CreateTokenForm(Form):
     name = StringField("Name", validators=[DataRequired(), Length(max=100)])
 
 
-class RevokeTokenForm(FlaskForm):
+class RevokeTokenForm(Form):
     """Carries only the CSRF token: revoking is a POST."""

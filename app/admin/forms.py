@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, StringField
 
+from app.web.forms import Form
 
-class StoreActionForm(FlaskForm):
+
+class StoreActionForm(Form):
     next = HiddenField()
 
 

@@ -3,6 +3,7 @@ for a stock change, and naming an entry the way the seed API does."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -13,8 +14,9 @@ from app.api.auth import address_key, api_actor, authenticate, limit_body, rate_
 from app.api.errors import register_blueprint_errors
 from app.extensions import csrf, limiter
 from app.services import queries
-from app.services.errors import NotFound
+from app.services.errors import NotFound, UnreadableInput
 from app.services.inventory import StockChange
+from app.services.validation import json_problem
 
 IDEMPOTENCY_HEADER = {
     "in": "header",
@@ -46,7 +48,26 @@ def api_blueprint(
             deduct_when=lambda response: response.status_code == 401,
         )(bp)
     limiter.limit(lambda: current_app.config["API_RATE_LIMIT"], key_func=rate_limit_key)(bp)
+    bp.before_request(screen_json)
     return bp
+
+
+def screen_json() -> None:
+    """before_request: refuse a JSON body nested too deeply (400) or holding text no field
+    can take (422), naming the field, before the schema reads it. Malformed JSON is left to
+    the schema, which answers it as it always has."""
+    if not request.is_json or not request.content_length:
+        return
+    try:
+        document = json.loads(request.get_data(cache=True))
+    except RecursionError:
+        raise UnreadableInput("body", "Nests too deeply to read.", status=400) from None
+    except ValueError:
+        return
+    found = json_problem(document)
+    if found is not None:
+        field, problem = found
+        raise UnreadableInput(field, problem, status=400 if field == "body" else 422)
 
 
 def idempotency_key() -> str | None:
@@ -72,7 +93,7 @@ def entry_id_of(args: Mapping[str, Any], store_id: int | None = None) -> int:
     if "entry_id" in args:
         entry_id = int(args["entry_id"])
         if store_id is not None and queries.get_entry(api_actor(), entry_id).store_id != store_id:
-            raise NotFound("Inventory entry not found.")
+            raise NotFound("Inventory entry not found.", {"entry_id": "No such inventory entry."})
         return entry_id
     return queries.resolve_entry(api_actor(), args["product_id"], args["location"],
                                  store_id=store_id)

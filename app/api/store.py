@@ -163,8 +163,10 @@ def transfer_stock(args: dict[str, Any]) -> Any:
     store_id = queries.product_store(actor, args["product_id"])
     return changed(inventory.transfer_stock(
         actor=actor, product_id=args["product_id"],
-        from_location_id=queries.resolve_location(actor, args["from_location"], store_id=store_id),
-        to_location_id=queries.resolve_location(actor, args["to_location"], store_id=store_id),
+        from_location_id=queries.resolve_location(actor, args["from_location"], store_id=store_id,
+                                                  field="from_location"),
+        to_location_id=queries.resolve_location(actor, args["to_location"], store_id=store_id,
+                                                field="to_location"),
         quantity=args["quantity"], reason=args.get("reason"), reference=args.get("reference"),
         idempotency_key=idempotency_key(),
     ))

@@ -11,7 +11,10 @@ from urllib.parse import urlencode
 
 from flask import url_for
 
+from app.permissions import Actor
+from app.services import queries
 from app.services.movements import TYPE_LABELS, MovementFilters
+from app.services.validation import ascii_strip
 
 DEFAULT_PER_PAGE = 50
 PAGE_SIZES = (25, 50, 100, 200)
@@ -94,7 +97,7 @@ class MovementsView:
 
 
 def _id(raw: str | None, name: str, errors: dict[str, str]) -> int | None:
-    text = (raw or "").strip()
+    text = ascii_strip(raw or "")
     if not text:
         return None
     if not (text.isascii() and text.isdigit()) or len(text) > 10 or not 1 <= int(text) <= MAX_ID:
@@ -104,7 +107,7 @@ def _id(raw: str | None, name: str, errors: dict[str, str]) -> int | None:
 
 
 def _day(raw: str | None, name: str, errors: dict[str, str]) -> date | None:
-    text = (raw or "").strip()
+    text = ascii_strip(raw or "")
     if not text:
         return None
     try:
@@ -125,7 +128,7 @@ def parse_movement_args(args: Mapping[str, str]) -> MovementsView:
         movement_type = None
 
     actor_id, actor_name = None, None
-    who = (args.get("actor") or "").strip()
+    who = ascii_strip(args.get("actor") or "")
     if who.isascii() and who.isdigit():
         actor_id = _id(who, "actor", errors)
     elif who:
@@ -141,7 +144,7 @@ def parse_movement_args(args: Mapping[str, str]) -> MovementsView:
         date_to = None
 
     per_page = DEFAULT_PER_PAGE
-    raw_per_page = (args.get("per_page") or "").strip()
+    raw_per_page = ascii_strip(args.get("per_page") or "")
     if raw_per_page:
         if raw_per_page in {str(n) for n in PAGE_SIZES}:
             per_page = int(raw_per_page)
@@ -170,3 +173,14 @@ def parse_movement_args(args: Mapping[str, str]) -> MovementsView:
         batch_ref=batch_ref,
     )
     return MovementsView(filters=filters, cursor=cursor, per_page=per_page, errors=errors)
+
+
+def movement_args(actor: Actor, args: Mapping[str, str]) -> MovementsView:
+    """The log's filters from the query string; NotFound when one names a store, product or
+    location the actor cannot read (see queries.require_readable)."""
+    view = parse_movement_args(args)
+    f = view.filters
+    queries.require_readable(
+        actor, store_id=f.store_id, location_id=f.location_id, product_id=f.product_id
+    )
+    return view

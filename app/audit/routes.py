@@ -9,7 +9,7 @@ from flask import abort, make_response, render_template, request
 from flask_login import login_required
 
 from app.audit import bp
-from app.audit.filters import MovementsView, parse_movement_args
+from app.audit.filters import MovementsView, movement_args
 from app.clock import utcnow
 from app.permissions import AUDIT, Actor
 from app.services import movements as movement_reads
@@ -38,7 +38,7 @@ def _auditor() -> Actor:
 def movements():  # type: ignore[no-untyped-def]
     """The audit log with its filters; htmx asks for the results alone."""
     actor = _auditor()
-    view = parse_movement_args(request.args)
+    view = movement_args(actor, request.args)
     try:
         page = movement_reads.list_movements(
             actor, view.filters, cursor=view.cursor, limit=view.per_page
@@ -73,7 +73,7 @@ def movements():  # type: ignore[no-untyped-def]
 def movements_csv():  # type: ignore[no-untyped-def]
     """The filtered audit log as CSV, streamed so a large export starts at once."""
     actor = _auditor()
-    view = parse_movement_args(request.args)
+    view = movement_args(actor, request.args)
     rows = movement_reads.iter_movements_csv(actor, view.filters)
     return csv_response(_export_name(view), CSV_HEADER, map(_csv_row, rows))
 

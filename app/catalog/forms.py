@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, Field, HiddenField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, StopValidation
@@ -10,6 +9,7 @@ from wtforms.validators import DataRequired, Length, Optional, StopValidation
 from app.models import PRODUCT_TYPES
 from app.services.catalog import gtin_problem
 from app.web.fields import WholeNumberField
+from app.web.forms import Form
 
 TYPE_LABELS = {
     "physical": "Physical — counted stock",
@@ -19,7 +19,7 @@ TYPE_LABELS = {
 }
 
 
-class NewLocationForm(FlaskForm):
+class NewLocationForm(Form):
     code = StringField(
         "Code", validators=[DataRequired("Enter a code, like WAREHOUSE_A."), Length(max=64)],
         render_kw={"autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false"},
@@ -27,15 +27,15 @@ class NewLocationForm(FlaskForm):
     name = StringField("Name (optional)", validators=[Optional(), Length(max=120)])
 
 
-class RenameLocationForm(FlaskForm):
+class RenameLocationForm(Form):
     name = StringField("Name", validators=[Optional(), Length(max=120)])
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(Form):
     """A destructive or state-changing button: the CSRF token is all it carries."""
 
 
-class ProductForm(FlaskForm):
+class ProductForm(Form):
     sku = StringField(
         "SKU", validators=[DataRequired("Enter a SKU."), Length(max=64)],
         render_kw={"autocomplete": "off", "spellcheck": "false"},
@@ -60,7 +60,7 @@ class ProductForm(FlaskForm):
             raise StopValidation(problem)
 
 
-class StockEntryForm(FlaskForm):
+class StockEntryForm(Form):
     idempotency_key = HiddenField(validators=[DataRequired(), Length(max=200)])
     location_id = SelectField("Location", choices=[], validate_choice=False)
     quantity = WholeNumberField("Opening stock on hand", minimum=0, default="0")

@@ -22,6 +22,7 @@ from app.catalog.forms import (
 from app.permissions import CATALOG
 from app.services import catalog, inventory, locations
 from app.services.errors import Conflict, ValidationError
+from app.services.validation import ascii_strip
 from app.web import current_actor, readable_stores
 from app.web.htmx import is_htmx, trigger, vary_on_htmx, wants_fragment
 from app.web.urls import safe_next
@@ -42,7 +43,7 @@ LOCATION_ACTIONS: dict[str, tuple[str, str, Any, str, bool]] = {
 def _store_id() -> int | None:
     """The store a catalog page is about: ?store=ID, else the first the user can read.
     A malformed id is a 404, like a foreign one (the service says NotFound for those)."""
-    raw = (request.args.get("store") or "").strip()
+    raw = ascii_strip(request.args.get("store") or "")
     if not raw:
         stores = readable_stores()
         return stores[0].id if stores else None
@@ -331,7 +332,7 @@ def product_stock(product_id: int):  # type: ignore[no-untyped-def]
         return _stock_form(form, product, 200)
     if not form.validate():
         return _stock_form(form, product, 422)
-    raw = (form.location_id.data or "").strip()
+    raw = ascii_strip(form.location_id.data or "")
     if not raw:
         form.location_id.errors = ["Choose a location."]
         return _stock_form(form, product, 422)

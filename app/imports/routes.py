@@ -10,12 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 from flask import (
+    abort,
     current_app,
     flash,
     make_response,
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask_login import current_user, login_required
@@ -27,12 +29,14 @@ from app.imports import bp
 from app.services import imports
 from app.services.imports import ImportPlan, ImportRefused
 from app.web import current_actor
+from app.web.boundary import screen_form, screens_its_own_form
 
 # Bytes a browser may upload: a 100,000-row export is about 8 MB.
 MAX_UPLOAD_BYTES = 16 * 1024 * 1024
 # The apply form carries the whole file, compressed, in one field.
 MAX_TOKEN_BYTES = 24 * 1024 * 1024
 TOKEN_MAX_AGE = 60 * 60  # seconds a preview stays appliable
+RECENT_BATCHES = 5  # applied batches a session may reopen although they wrote no movement
 SHOWN_ROWS = 500  # rows listed on the preview; the counts cover all of them
 EXPORT_URL = "/inventory.csv"
 
@@ -48,6 +52,7 @@ def _protect(limit: int) -> None:
     request.max_form_memory_size = limit
     if current_app.config.get("WTF_CSRF_ENABLED", True):
         csrf.protect()
+    screen_form(long_fields=("token",))
 
 
 @bp.errorhandler(RequestEntityTooLarge)
@@ -70,6 +75,7 @@ def start():  # type: ignore[no-untyped-def]
 @bp.post("/preview")
 @csrf.exempt
 @login_required
+@screens_its_own_form
 def preview():  # type: ignore[no-untyped-def]
     """Plan the uploaded file without changing anything and show every row's effect."""
     _protect(MAX_UPLOAD_BYTES)
@@ -85,6 +91,7 @@ def preview():  # type: ignore[no-untyped-def]
 @bp.post("/apply")
 @csrf.exempt
 @login_required
+@screens_its_own_form
 def apply():  # type: ignore[no-untyped-def]
     """Apply a previewed file: all rows or none, as one batch in the ledger."""
     _protect(MAX_TOKEN_BYTES)
@@ -115,16 +122,24 @@ def apply():  # type: ignore[no-untyped-def]
         flash(f"This file was already imported as {result.batch_ref}; nothing changed.", "info")
     else:
         flash(f"Imported {name}: {imports.describe_result(result)}.", "success")
+    # The done page of a batch that wrote no movement (thresholds only) has nothing in the
+    # ledger to prove whose it is: the signed session remembers the last few applied here.
+    session["import_batches"] = [result.batch_ref,
+                                 *session.get("import_batches", [])][:RECENT_BATCHES]
     return redirect(url_for("imports.done", batch_ref=result.batch_ref), 303)
 
 
 @bp.get("/batches/<batch_ref>")
 @login_required
 def done(batch_ref: str):  # type: ignore[no-untyped-def]
-    """What an applied import wrote, and where to look at it."""
+    """What an applied import wrote, and where to look at it. A batch with no movement in the
+    reader's stores is not found, like every other thing of another store's, unless this
+    sign-in applied it."""
     if not batch_ref.startswith("import-") or len(batch_ref) > 64:
         return _start_page("That is not an import batch reference.", 404)
     by_store = imports.batch_movements(current_actor(), batch_ref)
+    if not by_store and batch_ref not in session.get("import_batches", []):
+        abort(404)
     # An import of one store's entries leads back to that store's overview.
     store_id = next(iter(by_store)) if len(by_store) == 1 else None
     return render_template("imports/done.html", batch_ref=batch_ref,

@@ -15,7 +15,7 @@ from app.services import inventory, queries
 from app.services.errors import NotFound, ValidationError
 from app.services.inventory import StockChange
 from app.services.queries import EntryView
-from app.services.validation import clean_text
+from app.services.validation import ascii_strip, clean_text
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class StockAction:
 
 
 def _version(form: forms.ActionForm) -> int | None:
-    raw = (form.expected_version.data or "").strip()  # type: ignore[attr-defined]
+    raw = ascii_strip(form.expected_version.data or "")  # type: ignore[attr-defined]
     if not raw:
         return None
     if not raw.isascii() or not raw.isdigit() or len(raw) > 10:
@@ -41,7 +41,7 @@ def _version(form: forms.ActionForm) -> int | None:
 
 
 def _choice(value: str | None, field: str) -> int | None:
-    raw = (value or "").strip()
+    raw = ascii_strip(value or "")
     if not raw:
         return None
     if not raw.isascii() or not raw.isdigit() or len(raw) > 12 or not int(raw):

@@ -17,7 +17,7 @@ from app.services import bulk
 from app.services.bulk import BulkPreview, Selection
 from app.services.errors import ValidationError
 from app.services.inventory import StockChange
-from app.services.validation import clean_text
+from app.services.validation import ascii_strip, clean_text
 
 # The overview's filters that narrow the selection; sort and paging do not change it.
 FILTER_FIELDS = ("store", "location", "status", "max_qty", "q")
@@ -125,7 +125,7 @@ def read_selection(values: MultiDict[str, str]) -> tuple[Selection, OverviewView
         return bulk.selection(filters=view.filters), view
     ids = []
     for raw in values.getlist("entry"):
-        text = raw.strip()
+        text = ascii_strip(raw)
         if not (text.isascii() and text.isdigit()) or len(text) > 10:
             raise ValidationError(
                 {"selection": "The selection holds something that is not an entry."}

@@ -9,6 +9,8 @@ from urllib.parse import urlencode
 
 from flask import url_for
 
+from app.permissions import Actor
+from app.services import queries
 from app.services.queries import (
     PAGE_SIZES,
     SORTS,
@@ -17,7 +19,7 @@ from app.services.queries import (
     EntryFilters,
     search_mode,
 )
-from app.services.validation import LIMIT
+from app.services.validation import LIMIT, ascii_strip, identifier
 
 DEFAULT_PER_PAGE = 50
 
@@ -78,7 +80,7 @@ class OverviewView:
 
 
 def _whole(raw: str | None, name: str, errors: dict[str, str], minimum: int = 0) -> int | None:
-    text = (raw or "").strip()
+    text = ascii_strip(raw or "")
     if not text:
         return None
     if not (text.isascii() and text.isdigit()) or len(text) > 10 or int(text) > LIMIT:
@@ -89,6 +91,16 @@ def _whole(raw: str | None, name: str, errors: dict[str, str], minimum: int = 0)
         errors[name] = f"Must be at least {minimum}."
         return None
     return value
+
+
+def overview_args(actor: Actor, args: Mapping[str, str]) -> OverviewView:
+    """The overview's filters from the query string; NotFound when one names a store or
+    location the actor cannot read (see queries.require_readable)."""
+    view = parse_overview_args(args)
+    queries.require_readable(
+        actor, store_id=view.filters.store_id, location_id=view.filters.location_id
+    )
+    return view
 
 
 def parse_overview_args(args: Mapping[str, str]) -> OverviewView:
@@ -102,7 +114,8 @@ def parse_overview_args(args: Mapping[str, str]) -> OverviewView:
     if sort not in SORTS:
         errors["sort"] = "Choose a column to sort by."
         sort = "title"
-    search = (args.get("q") or "").strip() or None
+    # NFKC, as identifiers are stored: a full-width SKU from an IME or scanner still matches.
+    search = identifier(args.get("q") or "") or None
     if search is not None and (len(search) > 100 or any(ord(c) < 32 for c in search)):
         errors["q"] = "Search for at most 100 characters of plain text."
         search = None

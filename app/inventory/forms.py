@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
 from app.web.fields import WholeNumberField
+from app.web.forms import Form
 
 
-class ActionForm(FlaskForm):
+class ActionForm(Form):
     idempotency_key = HiddenField(validators=[DataRequired(), Length(max=200)])
     next = HiddenField()
 
@@ -66,7 +66,7 @@ class DeleteEntryForm(ActionForm):
     reason = StringField("Reason (optional)", validators=[Optional(), Length(max=200)])
 
 
-class BulkForm(FlaskForm):
+class BulkForm(Form):
     """A bulk action's values; the selection (entry ids or the overview's filters) travels
     beside them as plain fields, read by app.inventory.bulk."""
 

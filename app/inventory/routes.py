@@ -24,7 +24,7 @@ from app.clock import utcnow
 from app.inventory import bp
 from app.inventory.actions import ACTIONS, ROW_ACTIONS, StockAction
 from app.inventory.bulk_view import bulk_bar
-from app.inventory.filters import OverviewView, parse_overview_args
+from app.inventory.filters import OverviewView, overview_args
 from app.permissions import Actor
 from app.services import export, movements, queries
 from app.services.errors import Conflict, StaleStock, ValidationError
@@ -53,7 +53,7 @@ def overview():  # type: ignore[no-untyped-def]
     # they are: only a change of store (or a stock change, which asks for the stats itself)
     # needs them again, and at a million entries the stats cost more than the page.
     summary = not fragment or _store_changed()
-    context = overview_context(actor, parse_overview_args(request.args), summary=summary)
+    context = overview_context(actor, overview_args(actor, request.args), summary=summary)
     view = context["view"]
     status = 422 if view.errors else 200
     if fragment:
@@ -112,7 +112,7 @@ def export_csv():  # type: ignore[no-untyped-def]
     """The overview's entries as CSV, every page of them, streamed so a large export
     starts at once; the same filters, order and stores as the overview."""
     actor = current_actor()
-    view = parse_overview_args(request.args)
+    view = overview_args(actor, request.args)
     if view.errors:
         # A filter left out would export more than the user asked for.
         raise ValidationError(dict(view.errors))
@@ -137,8 +137,9 @@ def _csv_row(row: export.ExportRow) -> tuple[object, ...]:
 @login_required
 def stats():  # type: ignore[no-untyped-def]
     """The stats cards, refreshed after every stock change."""
-    view = parse_overview_args(request.args)
-    numbers = queries.stock_stats(current_actor(), store_id=view.filters.store_id)
+    actor = current_actor()
+    view = overview_args(actor, request.args)
+    numbers = queries.stock_stats(actor, store_id=view.filters.store_id)
     return render_template("inventory/_stats.html", stats=numbers, view=view)
 
 
@@ -253,8 +254,9 @@ def product(product_id: int):  # type: ignore[no-untyped-def]
 @login_required
 def low_stock():  # type: ignore[no-untyped-def]
     """Entries at or below their low-stock threshold."""
-    view = parse_overview_args(request.args)
-    rows = queries.low_stock(current_actor(), store_id=view.filters.store_id)
+    actor = current_actor()
+    view = overview_args(actor, request.args)
+    rows = queries.low_stock(actor, store_id=view.filters.store_id)
     return render_template(
         "inventory/report.html", rows=rows, view=view, report="low-stock", title="Low stock",
         empty="Nothing is running low. Set thresholds on entries to be warned here.",
@@ -265,8 +267,9 @@ def low_stock():  # type: ignore[no-untyped-def]
 @login_required
 def out_of_stock():  # type: ignore[no-untyped-def]
     """Entries with nothing available."""
-    view = parse_overview_args(request.args)
-    rows = queries.out_of_stock(current_actor(), store_id=view.filters.store_id)
+    actor = current_actor()
+    view = overview_args(actor, request.args)
+    rows = queries.out_of_stock(actor, store_id=view.filters.store_id)
     return render_template(
         "inventory/report.html", rows=rows, view=view, report="out-of-stock",
         title="Out of stock", empty="Every tracked entry has stock available.",
@@ -277,8 +280,9 @@ def out_of_stock():  # type: ignore[no-untyped-def]
 @login_required
 def reorder():  # type: ignore[no-untyped-def]
     """Products at or below their reorder point, with the suggested order."""
-    view = parse_overview_args(request.args)
-    lines = queries.reorder_report(current_actor(), store_id=view.filters.store_id)
+    actor = current_actor()
+    view = overview_args(actor, request.args)
+    lines = queries.reorder_report(actor, store_id=view.filters.store_id)
     return render_template("inventory/reorder.html", lines=lines, view=view)
 
 

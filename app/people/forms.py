@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, SelectField, SelectMultipleField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length
 
 from app.services.members import GROUP_LABELS, ROLE_LABELS
+from app.web.forms import Form
 
 ROLE_CHOICES = [SelectChoice(value, label) for value, label in ROLE_LABELS.items()]
 GROUP_CHOICES = [SelectChoice(value, label) for value, label in GROUP_LABELS.items()]
 
 
-class CreateUserForm(FlaskForm):
+class CreateUserForm(Form):
     email = StringField("Email", validators=[Length(max=254)],
                         render_kw={"autocomplete": "off", "spellcheck": "false"})
     name = StringField("Name", validators=[Length(max=120)], render_kw={"autocomplete": "off"})
@@ -22,16 +22,16 @@ class CreateUserForm(FlaskForm):
     platform_admin = BooleanField("Platform admin (every store, users and memberships)")
 
 
-class ResetPasswordForm(FlaskForm):
+class ResetPasswordForm(Form):
     password = PasswordField("New password", validators=[Length(max=1024)],
                              render_kw={"autocomplete": "new-password"})
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(Form):
     """Carries only the CSRF token: the second, explicit click of a destructive action."""
 
 
-class AddMemberForm(FlaskForm):
+class AddMemberForm(Form):
     email = StringField("Email", validators=[Length(max=254)],
                         render_kw={"autocomplete": "off", "spellcheck": "false"})
     role = SelectField("Role", choices=ROLE_CHOICES, default="staff", validate_choice=False)
@@ -44,10 +44,10 @@ class AddMemberForm(FlaskForm):
                              render_kw={"autocomplete": "new-password"})
 
 
-class RoleForm(FlaskForm):
+class RoleForm(Form):
     role = SelectField("Role", choices=ROLE_CHOICES, validate_choice=False)
 
 
-class GrantsForm(FlaskForm):
+class GrantsForm(Form):
     grants = SelectMultipleField("Permission groups", choices=GROUP_CHOICES,
                                  validate_choice=False)

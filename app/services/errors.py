@@ -158,3 +158,15 @@ class ExceedsFulfilled(Conflict):
             f"Cannot return {requested} of line {line_ref}: "
             f"only {returnable} shipped and not yet returned"
         )
+
+
+class UnreadableInput(ValidationError):
+    """A value no field can hold (a control character, an unpaired surrogate, a body nested
+    too deeply, a value far longer than any field): refused before any work starts."""
+
+    def __init__(self, field: str, problem: str, *, status: int = 422) -> None:
+        super().__init__({field: problem})
+        self.status = status
+        if status == 400:
+            self.code = "bad_request"  # the body as a whole could not be read
+        self.message = f"“{field}”: {problem} Nothing was changed."

@@ -525,7 +525,7 @@ def set_threshold(
     def work(session: Session) -> StockChange:
         # Not a quantity change: no ledger row, and the version stays so open forms stay valid.
         if not is_id(entry_id):
-            raise NotFound("Inventory entry not found.")
+            raise NotFound("Inventory entry not found.", {"entry_id": "No such inventory entry."})
         row = session.execute(
             update(entries)
             .where(entries.c.id == entry_id, _store_scope(actor, THRESHOLD))
@@ -534,7 +534,8 @@ def set_threshold(
         ).one_or_none()
         if row is None:
             _entry_for(session, actor, THRESHOLD, entry_id)
-            raise NotFound("Inventory entry not found.")  # pragma: no cover - raced a delete
+            # pragma: no cover - raced a delete
+            raise NotFound("Inventory entry not found.", {"entry_id": "No such inventory entry."})
         return StockChange(
             "threshold", (EntryState.of(row),), details={"low_stock_threshold": low_stock_threshold}
         )
@@ -613,7 +614,7 @@ def create_entry(
             )
         ).one_or_none()
         if product is None or not actor.is_member(product.store_id):
-            raise NotFound("Product not found.")
+            raise NotFound("Product not found.", {"product_id": "No such product."})
         _require(actor, CATALOG, product.store_id)
         if product.type in UNLIMITED_TYPES:
             raise UnlimitedProduct(
@@ -1172,13 +1173,13 @@ def _entry_for(
 ) -> Row[Any]:
     """The entry as it stands, or NotFound / PermissionDenied for this actor."""
     if not is_id(entry_id):
-        raise NotFound("Inventory entry not found.")
+        raise NotFound("Inventory entry not found.", {"entry_id": "No such inventory entry."})
     query = select(*ENTRY_COLUMNS).where(entries.c.id == entry_id)
     if lock:
         query = query.with_for_update()
     row = session.execute(query).one_or_none()
     if row is None or not actor.is_member(row.store_id):
-        raise NotFound("Inventory entry not found.")
+        raise NotFound("Inventory entry not found.", {"entry_id": "No such inventory entry."})
     _require(actor, permission, row.store_id)
     return row
 
@@ -1214,7 +1215,9 @@ def _resolve_order_lines(
     }
     missing = sorted(product_ids - found.keys())
     if missing:
-        raise NotFound(f"Product {missing[0]} not found.")
+        n = next(n for n, line in enumerate(lines) if line["product_id"] == missing[0])
+        raise NotFound(f"Product {missing[0]} not found.",
+                       {f"lines[{n}].product_id": "No such product in this store."})
     physical = [
         (n, line) for n, line in enumerate(lines)
         if found[line["product_id"]].type not in UNLIMITED_TYPES
@@ -1232,7 +1235,9 @@ def _resolve_order_lines(
         )
     )))
     if unknown:
-        raise NotFound(f"Location {unknown[0]} not found.")
+        n = next(n for n, line in physical if line["location_id"] == unknown[0])
+        raise NotFound(f"Location {unknown[0]} not found.",
+                       {f"lines[{n}].location": "No such location in this store."})
     wanted = {(line["product_id"], line["location_id"]) for _, line in physical}
     by_key = {
         (r.product_id, r.location_id): r.id

@@ -189,7 +189,7 @@ def get_entry(actor: Actor, entry_id: int) -> EntryView:
         values["scope"] = sorted(scope)
     row = db.session.execute(_entry_statement(scope is not None), values).one_or_none()
     if row is None:
-        raise NotFound("Inventory entry not found.")
+        raise NotFound("Inventory entry not found.", {"entry_id": "No such inventory entry."})
     return EntryView(**row._asdict())
 
 
@@ -894,6 +894,27 @@ def store_locations(actor: Actor, *, store_id: int | None = None) -> list[Locati
 # --------------------------------------------------------------------------- API look-ups
 
 
+def require_readable(
+    actor: Actor, *, store_id: int | None = None, location_id: int | None = None,
+    product_id: int | None = None,
+) -> None:
+    """Raises NotFound when a filter names a store, location or product the actor cannot read,
+    or one that does not exist: the two read alike, on every screen and in the API."""
+    checks = [
+        (store_id, stores.c.id, stores.c.id, "store"),
+        (location_id, locations.c.id, locations.c.store_id, "location"),
+        (product_id, products.c.id, products.c.store_id, "product"),
+    ]
+    for value, key, store_column, field in checks:
+        if value is None:
+            continue
+        found = db.session.scalar(
+            select(key).where(key == value, readable_scope(actor, store_column))
+        ) if is_id(value) else None
+        if found is None:
+            raise NotFound(f"No such {field} among your stores.", {field: f"No such {field}."})
+
+
 def resolve_store(actor: Actor, store_id: int | None) -> int:
     """The store a request acts on: the one named, or the actor's only store.
     Raises NotFound for a store the actor is not a member of, ValidationError when the
@@ -903,7 +924,7 @@ def resolve_store(actor: Actor, store_id: int | None) -> int:
             select(stores.c.id).where(stores.c.id == store_id, readable_scope(actor, stores.c.id))
         ) if is_id(store_id) else None
         if exists is None:
-            raise NotFound("Store not found.")
+            raise NotFound("Store not found.", {"store_id": "No such store."})
         return int(exists)
     member_of = actor.stores_with(READ)
     if member_of is not None and len(member_of) == 1:
@@ -917,8 +938,10 @@ def resolve_entry(
     """The id of the entry for a product at a location code (any case), as the seed API
     names entries. Raises NotFound, also for products of stores the actor is not in."""
     code = normalize_location_code(location_code) if isinstance(location_code, str) else ""
-    if not is_id(product_id) or not code:
-        raise NotFound("Inventory entry not found.")
+    if not is_id(product_id):
+        raise NotFound("Product not found.", {"product_id": "No such product."})
+    if not code:
+        raise NotFound("Inventory entry not found.", {"location": "No such location."})
     query = (
         select(entries.c.id)
         .join(locations, locations.c.id == entries.c.location_id)
@@ -928,12 +951,16 @@ def resolve_entry(
         query = query.where(entries.c.store_id == store_id)
     entry_id = db.session.scalar(query)
     if entry_id is None:
-        raise NotFound(f"Product {product_id} has no inventory entry at {code}.")
+        product_store(actor, product_id)  # an unknown product is named as such
+        raise NotFound(f"Product {product_id} has no inventory entry at {code}.",
+                       {"location": f"The product has no inventory entry at {code}."})
     return int(entry_id)
 
 
-def resolve_location(actor: Actor, location_code: str, *, store_id: int) -> int:
-    """The id of a store's location by code (any case). Raises NotFound."""
+def resolve_location(
+    actor: Actor, location_code: str, *, store_id: int, field: str = "location"
+) -> int:
+    """The id of a store's location by code (any case). Raises NotFound naming `field`."""
     code = normalize_location_code(location_code) if isinstance(location_code, str) else ""
     location_id = db.session.scalar(
         select(locations.c.id).where(
@@ -943,7 +970,8 @@ def resolve_location(actor: Actor, location_code: str, *, store_id: int) -> int:
         )
     ) if code and is_id(store_id) else None
     if location_id is None:
-        raise NotFound(f"Location {code or location_code!r} not found.")
+        message = f"Location {code or location_code!r} not found."
+        raise NotFound(message, {field: message})
     return int(location_id)
 
 
@@ -955,7 +983,7 @@ def product_store(actor: Actor, product_id: int) -> int:
         )
     ) if is_id(product_id) else None
     if store_id is None:
-        raise NotFound("Product not found.")
+        raise NotFound("Product not found.", {"product_id": "No such product."})
     return int(store_id)
 
 
@@ -1081,7 +1109,9 @@ def order_availability(
     }
     missing = sorted(product_ids - found.keys())
     if missing:
-        raise NotFound(f"Product {missing[0]} not found.")
+        n = next(n for n, line in enumerate(lines) if line["product_id"] == missing[0])
+        raise NotFound(f"Product {missing[0]} not found.",
+                       {f"lines[{n}].product_id": "No such product in this store."})
     location_ids = {line["location_id"] for line in lines if line.get("location_id")}
     known = set(db.session.scalars(
         select(locations.c.id).where(
@@ -1090,7 +1120,9 @@ def order_availability(
     )) if location_ids else set()
     unknown = sorted(location_ids - known)
     if unknown:
-        raise NotFound(f"Location {unknown[0]} not found.")
+        n = next(n for n, line in enumerate(lines) if line.get("location_id") == unknown[0])
+        raise NotFound(f"Location {unknown[0]} not found.",
+                       {f"lines[{n}].location_id": "No such location in this store."})
     per_location = {
         (r.product_id, r.location_id): (int(r.available), int(r.low_stock_threshold))
         for r in db.session.execute(
@@ -1164,13 +1196,14 @@ def with_location_ids(
         )
     ).all()) if codes else {}
     resolved = []
-    for line in lines:
+    for n, line in enumerate(lines):
         line = dict(line)
         code = line.pop("location", None)
         if isinstance(code, str):
             normalized = normalize_location_code(code)
             if normalized not in ids:
-                raise NotFound(f"Location {normalized} not found.")
+                raise NotFound(f"Location {normalized} not found.",
+                               {f"lines[{n}].location": "No such location in this store."})
             line["location_id"] = ids[normalized]
         resolved.append(line)
     return resolved

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from datetime import datetime
 from typing import Any
@@ -11,6 +12,68 @@ from app.services.errors import ValidationError
 LIMIT = 1_000_000_000
 LIMIT_TEXT = "1,000,000,000"
 MAX_ID = 2**31 - 1  # primary keys are 32-bit integers on PostgreSQL
+
+# Characters no field of Stockroom holds: C0 controls but tab and line breaks, DEL, C1
+# controls, and UTF-16 surrogates (a JSON "\ud800" decodes to one; no encoder can write it).
+# PostgreSQL refuses NUL in text outright, so one of these reaching a query is a 500 there.
+_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+ASCII_SPACE = " \t\n\r\f\v"
+
+
+def unsafe_character(value: str) -> str | None:
+    """Why `value` cannot be taken as text, naming the first offending character, or None."""
+    found = _UNSAFE.search(value)
+    if found is None:
+        return None
+    char = found.group()
+    kind = "unpaired surrogates" if "\ud800" <= char <= "\udfff" else "control characters"
+    return f"Must not contain {kind} (found U+{ord(char):04X})."
+
+
+def printable(name: str) -> str:
+    """A field name fit to show and log: unsafe characters written as escapes."""
+    return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", name)
+
+
+MAX_JSON_DEPTH = 32  # the deepest request body Stockroom reads nests 4 levels
+
+
+def json_problem(document: Any) -> tuple[str, str] | None:
+    """The first (field, problem) of a decoded JSON document: a string or key no field can
+    hold, or nesting beyond MAX_JSON_DEPTH. Fields are named as the API names them
+    (`lines[0].line_ref`); the walk keeps its own stack, so depth costs no recursion."""
+    stack: list[tuple[Any, str, int]] = [(document, "", 0)]
+    while stack:
+        node, path, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            return "body", f"Nests deeper than {MAX_JSON_DEPTH} levels."
+        if isinstance(node, str):
+            problem = unsafe_character(node)
+            if problem:
+                return printable(path) or "body", problem
+        elif isinstance(node, dict):
+            for key, item in reversed(list(node.items())):
+                name = f"{path}.{key}" if path else str(key)
+                problem = unsafe_character(str(key))
+                if problem:
+                    return printable(name), "The field name " + problem[0].lower() + problem[1:]
+                stack.append((item, name, depth + 1))
+        elif isinstance(node, list):
+            stack.extend((item, f"{path}[{n}]", depth + 1)
+                         for n, item in reversed(list(enumerate(node))))
+    return None
+
+
+def ascii_strip(value: str) -> str:
+    """`value` without the ASCII whitespace around it. str.strip() would also take a no-break
+    or figure space, so "1\u00a0" would read as the number 1."""
+    return value.strip(ASCII_SPACE)
+
+
+def identifier(value: str) -> str:
+    """An identifier (SKU, location code, email) as stored and looked up: NFKC-normalised, so
+    full-width "ＭＵＧ" and "MUG" are one SKU, without the whitespace around it."""
+    return unicodedata.normalize("NFKC", value).strip()
 
 
 def is_id(value: Any) -> bool:

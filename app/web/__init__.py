@@ -14,6 +14,7 @@ from app.extensions import db, login_manager
 from app.models import Store, User
 from app.permissions import READ, Actor, actor_for_user
 from app.services.queries import STATUS_LABELS
+from app.web.boundary import screen_request
 from app.web.errors import register_error_handlers
 from app.web.health import register_health
 from app.web.htmx import is_htmx
@@ -37,6 +38,7 @@ CONTENT_SECURITY_POLICY = "; ".join(
 def init_web(app: Flask) -> None:
     """Wire request ids, headers, sign-in loading, error pages and template helpers."""
     app.before_request(_assign_request_id)
+    app.before_request(screen_request)
     app.after_request(_security_headers)
     register_error_handlers(app)
     register_health(app)

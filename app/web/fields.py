@@ -8,7 +8,7 @@ from typing import Any
 from wtforms import StringField
 from wtforms.validators import ValidationError
 
-from app.services.validation import LIMIT, LIMIT_TEXT
+from app.services.validation import LIMIT, LIMIT_TEXT, ascii_strip
 
 # ASCII digits only: int() would also accept "５" and "1_000". Commas only as thousands
 # separators: "1,5" is one and a half to half the world, never fifteen.
@@ -28,7 +28,7 @@ class WholeNumberField(StringField):
         self.number: int | None = None
 
     def pre_validate(self, form: Any) -> None:
-        text = (self.data or "").strip()
+        text = ascii_strip(self.data or "")
         self.number = None
         if not text:
             if self.required:

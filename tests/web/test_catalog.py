@@ -343,7 +343,7 @@ def test_archiving_a_product_takes_it_off_the_list(shop, login_as):
          "Must be between -1,000,000,000 and 1,000,000,000."),
         ({"product_type": "vinyl"}, "product_type",
          "Choose one of: physical, digital, service, subscription."),
-        ({"title": "ring\x07"}, "title", "Must not contain control characters."),
+        ({"title": "ring\x07"}, "title", "Must not contain control characters (found U+0007)."),
     ],
 )
 def test_a_bad_product_form_names_the_field_and_changes_nothing(
