@@ -270,3 +270,32 @@ def test_the_apply_form_is_a_plain_post_that_works_without_javascript(
     assert len(forms) == 1 and forms[0]["method"] == "post"
     assert not any(name.startswith("hx-") for name in forms[0])
     assert csrf_from_page(body)
+
+
+def test_another_stores_batch_page_is_not_found(
+    place: SimpleNamespace, login_as: Callable[..., FlaskClient], make_store: Callable[..., Any],
+) -> None:
+    client = login_as("owner", place.store)
+    body = upload(client, file_for(place, 14)).get_data(as_text=True)
+    applied = client.post("/import/apply", data={"token": hidden_value(body, "token")})
+    location = applied.headers["Location"]
+    assert client.get(location).status_code == 200
+
+    db.session.rollback()
+    stranger = login_as("owner", make_store())
+    assert stranger.get(location).status_code == 404
+    # Any string of the batch shape is not found either, not an empty "0 movements" page.
+    assert client.get("/import/batches/import-nothing-here").status_code == 404
+
+
+def test_a_threshold_only_batch_page_opens_for_whoever_applied_it(
+    place: SimpleNamespace, login_as: Callable[..., FlaskClient], make_store: Callable[..., Any],
+) -> None:
+    client = login_as("owner", place.store)
+    body = upload(client, file_for(place, 10, threshold=7)).get_data(as_text=True)
+    applied = client.post("/import/apply", data={"token": hidden_value(body, "token")})
+    location = applied.headers["Location"]
+    done = client.get(location)
+    assert done.status_code == 200 and "0 movements" in done.get_data(as_text=True)
+    db.session.rollback()
+    assert login_as("owner", make_store()).get(location).status_code == 404
