@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, String, UniqueConstraint
@@ -44,5 +45,5 @@ class Location(db.Model):
 
 
 def normalize_location_code(value: str) -> str:
-    """`warehouse_a ` → `WAREHOUSE_A`."""
-    return value.strip().upper()
+    """`warehouse_a ` → `WAREHOUSE_A`; full-width `ＷＨ` → `WH` (NFKC, as every identifier)."""
+    return unicodedata.normalize("NFKC", value).strip().upper()

@@ -18,7 +18,7 @@ from app.models import ROLES, Membership, Store, User
 from app.models.users import new_session_token
 from app.permissions import GRANTABLE_TO_STAFF, Actor
 from app.services.errors import Conflict, NotFound, PermissionDenied
-from app.services.validation import Checker, is_id
+from app.services.validation import Checker, identifier, is_id
 
 MIN_PASSWORD_LENGTH = 12
 USERS_PERMISSION = "users:manage"  # platform admins only; never part of a store role
@@ -45,7 +45,7 @@ def authenticate(email: str, password: str) -> User | None:
 
 
 def normalize_email(email: str) -> str:
-    return email.strip().lower()
+    return identifier(email).lower()
 
 
 def create_user(

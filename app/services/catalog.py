@@ -18,7 +18,7 @@ from app.permissions import CATALOG, READ, Actor
 from app.services.cursors import decode_cursor, encode_cursor
 from app.services.errors import Conflict, NotFound, PermissionDenied
 from app.services.stores import require_store
-from app.services.validation import Checker, is_id
+from app.services.validation import Checker, identifier, is_id
 
 GTIN_LENGTHS = (8, 12, 13, 14)
 PRODUCT_PAGE_SIZE = 50
@@ -114,7 +114,7 @@ def create_product(
     )
     check.done()
     require_store(actor, CATALOG, store_id)
-    sku = sku.strip()
+    sku = identifier(sku)
 
     try:
         with write_transaction() as session:
@@ -180,7 +180,7 @@ def update_product(
         reorder_quantity=reorder_quantity,
     )
     check.done()
-    sku = sku.strip()
+    sku = identifier(sku)
     try:
         with write_transaction() as session:
             # The entries first, then the product, in the order stock changes take them.

@@ -37,7 +37,7 @@ from app.models.stores import normalize_location_code
 from app.permissions import ADJUST, CATALOG, READ, THRESHOLD, Actor
 from app.services import inventory
 from app.services.errors import Conflict, ValidationError
-from app.services.validation import LIMIT, LIMIT_TEXT
+from app.services.validation import LIMIT, LIMIT_TEXT, identifier
 from app.web.csv import restore
 
 entries = InventoryEntry.__table__
@@ -427,7 +427,7 @@ def _plan(
 def _parse_row(line: int, cells: Mapping[str, str]) -> PlannedRow:
     row = PlannedRow(
         line=line, store=cells["store"], location=normalize_location_code(cells["location"]),
-        sku=cells["sku"],
+        sku=identifier(cells["sku"]),
     )
     for name in ("store", "location", "sku"):
         value = getattr(row, name)
