@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -57,6 +59,16 @@ class TokenScope:
     def limited(self) -> bool:
         return self.store_ids is not None or self.permissions is not None
 
+    @property
+    def fingerprint(self) -> str:
+        """Tells scopes apart in idempotency records (16 hex characters)."""
+        canonical = json.dumps([
+            None if self.store_ids is None else sorted(self.store_ids),
+            None if self.permissions is None else sorted(self.permissions),
+            self.platform_admin,
+        ])
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
     def describe_permissions(self) -> str:
         return ", ".join(sorted(self.permissions)) if self.permissions is not None else "all"
 
@@ -81,8 +93,14 @@ class Actor:
 
     @property
     def key(self) -> str:
-        """Identifies the actor in idempotency records."""
-        return f"user:{self.user_id}" if self.user_id is not None else self.name
+        """Identifies the actor in idempotency records. A token with a scope has a key of
+        its own, so it never replays what a token with other rights did: its repeat of
+        another token's request is checked against its own scope."""
+        if self.user_id is None:
+            return self.name
+        if self.token_scope is None:
+            return f"user:{self.user_id}"
+        return f"user:{self.user_id}:scope:{self.token_scope.fingerprint}"
 
     def can(self, permission: str, store_id: int) -> bool:
         if self.is_platform_admin:
@@ -135,7 +153,7 @@ def actor_for_user(user_id: int, scope: TokenScope = UNLIMITED) -> Actor:
     if not rows or not rows[0].active:
         return Actor(name="anonymous")
     platform = rows[0].is_platform_admin and scope.platform_admin
-    if scope == UNLIMITED or (platform and not scope.limited):
+    if scope == UNLIMITED:
         perms = {
             r.store_id: permissions_for(r.role, r.grants or ())
             for r in rows
@@ -143,7 +161,7 @@ def actor_for_user(user_id: int, scope: TokenScope = UNLIMITED) -> Actor:
         }
         return Actor(
             name=rows[0].email, user_id=user_id, is_platform_admin=platform,
-            store_permissions=perms, token_scope=None if scope == UNLIMITED else scope,
+            store_permissions=perms,
         )
     if platform:
         perms = {store_id: ALL_PERMISSIONS for store_id in _live_stores(scope.store_ids)}

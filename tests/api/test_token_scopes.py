@@ -173,6 +173,23 @@ def test_a_read_only_token_is_refused_a_change_naming_the_permission(
     assert read_entry(world.a.entry.id).quantity == 10
 
 
+def test_a_scoped_token_does_not_replay_what_another_token_did(
+    app, make_user, world, db_state
+):
+    """Idempotency keys are kept per scope: a read-only token repeating a full token's
+    request with its key is checked (403), not answered with the stored success."""
+    user = make_user(role="owner", store=world.a.store)
+    full, reader = client_with(app, user), client_with(app, user, permissions=[READ])
+    body = {"entry_id": world.a.entry.id, "quantity": 2, "reason": "scope test"}
+    assert full.post(ADJUST_URL, body, key="K-1").status_code == 200
+    before = db_state()
+    assert_error(reader.post(ADJUST_URL, body, key="K-1"), 403, "forbidden")
+    # The same scope replays as always.
+    again = client_with(app, user)
+    assert again.post(ADJUST_URL, body, key="K-1").status_code == 200
+    assert db_state() == before
+
+
 def test_a_permission_subset_allows_exactly_those(app, make_user, world, db_state):
     user = make_user(role="admin", store=world.a.store)
     client = client_with(app, user, permissions=[READ, RESERVE])
