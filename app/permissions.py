@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,21 +44,63 @@ def permissions_for(role: str, grants: Iterable[str] = ()) -> frozenset[str]:
 
 
 @dataclass(frozen=True)
+class TokenScope:
+    """What an API token is limited to; None means not limited on that axis. A token never
+    grants more than its user holds at the time of the request: the scope only takes away.
+
+    `platform_admin` False keeps a platform admin's token to their memberships.
+    """
+
+    store_ids: frozenset[int] | None = None
+    permissions: frozenset[str] | None = None
+    platform_admin: bool = True
+
+    @property
+    def limited(self) -> bool:
+        return self.store_ids is not None or self.permissions is not None
+
+    @property
+    def fingerprint(self) -> str:
+        """Tells scopes apart in idempotency records (16 hex characters)."""
+        canonical = json.dumps([
+            None if self.store_ids is None else sorted(self.store_ids),
+            None if self.permissions is None else sorted(self.permissions),
+            self.platform_admin,
+        ])
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+    def describe_permissions(self) -> str:
+        return ", ".join(sorted(self.permissions)) if self.permissions is not None else "all"
+
+
+UNLIMITED = TokenScope()
+
+
+@dataclass(frozen=True)
 class Actor:
     """Who is acting, resolved once per request or command.
 
     `user_id` is None for named system actors (the expiry sweep, the demo seeder).
+    `token_scope` is set when an API token with a scope acts: its limits are already folded
+    into the permissions, and it is kept to explain a refusal.
     """
 
     name: str
     user_id: int | None = None
     is_platform_admin: bool = False
     store_permissions: Mapping[int, frozenset[str]] = field(default_factory=dict)
+    token_scope: TokenScope | None = None
 
     @property
     def key(self) -> str:
-        """Identifies the actor in idempotency records."""
-        return f"user:{self.user_id}" if self.user_id is not None else self.name
+        """Identifies the actor in idempotency records. A token with a scope has a key of
+        its own, so it never replays what a token with other rights did: its repeat of
+        another token's request is checked against its own scope."""
+        if self.user_id is None:
+            return self.name
+        if self.token_scope is None:
+            return f"user:{self.user_id}"
+        return f"user:{self.user_id}:scope:{self.token_scope.fingerprint}"
 
     def can(self, permission: str, store_id: int) -> bool:
         if self.is_platform_admin:
@@ -96,19 +140,53 @@ def system_actor(name: str) -> Actor:
     return Actor(name=f"system:{name}", is_platform_admin=True)
 
 
-def actor_for_user(user_id: int) -> Actor:
-    """Load a user's memberships into an Actor (one query)."""
+def actor_for_user(user_id: int, scope: TokenScope = UNLIMITED) -> Actor:
+    """Load a user's memberships into an Actor (one query), limited to a token's scope.
+
+    The scope only takes away from what the user holds now. A platform admin's token acts
+    as platform admin across the platform only while it is unlimited; limited to some
+    stores or permissions, it holds those permissions in those stores (every live store
+    when not limited to some) and nothing platform-wide. With `platform_admin` False it
+    holds what the user's memberships give.
+    """
     rows = db.session.execute(_actor_statement(), {"user_id": user_id}).all()
     if not rows or not rows[0].active:
         return Actor(name="anonymous")
-    perms = {
-        r.store_id: permissions_for(r.role, r.grants or ())
-        for r in rows
-        if r.store_id is not None
-    }
+    platform = rows[0].is_platform_admin and scope.platform_admin
+    if scope == UNLIMITED:
+        perms = {
+            r.store_id: permissions_for(r.role, r.grants or ())
+            for r in rows
+            if r.store_id is not None
+        }
+        return Actor(
+            name=rows[0].email, user_id=user_id, is_platform_admin=platform,
+            store_permissions=perms,
+        )
+    if platform:
+        perms = {store_id: ALL_PERMISSIONS for store_id in _live_stores(scope.store_ids)}
+    else:
+        perms = {
+            r.store_id: permissions_for(r.role, r.grants or ())
+            for r in rows
+            if r.store_id is not None
+        }
+    if scope.store_ids is not None:
+        perms = {s: p for s, p in perms.items() if s in scope.store_ids}
+    if scope.permissions is not None:
+        # A store stays visible with fewer permissions, so a refusal there is a 403 naming
+        # what the token lacks; a store outside the token's stores is not found.
+        perms = {s: p & scope.permissions for s, p in perms.items()}
     return Actor(
-        name=rows[0].email,
-        user_id=user_id,
-        is_platform_admin=rows[0].is_platform_admin,
-        store_permissions=perms,
+        name=rows[0].email, user_id=user_id, is_platform_admin=False,
+        store_permissions=perms, token_scope=scope,
     )
+
+
+def _live_stores(among: frozenset[int] | None) -> list[int]:
+    from app.models import Store
+
+    statement = select(Store.id).where(Store.archived_at.is_(None))
+    if among is not None:
+        statement = statement.where(Store.id.in_(sorted(among)))
+    return list(db.session.scalars(statement))

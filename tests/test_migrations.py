@@ -1,7 +1,7 @@
 """Migrations: `flask db upgrade` on an empty database builds exactly the schema the models
 describe, the ledger's append-only triggers, the product search objects and the stock
-tallies' triggers included, on SQLite and on PostgreSQL; 0002 (search) and 0003 (tallies)
-upgrade a database holding data and downgrade cleanly."""
+tallies' triggers included, on SQLite and on PostgreSQL; 0002 (search), 0003 (tallies) and
+0004 (token expiry and scope) upgrade a database holding data and downgrade cleanly."""
 
 from __future__ import annotations
 
@@ -20,11 +20,11 @@ from sqlalchemy.exc import DBAPIError
 
 from app import create_app
 from app.extensions import db
-from app.models import Location, Product, Store
+from app.models import Location, Membership, Product, Store, User
 from app.models.catalog import is_search_object
 from app.models.tallies import TALLY_TRIGGERS
 from app.permissions import system_actor
-from app.services import inventory, queries, tallies
+from app.services import inventory, queries, tallies, tokens
 
 TRIGGERS = {
     "sqlite": (
@@ -326,6 +326,57 @@ def test_tallies_migration_counts_existing_entries_and_downgrades_cleanly(
             # Without the triggers, stock still changes after the downgrade.
             db.session.execute(text("UPDATE inventory_entries SET low_stock_threshold = 1"))
             db.session.commit()
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+
+
+def test_token_scope_migration_keeps_existing_tokens_whole_and_downgrades_cleanly(
+    empty_database: str, backend: str, logging_restored: None
+):
+    """0004 adds nullable expiry and scope columns: tokens issued before it never expire and
+    keep all of their user's permissions. Downgrading revokes the tokens that carried an
+    expiry or a scope, since the older schema could not hold back what they were denied."""
+    app = create_app({"TESTING": True, "SECRET_KEY": "test", "SQLALCHEMY_DATABASE_URI":
+                      empty_database})
+    old_token = tokens.TOKEN_PREFIX + "issued-before-scopes-" + "x" * 20
+    with app.app_context():
+        try:
+            upgrade(revision="0003")
+            store = Store(name="Before scopes", slug="before-scopes")
+            user = User(email="owner@example.test", name="Owner", password_hash="-")
+            db.session.add_all([store, user])
+            db.session.flush()
+            db.session.add(Membership(user_id=user.id, store_id=store.id, role="owner"))
+            db.session.execute(text(
+                "INSERT INTO api_tokens (user_id, name, token_hash, prefix, created_at) "
+                "VALUES (:user_id, 'old', :hash, :prefix, CURRENT_TIMESTAMP)"
+            ), {"user_id": user.id, "hash": tokens.hash_token(old_token),
+                "prefix": old_token[:12]})
+            user_id, store_id = user.id, store.id
+            db.session.commit()
+
+            upgrade()
+            grant = tokens.authenticate_token(old_token)
+            assert grant is not None and grant.user_id == user_id
+            assert grant.expires_at is None and grant.scope == tokens.UNLIMITED
+            _, scoped = tokens.create_token(user_id=user_id, name="scoped",
+                                            store_ids=[store_id], expires_at=tokens.Expiry.NEVER)
+            _, expiring = tokens.create_token(user_id=user_id, name="expiring")
+            db.session.remove()
+
+            downgrade(revision="0003")
+            with db.engine.connect() as conn:
+                columns = {c["name"] for c in inspect(conn).get_columns("api_tokens")}
+                revoked = dict(conn.execute(text(
+                    "SELECT name, revoked_at IS NOT NULL FROM api_tokens")).all())
+            assert not columns & {"expires_at", "store_ids", "permissions", "platform_admin"}
+            assert revoked == {"old": False, "scoped": True, "expiring": True}
+
+            upgrade()
+            assert tokens.authenticate_token(old_token).user_id == user_id
+            assert tokens.authenticate_token(scoped) is None
+            assert tokens.authenticate_token(expiring) is None
         finally:
             db.session.remove()
             db.engine.dispose()

@@ -1,13 +1,44 @@
+"""Forms of the account pages. The token service decides validity; these only parse."""
+
 from __future__ import annotations
 
-from wtforms import StringField
-from wtforms.validators import DataRequired, Length
+from wtforms import BooleanField, DateField, RadioField, SelectMultipleField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, Optional
 
+from app.permissions import ADJUST, AUDIT, CATALOG, DELETE, MEMBERS, READ, RESERVE, THRESHOLD
 from app.web.forms import Form
+
+PERMISSION_LABELS: dict[str, str] = {
+    READ: "Read stock (every token can)",
+    ADJUST: "Adjust stock (adjust, set, count, transfer, return)",
+    RESERVE: "Reserve stock (reserve, release, fulfill)",
+    THRESHOLD: "Set low-stock thresholds",
+    DELETE: "Delete inventory entries",
+    CATALOG: "Manage products and locations",
+    MEMBERS: "Manage members",
+    AUDIT: "Read the movements log",
+}
+EXPIRY_DAYS = {"30": 30, "90": 90, "365": 365}
+EXPIRY_CHOICES = [SelectChoice(value, label) for value, label in (
+    ("30", "In 30 days"), ("90", "In 90 days"), ("365", "In a year"), ("date", "On a date"),
+    ("never", "Never"))]
+ACCESS_CHOICES = [SelectChoice(value, label) for value, label in (
+    ("all", "Everything you may do"), ("read", "Read only"),
+    ("chosen", "Only the permissions chosen below"))]
+PERMISSION_CHOICES = [SelectChoice(value, label) for value, label in PERMISSION_LABELS.items()]
 
 
 class CreateTokenForm(Form):
     name = StringField("Name", validators=[DataRequired(), Length(max=100)])
+    expiry = RadioField("Expires", choices=EXPIRY_CHOICES, default="90")
+    expires_on = DateField("Expiry date (UTC)", validators=[Optional()])
+    # The choices are the user's stores, set by the view; an id outside them is refused.
+    stores = SelectMultipleField("Stores", coerce=int, choices=[])
+    access = RadioField("Permissions", choices=ACCESS_CHOICES, default="all")
+    permissions = SelectMultipleField("Permissions", choices=PERMISSION_CHOICES)
+    platform_admin = BooleanField("Act as platform admin (every store, when not limited above)",
+                                  default=True)
 
 
 class RevokeTokenForm(Form):

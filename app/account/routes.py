@@ -2,36 +2,57 @@
 
 from __future__ import annotations
 
+from datetime import datetime, time, timedelta
+from typing import Any
+
 from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
+from wtforms.fields.choices import SelectChoice
 
 from app.account import bp
-from app.account.forms import CreateTokenForm, RevokeTokenForm
+from app.account.forms import EXPIRY_DAYS, PERMISSION_LABELS, CreateTokenForm, RevokeTokenForm
+from app.clock import utcnow
+from app.permissions import READ
 from app.services import tokens
 from app.services.errors import ValidationError
+
+# The service's field names as this form names them.
+FORM_FIELDS = {"expires_at": "expires_on", "store_ids": "stores"}
 
 
 @bp.get("/tokens")
 @login_required
 def list_tokens():  # type: ignore[no-untyped-def]
     """The user's API tokens and a form to create one."""
-    return _page(CreateTokenForm())
+    return _page(_form())
 
 
 @bp.post("/tokens")
 @login_required
 def create_token():  # type: ignore[no-untyped-def]
     """Create a token and show its secret this once; it is not stored anywhere readable."""
-    form = CreateTokenForm()
-    if not form.validate_on_submit():
+    form = _form()
+    valid = form.validate_on_submit()
+    choice = _expiry(form)
+    if not valid or choice is None:
         return _page(form, status=422)
+    platform_admin = bool(form.platform_admin.data) if current_user.is_platform_admin else True
+    access = form.access.data
     try:
-        token, plaintext = tokens.create_token(user_id=current_user.id, name=form.name.data or "")
+        token, plaintext = tokens.create_token(
+            user_id=current_user.id, name=form.name.data or "", expires_at=choice,
+            store_ids=form.stores.data or None,
+            permissions=(None if access == "all" else [READ] if access == "read"
+                         else form.permissions.data or []),
+            platform_admin=platform_admin,
+        )
     except ValidationError as exc:
-        form.name.errors = [*form.name.errors, *exc.fields.values()]
+        for name, message in exc.fields.items():
+            field = getattr(form, FORM_FIELDS.get(name, name), form.name)
+            field.errors = [*field.errors, message]
         return _page(form, status=422)
     # Rendered, not redirected: a redirect would have to carry the secret in the session.
-    return _page(CreateTokenForm(formdata=None), created=token, plaintext=plaintext, status=201)
+    return _page(_form(formdata=None), created=token, plaintext=plaintext, status=201)
 
 
 @bp.get("/tokens/<int:token_id>/revoke")
@@ -39,9 +60,9 @@ def create_token():  # type: ignore[no-untyped-def]
 def confirm_revoke(token_id: int):  # type: ignore[no-untyped-def]
     """Ask before revoking: programs using the token stop working at once."""
     token = next((t for t in tokens.user_tokens(current_user.id) if t.id == token_id), None)
-    if token is None or not token.active:
+    if token is None or token.revoked_at is not None:
         abort(404)
-    return _page(CreateTokenForm(formdata=None), confirm=token)
+    return _page(_form(formdata=None), confirm=token)
 
 
 @bp.post("/tokens/<int:token_id>/revoke")
@@ -50,15 +71,48 @@ def revoke_token(token_id: int):  # type: ignore[no-untyped-def]
     """Revoke one of the user's tokens; it stops working at once."""
     form = RevokeTokenForm()
     if not form.validate_on_submit():
-        return _page(CreateTokenForm(formdata=None), status=400)
+        return _page(_form(formdata=None), status=400)
     token = tokens.revoke_token(user_id=current_user.id, token_id=token_id)
     flash(f"Revoked the token {token.name} ({token.prefix}…).", "success")
     return redirect(url_for("account.list_tokens"), code=303)
 
 
+def _form(**kwargs: Any) -> CreateTokenForm:
+    """The create form, its stores the ones the user may limit a token to."""
+    form = CreateTokenForm(**kwargs)
+    form.stores.choices = [
+        SelectChoice(str(c.id), c.name)
+        for c in tokens.store_choices(current_user.id,
+                                      platform_admin=current_user.is_platform_admin)
+    ]
+    return form
+
+
+def _expiry(form: CreateTokenForm) -> datetime | tokens.Expiry | None:
+    """The form's expiry for the service, or None after naming the problem on the form."""
+    choice, day = form.expiry.data, form.expires_on.data
+    if choice == "date":
+        if day is None:
+            if not form.expires_on.errors:
+                form.expires_on.errors = ["Enter the date the token expires."]
+            return None
+        # It stops working as that day begins (UTC).
+        return datetime.combine(day, time.min)
+    if day is not None:
+        form.expires_on.errors = [*form.expires_on.errors,
+                                  "Choose \"On a date\" to use this date, or clear it."]
+        return None
+    if choice == "never":
+        return tokens.Expiry.NEVER
+    if choice in EXPIRY_DAYS:
+        return utcnow() + timedelta(days=EXPIRY_DAYS[choice])
+    return None  # the radio field has already named an unknown choice
+
+
 def _page(form: CreateTokenForm, *, status: int = 200, **context):  # type: ignore[no-untyped-def]
     html = render_template(
         "account/tokens.html", form=form, revoke_form=RevokeTokenForm(),
-        tokens=tokens.user_tokens(current_user.id), **context,
+        tokens=tokens.user_tokens(current_user.id), permission_labels=PERMISSION_LABELS,
+        **context,
     )
     return html, status, {"Cache-Control": "no-store"}

@@ -66,13 +66,20 @@ def init_api(app: Flask) -> StockroomApi:
         app.config.setdefault(key, value)
     api = StockroomApi(app, spec_kwargs={
         "info": {"description": "Inventory across stores and locations. Send a personal "
-                                "token as `Authorization: Bearer <token>`."},
+                                "token as `Authorization: Bearer <token>`. A token acts as its "
+                                "user, within its scope: it may be limited to some stores and "
+                                "permissions, and it expires (90 days unless chosen otherwise). "
+                                "An expired token gets 401 `token_expired` saying when; a "
+                                "permission outside its scope gets 403 naming it; a store "
+                                "outside it is not found (404), as any store the user cannot "
+                                "see."},
         "servers": [{"url": "/"}],
     })
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "description": "A personal API "
                        "token, created on the account's API tokens page or by "
-                       "`flask create-token`."}
+                       "`flask create-token`, with an expiry and optionally limited to some "
+                       "stores and permissions. It never grants more than its user holds."}
     )
     api.spec.options["security"] = [{"bearerAuth": []}]
     app.extensions["stockroom_api"] = api

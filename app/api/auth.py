@@ -9,8 +9,11 @@ from __future__ import annotations
 import hashlib
 
 from flask import current_app, g, request
+from sqlalchemy import select
 
-from app.permissions import Actor, actor_for_user
+from app.extensions import db
+from app.models import User
+from app.permissions import ALL_PERMISSIONS, Actor, actor_for_user
 from app.services import tokens
 from app.services.errors import PermissionDenied, StockroomError
 
@@ -32,18 +35,46 @@ def limit_body() -> None:
 
 
 def authenticate() -> None:
-    """before_request: resolve the token to its user's actor, or refuse with 401."""
+    """before_request: resolve the token to its user's actor, limited to the token's scope,
+    or refuse with 401 (an expired token's answer says when it expired)."""
     token = bearer_token()
     if token is None:
         raise NotAuthenticated(
             "Send an API token as `Authorization: Bearer <token>`; "
             "create one on your account's API tokens page."
         )
-    user_id = tokens.authenticate_token(token)
-    actor = actor_for_user(user_id) if user_id is not None else None
+    grant = tokens.authenticate_token(token)
+    actor = actor_for_user(grant.user_id, grant.scope) if grant is not None else None
     if actor is None or actor.user_id is None:
         raise NotAuthenticated("This API token is not valid, or it was revoked.")
     g.api_actor = actor
+    g.api_token_expires_at = grant.expires_at if grant is not None else None
+
+
+def token_refusal(exc: PermissionDenied) -> str | None:
+    """The message for a refusal that the token's scope caused, naming what it lacks; None
+    when the user themselves lacks the permission."""
+    actor = g.get("api_actor")
+    scope = actor.token_scope if actor is not None else None
+    if scope is None:
+        return None
+    if exc.permission in ALL_PERMISSIONS:
+        if scope.permissions is None or exc.permission in scope.permissions:
+            return None
+        return (
+            f"This API token lacks {exc.permission}: it is limited to "
+            f"{scope.describe_permissions()}. Create a token with {exc.permission} on your "
+            "account's API tokens page."
+        )
+    # Platform-wide work: only an unlimited token of a platform admin does it.
+    if not db.session.scalar(select(User.is_platform_admin).where(User.id == actor.user_id)):
+        return None
+    why = "limited to some stores or permissions" if scope.platform_admin else (
+        "limited to your memberships")
+    return (
+        f"This API token does not act as platform admin ({exc.permission}): it is {why}. "
+        "Create a token without limits for platform-wide work."
+    )
 
 
 def require_platform_admin() -> None:

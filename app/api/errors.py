@@ -11,7 +11,7 @@ from flask import Blueprint, Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from app.extensions import db
-from app.services.errors import OrderShort, StockroomError
+from app.services.errors import OrderShort, PermissionDenied, StockroomError
 
 log = logging.getLogger("stockroom")
 
@@ -73,13 +73,18 @@ def error_response(
 def domain_error(exc: StockroomError) -> Response:
     db.session.rollback()
     fields = dict(exc.fields)
+    message = exc.message
+    if isinstance(exc, PermissionDenied):
+        from app.api.auth import token_refusal
+
+        message = token_refusal(exc) or message
     if isinstance(exc, OrderShort):
         # The per-line answer: which lines are short, and by how much.
         for line in exc.short_lines:
             fields[f"lines[{line['line']}]"] = (
                 f"available {line['available']}, requested {line['requested']}"
             )
-    return error_response(exc.status, exc.code, exc.message, fields)
+    return error_response(exc.status, exc.code, message, fields)
 
 
 def http_error(exc: HTTPException) -> Response:

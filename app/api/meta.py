@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import g
+
 from app.api.auth import api_actor
 from app.api.common import api_blueprint
 from app.api.schemas import MeOut
@@ -14,7 +16,7 @@ bp = api_blueprint("me", "/api/v1/me", "The token's user and its stores.")
 @bp.route("", methods=["GET"])
 @bp.response(200, MeOut)
 def me() -> Any:
-    """The token's user, and the permissions it holds in each of its stores."""
+    """The token's user, the permissions the token holds in each store, and its expiry."""
     actor = api_actor()
     return {
         "user_id": actor.user_id,
@@ -24,4 +26,5 @@ def me() -> Any:
             {"store_id": store_id, "permissions": sorted(permissions)}
             for store_id, permissions in sorted(actor.store_permissions.items())
         ],
+        "token_expires_at": g.get("api_token_expires_at"),
     }

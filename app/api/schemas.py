@@ -494,4 +494,8 @@ class MeOut(Schema):
     user_id = fields.Integer(required=True)
     email = fields.String(required=True)
     platform_admin = fields.Boolean(required=True)
-    stores = fields.List(fields.Nested(MembershipOut), required=True)
+    stores = fields.List(fields.Nested(MembershipOut), required=True, metadata={
+        "description": "What the token may do in each store: its user's permissions there, "
+                       "within the token's scope"})
+    token_expires_at = UtcDateTime(required=True, allow_none=True, metadata={
+        "description": "When the token stops working (UTC); null if it never expires"})

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import JSON, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.clock import utcnow
@@ -11,7 +11,12 @@ from app.extensions import db
 
 class ApiToken(db.Model):
     """A personal API token: it acts as its user. Only a hash of the secret is kept, so a
-    leaked table grants nothing; the prefix lets the user tell tokens apart."""
+    leaked table grants nothing; the prefix lets the user tell tokens apart.
+
+    The scope columns only take away from what the user holds, and NULL means "not
+    limited": `store_ids` and `permissions` are JSON lists, `platform_admin` False keeps a
+    platform admin's token to their memberships. `expires_at` NULL never expires (tokens
+    made before expiry existed, or by an explicit choice)."""
 
     __tablename__ = "api_tokens"
 
@@ -23,6 +28,10 @@ class ApiToken(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
+    store_ids: Mapped[list[int] | None] = mapped_column(JSON(none_as_null=True))
+    permissions: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True))
+    platform_admin: Mapped[bool | None]
 
     @property
     def active(self) -> bool:

@@ -53,7 +53,7 @@ def test_tokens_are_stored_hashed_with_a_display_prefix(app, make_user):
     assert row.token_hash == tokens.hash_token(plaintext) != plaintext
     assert plaintext.startswith(row.prefix) and len(row.prefix) == 12
     assert plaintext not in repr(tuple(db.session.execute(select(ApiToken.__table__)).one()))
-    assert tokens.authenticate_token(plaintext) == user.id
+    assert tokens.authenticate_token(plaintext).user_id == user.id
 
 
 def test_revoked_tokens_and_inactive_users_stop_working(app, api_as, world):
@@ -153,7 +153,7 @@ def test_tokens_page_creates_shows_once_and_revokes(app, make_user, world):
     [token] = tokens.user_tokens(user.id)
     confirm = browser.get(f"/account/tokens/{token.id}/revoke")
     assert confirm.status_code == 200 and "will get 401 at once" in confirm.get_data(as_text=True)
-    assert tokens.authenticate_token(plaintext) == user.id, "asking revokes nothing"
+    assert tokens.authenticate_token(plaintext).user_id == user.id, "asking revokes nothing"
     revoked = browser.post(f"/account/tokens/{token.id}/revoke")
     assert revoked.status_code == 303
     assert_error(ApiClient(app.test_client(), plaintext).get("/api/v1/me"), 401)
@@ -166,7 +166,7 @@ def test_tokens_page_refuses_other_users_tokens_and_anonymous_visitors(app, make
     browser = sign_in(app.test_client(), stranger)
     assert browser.post(f"/account/tokens/{view.id}/revoke").status_code == 404
     assert browser.get(f"/account/tokens/{view.id}/revoke").status_code == 404
-    assert tokens.authenticate_token(plaintext) == owner.id
+    assert tokens.authenticate_token(plaintext).user_id == owner.id
     assert app.test_client().get("/account/tokens").status_code == 302
 
 
