@@ -6,6 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 # Touched after a successful install: the install reruns only when pyproject.toml changes.
 INSTALLED := $(VENV)/.installed
+# Where `make run` and `make dev` serve: HOST=0.0.0.0 PORT=8080 make run
 HOST ?= 127.0.0.1
 PORT ?= 5000
 PYTEST_ARGS ?=
@@ -17,10 +18,20 @@ export FLASK_APP := app
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup db run test test-ci lint bench clean
+.PHONY: help setup db run dev test test-ci lint bench clean
+
+# Flask's debugger runs any Python code sent to it from the error page: `make dev` serves on
+# a loopback address only, and says so before doing anything else.
+ifneq ($(filter dev,$(MAKECMDGOALS)),)
+ifeq ($(shell printf '%s' '$(HOST)' | grep -Ex '127(\.[0-9]{1,3}){3}|localhost|::1'),)
+$(error make dev refuses HOST=$(HOST): it serves Flask's interactive debugger, which runs any code sent to it, so it listens on loopback only (127.0.0.1, localhost or ::1). To serve other machines use `HOST=$(HOST) make run`, which has no debugger)
+endif
+endif
 
 help:
 	@echo "make run      set up, migrate, seed demo data into an empty database, serve on http://$(HOST):$(PORT)"
+	@echo "              (HOST=... PORT=... make run to change where; no debugger)"
+	@echo "make dev      the same with Flask's debugger and reloader, on a loopback HOST only"
 	@echo "make test     set up and run the tests (PostgreSQL tests skip when no server answers)"
 	@echo "make test-ci  the tests as CI runs them: PostgreSQL and Chromium required, the 'ci' Hypothesis profile"
 	@echo "make lint     ruff"
@@ -31,18 +42,32 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(INSTALLED): pyproject.toml | $(BIN)/python
-	@echo "Installing Stockroom and its dev dependencies into $(VENV) ..."
-	$(BIN)/python -m pip install -qq -e ".[dev]"
+	@echo "==> Installing Stockroom and its dev dependencies into $(VENV) (a minute or two the first time)"
+	$(BIN)/python -m pip install --progress-bar on -e ".[dev]"
 	@touch $@
+	@echo "==> Installed"
 
 setup: $(INSTALLED)
 
 db: setup
+	@echo "==> Migrating the database"
 	$(BIN)/flask db upgrade
 
+# Both serve plain HTTP: session cookies go without the Secure flag, or no browser reached
+# over HOST=0.0.0.0 could sign in. (Production, under gunicorn, keeps them Secure.)
+SERVE_ENV := FLASK_SESSION_COOKIE_SECURE=false
+
 run: db
+	@echo "==> Demo data (only into an empty database)"
 	$(BIN)/flask seed-demo --if-empty
-	$(BIN)/flask --debug run --host $(HOST) --port $(PORT)
+	@echo "==> Serving on http://$(HOST):$(PORT) without the debugger; Ctrl-C stops"
+	$(SERVE_ENV) $(BIN)/flask --no-debug run --no-debugger --no-reload --host $(HOST) --port $(PORT)
+
+dev: db
+	@echo "==> Demo data (only into an empty database)"
+	$(BIN)/flask seed-demo --if-empty
+	@echo "==> Serving on http://$(HOST):$(PORT) with the debugger and reloader; Ctrl-C stops"
+	$(SERVE_ENV) $(BIN)/flask --debug run --host $(HOST) --port $(PORT)
 
 test: setup
 	$(BIN)/pytest $(PYTEST_ARGS)

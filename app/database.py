@@ -2,17 +2,35 @@
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from flask import Flask
 from sqlalchemy import Engine, Table, event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.extensions import db
+
+log = logging.getLogger("stockroom")
+
+# PostgreSQL's answers that mean "no database to talk to just now", not "a wrong statement":
+# connection exceptions (class 08), insufficient resources (53: no free connection slot,
+# disk full, out of memory), the server shutting down or starting up, the database gone.
+_PG_UNREACHABLE_CLASSES = ("08", "53")
+_PG_UNREACHABLE = {"57P01", "57P02", "57P03", "3D000"}
+# SQLite's: the file (or its folder) cannot be opened, read or written.
+_SQLITE_UNREACHABLE = (
+    "unable to open database file",
+    "disk i/o error",
+    "attempt to write a readonly database",
+    "database or disk is full",
+)
 
 
 def engine_options(app: Flask) -> dict[str, Any]:
@@ -108,3 +126,55 @@ def is_unique_violation(exc: IntegrityError, *columns: str) -> bool:
         return all(c in detail for c in columns)
     text = str(orig)
     return text.startswith("UNIQUE constraint failed") and all(c in text for c in columns)
+
+
+def database_unreachable(exc: BaseException) -> bool:
+    """True when `exc` says the database cannot be reached right now: the server is down or
+    cut the connection, the database is gone, the SQLite file cannot be opened, or no pooled
+    connection came free in time. False for everything a statement or the code got wrong
+    (a missing column, a constraint, a deadlock), which stays a bug."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, sa_exc.TimeoutError):  # the pool had no connection to give
+            return True
+        if isinstance(current, sa_exc.DBAPIError):
+            if current.connection_invalidated:  # the dialect recognised a lost connection
+                return True
+            if _driver_unreachable(current.orig):
+                return True
+        elif _driver_unreachable(current):
+            return True
+        current = current.__cause__
+    return False
+
+
+def _driver_unreachable(error: BaseException | None) -> bool:
+    if isinstance(error, sqlite3.OperationalError):
+        return str(error).lower().startswith(_SQLITE_UNREACHABLE)
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - SQLite-only installs
+        return False
+    if isinstance(error, psycopg.OperationalError | psycopg.InterfaceError):
+        sqlstate = error.sqlstate
+        # No SQLSTATE: the failure is the client's own (connection refused, lost, closed).
+        return (sqlstate is None or sqlstate.startswith(_PG_UNREACHABLE_CLASSES)
+                or sqlstate in _PG_UNREACHABLE)
+    return False
+
+
+def discard_session() -> None:
+    """Roll the request's session back after a failure, and never fail doing it: on a lost
+    connection the rollback itself can fail, and then the session's connections are
+    invalidated so the pool opens fresh ones once the database is back."""
+    try:
+        db.session.rollback()
+    except Exception as exc:  # the connection is already gone
+        log.warning("rollback after a failure did not complete (%s); discarding the "
+                    "session's connections", exc.__class__.__name__)
+        try:
+            db.session.invalidate()
+        except Exception:  # nothing more can be done for this session
+            log.warning("could not invalidate the session's connections", exc_info=True)

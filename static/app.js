@@ -175,6 +175,17 @@
     syncBulk();
   }
 
+  // A request the server could not finish (500, or 503 while the database is away) is
+  // swapped only when the answer is the app's own error, which names where it goes
+  // (HX-Retarget: the open dialog or the message area). Any other failure, such as a
+  // proxy's page, stays out of the page.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var xhr = event.detail.xhr;
+    if (xhr.status >= 500 && xhr.getResponseHeader("HX-Retarget")) {
+      event.detail.shouldSwap = true;
+    }
+  });
+
   // Close an open row menu when clicking elsewhere.
   document.addEventListener("click", function (event) {
     document.querySelectorAll("details.menu[open]").forEach(function (menu) {

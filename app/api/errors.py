@@ -7,11 +7,13 @@ from collections.abc import Mapping
 from typing import Any
 
 import marshmallow as ma
-from flask import Blueprint, Flask, Response, g, jsonify, request
+from flask import Blueprint, Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from app.extensions import db
+from app.database import database_unreachable, discard_session
 from app.services.errors import OrderShort, PermissionDenied, StockroomError
+from app.web.errors import RETRY_AFTER_SECONDS, log_unreachable
+from app.web.request_ids import request_id as current_request_id
 
 log = logging.getLogger("stockroom")
 
@@ -29,6 +31,7 @@ CODES = {
     415: "unsupported_media_type",
     422: "invalid",
     429: "rate_limited",
+    503: "unavailable",
 }
 MESSAGES = {
     400: "The request could not be read.",
@@ -71,7 +74,7 @@ def error_response(
 
 
 def domain_error(exc: StockroomError) -> Response:
-    db.session.rollback()
+    discard_session()
     fields = dict(exc.fields)
     message = exc.message
     if isinstance(exc, PermissionDenied):
@@ -90,7 +93,7 @@ def domain_error(exc: StockroomError) -> Response:
 def http_error(exc: HTTPException) -> Response:
     status = exc.code or 500
     if status >= 500:
-        return unexpected_error(exc)
+        return unexpected_error(getattr(exc, "original_exception", None) or exc)
     data = getattr(exc, "data", None) or {}
     messages = data.get("messages")
     headers: dict[str, str] = {}
@@ -111,8 +114,16 @@ def http_error(exc: HTTPException) -> Response:
 
 
 def unexpected_error(exc: BaseException) -> Response:
-    db.session.rollback()
-    request_id = g.get("request_id", "-")
+    discard_session()
+    request_id = current_request_id()
+    if database_unreachable(exc):
+        log_unreachable(exc)
+        return error_response(
+            503, "unavailable",
+            "The database cannot be reached just now; try again shortly, and check whether "
+            f"a change you sent was made before repeating it. Request id: {request_id}.",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
     log.error("unhandled API error, request id %s", request_id, exc_info=exc)
     return error_response(
         500, "internal",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import uuid
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +17,7 @@ from app.web.boundary import screen_request
 from app.web.errors import register_error_handlers
 from app.web.health import register_health
 from app.web.htmx import is_htmx
+from app.web.request_ids import assign_request_id, request_id
 
 log = logging.getLogger("stockroom")
 
@@ -37,7 +37,7 @@ CONTENT_SECURITY_POLICY = "; ".join(
 
 def init_web(app: Flask) -> None:
     """Wire request ids, headers, sign-in loading, error pages and template helpers."""
-    app.before_request(_assign_request_id)
+    app.before_request(assign_request_id)
     app.before_request(screen_request)
     app.after_request(_security_headers)
     register_error_handlers(app)
@@ -116,17 +116,12 @@ def _unauthorized() -> Any:
     return redirect(target)
 
 
-def _assign_request_id() -> None:
-    supplied = request.headers.get("X-Request-ID", "")
-    g.request_id = supplied if 8 <= len(supplied) <= 64 and supplied.isalnum() else uuid.uuid4().hex
-
-
 def _security_headers(response: Response) -> Response:
     response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["Referrer-Policy"] = "same-origin"
-    response.headers["X-Request-ID"] = g.get("request_id", "")
+    response.headers["X-Request-ID"] = request_id()
     if response.mimetype == "text/html":
         response.headers.setdefault("Cache-Control", "no-store")
     return response
