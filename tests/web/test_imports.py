@@ -270,3 +270,19 @@ def test_the_apply_form_is_a_plain_post_that_works_without_javascript(
     assert len(forms) == 1 and forms[0]["method"] == "post"
     assert not any(name.startswith("hx-") for name in forms[0])
     assert csrf_from_page(body)
+
+
+@pytest.mark.parametrize("role", ["owner", "viewer"])
+def test_a_file_that_changes_nothing_offers_no_apply(
+    place: SimpleNamespace, login_as: Callable[..., FlaskClient], role: str,
+) -> None:
+    """An unchanged export, previewed by anyone (a read-only member too), has nothing to
+    apply: no Apply button and no token to post, and the page says so."""
+    client = (login_as("owner", place.store) if role == "owner"
+              else login_as("staff", place.store))
+    response = upload(client, file_for(place, 10))
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "Apply import" not in body
+    assert 'name="token"' not in body
+    assert "Nothing to apply: every row matches the stock as it is now." in body
