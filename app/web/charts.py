@@ -18,6 +18,7 @@ DAY_STEPS = (1, 2, 7, 14, 30, 61, 91, 182, 365)
 class Tick:
     at: float  # position along its axis, in SVG units
     label: str
+    anchor: str = "middle"  # SVG text-anchor: the axis's ends keep their labels inside
 
 
 @dataclass(frozen=True)
@@ -235,11 +236,12 @@ def _x_ticks(start: datetime, end: datetime, x_of: Callable[[datetime], float], 
     days = day_ticks(start, end, most=most)
     if len(days) >= 2:
         return [Tick(x_of(d), f"{d.day} {d:%b}") for d in days]
-    return [Tick(x_of(d), f"{d.day} {d:%b} {d:%H:%M}") for d in (start, end)]
+    return [Tick(x_of(d), f"{d.day} {d:%b} {d:%H:%M}", anchor)
+            for d, anchor in ((start, "start"), (end, "end"))]
 
 
 CHART_DAYS = (7, 30, 90)
-MIN_SPAN = timedelta(hours=1)
+MIN_SPAN = timedelta(minutes=1)
 DEFAULT_CHART_DAYS = 30
 # SVG text scales with the drawing, so one drawing can't be legible both on a phone and
 # across a desktop: the page carries a wide and a narrow one and CSS shows the one that fits.
@@ -253,7 +255,7 @@ def stock_charts(
     at each of CHART_SIZES."""
     if points and points[0][0] > start:
         # The history is shorter than the period: the axis starts where it does, not on
-        # empty days before the entry existed (an hour at least, so the line has room).
+        # empty days before the entry existed (a minute at least, so the line has room).
         start = min(points[0][0], end - MIN_SPAN)
     series = [
         ("on-hand", "On hand", [(at, on_hand) for at, on_hand, _ in points]),

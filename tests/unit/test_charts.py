@@ -162,11 +162,14 @@ def test_a_history_shorter_than_the_period_starts_the_axis_at_its_first_movement
     assert stock_charts([], START, END)["wide"].start == START
 
 
-def test_a_history_of_minutes_is_drawn_over_an_hour_labelled_at_both_ends():
+def test_a_history_of_minutes_is_labelled_with_times_at_both_ends_inside_the_axis():
     first = END - timedelta(minutes=5)
     chart = stock_charts([(first, 4, 4)], START, END)["wide"]
-    assert chart.start == END - timedelta(hours=1)
-    assert [t.label for t in chart.x_ticks] == [
-        f"{chart.start.day} {chart.start:%b %H:%M}", f"{END.day} {END:%b %H:%M}"
+    assert chart.start == first
+    assert [(t.at, t.label, t.anchor) for t in chart.x_ticks] == [
+        (chart.left, f"{first.day} {first:%b %H:%M}", "start"),
+        (chart.right, f"{END.day} {END:%b %H:%M}", "end"),
     ]
-    assert [t.at for t in chart.x_ticks] == [chart.left, chart.right]
+    # Seconds of history still get a minute of axis.
+    moments = stock_charts([(END - timedelta(seconds=5), 4, 4)], START, END)["wide"]
+    assert moments.start == END - timedelta(minutes=1)
