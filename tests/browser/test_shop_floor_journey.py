@@ -308,3 +308,22 @@ def test_a_scan_away_from_the_search_box_still_opens_what_it_names(page: Page, s
     page.keyboard.press("Enter")
     page.wait_for_timeout(300)
     expect(page).to_have_url(re.compile(rf"/inventory/entries/{shop.entries['teapot']}$"))
+
+
+def test_the_product_forms_inline_stock_form_starts_tracking(page: Page, shop, sign_in, app):
+    """The product edit page's "Stock at another location" form used to aim at the dialog's
+    body, which that page does not have: the click did nothing."""
+    from app.extensions import db
+    from app.models import InventoryEntry
+
+    with app.app_context():
+        product_id = db.session.get(InventoryEntry, shop.entries["teapot"]).product_id
+    sign_in(page, shop.owner)
+    page.goto(f"/catalog/products/{product_id}/edit")
+    form = page.locator(".stock-inline")
+    form.get_by_label("Location").select_option(label="BACKROOM")
+    form.get_by_label("Opening stock on hand").fill("6")
+    form.get_by_role("button", name="Start tracking").click()
+    expect(page).to_have_url(re.compile(rf"/products/{product_id}$"))
+    expect(flash(page)).to_contain_text("Now tracking POT-RED at BACKROOM: 6 on hand.")
+    expect(page.locator("tbody tr", has_text="BACKROOM")).to_contain_text("6")

@@ -13,7 +13,9 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
+from app.extensions import db
 from app.inventory.actions import ACTIONS, ROW_ACTIONS
+from app.models import Membership
 
 from .helpers import ACTION_NAMES, HX, Htmx, action_links, audit
 
@@ -298,3 +300,34 @@ def test_the_overview_tells_the_search_box_where_scans_go(shelves: SimpleNamespa
 
 def test_every_row_action_is_an_action() -> None:
     assert set(ROW_ACTIONS) == set(ACTIONS)
+
+
+def test_every_other_dialogs_form_is_an_ordinary_form_on_a_page(
+    place: SimpleNamespace, make_user: Callable[..., Any], sign_in: Callable[..., FlaskClient],
+    make_product: Callable[..., Any],
+) -> None:
+    """The location, product-stock, member and store dialogs opened as pages (a new tab), and
+    the product page's inline "Stock at a location" form: none aims at the dialog's body."""
+    staff = make_user(role="staff", store=place.store, email="staff-floor@example.test")
+    membership = db.session.scalars(
+        db.select(Membership.id).where(Membership.user_id == staff.id)
+    ).one()
+    bare = make_product(place.store, sku="NEW-1")
+    admin = sign_in(make_user(platform_admin=True, email="root-floor@example.test"))
+    pages = [
+        (place.client, f"/catalog/locations/{place.location.id}/rename"),
+        (place.client, f"/catalog/products/{bare.id}/stock"),
+        (place.client, f"/catalog/products/{bare.id}/edit"),
+        (place.client, f"/people/stores/{place.store.id}/members/{membership}/remove"),
+        (admin, f"/admin/stores/{place.store.id}/rename"),
+    ]
+    aiming_at_nothing = []
+    for client, url in pages:
+        response = client.get(url)
+        body = response.get_data(as_text=True)
+        assert response.status_code == 200, url
+        assert 'id="dialog-body"' not in body
+        if any(tag == "form" and attrs.get("hx-target") == "#dialog-body"
+               for tag, attrs in audit(body).tags):
+            aiming_at_nothing.append(url)
+    assert aiming_at_nothing == []
