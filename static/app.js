@@ -4,8 +4,46 @@
   "use strict";
 
   var opener = null;
+  // How to find the opener again once htmx has replaced it (a swapped row, a reloaded
+  // page): an element id, and inside it the control (a row's button or its More toggle).
+  var openerKey = null;
+  // Set when an action succeeded: focus goes to the opener's replacement after the swap.
+  var refocusPending = false;
 
   function dialog() { return document.getElementById("action-dialog"); }
+
+  function rememberOpener(element) {
+    opener = element;
+    openerKey = null;
+    if (!element) { return; }
+    if (element.id) { openerKey = { id: element.id, selector: null }; return; }
+    var row = element.closest("tr[id]");
+    if (row) {
+      var after = row.nextElementSibling || row.previousElementSibling;
+      openerKey = {
+        id: row.id,
+        selector: element.matches("summary") ? "details.menu > summary" : ".row-actions > a[data-dialog]",
+        neighbour: after && after.id ? after.id : null
+      };
+    }
+  }
+
+  function find(id, selector) {
+    var element = id ? document.getElementById(id) : null;
+    return element && selector ? element.querySelector(selector) : element;
+  }
+
+  // After a successful action: the opener's replacement, once htmx has put it in place. A
+  // deleted row hands focus to its neighbour's button, a page without the control to main.
+  function refocus() {
+    if (!refocusPending || !openerKey) { refocusPending = false; return; }
+    var replacement = find(openerKey.id, openerKey.selector);
+    if (replacement === opener) { return; }  // not swapped yet
+    refocusPending = false;
+    var target = replacement || find(openerKey.neighbour, openerKey.selector) ||
+      document.getElementById("main");
+    if (target) { target.focus(); }
+  }
 
   function focusFirst(root) {
     var target = root.querySelector("[aria-invalid=true]") ||
@@ -25,9 +63,9 @@
     if (trigger && event.button === 0 && !event.ctrlKey && !event.metaKey && !event.shiftKey &&
         !event.altKey && window.htmx) {
       event.preventDefault();
-      opener = trigger;
       var menu = trigger.closest("details.menu");
-      if (menu) { menu.open = false; opener = menu.querySelector("summary"); }
+      if (menu) { menu.open = false; }
+      rememberOpener(menu ? menu.querySelector("summary") : trigger);
       window.htmx.ajax("GET", trigger.getAttribute("href"),
         { source: trigger, target: "#dialog-slot", swap: "innerHTML" });
     }
@@ -40,6 +78,7 @@
       var d = dialog();
       if (d && !d.open) {
         d.addEventListener("close", function () {
+          if (refocusPending) { return; }  // the swap that follows decides
           if (opener && document.body.contains(opener)) { opener.focus(); }
         }, { once: true });
         d.showModal();
@@ -50,7 +89,27 @@
     }
   });
 
-  document.body.addEventListener("close-dialog", closeDialog);
+  // An action succeeded: close the dialog; its row (or page) is swapped next.
+  document.body.addEventListener("close-dialog", function () {
+    refocusPending = Boolean(openerKey);
+    closeDialog();
+  });
+  document.addEventListener("htmx:afterSettle", refocus);
+
+  // Esc closes an open row menu and hands focus back to its toggle.
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") { return; }
+    var d = dialog();
+    if (d && d.open) { return; }  // the dialog closes first
+    Array.prototype.forEach.call(document.querySelectorAll("details.menu[open]"), function (menu) {
+      var inside = menu.contains(document.activeElement);
+      menu.open = false;
+      if (inside || document.activeElement === document.body) {
+        menu.querySelector("summary").focus();
+      }
+      event.preventDefault();
+    });
+  });
 
   // "/" jumps to search, as in most admin tools; not while typing in a field.
   document.addEventListener("keydown", function (event) {
@@ -60,6 +119,78 @@
     var search = document.querySelector("[data-search]");
     if (search) { event.preventDefault(); search.focus(); search.select(); }
   });
+
+  // A scanner types a code fast and sends Enter. Enter in the overview's search box asks the
+  // scan endpoint what the code names (an entry opens, a location becomes the filter, several
+  // entries are listed) and selects the text at once, so the next scan replaces it instead of
+  // being appended to it.
+  var lastScan = null;
+
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Enter" || event.isComposing || !window.htmx) { return; }
+    var box = event.target;
+    if (!box.matches || !box.matches("#filters [data-search]")) { return; }
+    var code = box.value.trim();
+    event.preventDefault();  // neither the form's submit nor the search event
+    box.select();
+    if (!code) { return; }
+    var form = box.form;
+    lastScan = box.value;
+    // The form is the source, so htmx sends its fields (the store, location and other
+    // filters are the scan's scope) and its hx-sync drops an older search still on the way.
+    window.htmx.ajax("GET", form.getAttribute("data-scan-url"),
+      { source: form, target: "#results", swap: "outerHTML" });
+  });
+
+  // The search box's debounced request would follow the scan 300 ms later with the same
+  // text and undo what the scan showed (a location filter, say): it is not sent.
+  document.addEventListener("htmx:confirm", function (event) {
+    var form = event.target;
+    if (lastScan === null || !form.matches || !form.matches("#filters")) { return; }
+    var trigger = event.detail.triggeringEvent;
+    var box = form.querySelector("[data-search]");
+    if (trigger && (trigger.type === "input" || trigger.type === "search") && box &&
+        box.value === lastScan) {
+      event.preventDefault();
+    }
+  });
+
+  // Away from a text field (an entry's page, a focused button after an action) a scan still
+  // counts: characters arriving a few milliseconds apart and then Enter are a scanner, not a
+  // person, and go to the same scan endpoint as a page of their own.
+  var scanned = "";
+  var scannedAt = 0;
+  var SCAN_GAP_MS = 40;
+
+  function typingInAField(target) {
+    var tag = (target.tagName || "").toLowerCase();
+    return tag === "input" || tag === "textarea" || tag === "select" || target.isContentEditable;
+  }
+
+  document.addEventListener("keydown", function (event) {
+    if (event.ctrlKey || event.metaKey || event.altKey || typingInAField(event.target) ||
+        document.querySelector("dialog[open]")) {
+      scanned = "";
+      return;
+    }
+    var now = Date.now();
+    if (now - scannedAt > SCAN_GAP_MS) { scanned = ""; }
+    scannedAt = now;
+    if (event.key === "Enter" && scanned.length >= 3) {
+      event.preventDefault();  // not a click on the focused button
+      var params = new URLSearchParams({ q: scanned });
+      var store = new URLSearchParams(window.location.search).get("store");
+      if (store) { params.set("store", store); }
+      var form = document.querySelector("[data-scan-url]");
+      var url = form ? form.getAttribute("data-scan-url") : "/inventory/scan";
+      scanned = "";
+      window.location.assign(url + "?" + params.toString());
+    } else if (event.key.length === 1 && event.key !== " ") {
+      scanned += event.key;
+    } else {
+      scanned = "";
+    }
+  }, true);
 
   // Selects marked data-autosubmit submit their form on change (the store switcher).
   document.addEventListener("change", function (event) {
@@ -163,16 +294,25 @@
     // FormData counts the row checkboxes too: they join the form by their form attribute.
     new FormData(form).forEach(function (value, name) { params.append(name, value); });
     event.preventDefault();
-    opener = button || null;
+    rememberOpener(button || null);
     window.htmx.ajax("GET", action + "?" + params.toString(),
       { source: button || form, target: "#dialog-slot", swap: "innerHTML" });
   });
 
+  // A form page that came back with errors (a new tab, a page of its own) puts focus on the
+  // first field to fix, as the dialog does.
+  function focusPageError() {
+    var field = document.querySelector("main form [aria-invalid=true]");
+    if (field && !document.querySelector("dialog[open]")) { field.focus(); }
+  }
+
   document.addEventListener("htmx:afterSettle", syncBulk);
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", syncBulk);
+    document.addEventListener("DOMContentLoaded", focusPageError);
   } else {
     syncBulk();
+    focusPageError();
   }
 
   // A request the server could not finish (500, or 503 while the database is away) is

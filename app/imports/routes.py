@@ -168,7 +168,9 @@ def _preview_page(  # type: ignore[no-untyped-def]
     confirm_error: str | None = None,
 ):
     token = None
-    if plan.ok:
+    # A file that changes nothing has nothing to apply (a read-only user's preview, say):
+    # the page then offers no Apply button at all.
+    if plan.ok and plan.updates + plan.creates:
         token = _serializer().dumps({
             "user": current_user.id,
             "name": name,

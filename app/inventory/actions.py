@@ -16,6 +16,7 @@ from app.services.errors import NotFound, ValidationError
 from app.services.inventory import StockChange
 from app.services.queries import EntryView
 from app.services.validation import ascii_strip, clean_text
+from app.web import current_actor
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,8 @@ class StockAction:
     describe: Callable[[EntryView, StockChange], str]
     submit: str
     destructive: bool = False
+    # The field that says how much: "more than there is" errors stand beside it.
+    quantity_field: str = "quantity"
 
 
 def _version(form: forms.ActionForm) -> int | None:
@@ -143,6 +146,16 @@ def _delete(actor: Actor, entry: EntryView, form: Any, key: str) -> StockChange:
     )
 
 
+def _transferred(entry: EntryView, change: StockChange) -> str:
+    target = change.entries[1].location_id if len(change.entries) > 1 else None
+    code = next((loc.code for loc in queries.store_locations(
+        current_actor(), store_id=entry.store_id) if loc.id == target), None)
+    moved = entry.quantity - change.entry.quantity
+    return (f"Transferred {moved:,} of {entry.title} ({entry.sku}) from {entry.location_code} "
+            f"to {code or 'the other location'}: {_on_hand(entry, change)}, "
+            f"{_available(entry, change)} at {entry.location_code}.")
+
+
 def _moved(verb: str) -> Callable[[EntryView, StockChange], str]:
     def describe(entry: EntryView, change: StockChange) -> str:
         return f"{verb} {_where(entry)}: {_on_hand(entry, change)}, {_available(entry, change)}."
@@ -154,11 +167,12 @@ ACTIONS: dict[str, StockAction] = {
     a.name: a
     for a in (
         StockAction("adjust", "Adjust", "Adjust stock", perm.ADJUST, forms.AdjustStockForm,
-                    _adjust, _moved("Adjusted"), "Apply adjustment"),
+                    _adjust, _moved("Adjusted"), "Apply adjustment", quantity_field="delta"),
         StockAction("set", "Set", "Set on hand", perm.ADJUST, forms.SetStockForm, _set,
                     _moved("Set"), "Set quantity"),
         StockAction("count", "Count", "Record a count", perm.ADJUST, forms.CountStockForm,
-                    _count, _moved("Counted"), "Record count"),
+                    _count, _moved("Counted"), "Record count",
+                    quantity_field="counted_quantity"),
         StockAction("reserve", "Reserve", "Reserve stock", perm.RESERVE,
                     forms.ReserveStockForm, _reserve, _moved("Reserved"), "Reserve"),
         StockAction("release", "Release", "Release a reservation", perm.RESERVE,
@@ -170,16 +184,17 @@ ACTIONS: dict[str, StockAction] = {
         StockAction("return", "Return", "Return stock", perm.ADJUST, forms.ReturnStockForm,
                     _return, _moved("Returned"), "Return to stock"),
         StockAction("transfer", "Transfer", "Transfer stock", perm.ADJUST,
-                    forms.TransferStockForm, _transfer, _moved("Transferred from"), "Transfer"),
+                    forms.TransferStockForm, _transfer, _transferred, "Transfer"),
         StockAction("threshold", "Threshold", "Low-stock threshold", perm.THRESHOLD,
                     forms.ThresholdForm, _threshold,
                     lambda e, c: f"Low-stock threshold of {_where(e)} is now "
-                    f"{c.details['low_stock_threshold']:,}.", "Save threshold"),
+                    f"{c.details['low_stock_threshold']:,}.", "Save threshold",
+                    quantity_field="low_stock_threshold"),
         StockAction("delete", "Delete", "Delete entry", perm.DELETE, forms.DeleteEntryForm,
                     _delete,
                     lambda e, c: f"Deleted the entry for {_where(e)} ({c.previous_quantity:,} "
                     "on hand written off in the ledger).", "Delete entry", destructive=True),
     )
 }
-ROW_ACTIONS = ("adjust", "set", "reserve", "release", "fulfill", "count", "transfer",
+ROW_ACTIONS = ("adjust", "set", "reserve", "release", "fulfill", "count", "return", "transfer",
                "threshold", "delete")

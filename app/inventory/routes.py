@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import replace
 from datetime import timedelta
@@ -27,7 +28,16 @@ from app.inventory.bulk_view import bulk_bar
 from app.inventory.filters import OverviewView, overview_args
 from app.permissions import Actor
 from app.services import export, movements, queries
-from app.services.errors import Conflict, StaleStock, ValidationError
+from app.services.errors import (
+    BelowReserved,
+    Conflict,
+    ExceedsFulfilled,
+    ExceedsReserved,
+    InsufficientStock,
+    QuantityTooLarge,
+    StaleStock,
+    ValidationError,
+)
 from app.services.queries import EntryView
 from app.web import current_actor
 from app.web.charts import CHART_DAYS, DEFAULT_CHART_DAYS, stock_charts
@@ -62,6 +72,52 @@ def overview():  # type: ignore[no-untyped-def]
         response.headers["HX-Push-Url"] = view.url()
         return vary_on_htmx(response)
     return vary_on_htmx(_response(render_template("inventory/overview.html", **context), status))
+
+
+@bp.get("/inventory/scan")
+@login_required
+def scan():  # type: ignore[no-untyped-def]
+    """What a scanner's Enter asks for: an exact SKU or GTIN of one entry in the overview's
+    store and location opens that entry; of several, the overview lists them; a location's
+    code sets the location filter; anything else is an ordinary search."""
+    actor = current_actor()
+    view = overview_args(actor, request.args)
+    target = _scan_target(actor, view)
+    if isinstance(target, str):
+        if is_htmx():
+            response = _response("", 200)
+            response.headers["HX-Redirect"] = target
+            return response
+        return redirect(target, code=303)
+    if not is_htmx():
+        if target.errors:
+            context = overview_context(actor, target)
+            return _response(render_template("inventory/overview.html", **context), 422)
+        return redirect(target.url(), code=303)
+    context = overview_context(actor, target, summary=False)
+    html = render_template("inventory/_results.html", oob_stats=False, **context)
+    response = _response(html, 422 if target.errors else 200)
+    response.headers["HX-Push-Url"] = target.url()
+    return vary_on_htmx(response)
+
+
+def _scan_target(actor: Actor, view: OverviewView) -> str | OverviewView:
+    """Where a scan of the overview's search term leads: an entry page's URL, or the
+    overview's state to show."""
+    code = view.filters.search
+    if not code or view.errors:
+        return view
+    found = queries.find_exact(actor, code, limit=2, store_id=view.filters.store_id,
+                               location_id=view.filters.location_id)
+    if len(found) == 1:
+        return url_for("inventory.entry", entry_id=found[0].id)
+    if found:
+        return view
+    places = queries.find_location_code(actor, code, store_id=view.filters.store_id)
+    if len(places) == 1:
+        filters = replace(view.filters, location_id=places[0].id, search=None)
+        return replace(view, filters=filters, cursor=None)
+    return view
 
 
 # The overview counts matching entries up to this many and then says "10,000+": an exact
@@ -214,14 +270,35 @@ def entry_action(entry_id: int, action_name: str):  # type: ignore[no-untyped-de
         form.expected_version.data = str(exc.version)
         fresh = queries.get_entry(actor, entry_id)
         return _action_form(action, form, fresh, 409, problem=exc.message)
+    except (InsufficientStock, ExceedsReserved, BelowReserved, ExceedsFulfilled,
+            QuantityTooLarge) as exc:
+        # More (or less) than there is: the quantity the user typed is what to change, so
+        # the message stands beside it as well as at the top, and focus goes there.
+        _attach_field_errors(form, ValidationError({action.quantity_field: exc.message}))
+        return _action_form(action, form, entry, 409, problem=exc.message)
     except Conflict as exc:
         return _action_form(action, form, entry, 409, problem=exc.message)
 
     message = action.describe(entry, change)
     next_url = safe_next(form.next.data) or url_for("inventory.overview")
+    if action.name == "delete" and urlsplit(next_url).path == url_for(
+        "inventory.entry", entry_id=entry_id
+    ):
+        # The entry's own page is gone with it: its product's page lists what is left.
+        next_url = url_for("inventory.product", product_id=entry.product_id)
     if not is_htmx():
         flash(message, "success")
         return redirect(next_url, code=303)
+    if urlsplit(next_url).path != url_for("inventory.overview"):
+        # Opened from the entry's or its product's page: that page shows the quantities,
+        # totals and history the change moved, so it is loaded again (its main part), with
+        # the message. Only the overview has a row of this entry to swap.
+        flash(message, "success")
+        response = _response("", 200)
+        response.headers["HX-Location"] = json.dumps(
+            {"path": next_url, "target": "#main", "select": "#main", "swap": "outerHTML"}
+        )
+        return trigger(response, **{"stock-changed": {"entry": entry_id}, "close-dialog": True})
     if action.name == "delete":
         html = render_template("_flashes.html", oob=True, messages=[("success", message)])
         response = _response(html, 200)

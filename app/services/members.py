@@ -115,6 +115,9 @@ class StoreMembers:
     members: list[MemberView]
     manages_owners: bool
     owner_count: int
+    # Owners whose removal (or demotion) would leave the store without an active owner:
+    # remove_member and change_role refuse them, so the page offers neither.
+    last_owners: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -152,6 +155,11 @@ def store_members(actor: Actor, store_id: int) -> StoreMembers:
         manages_owners=actor.is_platform_admin
         or any(m.user_id == actor.user_id for m in owners),
         owner_count=len(owners),
+        last_owners=frozenset(
+            m.id for m in owners if not keeps_an_active_owner(
+                [Owner(o.id, o.user_id, o.active) for o in owners], m.id
+            )
+        ),
     )
 
 

@@ -847,27 +847,57 @@ def list_entries(
                      total_capped=bool(capped))
 
 
-def find_exact(actor: Actor, code: str, *, limit: int = 20) -> list[EntryView]:
-    """Entries whose product SKU (any case) or GTIN is exactly `code`: what a scanner types.
-    One indexed look-up (the case-folded SKU index, the GTIN index)."""
+def find_exact(actor: Actor, code: str, *, limit: int = 20, store_id: int | None = None,
+               location_id: int | None = None) -> list[EntryView]:
+    """Entries whose product SKU (any case) or GTIN is exactly `code`: what a scanner types,
+    in the actor's stores (only `store_id` and `location_id` when given). One indexed look-up
+    (the case-folded SKU index, the GTIN index)."""
     term = code.strip()
     if not term:
         return []
     scope = actor.stores_with(READ)
     values = {"search_term": term, "exact_limit": limit,
-              "scope": sorted(scope) if scope is not None else None}
-    query = _exact_statement(_dialect(), scope is not None)
+              "scope": sorted(scope) if scope is not None else None,
+              "exact_store": store_id, "exact_location": location_id}
+    query = _exact_statement(_dialect(), scope is not None, store_id is not None,
+                             location_id is not None)
     return [EntryView(**r._asdict()) for r in db.session.execute(query, values)]
 
 
-@functools.lru_cache(maxsize=8)
-def _exact_statement(dialect: str, scoped: bool) -> Select[Any]:
+@functools.lru_cache(maxsize=32)
+def _exact_statement(dialect: str, scoped: bool, in_store: bool = False,
+                     at_location: bool = False) -> Select[Any]:
     """find_exact's statement, with placeholders for its values: built once for each
     dialect (exact_code_condition differs) and kind of reader (see _listing_statements)."""
     query = _entry_select().where(exact_code_condition(_SEARCH_PARAMS["search_term"]))
     if scoped:
         query = query.where(entries.c.store_id.in_(bindparam("scope", expanding=True)))
+    if in_store:
+        query = query.where(entries.c.store_id == bindparam("exact_store", type_=Integer()))
+    if at_location:
+        query = query.where(
+            entries.c.location_id == bindparam("exact_location", type_=Integer())
+        )
     return query.order_by(entries.c.id).limit(bindparam("exact_limit", type_=Integer()))
+
+
+def find_location_code(actor: Actor, code: str, *, store_id: int | None = None
+                       ) -> list[LocationOption]:
+    """Active locations in the actor's stores (only `store_id` when given) whose code is
+    exactly `code`, any case: a scanned shelf label."""
+    term = code.strip()
+    if not term or len(term) > 100:
+        return []
+    query = select(locations.c.id, locations.c.store_id, locations.c.code, locations.c.name).where(
+        locations.c.archived_at.is_(None), readable_scope(actor, locations.c.store_id),
+        func.lower(locations.c.code) == term.lower(),
+    )
+    if store_id is not None:
+        query = query.where(locations.c.store_id == store_id)
+    return [
+        LocationOption(**r._asdict())
+        for r in db.session.execute(query.order_by(locations.c.store_id, locations.c.id).limit(20))
+    ]
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ Pure functions of their inputs, so the scaling is unit-tested without a browser.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
@@ -18,6 +18,7 @@ DAY_STEPS = (1, 2, 7, 14, 30, 61, 91, 182, 365)
 class Tick:
     at: float  # position along its axis, in SVG units
     label: str
+    anchor: str = "middle"  # SVG text-anchor: the axis's ends keep their labels inside
 
 
 @dataclass(frozen=True)
@@ -222,16 +223,25 @@ def time_chart(
         bottom=bottom,
         start=start,
         end=end,
-        x_ticks=[
-            Tick(x_of(d), f"{d.day} {d:%b}")
-            for d in day_ticks(start, end, most=min(6, max(2, int((right - left) // 80))))
-        ],
+        x_ticks=_x_ticks(start, end, x_of, most=min(6, max(2, int((right - left) // 80)))),
         y_ticks=[Tick(y_of(v), short_number(v)) for v in range(0, y_top + 1, step)],
         lines=lines,
     )
 
 
+def _x_ticks(start: datetime, end: datetime, x_of: Callable[[datetime], float], most: int
+             ) -> list[Tick]:
+    """Midnights along the time axis; a span too short for two of them (a new entry's
+    history) is labelled at both ends with the time as well."""
+    days = day_ticks(start, end, most=most)
+    if len(days) >= 2:
+        return [Tick(x_of(d), f"{d.day} {d:%b}") for d in days]
+    return [Tick(x_of(d), f"{d.day} {d:%b} {d:%H:%M}", anchor)
+            for d, anchor in ((start, "start"), (end, "end"))]
+
+
 CHART_DAYS = (7, 30, 90)
+MIN_SPAN = timedelta(minutes=1)
 DEFAULT_CHART_DAYS = 30
 # SVG text scales with the drawing, so one drawing can't be legible both on a phone and
 # across a desktop: the page carries a wide and a narrow one and CSS shows the one that fits.
@@ -243,6 +253,10 @@ def stock_charts(
 ) -> dict[str, Chart]:
     """On hand and available from (time, on_hand, available) points (entry_series), drawn
     at each of CHART_SIZES."""
+    if points and points[0][0] > start:
+        # The history is shorter than the period: the axis starts where it does, not on
+        # empty days before the entry existed (a minute at least, so the line has room).
+        start = min(points[0][0], end - MIN_SPAN)
     series = [
         ("on-hand", "On hand", [(at, on_hand) for at, on_hand, _ in points]),
         ("available", "Available", [(at, available) for at, _, available in points]),

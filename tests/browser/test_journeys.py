@@ -379,7 +379,7 @@ def test_staff_see_only_the_actions_they_may_take(
     expect(entry_row.get_by_role("link", name="Adjust MUG-BLU at WAREHOUSE_A")).to_be_visible()
     entry_row.locator("summary", has_text="More").click()
     menu = entry_row.locator("details.menu ul")
-    expect(menu.get_by_role("link")).to_have_text(["Set", "Count", "Transfer"])
+    expect(menu.get_by_role("link")).to_have_text(["Set", "Count", "Return", "Transfer"])
     page_problems.expect("status of 403")
     response = clerk.goto(f"/inventory/entries/{entry_id}/delete")
     assert response is not None and response.status == 403

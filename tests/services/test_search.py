@@ -141,6 +141,29 @@ def test_find_exact_matches_whole_codes_in_any_case_within_scope(
     ]
 
 
+def test_find_exact_narrows_to_a_store_and_location_and_codes_find_locations(
+    shop, make_store, make_location, make_entry, admin_actor
+):
+    mug = shop("MUG-BLU", "Blue Mug")
+    other_store = make_store()
+    shop("MUG-BLU", "Foreign Mug", in_store=other_store)
+    shelf = make_location(shop.store, "shelf_2")
+    on_shelf = make_entry(store=shop.store, product=mug, location=shelf)
+
+    assert len(queries.find_exact(admin_actor, "mug-blu")) == 3
+    assert {e.id for e in queries.find_exact(admin_actor, "MUG-BLU", store_id=shop.store.id)} \
+        == {e.id for e in queries.find_exact(admin_actor, "MUG-BLU")
+            if e.store_id == shop.store.id}
+    assert [e.id for e in queries.find_exact(admin_actor, "MUG-BLU", store_id=shop.store.id,
+                                             location_id=shelf.id)] == [on_shelf.id]
+    assert queries.find_exact(admin_actor, "MUG-BLU", store_id=other_store.id,
+                              location_id=shelf.id) == []
+
+    assert [loc.id for loc in queries.find_location_code(admin_actor, " Shelf_2 ")] == [shelf.id]
+    assert queries.find_location_code(admin_actor, "SHELF_2", store_id=other_store.id) == []
+    assert queries.find_location_code(admin_actor, "SHELF") == []
+
+
 def test_short_terms_match_the_start_of_a_sku(shop, admin_actor):
     shop("AB-1", "Widget")
     shop("ab-2", "Gadget")

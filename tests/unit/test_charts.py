@@ -147,3 +147,29 @@ def test_stock_charts_draws_on_hand_and_available_at_every_size():
         assert on_hand is not None and available is not None
         assert (on_hand.low, on_hand.high, on_hand.last) == (8, 10, 8)
         assert (available.low, available.high, available.last) == (6, 10, 6)
+
+
+def test_a_history_shorter_than_the_period_starts_the_axis_at_its_first_movement():
+    first = START + timedelta(days=20, hours=5)
+    charts = stock_charts([(first, 4, 4), (first + timedelta(days=2), 9, 7)], START, END)
+    for chart in charts.values():
+        assert chart.start == first and chart.end == END
+        assert chart.line("on-hand").path.startswith(f"M{chart.left:g} ")
+        assert all(chart.left <= t.at <= chart.right for t in chart.x_ticks)
+    # A history that reaches back past the period keeps the whole period.
+    assert stock_charts([(START, 4, 4)], START, END)["wide"].start == START
+    # Without movements there is nothing to start from.
+    assert stock_charts([], START, END)["wide"].start == START
+
+
+def test_a_history_of_minutes_is_labelled_with_times_at_both_ends_inside_the_axis():
+    first = END - timedelta(minutes=5)
+    chart = stock_charts([(first, 4, 4)], START, END)["wide"]
+    assert chart.start == first
+    assert [(t.at, t.label, t.anchor) for t in chart.x_ticks] == [
+        (chart.left, f"{first.day} {first:%b %H:%M}", "start"),
+        (chart.right, f"{END.day} {END:%b %H:%M}", "end"),
+    ]
+    # Seconds of history still get a minute of axis.
+    moments = stock_charts([(END - timedelta(seconds=5), 4, 4)], START, END)["wide"]
+    assert moments.start == END - timedelta(minutes=1)

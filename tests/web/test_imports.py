@@ -299,3 +299,17 @@ def test_a_threshold_only_batch_page_opens_for_whoever_applied_it(
     assert done.status_code == 200 and "0 movements" in done.get_data(as_text=True)
     db.session.rollback()
     assert login_as("owner", make_store()).get(location).status_code == 404
+@pytest.mark.parametrize("role", ["owner", "viewer"])
+def test_a_file_that_changes_nothing_offers_no_apply(
+    place: SimpleNamespace, login_as: Callable[..., FlaskClient], role: str,
+) -> None:
+    """An unchanged export, previewed by anyone (a read-only member too), has nothing to
+    apply: no Apply button and no token to post, and the page says so."""
+    client = (login_as("owner", place.store) if role == "owner"
+              else login_as("staff", place.store))
+    response = upload(client, file_for(place, 10))
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "Apply import" not in body
+    assert 'name="token"' not in body
+    assert "Nothing to apply: every row matches the stock as it is now." in body

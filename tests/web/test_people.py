@@ -406,6 +406,23 @@ def test_the_last_owner_cannot_be_removed(shop):
     assert role_of(shop.owner, shop.a) == "owner"
 
 
+def test_the_only_owner_is_offered_no_remove_and_two_owners_both_are(shop, make_user):
+    """The page hides "Remove…" exactly where remove_member would refuse it."""
+    client = shop.sign_in(shop.owner)
+    owner_mid = membership_id(shop.owner, shop.a)
+    remove = f'{page_of(shop.a)}/members/{owner_mid}/remove"'
+    admin_remove = f'{page_of(shop.a)}/members/{membership_id(shop.admin, shop.a)}/remove"'
+
+    body = client.get(page_of(shop.a)).get_data(as_text=True)
+    assert remove not in body
+    assert admin_remove in body
+
+    second = make_user(role="owner", store=shop.a, email="owner-two@example.test")
+    body = client.get(page_of(shop.a)).get_data(as_text=True)
+    assert remove in body
+    assert f'/members/{membership_id(second, shop.a)}/remove"' in body
+
+
 def test_store_admins_cannot_touch_owners_even_by_hand(shop, db_state):
     client = shop.sign_in(shop.admin)
     owner_mid = membership_id(shop.owner, shop.a)
