@@ -192,6 +192,42 @@
     }
   }, true);
 
+  // A signed number field (an adjustment's change): a phone's digits keypad has no minus
+  // key, so the field asks for that keypad only once its − / + / ± buttons work. The server
+  // still reads and judges whatever the field holds.
+  function armSteppers(root) {
+    if (!root || !root.querySelectorAll) { return; }
+    root.querySelectorAll("[data-stepper]").forEach(function (stepper) {
+      stepper.querySelectorAll("button[hidden]").forEach(function (b) { b.hidden = false; });
+      var input = stepper.querySelector("input");
+      if (input) { input.setAttribute("inputmode", "numeric"); }
+    });
+  }
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-stepper] button");
+    if (!button) { return; }
+    var input = document.getElementById(button.getAttribute("aria-controls"));
+    if (!input) { return; }
+    var text = input.value.trim().replace(/,/g, "").replace("\u2212", "-");
+    if (button.hasAttribute("data-negate")) {
+      input.value = text.charAt(0) === "-" ? text.slice(1) : "-" + text.replace(/^\+/, "");
+    } else {
+      var number = /^[+-]?\d+$/.test(text) ? parseInt(text, 10) : 0;
+      var next = number + parseInt(button.getAttribute("data-step"), 10);
+      input.value = next > 0 ? "+" + next : String(next);
+    }
+    input.dispatchEvent(new Event("input", { bubbles: true }));
+    input.focus();
+  });
+
+  document.addEventListener("htmx:load", function (event) { armSteppers(event.target); });
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", function () { armSteppers(document); });
+  } else {
+    armSteppers(document);
+  }
+
   // Selects marked data-autosubmit submit their form on change (the store switcher).
   document.addEventListener("change", function (event) {
     if (event.target.matches("[data-autosubmit]")) { event.target.form.requestSubmit(); }

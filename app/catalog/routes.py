@@ -23,7 +23,7 @@ from app.permissions import CATALOG
 from app.services import catalog, inventory, locations
 from app.services.errors import Conflict, ValidationError
 from app.services.validation import ascii_strip
-from app.web import current_actor, readable_stores
+from app.web import current_actor, readable_stores, show_store
 from app.web.htmx import is_htmx, trigger, vary_on_htmx, wants_fragment
 from app.web.urls import safe_next
 
@@ -41,15 +41,52 @@ LOCATION_ACTIONS: dict[str, tuple[str, str, Any, str, bool]] = {
 
 
 def _store_id() -> int | None:
-    """The store a catalog page is about: ?store=ID, else the first the user can read.
+    """The store a catalog page is about: ?store=ID, else the user's only store. With
+    several and none named it is None: the page asks which, rather than pick one.
     A malformed id is a 404, like a foreign one (the service says NotFound for those)."""
     raw = ascii_strip(request.args.get("store") or "")
     if not raw:
         stores = readable_stores()
-        return stores[0].id if stores else None
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 10:
+        store_id = stores[0].id if len(stores) == 1 else None
+    elif not raw.isascii() or not raw.isdigit() or len(raw) > 10:
         abort(404)
-    return int(raw)
+    else:
+        store_id = int(raw)
+    show_store(store_id)
+    return store_id
+
+
+def _manageable_stores() -> list[Any]:
+    """The user's stores whose catalog they may change, for a create form's store choice."""
+    actor = current_actor()
+    return [s for s in readable_stores() if actor.can(CATALOG, s.id)]
+
+
+class StoreNotChosen(Exception):
+    """A create form reached the server without naming its store, and the user has several."""
+
+    message = "Choose the store to add it to."
+
+
+def _store_to_create_in() -> int:
+    """The store a create form acts in: its `store` field, else ?store=, else the user's one
+    store it could be. Several and none named: StoreNotChosen, never a guess."""
+    raw = (request.form.get("store") or request.args.get("store") or "").strip()
+    if raw:
+        if not raw.isascii() or not raw.isdigit() or len(raw) > 10:
+            abort(404)
+        store_id = int(raw)
+    else:
+        stores = _manageable_stores()
+        if not stores:
+            abort(403 if readable_stores() else 404)
+        if len(stores) > 1:
+            raise StoreNotChosen
+        store_id = stores[0].id
+    catalog.readable_store(current_actor(), store_id)  # foreign ids: 404 before any 403
+    _require_catalog(store_id)
+    show_store(store_id)
+    return store_id
 
 
 def _require_catalog(store_id: int) -> None:
@@ -86,13 +123,13 @@ def location_list():  # type: ignore[no-untyped-def]
 @bp.post("/locations")
 @login_required
 def location_create():  # type: ignore[no-untyped-def]
-    """Add a location to the store; the code is stored UPPERCASE."""
-    store_id = _store_id()
-    if store_id is None:
-        abort(404)
-    catalog.readable_store(current_actor(), store_id)  # foreign ids: 404 before any 403
-    _require_catalog(store_id)
+    """Add a location to the store the form names; the code is stored UPPERCASE."""
     form = NewLocationForm()
+    try:
+        store_id = _store_to_create_in()
+    except StoreNotChosen as exc:
+        form.validate()
+        return _locations_response(None, form, 422, store_error=exc.message)
     if not form.validate():
         return _locations_response(store_id, form, 422)
     try:
@@ -121,6 +158,7 @@ def location_action(location_id: int, action_name: str):  # type: ignore[no-unty
         abort(404)
     actor = current_actor()
     place = locations.get_location(actor, location_id)
+    show_store(place.store_id)
     _require_catalog(place.store_id)
     form: FlaskForm = RenameLocationForm() if action_name == "rename" else ConfirmForm()
     if request.method == "GET":
@@ -156,7 +194,8 @@ def location_action(location_id: int, action_name: str):  # type: ignore[no-unty
 
 
 def _locations_response(store_id: int | None, form: FlaskForm, status: int,
-                        flashed: str | None = None):  # type: ignore[no-untyped-def]
+                        flashed: str | None = None,
+                        store_error: str | None = None):  # type: ignore[no-untyped-def]
     actor = current_actor()
     rows = locations.list_locations(actor, store_id) if store_id is not None else []
     context = {
@@ -164,7 +203,10 @@ def _locations_response(store_id: int | None, form: FlaskForm, status: int,
         "active": [r for r in rows if not r.archived],
         "archived": [r for r in rows if r.archived],
         "form": form,
-        "can_manage": store_id is not None and actor.can(CATALOG, store_id),
+        "can_manage": actor.can(CATALOG, store_id) if store_id is not None
+        else bool(_manageable_stores()),
+        "manageable": _manageable_stores(),
+        "store_error": store_error,
     }
     if is_htmx() and (request.method == "POST" or wants_fragment()):
         html = render_template("catalog/_locations.html", **context)
@@ -215,7 +257,8 @@ def product_list():  # type: ignore[no-untyped-def]
     context = {
         "store_id": store_id, "page": page, "search": search, "archived": archived,
         "cursor": cursor, "errors": errors,
-        "can_manage": store_id is not None and actor.can(CATALOG, store_id),
+        "can_manage": actor.can(CATALOG, store_id) if store_id is not None
+        else bool(_manageable_stores()),
     }
     status = 422 if errors else 200
     if wants_fragment():
@@ -241,15 +284,26 @@ def _products_url(store_id: int | None, search: str, archived: bool,
 @bp.route("/products/new", methods=["GET", "POST"])
 @login_required
 def product_new():  # type: ignore[no-untyped-def]
-    """Add a product to the store's catalog."""
-    store_id = _store_id()
-    if store_id is None:
-        abort(404)
-    catalog.readable_store(current_actor(), store_id)  # foreign ids: 404 before any 403
-    _require_catalog(store_id)
+    """Add a product to the catalog of the store the form names."""
     form = ProductForm()
-    if request.method == "GET" or not form.validate():
-        return _product_form(form, None, store_id, 200 if request.method == "GET" else 422)
+    if request.method == "GET":
+        if request.args.get("store"):
+            store_id: int | None = _store_to_create_in()
+        else:
+            stores = _manageable_stores()
+            if not stores:
+                abort(404 if not readable_stores() else 403)
+            store_id = stores[0].id if len(stores) == 1 else None
+            show_store(store_id)
+        return _product_form(form, None, store_id, 200)
+    try:
+        store_id = _store_to_create_in()
+    except StoreNotChosen:
+        form.validate()
+        return _product_form(form, None, None, 422,
+                             store_error="Choose the store to add the product to.")
+    if not form.validate():
+        return _product_form(form, None, store_id, 422)
     try:
         product = catalog.create_product(actor=current_actor(), store_id=store_id,
                                          **_product_values(form))
@@ -270,6 +324,7 @@ def product_edit(product_id: int):  # type: ignore[no-untyped-def]
     """Change a product's details; archive or restore it; stock it at a location."""
     actor = current_actor()
     product = catalog.get_product(actor, product_id)
+    show_store(product.store_id)
     _require_catalog(product.store_id)
     form = ProductForm(data=None if request.method == "POST" else {
         "sku": product.sku, "title": product.title, "gtin": product.gtin or "",
@@ -323,6 +378,7 @@ def product_stock(product_id: int):  # type: ignore[no-untyped-def]
     """Start tracking a product at a location, with its opening stock."""
     actor = current_actor()
     product = catalog.get_product(actor, product_id)
+    show_store(product.store_id)
     _require_catalog(product.store_id)
     form = StockEntryForm()
     options = catalog.stocking_options(actor, product_id)
@@ -378,11 +434,13 @@ def _product_values(form: ProductForm) -> dict[str, Any]:
     }
 
 
-def _product_form(form: ProductForm, product: catalog.ProductRow | None, store_id: int,
-                  status: int, problem: str | None = None):  # type: ignore[no-untyped-def]
+def _product_form(form: ProductForm, product: catalog.ProductRow | None, store_id: int | None,
+                  status: int, problem: str | None = None,
+                  store_error: str | None = None):  # type: ignore[no-untyped-def]
     context: dict[str, Any] = {
         "form": form, "product": product, "store_id": store_id, "problem": problem,
-        "confirm": ConfirmForm(formdata=None),
+        "confirm": ConfirmForm(formdata=None), "manageable": _manageable_stores(),
+        "store_error": store_error,
     }
     if product is not None and not product.unlimited:
         stock_form = StockEntryForm(formdata=None)

@@ -198,3 +198,31 @@ ACTIONS: dict[str, StockAction] = {
 }
 ROW_ACTIONS = ("adjust", "set", "reserve", "release", "fulfill", "count", "return", "transfer",
                "threshold", "delete")
+
+# The verb a changed row's own short message starts with.
+_ROW_VERBS = {
+    "adjust": "Adjusted", "set": "Set", "count": "Counted", "reserve": "Reserved",
+    "release": "Released", "fulfill": "Fulfilled", "return": "Returned",
+    "transfer": "Transferred",
+}
+
+
+def row_note(action: StockAction, entry: EntryView, change: StockChange) -> str:
+    """The short line the changed row carries, e.g. "Adjusted +1: on hand 12 → 13"."""
+    if action.name == "threshold":
+        return (f"Threshold {entry.low_stock_threshold:,} → "
+                f"{change.details['low_stock_threshold']:,}")
+    verb = _ROW_VERBS.get(action.name, action.label)
+    after = change.entry
+    moved = after.quantity - entry.quantity
+    if moved:
+        return f"{verb} {_signed(moved)}: on hand {entry.quantity:,} → {after.quantity:,}"
+    held = after.available_quantity - entry.available_quantity
+    if held:
+        return (f"{verb} {abs(held):,}: available {entry.available_quantity:,} → "
+                f"{after.available_quantity:,}")
+    return f"{verb}: on hand {after.quantity:,}, unchanged"
+
+
+def _signed(value: int) -> str:
+    return f"+{value:,}" if value > 0 else f"−{-value:,}"

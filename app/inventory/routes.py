@@ -23,7 +23,7 @@ from wtforms.fields.choices import SelectChoice
 
 from app.clock import utcnow
 from app.inventory import bp
-from app.inventory.actions import ACTIONS, ROW_ACTIONS, StockAction
+from app.inventory.actions import ACTIONS, ROW_ACTIONS, StockAction, row_note
 from app.inventory.bulk_view import bulk_bar
 from app.inventory.filters import OverviewView, overview_args
 from app.permissions import Actor
@@ -39,7 +39,7 @@ from app.services.errors import (
     ValidationError,
 )
 from app.services.queries import EntryView
-from app.web import current_actor
+from app.web import current_actor, show_store
 from app.web.charts import CHART_DAYS, DEFAULT_CHART_DAYS, stock_charts
 from app.web.csv import csv_response, neutralise
 from app.web.htmx import is_htmx, trigger, vary_on_htmx, wants_fragment
@@ -206,6 +206,7 @@ def entry(entry_id: int):  # type: ignore[no-untyped-def]
     htmx paging through the history asks for that section alone."""
     actor = current_actor()
     view = queries.get_entry(actor, entry_id)
+    show_store(view.store_id)
     cursor = (request.args.get("cursor") or "").strip() or None
     history = movements.entry_history(actor, entry_id, cursor=cursor)
     days = request.args.get("days", type=int)
@@ -247,6 +248,7 @@ def entry_action(entry_id: int, action_name: str):  # type: ignore[no-untyped-de
     action = ACTIONS.get(action_name) or abort(404)
     actor = current_actor()
     entry = queries.get_entry(actor, entry_id)
+    show_store(entry.store_id)
     if not actor.can(action.permission, entry.store_id):
         abort(403)
     form = action.form()
@@ -311,6 +313,7 @@ def entry_action(entry_id: int, action_name: str):  # type: ignore[no-untyped-de
             actions=ACTIONS,
             next_url=next_url,
             messages=[("success", message)],
+            row_note=row_note(action, entry, change),
         )
         response = _response(html, 200)
         response.headers["HX-Reswap"] = "outerHTML"
@@ -322,9 +325,9 @@ def entry_action(entry_id: int, action_name: str):  # type: ignore[no-untyped-de
 @login_required
 def product(product_id: int):  # type: ignore[no-untyped-def]
     """A product's stock in every location, with totals."""
-    return render_template(
-        "inventory/product.html", product=queries.product_stock(current_actor(), product_id)
-    )
+    stock = queries.product_stock(current_actor(), product_id)
+    show_store(stock.store_id)
+    return render_template("inventory/product.html", product=stock)
 
 
 @bp.get("/reports/low-stock")

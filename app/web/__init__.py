@@ -6,7 +6,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, g, request, url_for
 from flask_login import current_user
 
 from app.extensions import db, login_manager
@@ -79,6 +79,47 @@ def readable_stores() -> list[Store]:
     return g.readable_stores
 
 
+# Pages that show one store's things or all of the user's stores, chosen by ?store=: the top
+# bar's switcher reloads them in the store picked, and the navigation carries the store along.
+# Any other page (an entry, a product, a form) belongs to one store already: switching from
+# there opens the overview.
+STORE_PAGES = frozenset({
+    "inventory.overview", "inventory.low_stock", "inventory.out_of_stock", "inventory.reorder",
+    "audit.movements", "catalog.products", "catalog.locations",
+})
+
+
+def show_store(store_id: int | None) -> None:
+    """Name the store this page acts in (an entry's, a product's) in the top bar."""
+    g.page_store_id = store_id
+
+
+def current_store() -> Store | None:
+    """The store the page acts in: the one its view named, else ?store= when that is one
+    of the user's stores; None for "all my stores"."""
+    if "page_store_id" in g:
+        wanted: int | None = g.page_store_id
+    else:
+        raw = (request.args.get("store") or "").strip()
+        wanted = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 10 else None
+    if wanted is None:
+        return None
+    return next((s for s in readable_stores() if s.id == wanted), None)
+
+
+def store_switch_url() -> str:
+    """Where the top bar's store switcher goes: this page when it lists by store, else the
+    overview."""
+    endpoint = request.endpoint if request.endpoint in STORE_PAGES else "inventory.overview"
+    return url_for(endpoint)
+
+
+def in_store(endpoint: str) -> str:
+    """A navigation link that keeps the current store."""
+    store = current_store()
+    return url_for(endpoint, store=store.id if store else None)
+
+
 def format_number(value: int | None) -> str:
     return "—" if value is None else f"{value:,}"
 
@@ -131,5 +172,8 @@ def _template_globals() -> dict[str, Any]:
     return {
         "actor": current_actor,
         "readable_stores": readable_stores,
+        "current_store": current_store,
+        "store_switch_url": store_switch_url,
+        "in_store": in_store,
         "status_labels": STATUS_LABELS,
     }

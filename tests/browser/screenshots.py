@@ -6,7 +6,8 @@ Without --database-url (or $DATABASE_URL) it builds a temporary SQLite database 
 `flask db upgrade` and `flask seed-demo`, run through the app's own CLI runner; a database
 given by URL is used as it is, and must already hold the demo data. The app is served on a
 free local port, Debian's Chromium ($STOCKROOM_CHROMIUM) signs in as the demo owner, and
-two 1400×900 PNGs are written: overview.png and adjust-dialog.png (default: docs/screenshots/).
+two 1400×900 PNGs are written, overview.png and adjust-dialog.png, and a 390×844 phone
+one, overview-phone.png (default: docs/screenshots/).
 
 Not a test module: pytest does not collect it.
 """
@@ -61,6 +62,7 @@ def take(base_url: str, out: Path) -> list[Path]:
 
     out.mkdir(parents=True, exist_ok=True)
     overview, dialog_png = out / "overview.png", out / "adjust-dialog.png"
+    phone_png = out / "overview-phone.png"
     with sync_playwright() as driver:
         browser = launch_chromium(driver)
         try:
@@ -89,9 +91,20 @@ def take(base_url: str, out: Path) -> list[Path]:
             dialog.get_by_label("Reference (optional)").fill("PO-1042")
             change.fill("+12")  # last, so the focus ring is where the dialog put it
             page.screenshot(path=dialog_png)
+
+            phone = browser.new_context(
+                base_url=base_url, viewport={"width": 390, "height": 844}, is_mobile=True,
+                has_touch=True, color_scheme="light",
+            ).new_page()
+            phone.goto("/sign-in")
+            phone.get_by_label("Email").fill(OWNER)
+            phone.get_by_label("Password").fill(DEMO_PASSWORD)
+            phone.get_by_role("button", name="Sign in").click()
+            expect(phone.get_by_role("heading", name="Inventory", level=1)).to_be_visible()
+            phone.screenshot(path=phone_png)
         finally:
             browser.close()
-    return [overview, dialog_png]
+    return [overview, dialog_png, phone_png]
 
 
 def main() -> None:

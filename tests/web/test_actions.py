@@ -38,6 +38,14 @@ FLASH = {
     "return": "on hand 10 → 12", "transfer": "on hand 10 → 9",
     "threshold": "is now 4.", "delete": "Deleted the entry for Blue Mug (MUG-BLU) at AISLE_1",
 }
+# The changed row's own short message, announced where the row is.
+ROW_NOTE = {
+    "adjust": "Adjusted +3: on hand 10 → 13", "set": "Set −3: on hand 10 → 7",
+    "count": "Counted −2: on hand 10 → 8", "reserve": "Reserved 2: available 8 → 6",
+    "release": "Released 1: available 8 → 9", "fulfill": "Fulfilled −1: on hand 10 → 9",
+    "return": "Returned +2: on hand 10 → 12", "transfer": "Transferred −1: on hand 10 → 9",
+    "threshold": "Threshold 0 → 4",
+}
 
 
 @pytest.fixture
@@ -129,7 +137,9 @@ def test_success_under_htmx_swaps_the_row_and_announces_it(
         assert read_entry(entry_id) is None
     else:
         assert response.headers["HX-Reswap"] == "outerHTML"
-        assert re.match(rf'\s*<tr id="entry-{entry_id}">', body)
+        assert re.match(rf'\s*<tr id="entry-{entry_id}" class="row-changed">', body)
+        note = re.search(r'<span class="row-note" role="status" data-row-note>([^<]*)</span>', body)
+        assert note and note.group(1) == ROW_NOTE[action]
         entry = read_entry(entry_id)
         assert (entry.quantity, entry.reserved_quantity) == AFTER[action]
         quantity, reserved = AFTER[action]
