@@ -71,7 +71,8 @@ def _products(actor: Actor, ids: Sequence[int]) -> list[Label]:
         .join(stores, stores.c.id == products.c.store_id)
         .where(products.c.id.in_(set(ids)), readable_scope(actor, products.c.store_id))
     )
-    found = {r.id: Label("product", r.id, r.sku, r.title, r.store, r.gtin) for r in rows}
+    found = {r.id: Label("product", r.id, r.sku, r.title, f"{r.sku} · {r.store}", r.gtin)
+             for r in rows}
     return _in_order(found, ids, "product")
 
 
@@ -86,8 +87,8 @@ def _entries(actor: Actor, ids: Sequence[int]) -> list[Label]:
         .join(stores, stores.c.id == entries.c.store_id)
         .where(entries.c.id.in_(set(ids)), readable_scope(actor))
     )
-    found = {r.id: Label("entry", r.id, r.sku, r.title, f"{r.location} · {r.store}", r.gtin)
-             for r in rows}
+    found = {r.id: Label("entry", r.id, r.sku, r.title, f"{r.sku} at {r.location} · {r.store}",
+                         r.gtin) for r in rows}
     return _in_order(found, ids, "entry")
 
 
@@ -123,5 +124,6 @@ def _every(actor: Actor, store_id: int, every: str | None) -> list[Label]:
             .where(products.c.store_id == store_id, products.c.archived_at.is_(None))
             .order_by(products.c.sku).limit(MAX_LABELS)
         )
-        return [Label("product", r.id, r.sku, r.title, store.name, r.gtin) for r in rows]
+        return [Label("product", r.id, r.sku, r.title, f"{r.sku} · {store.name}", r.gtin)
+                for r in rows]
     raise ValidationError({"every": "Choose products or locations."})

@@ -13,7 +13,7 @@ import segno
 from barcode.writer import SVGWriter
 from markupsafe import Markup, escape
 
-SYMBOLOGIES = {"auto": "EAN-13 where a product has a GTIN-13, else Code 128",
+SYMBOLOGIES = {"auto": "Auto: EAN-13 for a GTIN-13, else Code 128",
                "code128": "Code 128", "qr": "QR code"}
 
 _PROLOGUE = re.compile(r"^.*?(?=<svg)", re.DOTALL)
@@ -27,8 +27,9 @@ def svg(code: str, symbology: str = "code128", *, gtin: str | None = None) -> Ma
     Markup when the code cannot be drawn in that symbology (a Code 128 SKU always can)."""
     if symbology == "qr":
         out = io.BytesIO()
+        # A viewBox and no fixed size: the sheet's CSS sizes it.
         segno.make(code, error="m").save(out, kind="svg", xmldecl=False, svgns=True,
-                                         scale=4, border=2)
+                                         border=2, omitsize=True)
         drawn = out.getvalue().decode()
         label = f"QR code of {code}"
     else:

@@ -44,7 +44,7 @@ def test_entry_and_location_labels(login_as, shelf):
     body = client.get("/labels", query_string={
         "entry": shelf.entry.id, "location": f"{shelf.location.id},{shelf.spare.id}",
     }).get_data(as_text=True)
-    assert "AISLE_3 · " in body  # the entry's location under its title
+    assert "NW-MUG-1 at AISLE_3 · " in body  # the entry's SKU and location under its title
     assert 'aria-label="Code 128 barcode of AISLE_3"' in body
     assert body.count('class="label ') == 3
 
