@@ -62,7 +62,7 @@ def take(base_url: str, out: Path) -> list[Path]:
 
     out.mkdir(parents=True, exist_ok=True)
     overview, dialog_png = out / "overview.png", out / "adjust-dialog.png"
-    phone_png = out / "overview-phone.png"
+    phone_png, labels_png = out / "overview-phone.png", out / "labels.png"
     with sync_playwright() as driver:
         browser = launch_chromium(driver)
         try:
@@ -92,6 +92,14 @@ def take(base_url: str, out: Path) -> list[Path]:
             change.fill("+12")  # last, so the focus ring is where the dialog put it
             page.screenshot(path=dialog_png)
 
+            # A sheet of the first store's locations: what goes on the shelves to scan.
+            page.keyboard.press("Escape")
+            page.goto("/catalog/locations")
+            page.locator(".store-choices a").first.click()
+            page.get_by_role("link", name="Print location labels").click()
+            expect(page.get_by_role("heading", name="Labels", level=1)).to_be_visible()
+            page.screenshot(path=labels_png, clip={"x": 0, "y": 0, "width": 1100, "height": 420})
+
             phone = browser.new_context(
                 base_url=base_url, viewport={"width": 390, "height": 844}, is_mobile=True,
                 has_touch=True, color_scheme="light",
@@ -104,7 +112,7 @@ def take(base_url: str, out: Path) -> list[Path]:
             phone.screenshot(path=phone_png)
         finally:
             browser.close()
-    return [overview, dialog_png, phone_png]
+    return [overview, dialog_png, phone_png, labels_png]
 
 
 def main() -> None:
