@@ -160,3 +160,26 @@ def test_a_control_character_in_a_checkbox_is_named(login_as, make_store, db_sta
     assert response.status_code == 422
     assert 'id="platform_admin-error"' in response.get_data(as_text=True)
     assert db_state() == before
+
+
+@pytest.mark.parametrize(("field", "value"), [("role", "admin\x00"), ("grants", "\x01x")])
+def test_a_control_character_in_a_member_row_is_named_not_an_expired_session(
+    login_as, make_store, make_user, db_state, field, value
+):
+    from app.extensions import db
+    from app.models import Membership
+
+    store = make_store()
+    owner = login_as("owner", store)
+    staff = make_user(role="staff", store=store)
+    membership = db.session.query(Membership).filter_by(user_id=staff.id).one()
+    before = db_state()
+    response = owner.post(
+        f"/people/stores/{store.id}/members/{membership.id}/{field}", data={field: value})
+    body = response.get_data(as_text=True)
+    assert response.status_code == 422, body[:300]
+    assert "session expired" not in body
+    named = {"role": f'id="role-{membership.id}-error"',
+             "grants": f'id="m{membership.id}-grants-error"'}[field]
+    assert named in body
+    assert db_state() == before
