@@ -183,3 +183,19 @@ def test_a_control_character_in_a_member_row_is_named_not_an_expired_session(
              "grants": f'id="m{membership.id}-grants-error"'}[field]
     assert named in body
     assert db_state() == before
+
+
+@pytest.mark.parametrize(("field", "value"), [("entry", "\x0b{id}"), ("step", "apply\x00"),
+                                              ("scope", "\x85filter")])
+def test_the_bulk_selection_refuses_control_characters(
+    login_as, scene, db_state, field, value
+):
+    s = scene()
+    client = login_as("owner", s.store)
+    form = {"entry": str(s.entry.id), "step": "apply", "idempotency_key": "bulk-1",
+            "delta": "3", "reason": "Found", field: value.format(id=s.entry.id)}
+    before = db_state()
+    response = client.post("/inventory/bulk/adjust", data=form, headers=HX)
+    assert response.status_code == 422, response.get_data(as_text=True)[:300]
+    assert f"“{field}”" in response.get_data(as_text=True)
+    assert db_state() == before
