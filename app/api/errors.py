@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import marshmallow as ma
-from flask import Blueprint, Flask, Response, g, jsonify, request
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from app.extensions import db
@@ -100,6 +100,10 @@ def http_error(exc: HTTPException) -> Response:
     if status == 400 and messages:
         return error_response(400, "bad_request", "The request body is not valid JSON.",
                               {"body": "Send a JSON object."})
+    if status == 413:
+        limit = current_app.config["API_MAX_BODY_BYTES"]
+        return error_response(413, "too_large", MESSAGES[413],
+                              {"body": f"At most {limit:,} bytes."})
     return error_response(
         status, CODES.get(status, "error"), MESSAGES.get(status, exc.name), headers=headers
     )
