@@ -73,6 +73,9 @@ def error_response(
 def domain_error(exc: StockroomError) -> Response:
     db.session.rollback()
     fields = dict(exc.fields)
+    if "idempotency_key" in fields:
+        # The API takes the key as a header: name it as the client sent it.
+        fields["Idempotency-Key"] = fields.pop("idempotency_key")
     if isinstance(exc, OrderShort):
         # The per-line answer: which lines are short, and by how much.
         for line in exc.short_lines:
