@@ -398,14 +398,14 @@ def test_hostile_values_in_every_api_field(
             if after != baseline:
                 failures.append(f"{where}: refused with {status} but changed "
                                 f"{changed_tables(baseline, after)}")
-                api_world.reset()
+                api_world.reset(after)
             if m.must_refuse and not names(error, m):
                 failures.append(f"{where}: {status} without naming it: {error}")
             continue
         if m.must_refuse:
             failures.append(f"{where}: accepted with {status}")
         if after != baseline:
-            api_world.reset()
+            api_world.reset(after)
     assert failures == [], f"{len(failures)} failures on {case.name}:\n" + "\n".join(failures)
 
 

@@ -18,13 +18,14 @@ Half the requests go as htmx sends them, half as a plain form post.
 
 from __future__ import annotations
 
+import csv
 import io
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import unquote_to_bytes, urlencode
 
 import pytest
 from flask import Flask
@@ -460,7 +461,7 @@ def test_hostile_values_in_every_field(
             if after != baseline:
                 failures.append(f"{where}: refused with {status} but changed "
                                 f"{changed_tables(baseline, after)}")
-                kept.reset()
+                kept.reset(after)
             if m.must_refuse and not names_field(body, m) and not (
                     m.cls == "foreign" and status == 404):
                 # Another store's id is "not found", like an id that does not exist (the
@@ -475,5 +476,72 @@ def test_hostile_values_in_every_field(
             if markup_in(landed.get_data(as_text=True)):
                 failures.append(f"{where}: unescaped markup in the page redirected to")
         if after != baseline:
-            kept.reset()
+            kept.reset(after)
     assert failures == [], f"{len(failures)} failures on {case.id}:\n" + "\n".join(failures)
+
+
+# --------------------------------------------------------------------------- CSV cells
+
+CELLS = {"store": "identifier", "location": "identifier", "sku": "identifier",
+         "quantity": "number"}
+
+
+def _csv_with(w: World, column: str, value: Any) -> bytes:
+    """The import file of the valid case with one cell replaced, quoted as CSV quotes it;
+    raw bytes go in as they are."""
+    out = io.StringIO()
+    row = {"store": w.slugs["store_a"], "location": "ALPHA_BAY", "sku": "ALPHA-SKU-1",
+           "quantity": "15", column: "\x1e" if isinstance(value, Raw) else
+           ("" if value is MISSING else value)}
+    csv.writer(out, lineterminator="\n").writerows([list(row), list(row.values())])
+    data = out.getvalue().encode("utf-8", "surrogatepass")
+    if isinstance(value, Raw):
+        data = data.replace(b"\x1e", unquote_to_bytes(value.escaped))
+    return data
+
+
+def _import_errors(body: str) -> str:
+    found = re.findall(r"<strong>Error:</strong>([^<]*)|<li>([^<]*)</li>|<p>([^<]*)</p>", body)
+    return " ".join("".join(parts) for parts in found).lower()
+
+
+def test_hostile_cells_in_an_import_preview(
+    app: Flask, keep_world: Callable[..., Any], tally: Tally,
+) -> None:
+    """Each cell of an imported file gets every class of hostile value: the preview never
+    changes anything, offers no apply for a value the column must refuse, and says which
+    column (or line) is wrong."""
+    kept = keep_world("forms", build_world)
+    world: World = kept.data
+    counter = Counter(tally, form_route="import-preview")
+    client = _sign_in(app, world, "owner_a")
+    baseline = fingerprint()
+    failures: list[str] = []
+    for n, (column, kind) in enumerate((c, k) for c, k in CELLS.items()):
+        valid = {"store": world.slugs["store_a"], "location": "ALPHA_BAY",
+                 "sku": "ALPHA-SKU-1", "quantity": "15"}[column]
+        for cls, value, bad in values_for(kind, valid):
+            if value is MISSING:
+                continue  # a missing cell is an empty one
+            data = _csv_with(world, column, value)
+            response = client.post("/import/preview", headers=HX if n % 2 else {},
+                                   data={"file": (io.BytesIO(data), "stock.csv")})
+            counter.sent(response.status_code)
+            body = response.get_data(as_text=True)
+            shown = value.escaped if isinstance(value, Raw) else repr(value)[:30]
+            where = f"{column}={shown} ({cls})"
+            if response.status_code >= 500:
+                failures.append(f"{where}: {response.status_code}")
+                continue
+            if markup_in(body):
+                failures.append(f"{where}: unescaped markup {markup_in(body)}")
+            if bad:
+                errors = _import_errors(body)
+                if 'name="token"' in body:
+                    failures.append(f"{where}: the preview offers to apply it")
+                elif column.lower() not in errors and "line 2" not in errors and not (
+                        isinstance(value, Raw) and "not utf-8" in errors):
+                    # Bytes that are not UTF-8 make the file unreadable as a whole.
+                    failures.append(f"{where}: refused without naming the column or line")
+    assert fingerprint() == baseline, "a preview changed something"
+    assert failures == [], f"{len(failures)} failures:\n" + "\n".join(failures)
