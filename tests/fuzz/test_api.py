@@ -267,8 +267,12 @@ def mutations(case: ApiCase, scene: Any, operations: dict[tuple[str, str], Any]
     for param in operations.get("query", []):
         name, schema = param["name"], param.get("schema", {})
         valid = given.get(name, "1" if schema.get("type") == "integer" else "mug")
-        for cls, value, bad in _query_values(valid, schema.get("type") == "integer",
-                                             "enum" in schema):
+        values = list(_query_values(valid, schema.get("type") == "integer", "enum" in schema))
+        foreign_query = {"store_id": scene.b.store.id, "location_id": scene.b.location.id}
+        if name in foreign_query and case.actor == "owner":
+            # Another store's id as a filter is "not found", as one that does not exist.
+            values.append(("foreign", str(foreign_query[name]), True))
+        for cls, value, bad in values:
             query = {**given, name: value}
             raw = value == "%ED%A0%80"
             qs = urlencode({k: v for k, v in query.items() if k != name}) + \
