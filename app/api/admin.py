@@ -5,7 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from app.api.auth import api_actor, require_platform_admin
-from app.api.common import IDEMPOTENCY_HEADER, api_blueprint, changed, entry_id_of, idempotency_key
+from app.api.common import (
+    IDEMPOTENCY_HEADER,
+    api_blueprint,
+    changed,
+    entry_id_of,
+    idempotency_key,
+    require_readable_filters,
+)
 from app.api.presenters import entry_filters, product_summary
 from app.api.schemas import (
     AdminAdjustStockIn,
@@ -40,6 +47,7 @@ ID = "<int(min=1, max=2147483647):{}>"
 @bp.response(200, EntryPageOut)
 def list_entries(args: dict[str, Any]) -> Any:
     """List entries across stores; filter by store_id, location, status, low_stock=N."""
+    require_readable_filters(args)
     return queries.list_entries(
         api_actor(), entry_filters(args), cursor=args.get("cursor"), limit=args["limit"]
     )
@@ -50,6 +58,7 @@ def list_entries(args: dict[str, Any]) -> Any:
 @bp.response(200, StatsOut)
 def stats(args: dict[str, Any]) -> Any:
     """Platform statistics: totals, low stock, stores, locations, counts by status."""
+    require_readable_filters(args)
     return queries.stock_stats(api_actor(), store_id=args.get("store_id"))
 
 
@@ -58,6 +67,7 @@ def stats(args: dict[str, Any]) -> Any:
 @bp.response(200, LowStockOut(many=True))
 def low_stock(args: dict[str, Any]) -> Any:
     """Low-stock alerts; with ?threshold=N, every entry with at most N available."""
+    require_readable_filters(args)
     return queries.low_stock(
         api_actor(), store_id=args.get("store_id"), threshold=args.get("threshold"),
         limit=args["limit"],
@@ -76,6 +86,7 @@ def stores() -> Any:
 @bp.response(200, LocationOut(many=True))
 def locations(args: dict[str, Any]) -> Any:
     """Active locations, optionally of one store."""
+    require_readable_filters(args)
     return queries.store_locations(api_actor(), store_id=args.get("store_id"))
 
 
@@ -84,6 +95,7 @@ def locations(args: dict[str, Any]) -> Any:
 @bp.response(200, StoreInventoryOut)
 def store_inventory(args: dict[str, Any], store_id: int) -> Any:
     """One store: its totals, statistics and a page of its entries."""
+    require_readable_filters(args)
     actor = api_actor()
     store_id = queries.resolve_store(actor, store_id)
     return {

@@ -70,6 +70,16 @@ def screen_json() -> None:
         raise UnreadableInput(field, problem, status=400 if field == "body" else 422)
 
 
+def require_readable_filters(args: Mapping[str, Any]) -> None:
+    """A store_id or location_id filter naming one the token's user cannot read, or one that
+    does not exist, is a 404 naming it: never an empty page a typo would also give."""
+    try:
+        queries.require_readable(api_actor(), store_id=args.get("store_id"),
+                                 location_id=args.get("location_id"))
+    except NotFound as exc:
+        raise NotFound(exc.message, {f"{k}_id": v for k, v in exc.fields.items()}) from None
+
+
 def idempotency_key() -> str | None:
     """The request's Idempotency-Key header, passed to the service as it is."""
     return request.headers.get("Idempotency-Key")

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import marshmallow as ma
-from flask import Blueprint, Flask, Response, jsonify, request
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from app.database import database_unreachable, discard_session
@@ -81,6 +81,9 @@ def domain_error(exc: StockroomError) -> Response:
         from app.api.auth import token_refusal
 
         message = token_refusal(exc) or message
+    if "idempotency_key" in fields:
+        # The API takes the key as a header: name it as the client sent it.
+        fields["Idempotency-Key"] = fields.pop("idempotency_key")
     if isinstance(exc, OrderShort):
         # The per-line answer: which lines are short, and by how much.
         for line in exc.short_lines:
@@ -108,6 +111,10 @@ def http_error(exc: HTTPException) -> Response:
     if status == 400 and messages:
         return error_response(400, "bad_request", "The request body is not valid JSON.",
                               {"body": "Send a JSON object."})
+    if status == 413:
+        limit = current_app.config["API_MAX_BODY_BYTES"]
+        return error_response(413, "too_large", MESSAGES[413],
+                              {"body": f"At most {limit:,} bytes."})
     return error_response(
         status, CODES.get(status, "error"), MESSAGES.get(status, exc.name), headers=headers
     )

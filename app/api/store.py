@@ -12,6 +12,7 @@ from app.api.common import (
     changed,
     entry_id_of,
     idempotency_key,
+    require_readable_filters,
 )
 from app.api.presenters import entry_filters, product_summary
 from app.api.schemas import (
@@ -47,6 +48,7 @@ PRODUCT_ID = "<int(min=1, max=2147483647):product_id>"
 @bp.response(200, EntryPageOut)
 def list_entries(args: dict[str, Any]) -> Any:
     """List entries with the overview's filters, search, sort and cursor pagination."""
+    require_readable_filters(args)
     return queries.list_entries(
         api_actor(), entry_filters(args), cursor=args.get("cursor"), limit=args["limit"]
     )

@@ -24,6 +24,7 @@ from app.services import bulk, queries
 from app.services.bulk import BulkPreview, BulkRefused, Selection
 from app.services.errors import Conflict, ValidationError
 from app.web import current_actor, readable_stores
+from app.web.boundary import screen_beyond_form
 from app.web.htmx import is_htmx, trigger
 from app.web.urls import safe_next
 
@@ -41,6 +42,8 @@ def bulk_action(action_name: str):  # type: ignore[no-untyped-def]
     actor = current_actor()
     values: MultiDict[str, str] = request.form if request.method == "POST" else request.args
     form = action.form()
+    if request.method == "POST":
+        screen_beyond_form(form)  # the selection and filters travel beside the form
     try:
         chosen, view = read_selection(values)
     except ValidationError as exc:

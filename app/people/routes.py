@@ -262,7 +262,7 @@ def change_role(store_id: int, membership_id: int):  # type: ignore[no-untyped-d
     members.get_member(actor, store_id, membership_id)
     form = RoleForm()
     if not form.validate():
-        return _row_problem(store_id, membership_id, "role", _expired(), 400)
+        return _row_problem(store_id, membership_id, "role", *_refusal(form))
     try:
         change = members.change_role(actor=actor, store_id=store_id,
                                      membership_id=membership_id, role=form.role.data or "")
@@ -291,7 +291,7 @@ def set_grants(store_id: int, membership_id: int):  # type: ignore[no-untyped-de
     members.get_member(actor, store_id, membership_id)
     form = GrantsForm()
     if not form.validate():
-        return _row_problem(store_id, membership_id, "grants", _expired(), 400)
+        return _row_problem(store_id, membership_id, "grants", *_refusal(form))
     try:
         change = members.set_grants(actor=actor, store_id=store_id,
                                     membership_id=membership_id, grants=form.grants.data or [])
@@ -430,3 +430,11 @@ def _oob_flashes(messages: list[tuple[str, str]]) -> str:
 
 def _expired() -> str:
     return "Your session expired. Reload the page and try again."
+
+
+def _refusal(form: Any) -> tuple[str, int]:
+    """Why a one-field row form was refused: an expired session (400), or what is wrong
+    with the value itself (422), such as a control character."""
+    if "csrf_token" in form.errors:
+        return _expired(), 400
+    return " ".join(m for messages in form.errors.values() for m in messages), 422

@@ -37,7 +37,7 @@ from app.models.stores import normalize_location_code
 from app.permissions import ADJUST, CATALOG, READ, THRESHOLD, Actor
 from app.services import inventory
 from app.services.errors import Conflict, ValidationError
-from app.services.validation import LIMIT, LIMIT_TEXT, identifier
+from app.services.validation import LIMIT, LIMIT_TEXT, ascii_strip, identifier, unsafe_character
 from app.web.csv import restore
 
 entries = InventoryEntry.__table__
@@ -315,16 +315,20 @@ class _FileProblem(Exception):
 
 def _cell(value: str) -> str:
     """A cell as the export wrote it, back to its text: the export puts an apostrophe before
-    text a spreadsheet would run as a formula."""
-    return restore(value.strip())
+    text a spreadsheet would run as a formula. Only spaces, tabs and line breaks are trimmed:
+    str.strip() would also take a vertical tab or U+0085, and the row would never know it
+    held one."""
+    return restore(value.strip(" \t\r\n"))
 
 
 def _whole(raw: str, what: str, *, minimum: int) -> tuple[int | None, str | None]:
-    text_value = raw.strip().replace("\u2212", "-")
+    # ASCII whitespace only: str.strip() would also take a no-break space, so "15\u00a0"
+    # would read as 15.
+    text_value = ascii_strip(raw).replace("\u2212", "-")
     sign = text_value[:1] in ("+", "-")
     digits = text_value[1:] if sign else text_value
     if not digits or not digits.isascii() or not digits.isdigit():
-        return None, f"{what} “{raw.strip()}” is not a whole number"
+        return None, f"{what} “{ascii_strip(raw)}” is not a whole number"
     if len(digits) > 12 or not -LIMIT <= int(text_value) <= LIMIT:
         return None, f"{what} {text_value} is out of range (at most {LIMIT_TEXT})"
     number = int(text_value)
@@ -429,28 +433,40 @@ def _parse_row(line: int, cells: Mapping[str, str]) -> PlannedRow:
         line=line, store=cells["store"], location=normalize_location_code(cells["location"]),
         sku=identifier(cells["sku"]),
     )
+    # A control character anywhere in a cell, before any trimming or normalising could
+    # take it away (a vertical tab or U+0085 at an edge would otherwise vanish).
+    unreadable = {name: problem for name, value in cells.items()
+                  if (problem := unsafe_character(value or ""))}
+    for name, problem in unreadable.items():
+        if name not in ("store", "location", "sku"):
+            row.errors.append(f"The {name} {problem[0].lower()}{problem[1:].rstrip('.')}")
     for name in ("store", "location", "sku"):
         value = getattr(row, name)
-        if not value:
+        if name in unreadable:
+            row.errors.append(f"The {name} is not a valid name")
+            setattr(row, name, "")  # never looked up
+        elif not value:
             row.errors.append(f"The {name} is missing")
         elif len(value) > 200 or any(ord(c) < 32 or ord(c) == 127 for c in value):
             # Never looked up: no store, location or SKU looks like this.
             row.errors.append(f"The {name} is not a valid name")
             setattr(row, name, "")
     row.new_quantity, problem = _whole(cells["quantity"], "Quantity", minimum=0)
-    if problem:
+    if "quantity" in unreadable:
+        row.new_quantity = None
+    elif problem:
         row.errors.append(problem if cells["quantity"].strip() else "The quantity is missing")
-    threshold = cells.get("threshold", "").strip()
+    threshold = "" if "threshold" in unreadable else cells.get("threshold", "").strip()
     if threshold:
         row.new_threshold, problem = _whole(threshold, "Threshold", minimum=0)
         if problem:
             row.errors.append(problem)
-    version = cells.get("version", "").strip()
+    version = "" if "version" in unreadable else cells.get("version", "").strip()
     if version:
         row.export_version, problem = _whole(version, "Version", minimum=1)
         if problem:
             row.errors.append(problem + " (leave the version blank to skip this check)")
-    reason = cells.get("reason", "").strip()
+    reason = "" if "reason" in unreadable else cells.get("reason", "").strip()
     if reason:
         if len(reason) > 200:
             row.errors.append("The reason is longer than 200 characters")

@@ -4,7 +4,8 @@ Path values, query strings and the headers Stockroom stores are refused with a 4
 the field when they hold a character no field can take (see validation.unsafe_character);
 so are form field names, and form values far longer than any field. Form values themselves
 are judged by the base form (app/web/forms.py), which names the problem beside the field;
-the few views that read a form without one call screen_form().
+the few views that read a form without one call screen_form(), or screen_beyond_form() for
+the fields they read beside one.
 
 JSON bodies are screened by the API's blueprints (app/api/common.py) with the same rules.
 """
@@ -62,6 +63,13 @@ def screen_form(*, long_fields: Iterable[str] = (), values: bool = True) -> None
     for name, upload in files.items(multi=True):
         _check(name, name)
         _check(name, upload.filename or "")
+
+
+def screen_beyond_form(form: Any) -> None:
+    """Refuse unreadable values in the fields a view reads beside its form (the bulk
+    actions' selection and filters): the form judges its own fields, beside each one."""
+    declared = frozenset(getattr(form, "_fields", {}))
+    _screen_pairs(pair for pair in request.form.items(multi=True) if pair[0] not in declared)
 
 
 def _screen_pairs(pairs: Iterable[tuple[str, str]], long_fields: frozenset[str] = frozenset(),

@@ -75,7 +75,7 @@ def test_large_bodies_are_413(owner, world, db_state):
     before = db_state()
     response = owner.post(SET, {"entry_id": world.a.entry.id, "quantity": 1,
                                 "reason": "x" * 70_000})
-    assert_error(response, 413, "too_large")
+    assert "65,536 bytes" in assert_error(response, 413, "too_large")["fields"]["body"]
     assert db_state() == before
 
 

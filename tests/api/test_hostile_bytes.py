@@ -138,3 +138,24 @@ def test_an_unknown_order_line_product_is_404_naming_the_line(owner, scene, db_s
     error = assert_error(call(owner, c, scene, body=body), 404, "not_found")
     assert "lines[0].product_id" in error["fields"], error
     assert db_state() == before
+
+
+@pytest.mark.parametrize("query", ["store_id={b_store}", "location_id={b_location}",
+                                   "store_id=999999", "location_id=999999"])
+def test_a_list_filter_naming_another_stores_id_is_404_naming_it(owner, scene, db_state, query):
+    """The README's rule: a filter on a store or location you cannot see answers 404, like
+    one that does not exist; never an empty page that a typo would also give."""
+    query = query.format(b_store=scene.b.store.id, b_location=scene.b.location.id)
+    error = assert_error(owner.get(f"{INV}?{query}"), 404, "not_found")
+    assert query.split("=")[0] in error["fields"], error
+
+
+def test_the_admin_lists_hold_a_missing_store_to_the_same_rule(api_as, scene):
+    admin = api_as("platform_admin")
+    for url in ("/api/v1/admin/inventory?store_id=999999",
+                "/api/v1/admin/inventory/stats?store_id=999999",
+                "/api/v1/admin/inventory/low-stock?store_id=999999",
+                "/api/v1/admin/inventory/locations?store_id=999999",
+                "/api/v1/admin/inventory?location_id=999999"):
+        error = assert_error(admin.get(url), 404, "not_found")
+        assert set(error["fields"]) & {"store_id", "location_id"}, (url, error)

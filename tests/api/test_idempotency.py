@@ -51,7 +51,7 @@ def test_the_same_key_with_another_payload_is_422(c, scene, api_as, db_state):
     before = db_state()
     response = call(client, c, scene, key="shared-key", **variant(c, scene))
     error = assert_error(response, 422, "idempotency_key_reused")
-    assert error["fields"] == {"idempotency_key": "already used for a different request"}
+    assert error["fields"] == {"Idempotency-Key": "already used for a different request"}
     assert db_state() == before
 
 
@@ -80,5 +80,5 @@ def test_malformed_keys_are_422(scene, api_as, key, db_state):
     before = db_state()
     response = client.post("/api/v1/store/inventory/adjust",
                            {"entry_id": scene.a.entry.id, "quantity": 1, "reason": "x"}, key=key)
-    assert "idempotency_key" in assert_error(response, 422, "invalid")["fields"]
+    assert "Idempotency-Key" in assert_error(response, 422, "invalid")["fields"]
     assert db_state() == before

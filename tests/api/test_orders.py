@@ -217,4 +217,4 @@ def test_an_explicit_idempotency_key_replays_the_first_response(shop, db_state):
     other = client.post(f"{ORDERS}/ORD-5/reserve", {**body, "expires_in_seconds": 60},
                         key="checkout-5")
     assert assert_error(other, 422, "idempotency_key_reused")["fields"] == {
-        "idempotency_key": "already used for a different request"}
+        "Idempotency-Key": "already used for a different request"}

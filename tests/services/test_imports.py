@@ -312,3 +312,19 @@ def test_large_files_read_whole_stores_with_the_same_plan(
     result = apply_import(data.replace(b"NOPE", b"TWL-1").replace(b"SPARE,TWL-1", b"SPARE,MUG-1"),
                           actor=owner)
     assert result.movements == 3
+
+
+@pytest.mark.parametrize("cells", [
+    ("\x0bMAIN", "MUG-1", "3"), ("MAIN", "MUG-1\x85", "3"), ("MAIN", "MUG-1", "3\x0b"),
+    ("MAIN", "MUG-1", "15\u00a0"), ("MAIN", "MUG-1", "\u20073"), ("MAIN", "MUG-1", "3\x0c"),
+])
+def test_a_control_character_or_unicode_space_at_a_cells_edge_is_a_row_error(
+    shop: dict[str, Any], owner: Actor, cells: tuple[str, str, str],
+) -> None:
+    """Trimming a cell takes ASCII spaces, tabs and line breaks only: a vertical tab, U+0085
+    or a no-break space stays, and the row is refused instead of read as MAIN, MUG-1 or 15."""
+    location, sku, quantity = cells
+    plan = plan_import(csv_bytes(row(shop, location, sku, quantity)), actor=owner)
+    assert not plan.ok
+    errors = [message for line, kind, message in plan.problems() if kind == "error"]
+    assert errors and all(line == 2 for line, kind, _ in plan.problems() if kind == "error")

@@ -122,3 +122,80 @@ def test_a_csv_cell_with_a_nul_is_a_row_error(login_as, scene, db_state):
     assert response.status_code < 500
     assert "The sku is not a valid name" in response.get_data(as_text=True)
     assert db_state() == before
+
+
+# A control character in a field the page shows no input for (hidden fields, checkboxes,
+# the members table's row forms, the bulk selection): refused, and named where the page
+# shows its errors, not as an anonymous 422 or an "expired session".
+
+
+def test_a_control_character_in_a_hidden_field_is_named(client, login_as, db_state):
+    response = client.post("/sign-in", data={"email": "a@example.test", "password": "x" * 12,
+                                             "next": "/inventory\x00"})
+    assert response.status_code == 422
+    assert 'id="next-error"' in response.get_data(as_text=True)
+    admin = login_as("platform_admin")
+    before = db_state()
+    for htmx in (False, True):
+        response = admin.post("/admin/stores/new", headers=HX if htmx else {},
+                              data={"name": "Zeta", "slug": "zeta", "next": "\x1b/admin"})
+        assert response.status_code == 422
+        assert 'id="next-error"' in response.get_data(as_text=True)
+    assert db_state() == before
+
+
+def test_a_control_character_in_a_checkbox_is_named(login_as, make_store, db_state):
+    store = make_store()
+    owner = login_as("owner", store)
+    admin = login_as("platform_admin")
+    before = db_state()
+    response = owner.post(f"/catalog/products/new?store={store.id}", data={
+        "sku": "NEW-1", "title": "New", "product_type": "physical", "reorder_point": "0",
+        "reorder_quantity": "0", "allow_backorder": "y\x00"})
+    assert response.status_code == 422
+    assert 'id="allow_backorder-error"' in response.get_data(as_text=True)
+    response = admin.post("/people/users", data={
+        "email": "new@example.test", "name": "New", "password": "a-long-enough-password",
+        "platform_admin": "\x7fy"})
+    assert response.status_code == 422
+    assert 'id="platform_admin-error"' in response.get_data(as_text=True)
+    assert db_state() == before
+
+
+@pytest.mark.parametrize(("field", "value"), [("role", "admin\x00"), ("grants", "\x01x")])
+def test_a_control_character_in_a_member_row_is_named_not_an_expired_session(
+    login_as, make_store, make_user, db_state, field, value
+):
+    from app.extensions import db
+    from app.models import Membership
+
+    store = make_store()
+    owner = login_as("owner", store)
+    staff = make_user(role="staff", store=store)
+    membership = db.session.query(Membership).filter_by(user_id=staff.id).one()
+    before = db_state()
+    response = owner.post(
+        f"/people/stores/{store.id}/members/{membership.id}/{field}", data={field: value})
+    body = response.get_data(as_text=True)
+    assert response.status_code == 422, body[:300]
+    assert "session expired" not in body
+    named = {"role": f'id="role-{membership.id}-error"',
+             "grants": f'id="m{membership.id}-grants-error"'}[field]
+    assert named in body
+    assert db_state() == before
+
+
+@pytest.mark.parametrize(("field", "value"), [("entry", "\x0b{id}"), ("step", "apply\x00"),
+                                              ("scope", "\x85filter")])
+def test_the_bulk_selection_refuses_control_characters(
+    login_as, scene, db_state, field, value
+):
+    s = scene()
+    client = login_as("owner", s.store)
+    form = {"entry": str(s.entry.id), "step": "apply", "idempotency_key": "bulk-1",
+            "delta": "3", "reason": "Found", field: value.format(id=s.entry.id)}
+    before = db_state()
+    response = client.post("/inventory/bulk/adjust", data=form, headers=HX)
+    assert response.status_code == 422, response.get_data(as_text=True)[:300]
+    assert f"“{field}”" in response.get_data(as_text=True)
+    assert db_state() == before

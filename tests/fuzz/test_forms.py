@@ -1,0 +1,547 @@
+"""Every mutating form route of the URL map, fed hostile values in every field.
+
+Each route has a case here (a route without one fails the completeness test): who sends it,
+a valid form (which must succeed on the fresh world, checked first, so the fuzz cannot pass
+by everything being refused), and the kind of each field. Then every field in turn gets
+every class of hostile value (hostile.py), on top of an otherwise valid form:
+
+- never a 5xx;
+- a 4xx changes nothing (every row of every table compared before and after);
+- a value the field must refuse gets a 4xx that names the field: its error beside it
+  (`id="<field>-error"`) or the boundary's “<field>”;
+- a value that is accepted shows no markup of its own in the response, nor in the page a
+  redirect leads to; the world is then put back before the next value.
+
+Plus, for every route: hostile field names, and a field no form declares.
+Half the requests go as htmx sends them, half as a plain form post.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
+from urllib.parse import unquote_to_bytes, urlencode
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from itsdangerous import URLSafeTimedSerializer
+from web.helpers import HX, PASSWORD, valid_form
+from web.test_admin_matrix import World, _build_world, _product_form
+from werkzeug.test import TestResponse
+
+from app.extensions import db
+from app.inventory.actions import ACTIONS as ENTRY_ACTIONS
+from app.inventory.bulk_view import BULK_ACTIONS
+from app.permissions import ADJUST, THRESHOLD, system_actor
+from app.services import imports, inventory, tokens
+
+from .conftest import Counter, Tally, changed_tables, fingerprint
+from .hostile import CONTROLS, MISSING, Raw, values_for
+
+# --------------------------------------------------------------------------- the world
+
+
+def build_world() -> World:
+    """The administration matrix's world (stores A and B, their locations, products,
+    entries and people), plus what the stock dialogs and the token page act on."""
+    world = _build_world(db.session)
+    admin = system_actor("fuzz")
+    inventory.reserve_stock(actor=admin, entry_id=world.entry_main, quantity=2,
+                            order_ref="ORD-A1")
+    held = inventory.reserve_stock(actor=admin, entry_id=world.entry_b, quantity=1,
+                                   order_ref="ORD-B1")
+    world.ids["reservation_b"] = held.reservation_ids[0]
+    from app.models import Location
+
+    for key, code in (("loc_spare", "SPARE_BAY"), ("loc_delete", "DELETE_BAY")):
+        loc = Location(store_id=world.store_a, code=code)
+        db.session.add(loc)
+        db.session.commit()
+        world.ids[key] = loc.id
+    world.ids["entry_delete"] = inventory.create_entry(
+        actor=admin, product_id=world.product_edit, location_id=world.loc_delete, quantity=0,
+    ).entry.id
+    world.ids["token_a"] = tokens.create_token(user_id=world.user_owner_a, name="fuzz")[0].id
+    db.session.remove()
+    return world
+
+
+# --------------------------------------------------------------------------- the cases
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    kind: str  # a key of hostile.BAD
+    also: tuple[str, ...] = ()  # other names its error goes by, or the words that name it
+    default: bool = False  # left out, it takes its declared default
+
+
+@dataclass(frozen=True)
+class FormCase:
+    id: str
+    endpoint: str
+    action: str | None  # for routes that dispatch on a path segment
+    actor: str  # "anonymous", "platform_admin", "owner_a"; a fresh sign-in per request
+    url: Callable[[World], str]  # with `fresh` below
+    form: Callable[[World, int], dict[str, Any]]  # valid; `n` makes its unique values unique
+    fields: tuple[Field, ...] = ()
+    ok: tuple[int, ...] = (303,)
+    foreign: Callable[[World], dict[str, list[str]]] = lambda w: {}
+    fresh: bool = False  # each request from a client signed in for it (sign-out ends it)
+
+
+NEXT = Field("next", "next")
+KEY = Field("idempotency_key", "key")
+
+
+def _entry_case(action: str) -> FormCase:
+    kinds: dict[str, dict[str, str]] = {
+        "adjust": {"delta": "number", "reason": "text", "reference": "optional_text"},
+        "set": {"quantity": "number", "reason": "optional_text",
+                "expected_version": "optional_id"},
+        "count": {"counted_quantity": "number", "reason": "optional_text",
+                  "expected_version": "optional_id"},
+        "reserve": {"quantity": "number", "order_ref": "text", "line_ref": "optional_text",
+                    "hold_minutes": "optional_number"},
+        "release": {"quantity": "optional_number", "reservation_id": "optional_id",
+                    "reason": "optional_text"},
+        "fulfill": {"quantity": "optional_number", "reservation_id": "optional_id",
+                    "reason": "optional_text"},
+        "return": {"quantity": "number", "reason": "text", "reference": "optional_text"},
+        "transfer": {"to_location_id": "id", "quantity": "number", "reason": "optional_text"},
+        "threshold": {"low_stock_threshold": "number"},
+        "delete": {"reason": "optional_text"},
+    }
+    entry = "entry_delete" if action == "delete" else "entry_main"
+
+    def form(w: World, n: int) -> dict[str, Any]:
+        place = SimpleNamespace(spare=SimpleNamespace(id=w.loc_spare))
+        return {**valid_form(action, place), "idempotency_key": f"fuzz-{action}-{n}"}
+
+    return FormCase(
+        f"entry-{action}", "inventory.entry_action", action, "owner_a",
+        lambda w: f"/inventory/entries/{w.ids[entry]}/{action}", form,
+        (*(Field(k, v) for k, v in kinds[action].items()), KEY, NEXT),
+        ok=(303,),
+        foreign=lambda w: {"to_location_id": [str(w.loc_b)],
+                           "reservation_id": [str(w.reservation_b)]},
+    )
+
+
+def _bulk_case(action: str, step: str) -> FormCase:
+    values = {"adjust": {"delta": "3", "reason": "Fuzz check"},
+              "threshold": {"low_stock_threshold": "4"}}[action]
+    kinds = {"adjust": {"delta": "number", "reason": "text", "reference": "optional_text"},
+             "threshold": {"low_stock_threshold": "number"}}[action]
+    return FormCase(
+        f"bulk-{action}-{step}", "inventory.bulk_action", action, "owner_a",
+        lambda w: f"/inventory/bulk/{action}",
+        lambda w, n: {"entry": str(w.entry_main), "step": step,
+                      "idempotency_key": f"fuzz-bulk-{n}", "next": "/inventory", **values},
+        # A selection that is not an entry is named as the selection.
+        (Field("entry", "id", ("The selection", "Select at least one entry")),
+         *(Field(k, v) for k, v in kinds.items()),
+         KEY, NEXT, Field("step", "choice")),
+        ok=(303,) if step == "apply" else (200,),
+        foreign=lambda w: {"entry": [str(w.entry_b)]},
+    )
+
+
+PRODUCT_FIELDS = (
+    Field("sku", "identifier"), Field("title", "text"), Field("gtin", "optional_text"),
+    Field("product_type", "choice"), Field("allow_backorder", "flag"),
+    Field("reorder_point", "number", default=True),
+    Field("reorder_quantity", "number", default=True),
+)
+
+
+def _import_csv(w: World, cells: dict[str, bytes] | None = None) -> bytes:
+    row = {"store": w.slugs["store_a"].encode(), "location": b"ALPHA_BAY",
+           "sku": b"ALPHA-SKU-1", "quantity": b"15", **(cells or {})}
+    return b"store,location,sku,quantity\n" + b",".join(row.values()) + b"\n"
+
+
+def _signed_import(w: World, user_id: int, data: bytes) -> str:
+    plan = imports.plan_import(data, actor=system_actor("fuzz"))
+    return URLSafeTimedSerializer("test-secret", salt="stockroom.import").dumps({
+        "user": user_id, "name": "stock.csv", "batch": imports.new_batch_ref(),
+        "data": data.decode(), "seen": sorted(plan.seen().items()), "warnings": False,
+    })
+
+
+CASES: list[FormCase] = [
+    # Signing in and out.
+    FormCase("sign-in", "auth.sign_in", None, "anonymous", lambda w: "/sign-in",
+             lambda w, n: {"email": w.users["staff_a"], "password": PASSWORD, "next": ""},
+             (Field("email", "identifier"), Field("password", "password"), NEXT)),
+    FormCase("sign-out", "auth.sign_out", None, "owner_a", lambda w: "/sign-out",
+             lambda w, n: {}, fresh=True),
+    # The user's own API tokens.
+    FormCase("token-create", "account.create_token", None, "owner_a",
+             lambda w: "/account/tokens", lambda w, n: {"name": f"Fuzz token {n}"},
+             (Field("name", "text"),), ok=(201,)),
+    FormCase("token-revoke", "account.revoke_token", None, "owner_a",
+             lambda w: f"/account/tokens/{w.token_a}/revoke", lambda w, n: {}),
+    # Stores administration.
+    FormCase("admin-new", "admin.create_store", None, "platform_admin",
+             lambda w: "/admin/stores/new",
+             lambda w, n: {"name": f"Zeta Store {n}", "slug": f"zeta-{n}", "next": ""},
+             (Field("name", "text"), Field("slug", "identifier"), NEXT)),
+    FormCase("admin-rename", "admin.store_action", "rename", "platform_admin",
+             lambda w: f"/admin/stores/{w.store_c}/rename",
+             lambda w, n: {"name": f"Gamma Renamed {n}", "next": ""},
+             (Field("name", "text"), NEXT)),
+    FormCase("admin-archive", "admin.store_action", "archive", "platform_admin",
+             lambda w: f"/admin/stores/{w.store_c2}/archive", lambda w, n: {"next": ""},
+             (NEXT,)),
+    FormCase("admin-unarchive", "admin.store_action", "unarchive", "platform_admin",
+             lambda w: f"/admin/stores/{w.store_d}/unarchive", lambda w, n: {"next": ""},
+             (NEXT,)),
+    # User accounts.
+    FormCase("people-create-user", "people.create_user", None, "platform_admin",
+             lambda w: "/people/users",
+             lambda w, n: {"email": f"fresh-{n}@example.test", "name": "Fresh Person",
+                           "password": "a-brand-new-password-42"},
+             (Field("email", "identifier"), Field("name", "text"),
+              Field("password", "password"), Field("platform_admin", "flag"))),
+    FormCase("people-deactivate", "people.deactivate_user", None, "platform_admin",
+             lambda w: f"/people/users/{w.user_to_deactivate}/deactivate", lambda w, n: {}),
+    FormCase("people-reactivate", "people.reactivate_user", None, "platform_admin",
+             lambda w: f"/people/users/{w.user_inactive}/reactivate", lambda w, n: {}),
+    FormCase("people-grant-admin", "people.grant_platform_admin", None, "platform_admin",
+             lambda w: f"/people/users/{w.user_to_promote}/platform-admin/grant",
+             lambda w, n: {}),
+    FormCase("people-revoke-admin", "people.revoke_platform_admin", None, "platform_admin",
+             lambda w: f"/people/users/{w.user_to_demote}/platform-admin/revoke",
+             lambda w, n: {}),
+    FormCase("people-password", "people.reset_password", None, "platform_admin",
+             lambda w: f"/people/users/{w.user_to_reset}/password",
+             lambda w, n: {"password": "a-brand-new-password-42"},
+             (Field("password", "password"),)),
+    # Store members.
+    FormCase("members-add", "people.add_member", None, "owner_a",
+             lambda w: f"/people/stores/{w.store_a}/members",
+             lambda w, n: {"email": f"member-{n}@example.test", "role": "staff",
+                           "grants": [ADJUST], "name": "New Member",
+                           "password": "a-brand-new-password-42"},
+             (Field("email", "identifier"), Field("role", "choice"),
+              Field("grants", "choice"), Field("name", "optional_text"),
+              Field("password", "password"))),
+    FormCase("members-role", "people.change_role", None, "owner_a",
+             lambda w: f"/people/stores/{w.store_a}/members/{w.target_role}/role",
+             lambda w, n: {"role": "admin"}, (Field("role", "choice"),)),
+    FormCase("members-grants", "people.set_grants", None, "owner_a",
+             lambda w: f"/people/stores/{w.store_a}/members/{w.target_grants}/grants",
+             lambda w, n: {"grants": [ADJUST, THRESHOLD]}, (Field("grants", "choice"),)),
+    FormCase("members-remove", "people.remove_member", None, "owner_a",
+             lambda w: f"/people/stores/{w.store_a}/members/{w.target_remove}/remove",
+             lambda w, n: {}),
+    # Catalog.
+    FormCase("location-create", "catalog.location_create", None, "owner_a",
+             lambda w: f"/catalog/locations?store={w.store_a}",
+             lambda w, n: {"code": f"NEW_BAY_{n}", "name": "New bay"},
+             (Field("code", "identifier"), Field("name", "optional_text"))),
+    FormCase("location-rename", "catalog.location_action", "rename", "owner_a",
+             lambda w: f"/catalog/locations/{w.loc_rename}/rename",
+             lambda w, n: {"name": f"Renamed bay {n}"}, (Field("name", "optional_text"),)),
+    FormCase("location-archive", "catalog.location_action", "archive", "owner_a",
+             lambda w: f"/catalog/locations/{w.loc_empty}/archive", lambda w, n: {}),
+    FormCase("location-unarchive", "catalog.location_action", "unarchive", "owner_a",
+             lambda w: f"/catalog/locations/{w.loc_archived}/unarchive", lambda w, n: {}),
+    FormCase("product-new", "catalog.product_new", None, "owner_a",
+             lambda w: f"/catalog/products/new?store={w.store_a}",
+             lambda w, n: _product_form(f"NEW-SKU-{n}", "A new thing"), PRODUCT_FIELDS),
+    FormCase("product-edit", "catalog.product_edit", None, "owner_a",
+             lambda w: f"/catalog/products/{w.product_edit}/edit",
+             lambda w, n: _product_form("EDIT-ME-1", f"Edited title {n}"), PRODUCT_FIELDS),
+    FormCase("product-archive", "catalog.product_archive", "archive", "owner_a",
+             lambda w: f"/catalog/products/{w.product_live}/archive", lambda w, n: {}),
+    FormCase("product-unarchive", "catalog.product_archive", "unarchive", "owner_a",
+             lambda w: f"/catalog/products/{w.product_archived}/unarchive", lambda w, n: {}),
+    FormCase("product-stock", "catalog.product_stock", None, "owner_a",
+             lambda w: f"/catalog/products/{w.product_unstocked}/stock",
+             lambda w, n: {"idempotency_key": f"fuzz-stock-{n}",
+                           "location_id": str(w.loc_main), "quantity": "5",
+                           "low_stock_threshold": "1", "reason": "Opening stock"},
+             (KEY, Field("location_id", "id"), Field("quantity", "number", default=True),
+              Field("low_stock_threshold", "number", default=True),
+              Field("reason", "optional_text")),
+             foreign=lambda w: {"location_id": [str(w.loc_b)]}),
+    # The stock dialogs and the overview's bulk changes.
+    *(_entry_case(action) for action in ENTRY_ACTIONS),
+    *(_bulk_case(action, step) for action in BULK_ACTIONS for step in ("preview", "apply")),
+    # CSV import: the cells of the file are its fields (see test_import_* below); here the
+    # form around it.
+    FormCase("import-preview", "imports.preview", None, "owner_a", lambda w: "/import/preview",
+             lambda w, n: {"file": (io.BytesIO(_import_csv(w)), "stock.csv")}, ok=(200,)),
+    FormCase("import-apply", "imports.apply", None, "owner_a", lambda w: "/import/apply",
+             lambda w, n: {"token": _signed_import(w, w.user_owner_a, _import_csv(w))},
+             (Field("token", "key", ("This preview could not be read",)),)),
+]
+
+
+# --------------------------------------------------------------------------- completeness
+
+
+def _dispatched(endpoint: str) -> set[str | None]:
+    """The actions a route that dispatches on a path segment offers."""
+    from app.admin.routes import ACTIONS as STORE_ACTIONS
+    from app.catalog.routes import LOCATION_ACTIONS
+
+    return {
+        "inventory.entry_action": set(ENTRY_ACTIONS),
+        "inventory.bulk_action": set(BULK_ACTIONS),
+        "admin.store_action": set(STORE_ACTIONS),
+        "catalog.location_action": set(LOCATION_ACTIONS),
+        "catalog.product_archive": {"archive", "unarchive"},
+    }.get(endpoint, {None})
+
+
+def test_every_mutating_form_route_has_a_case(app: Flask) -> None:
+    """A POST route added to the browser's screens without a case here fails this test."""
+    routes = {(rule.endpoint, action)
+              for rule in app.url_map.iter_rules()
+              if "POST" in (rule.methods or ()) and not rule.rule.startswith("/api/")
+              and rule.endpoint != "static"
+              for action in _dispatched(rule.endpoint)}
+    covered = {(c.endpoint, c.action) for c in CASES}
+    assert routes - covered == set(), "mutating routes without a fuzz case"
+    assert covered - routes == set(), "fuzz cases for routes that no longer exist"
+    assert len({c.id for c in CASES}) == len(CASES)
+
+
+# --------------------------------------------------------------------------- requests
+
+
+def _sign_in(app: Flask, world: World, actor: str) -> FlaskClient:
+    client = app.test_client()
+    if actor != "anonymous":
+        response = client.post("/sign-in", data={"email": world.users[actor],
+                                                 "password": PASSWORD})
+        assert response.status_code == 303, response.get_data(as_text=True)[:300]
+    return client
+
+
+def _send(client: FlaskClient, url: str, form: dict[str, Any], *, htmx: bool,
+          raw: tuple[str, Raw] | None = None) -> TestResponse:
+    headers = HX if htmx else {}
+    if raw is not None:
+        name, value = raw
+        body = urlencode(form, doseq=True) + f"&{name}={value.escaped}"
+        return client.post(url, data=body.encode(), headers=headers,
+                           content_type="application/x-www-form-urlencoded")
+    return client.post(url, data=form, headers=headers)
+
+
+@dataclass(frozen=True)
+class Mutation:
+    field: str
+    also: tuple[str, ...]
+    cls: str
+    value: Any
+    must_refuse: bool
+
+    def shown(self) -> str:
+        if self.value is MISSING:
+            return "missing"
+        text = self.value.escaped if isinstance(self.value, Raw) else self.value
+        return repr(text[:30] + ("…" if len(text) > 30 else ""))
+
+
+def mutations(case: FormCase, world: World) -> Iterator[Mutation]:
+    valid = case.form(world, 0)
+    foreign = case.foreign(world)
+    for f in case.fields:
+        current = valid.get(f.name, "")
+        current = current[0] if isinstance(current, list) else current
+        for cls, value, bad in values_for(f.kind, str(current), foreign.get(f.name, [])):
+            if value is MISSING and f.default:
+                bad = False  # a form post without it means the default the form declares
+            yield Mutation(f.name, f.also, cls, value, bad)
+    # A field no form declares: ignored, whatever it holds, unless it is far too long.
+    for cls, value, bad in values_for("unread", "1"):
+        if cls in ("control", "overlong", "markup"):
+            yield Mutation("fuzz_extra", (), cls, value, bad)
+    # Field names no form has: named (written with escapes) and refused before any view.
+    for c in CONTROLS:
+        yield Mutation(f"x{c}", (), "control name", "1", True)
+
+
+def _apply(form: dict[str, Any], m: Mutation) -> tuple[dict[str, Any], tuple[str, Raw] | None]:
+    form = {k: v for k, v in form.items() if k != m.field}
+    if m.value is MISSING:
+        return form, None
+    if isinstance(m.value, Raw):
+        return form, (m.field, m.value)
+    form[m.field] = m.value
+    return form, None
+
+
+def _printable(name: str) -> str:
+    return "".join(c if c.isprintable() and c not in "\x85" else f"\\u{ord(c):04x}"
+                   for c in name)
+
+
+def names_field(body: str, m: Mutation) -> bool:
+    """The error names the field: beside it (its id, or the id of its copy in one row of a
+    table, `role-12-error`, `m12-grants-error`), in the boundary's “field”, or in words."""
+    for name in (m.field, *m.also):
+        if " " in name:
+            if name in body:
+                return True
+            continue
+        shown = _printable(name)
+        if f"“{shown}”" in body or re.search(
+                rf'id="(?:\w+-)?{re.escape(shown)}(?:-\d+)?-error"', body):
+            return True
+    return False
+
+
+MARKERS = ("<script>alert", "<img src=x", 'hx-post="/x')
+
+
+def markup_in(body: str) -> list[str]:
+    return [m for m in MARKERS if m in body]
+
+
+def _is_multipart(form: dict[str, Any]) -> bool:
+    return any(isinstance(v, tuple) for v in form.values())
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_hostile_values_in_every_field(
+    case: FormCase, app: Flask, keep_world: Callable[..., Any], tally: Tally,
+) -> None:
+    kept = keep_world("forms", build_world)
+    world: World = kept.data
+    counter = Counter(tally, form_route=case.id)
+    client = _sign_in(app, world, case.actor)
+    url = case.url(world)
+
+    def client_for_request() -> FlaskClient:
+        if case.actor == "anonymous":
+            return app.test_client()
+        return _sign_in(app, world, case.actor) if case.fresh else client
+
+    # The valid form succeeds on the fresh world: refusals below are about the values.
+    before = fingerprint()
+    response = _send(client_for_request(), url, case.form(world, 0), htmx=False)
+    counter.sent(response.status_code)
+    assert response.status_code in case.ok, response.get_data(as_text=True)[:600]
+    if case.endpoint not in ("auth.sign_in", "imports.preview") and "preview" not in case.id:
+        assert changed_tables(before, fingerprint()), "the valid form changed nothing"
+    kept.reset()
+    baseline = fingerprint()
+
+    failures: list[str] = []
+    for n, m in enumerate(mutations(case, world), start=1):
+        form, raw = _apply(case.form(world, n), m)
+        if raw is not None and _is_multipart(form):
+            continue  # a raw urlencoded value cannot ride in a multipart body
+        response = _send(client_for_request(), url, form, htmx=n % 2 == 1, raw=raw)
+        status = response.status_code
+        counter.sent(status)
+        body = response.get_data(as_text=True)
+        where = f"{m.field}={m.shown()} ({m.cls}, {'htmx' if n % 2 else 'plain'})"
+        if status >= 500:
+            failures.append(f"{where}: {status}")
+            kept.reset()
+            continue
+        if markup_in(body):
+            failures.append(f"{where}: unescaped markup {markup_in(body)} in the response")
+        after = fingerprint()
+        if status >= 400:
+            if after != baseline:
+                failures.append(f"{where}: refused with {status} but changed "
+                                f"{changed_tables(baseline, after)}")
+                kept.reset(after)
+            if m.must_refuse and not names_field(body, m) and not (
+                    m.cls == "foreign" and status == 404):
+                # Another store's id is "not found", like an id that does not exist (the
+                # tenancy rule in the README): a 404 page, naming nothing of it.
+                failures.append(f"{where}: {status} without naming the field")
+            continue
+        if m.must_refuse:
+            failures.append(f"{where}: accepted with {status}")
+        elif m.cls == "markup" and status in (301, 302, 303) and case.actor != "anonymous":
+            landed = client_for_request().get(response.headers["Location"])
+            counter.sent(landed.status_code)
+            if markup_in(landed.get_data(as_text=True)):
+                failures.append(f"{where}: unescaped markup in the page redirected to")
+        if after != baseline:
+            kept.reset(after)
+    assert failures == [], f"{len(failures)} failures on {case.id}:\n" + "\n".join(failures)
+
+
+# --------------------------------------------------------------------------- CSV cells
+
+CELLS = {"store": "identifier", "location": "identifier", "sku": "identifier",
+         "quantity": "number"}
+
+
+def _csv_with(w: World, column: str, value: Any) -> bytes:
+    """The import file of the valid case with one cell replaced, quoted as CSV quotes it;
+    raw bytes go in as they are."""
+    out = io.StringIO()
+    row = {"store": w.slugs["store_a"], "location": "ALPHA_BAY", "sku": "ALPHA-SKU-1",
+           "quantity": "15", column: "\x1e" if isinstance(value, Raw) else
+           ("" if value is MISSING else value)}
+    csv.writer(out, lineterminator="\n").writerows([list(row), list(row.values())])
+    data = out.getvalue().encode("utf-8", "surrogatepass")
+    if isinstance(value, Raw):
+        data = data.replace(b"\x1e", unquote_to_bytes(value.escaped))
+    return data
+
+
+def _import_errors(body: str) -> str:
+    found = re.findall(r"<strong>Error:</strong>([^<]*)|<li>([^<]*)</li>|<p>([^<]*)</p>", body)
+    return " ".join("".join(parts) for parts in found).lower()
+
+
+def test_hostile_cells_in_an_import_preview(
+    app: Flask, keep_world: Callable[..., Any], tally: Tally,
+) -> None:
+    """Each cell of an imported file gets every class of hostile value: the preview never
+    changes anything, offers no apply for a value the column must refuse, and says which
+    column (or line) is wrong."""
+    kept = keep_world("forms", build_world)
+    world: World = kept.data
+    counter = Counter(tally, form_route="import-preview")
+    client = _sign_in(app, world, "owner_a")
+    baseline = fingerprint()
+    failures: list[str] = []
+    for n, (column, kind) in enumerate((c, k) for c, k in CELLS.items()):
+        valid = {"store": world.slugs["store_a"], "location": "ALPHA_BAY",
+                 "sku": "ALPHA-SKU-1", "quantity": "15"}[column]
+        for cls, value, bad in values_for(kind, valid):
+            if value is MISSING:
+                continue  # a missing cell is an empty one
+            data = _csv_with(world, column, value)
+            response = client.post("/import/preview", headers=HX if n % 2 else {},
+                                   data={"file": (io.BytesIO(data), "stock.csv")})
+            counter.sent(response.status_code)
+            body = response.get_data(as_text=True)
+            shown = value.escaped if isinstance(value, Raw) else repr(value)[:30]
+            where = f"{column}={shown} ({cls})"
+            if response.status_code >= 500:
+                failures.append(f"{where}: {response.status_code}")
+                continue
+            if markup_in(body):
+                failures.append(f"{where}: unescaped markup {markup_in(body)}")
+            if bad:
+                errors = _import_errors(body)
+                if 'name="token"' in body:
+                    failures.append(f"{where}: the preview offers to apply it")
+                elif column.lower() not in errors and "line 2" not in errors and not (
+                        isinstance(value, Raw) and "not utf-8" in errors):
+                    # Bytes that are not UTF-8 make the file unreadable as a whole.
+                    failures.append(f"{where}: refused without naming the column or line")
+    assert fingerprint() == baseline, "a preview changed something"
+    assert failures == [], f"{len(failures)} failures:\n" + "\n".join(failures)
