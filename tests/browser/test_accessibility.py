@@ -97,8 +97,9 @@ def test_every_screen_has_no_axe_violations(
         f"/inventory/entries/{entry_id}", f"/inventory/entries/{entry_id}/adjust",
         f"/products/{product_id}", "/reports/low-stock", "/reports/out-of-stock",
         "/reports/reorder", "/movements", "/catalog/products", "/catalog/locations",
-        "/catalog/products/new", "/import", "/account/tokens", "/people",
-        f"/people/stores/{shop.store_id}", f"/labels?product={product_id}",
+        "/catalog/products/new", f"/catalog/products/{product_id}/edit", "/import",
+        "/account/tokens", "/people", f"/people/stores/{shop.store_id}",
+        f"/labels?product={product_id}",
     ):
         visit(path)
     page_problems.expect("status of 404")
@@ -107,5 +108,8 @@ def test_every_screen_has_no_axe_violations(
     page.context.clear_cookies()
     sign_in(page, platform_admin)
     visit("/admin/stores", "Stores")
+    visit(f"/admin/stores/{shop.store_id}")
+    visit("/admin/stores/new", "New store")  # an action as its own page
+    visit("/people")  # every user and the form that adds one
 
     assert not found, f"axe-core at {width} width:\n  " + "\n  ".join(found)
