@@ -399,7 +399,7 @@ def test_without_javascript_an_action_is_a_page_that_redirects_back(
 
     row(page, entry_id).get_by_role("link", name="Adjust MUG-BLU at WAREHOUSE_A").click()
     expect(page).to_have_url(re.compile(rf"/inventory/entries/{entry_id}/adjust\?next="))
-    expect(page.get_by_role("heading", level=2)).to_have_text(
+    expect(page.get_by_role("heading", level=1)).to_have_text(
         "Adjust stock — Blue Mug (MUG-BLU) at WAREHOUSE_A"
     )
     expect(page.locator("dialog")).to_have_count(0)

@@ -137,7 +137,7 @@ def test_an_action_opened_in_a_new_tab_works_as_a_page(
         link.click(modifiers=["Control"])
     tab = opened.value
     tab.wait_for_load_state()
-    expect(tab.get_by_role("heading", level=2)).to_have_text(
+    expect(tab.get_by_role("heading", level=1)).to_have_text(
         "Adjust stock — Linen Towel (TWL-LIN) at SHELF_B"
     )
     page_problems.expect("status of 409")

@@ -1,0 +1,115 @@
+"""axe-core on every staff screen, at a 390-px phone and a 1400-px desk: no violations of
+any impact. One browser context per width walks every screen once, signed in once; a failure
+lists each screen's rules with their impact, the elements they name and how to fix them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Product, User
+from app.services.accounts import hash_password
+
+if TYPE_CHECKING:
+    from playwright.sync_api import BrowserContext, Page
+
+expect = pytest.importorskip(
+    "playwright.sync_api", reason="playwright is not installed; pip install -e '.[test]'"
+).expect
+axe_module = pytest.importorskip(
+    "axe_playwright_python.sync_playwright",
+    reason="axe-playwright-python is not installed; pip install -e '.[test]'",
+)
+
+WIDTHS = {
+    "phone": {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True},
+    "desk": {"viewport": {"width": 1400, "height": 900}},
+}
+# Every rule axe-core has, not only the WCAG A/AA tags: "0 violations of any impact".
+AXE_OPTIONS = {"resultTypes": ["violations"]}
+
+
+@pytest.fixture
+def platform_admin(shop) -> str:
+    email = "ada@platform.test"
+    db.session.add(User(email=email, name="Ada Admin", is_platform_admin=True,
+                        password_hash=hash_password(shop.password)))
+    db.session.commit()
+    db.session.remove()
+    return email
+
+
+def describe(screen: str, violations: list[dict[str, Any]]) -> list[str]:
+    lines = []
+    for rule in violations:
+        targets = "; ".join(" ".join(map(str, node["target"])) for node in rule["nodes"][:6])
+        more = len(rule["nodes"]) - 6
+        lines.append(
+            f"{screen}: {rule['id']} ({rule['impact']}) {rule['help']}\n"
+            f"      at {targets}{f' and {more} more' if more > 0 else ''}\n"
+            f"      {rule['nodes'][0].get('failureSummary', '').replace(chr(10), ' ')}"
+        )
+    return lines
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_every_screen_has_no_axe_violations(
+    width: str, new_context: Callable[..., BrowserContext], sign_in, shop, platform_admin: str,
+    page_problems,
+) -> None:
+    axe = axe_module.Axe()
+    phone = width == "phone"
+    page: Page = new_context(**WIDTHS[width]).new_page()
+    found: list[str] = []
+
+    def check(screen: str) -> None:
+        results = axe.run(page, options=AXE_OPTIONS)
+        found.extend(describe(screen, results.response["violations"]))
+
+    def visit(path: str, heading: str | None = None) -> None:
+        page.goto(path)
+        if heading:
+            expect(page.get_by_role("heading", name=heading, level=1)).to_be_visible()
+        check(path)
+
+    # Signed out.
+    visit("/sign-in")
+    sign_in(page, shop.owner)
+
+    entry_id = shop.entries["mug_shelf"]
+    product_id = db.session.scalar(select(Product.id).where(Product.sku == "MUG-BLU"))
+    db.session.remove()
+
+    check("/inventory")
+    if phone:
+        page.locator("summary", has_text="Filters").click()
+        expect(page.get_by_label("Status", exact=True)).to_be_visible()
+        check("/inventory (filters open)")
+    page.get_by_role("link", name="Adjust MUG-BLU at SHELF_B").click()
+    expect(page.locator("dialog[open]")).to_be_visible()
+    check("/inventory (adjust dialog open)")
+
+    for path in (
+        f"/inventory/entries/{entry_id}", f"/inventory/entries/{entry_id}/adjust",
+        f"/products/{product_id}", "/reports/low-stock", "/reports/out-of-stock",
+        "/reports/reorder", "/movements", "/catalog/products", "/catalog/locations",
+        "/catalog/products/new", f"/catalog/products/{product_id}/edit", "/import",
+        "/account/tokens", "/people", f"/people/stores/{shop.store_id}",
+        f"/labels?product={product_id}",
+    ):
+        visit(path)
+    page_problems.expect("status of 404")
+    visit("/no-such-screen", "Not found")
+
+    page.context.clear_cookies()
+    sign_in(page, platform_admin)
+    visit("/admin/stores", "Stores")
+    visit(f"/admin/stores/{shop.store_id}")
+    visit("/admin/stores/new", "New store")  # an action as its own page
+    visit("/people")  # every user and the form that adds one
+
+    assert not found, f"axe-core at {width} width:\n  " + "\n  ".join(found)
