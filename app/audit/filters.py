@@ -14,12 +14,10 @@ from flask import url_for
 from app.permissions import Actor
 from app.services import queries
 from app.services.movements import TYPE_LABELS, MovementFilters
-from app.services.validation import ascii_strip
+from app.services.validation import ascii_strip, parse_id
 
 DEFAULT_PER_PAGE = 50
 PAGE_SIZES = (25, 50, 100, 200)
-# Ids are database integers; anything longer is not one of ours.
-MAX_ID = 2**31 - 1
 ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
@@ -100,10 +98,10 @@ def _id(raw: str | None, name: str, errors: dict[str, str]) -> int | None:
     text = ascii_strip(raw or "")
     if not text:
         return None
-    if not (text.isascii() and text.isdigit()) or len(text) > 10 or not 1 <= int(text) <= MAX_ID:
+    value = parse_id(text)
+    if value is None:
         errors[name] = "Choose from the list, or follow a link from a movement."
-        return None
-    return int(text)
+    return value
 
 
 def _day(raw: str | None, name: str, errors: dict[str, str]) -> date | None:

@@ -9,7 +9,7 @@ from flask_login import login_required
 from app.labels import bp
 from app.services import labels
 from app.services.errors import NotFound
-from app.services.validation import ascii_strip
+from app.services.validation import ascii_strip, parse_id
 from app.web import current_actor
 from app.web.barcodes import SYMBOLOGIES, svg
 
@@ -20,12 +20,12 @@ def _ids(name: str) -> list[int]:
     found: list[int] = []
     for raw in request.args.getlist(name):
         for part in raw.split(","):
-            text = ascii_strip(part)
-            if not text:
+            if not ascii_strip(part):
                 continue
-            if not (text.isascii() and text.isdigit()) or len(text) > 10:
+            value = parse_id(part)
+            if value is None:
                 raise NotFound(f"No such {name}.", {name: f"No such {name}."})
-            found.append(int(text))
+            found.append(value)
     return found
 
 

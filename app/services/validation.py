@@ -64,6 +64,16 @@ def json_problem(document: Any) -> tuple[str, str] | None:
     return None
 
 
+def parse_id(text: str) -> int | None:
+    """A row id typed in a URL or a form: ASCII digits (ASCII spaces around them) naming a key
+    in range, else None. int() would take "５", "1_0" and "1\u00a0"."""
+    text = ascii_strip(text)
+    if not (text.isascii() and text.isdigit()) or len(text) > 10:
+        return None
+    value = int(text)
+    return value if 0 < value <= MAX_ID else None
+
+
 def ascii_strip(value: str) -> str:
     """`value` without the ASCII whitespace around it. str.strip() would also take a no-break
     or figure space, so "1\u00a0" would read as the number 1."""
