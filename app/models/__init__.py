@@ -1,5 +1,6 @@
 """Typed SQLAlchemy models; every constraint the data must keep lives here."""
 
+from app.models.audit import OBJECT_TYPES, AuditEvent
 from app.models.catalog import PRODUCT_TYPES, UNLIMITED_TYPES, Product
 from app.models.inventory import IdempotencyRecord, InventoryEntry, Reservation, StockMovement
 from app.models.stores import Location, Store
@@ -8,10 +9,12 @@ from app.models.tokens import ApiToken
 from app.models.users import ROLES, Membership, User
 
 __all__ = [
+    "OBJECT_TYPES",
     "PRODUCT_TYPES",
     "ROLES",
     "UNLIMITED_TYPES",
     "ApiToken",
+    "AuditEvent",
     "IdempotencyRecord",
     "InventoryEntry",
     "Location",
