@@ -27,7 +27,7 @@ from app.inventory.actions import ACTIONS, ROW_ACTIONS, StockAction, row_note
 from app.inventory.bulk_view import bulk_bar
 from app.inventory.filters import OverviewView, overview_args
 from app.permissions import Actor
-from app.services import export, movements, queries
+from app.services import export, queries
 from app.services.errors import (
     BelowReserved,
     Conflict,
@@ -38,7 +38,7 @@ from app.services.errors import (
     StaleStock,
     ValidationError,
 )
-from app.services.queries import EntryView
+from app.services.queries import EntryView, movements
 from app.web import current_actor, show_store
 from app.web.charts import CHART_DAYS, DEFAULT_CHART_DAYS, stock_charts
 from app.web.csv import csv_response, neutralise
