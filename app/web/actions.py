@@ -82,6 +82,7 @@ def run_form(
     *,
     refused: Callable[[StockroomError], Response | None] | None = None,
     invalid: Callable[[], Response] | None = None,
+    labelled: bool = False,
 ) -> Response:
     """Validate the posted `form`, `call` the one service function, and answer.
 
@@ -89,6 +90,7 @@ def run_form(
     (or `invalid()` answers); a ValidationError's fields go beside their inputs (422); a
     Conflict's message stands above the form (409). `refused(exc)` may answer a refusal
     its own way first (return None to leave it to these rules). On success, `done(result)`.
+    `labelled` is attach_field_errors' own.
     """
     if not form.validate():
         return invalid() if invalid is not None else render(422)
@@ -99,7 +101,7 @@ def run_form(
         if answer is not None:
             return answer
         if isinstance(exc, ValidationError):
-            attach_field_errors(form, exc)
+            attach_field_errors(form, exc, labelled=labelled)
             return render(422)
         return render(409, problem=exc.message)
     return done(result)
@@ -114,10 +116,11 @@ def finish(message: str, next_url: str, fragment: Callable[[], Response]) -> Res
     return fragment()
 
 
-def swap(html: str, target: str, *, how: str = "outerHTML", **events: Any) -> Response:
+def swap(fragment: str | Response, target: str, *, how: str = "outerHTML",
+         **events: Any) -> Response:
     """A fragment that replaces `target` on the page the dialog was opened from, and
     closes the dialog (plus any other `events` for the page to hear)."""
-    response = make_response(html, 200)
+    response = fragment if isinstance(fragment, Response) else make_response(fragment, 200)
     response.headers["HX-Retarget"] = target
     response.headers["HX-Reswap"] = how
     return trigger(response, **events, **{"close-dialog": True})
