@@ -29,13 +29,16 @@ FORM_PAGE = "form_page.html"
 
 def attach_field_errors(
     form: Any, exc: ValidationError, *, names: Mapping[str, str] | None = None,
-    labelled: bool = False,
+    labelled: bool = False, fallback: str | None = None,
 ) -> None:
     """Put a domain error's field messages beside the form's fields. `names` maps a
     service's field name to the form's where they differ; a message for a field the form
-    does not have goes above the form (prefixed with the field's name when `labelled`)."""
+    does not have goes beside the `fallback` field when there is one, else above the form
+    (prefixed with the field's name when `labelled`)."""
     for name, message in exc.fields.items():
         target = getattr(form, (names or {}).get(name, name), None)
+        if target is None and fallback is not None:
+            target = getattr(form, fallback)
         if target is not None and hasattr(target, "errors"):
             errors = target.errors
             target.errors = [*errors, message] if isinstance(errors, list) else [message]
