@@ -19,7 +19,7 @@ from app.people.forms import (
     RoleForm,
 )
 from app.services import accounts, members
-from app.services.errors import Conflict, PermissionDenied, ValidationError
+from app.services.errors import Conflict, OwnerRequired, PermissionDenied, ValidationError
 from app.web import current_actor
 from app.web.actions import FormView, run_form
 from app.web.htmx import is_htmx, trigger, vary_on_htmx
@@ -306,7 +306,7 @@ def remove_member(store_id: int, membership_id: int):  # type: ignore[no-untyped
     page = members.store_members(actor, store_id)
     member = members.get_member(actor, store_id, membership_id)
     if member.role == "owner" and not page.manages_owners:
-        raise members.OwnerRequired()
+        raise OwnerRequired()
     form = ConfirmForm()
     dialog = _confirm_dialog(
         title=f"Remove {member.name} from {page.store.name}?",
