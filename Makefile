@@ -34,7 +34,7 @@ help:
 	@echo "make dev      the same with Flask's debugger and reloader, on a loopback HOST only"
 	@echo "make test     set up and run the tests (PostgreSQL tests skip when no server answers)"
 	@echo "make test-ci  the tests as CI runs them: PostgreSQL and Chromium required, the 'ci' Hypothesis profile"
-	@echo "make lint     ruff"
+	@echo "make lint     ruff, and the import contracts (lint-imports)"
 	@echo "make bench    the service-layer, overview and scale benchmarks (BENCH_ARGS, BENCH_OVERVIEW_ARGS, BENCH_SCALE_ARGS)"
 	@echo "make clean    remove the virtualenv and caches (instance/ and its database stay)"
 
@@ -78,6 +78,7 @@ test-ci: setup
 
 lint: setup
 	$(BIN)/ruff check app tests
+	$(BIN)/lint-imports
 
 bench: setup
 	$(BIN)/python bench/bench_services.py $(BENCH_ARGS)

@@ -15,6 +15,7 @@ from app.clock import utcnow
 from app.permissions import READ
 from app.services import tokens
 from app.services.errors import ValidationError
+from app.web.actions import attach_field_errors
 
 # The service's field names as this form names them.
 FORM_FIELDS = {"expires_at": "expires_on", "store_ids": "stores"}
@@ -47,9 +48,7 @@ def create_token():  # type: ignore[no-untyped-def]
             platform_admin=platform_admin,
         )
     except ValidationError as exc:
-        for name, message in exc.fields.items():
-            field = getattr(form, FORM_FIELDS.get(name, name), form.name)
-            field.errors = [*field.errors, message]
+        attach_field_errors(form, exc, names=FORM_FIELDS, fallback="name")
         return _page(form, status=422)
     # Rendered, not redirected: a redirect would have to carry the secret in the session.
     return _page(_form(formdata=None), created=token, plaintext=plaintext, status=201)

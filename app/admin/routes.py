@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask import abort, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
+from werkzeug.wrappers import Response
 
 from app.admin import bp
 from app.admin.forms import ConfirmStoreForm, CreateStoreForm, RenameStoreForm, StoreActionForm
@@ -18,10 +19,10 @@ from app.permissions import Actor
 from app.services import admin_stats
 from app.services import stores as store_service
 from app.services.admin_stats import StoreStats
-from app.services.errors import Conflict, ValidationError
 from app.services.stores import StoreState
 from app.web import current_actor
-from app.web.htmx import is_htmx, trigger, vary_on_htmx, wants_fragment
+from app.web.actions import FormView, finish, run_form, swap
+from app.web.htmx import vary_on_htmx, wants_fragment
 from app.web.urls import safe_next
 
 
@@ -134,33 +135,24 @@ def store_action(store_id: int, action_name: str):  # type: ignore[no-untyped-de
 def _run(action: StoreAction, stats: StoreStats | None, target: str):  # type: ignore[no-untyped-def]
     actor = current_actor()
     form = action.form()
+    view = _view(action, form, stats, target)
     if request.method == "GET":
         form.next.data = safe_next(request.args.get("next")) or ""
         if stats is not None and action.name == "rename":
             form.name.data = stats.name  # type: ignore[attr-defined]
         problem = action.wrong_state(stats) if stats is not None else None
-        return _form(action, form, stats, target, 409 if problem else 200, problem,
-                     blocked=bool(problem))
+        return view.render(409 if problem else 200, problem=problem, blocked=bool(problem))
 
-    if not form.validate():
-        return _form(action, form, stats, target, 422)
-    try:
-        state = action.apply(actor, stats.id if stats else 0, form)
-    except ValidationError as exc:
-        _attach_field_errors(form, exc)
-        return _form(action, form, stats, target, 422)
-    except Conflict as exc:
-        return _form(action, form, stats, target, 409, exc.message)
+    def done(state: StoreState) -> Response:
+        message = action.describe(state)
+        next_url = safe_next(form.next.data) or url_for("admin.stores")
+        return finish(message, next_url, lambda: _refreshed(actor, state.id, next_url, message))
 
-    message = action.describe(state)
-    next_url = safe_next(form.next.data) or url_for("admin.stores")
-    if not is_htmx():
-        flash(message, "success")
-        return redirect(next_url, code=303)
-    return _refreshed(actor, state.id, next_url, message)
+    return run_form(form, view.render,
+                    lambda: action.apply(actor, stats.id if stats else 0, form), done)
 
 
-def _refreshed(actor: Actor, store_id: int, next_url: str, message: str):  # type: ignore[no-untyped-def]
+def _refreshed(actor: Actor, store_id: int, next_url: str, message: str) -> Response:
     """After a change under htmx: the section the dialog was opened from, redrawn, and the
     flash out of band."""
     messages = [("success", message)]
@@ -172,26 +164,15 @@ def _refreshed(actor: Actor, store_id: int, next_url: str, message: str):  # typ
         html = render_template("admin/_stores.html", messages=messages, with_flash=True,
                                overview=admin_stats.stores_overview(actor))
         target = "#stores-admin"
-    response = make_response(html, 200)
-    response.headers["HX-Retarget"] = target
-    response.headers["HX-Reswap"] = "outerHTML"
-    return trigger(response, **{"stores-changed": {"store": store_id}, "close-dialog": True})
+    return swap(html, target, **{"stores-changed": {"store": store_id}})
 
 
-def _attach_field_errors(form: Any, exc: ValidationError) -> None:
-    for name, message in exc.fields.items():
-        field = getattr(form, name, None)
-        if field is not None and hasattr(field, "errors"):
-            field.errors = [*field.errors, message] if isinstance(field.errors, list) else [message]
-        else:
-            form.form_errors.append(message)
-
-
-def _form(action: StoreAction, form: Any, stats: StoreStats | None, target: str, status: int,
-          problem: str | None = None, *, blocked: bool = False):  # type: ignore[no-untyped-def]
-    context = {"action": action, "form": form, "store": stats, "target": target,
-               "problem": problem, "blocked": blocked}
-    if not is_htmx():
-        return make_response(render_template("admin/form_page.html", **context), status)
-    fragment = "admin/_dialog.html" if request.method == "GET" else "admin/_store_form.html"
-    return make_response(render_template(fragment, **context), status)
+def _view(action: StoreAction, form: Any, stats: StoreStats | None, target: str) -> FormView:
+    crumbs = [("Stores", url_for("admin.stores"))]
+    if stats is not None:
+        crumbs.append((stats.name, url_for("admin.store", store_id=stats.id)))
+    return FormView(
+        "admin/_store_form.html", action.title, crumbs=crumbs,
+        context={"action": action, "form": form, "store": stats, "target": target,
+                 "problem": None, "blocked": False},
+    )

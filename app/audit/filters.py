@@ -13,7 +13,7 @@ from flask import url_for
 
 from app.permissions import Actor
 from app.services import queries
-from app.services.movements import TYPE_LABELS, MovementFilters
+from app.services.queries.movements import TYPE_LABELS, MovementFilters
 from app.services.validation import ascii_strip, parse_id
 
 DEFAULT_PER_PAGE = 50

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from flask_login import login_required
 from flask_wtf import FlaskForm
+from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
 
 from app.catalog import bp
@@ -24,7 +25,8 @@ from app.services import catalog, inventory, locations
 from app.services.errors import Conflict, ValidationError
 from app.services.validation import ascii_strip
 from app.web import current_actor, readable_stores, show_store
-from app.web.htmx import is_htmx, trigger, vary_on_htmx, wants_fragment
+from app.web.actions import FormView, finish, flash_oob, run_form, swap
+from app.web.htmx import is_htmx, vary_on_htmx, wants_fragment
 from app.web.urls import safe_next
 
 # The location actions a dialog offers: (title, button, service, past tense, destructive).
@@ -94,18 +96,19 @@ def _require_catalog(store_id: int) -> None:
         abort(403)
 
 
-def _attach_errors(form: FlaskForm, exc: ValidationError) -> None:
-    """Service field errors beside their fields; the rest above the form."""
-    for name, message in exc.fields.items():
-        field = getattr(form, name, None)
-        if field is not None and hasattr(field, "errors"):
-            field.errors = [*field.errors, message] if isinstance(field.errors, list) else [message]
-        else:
-            form.form_errors.append(f"{name}: {message}")
+def _beside(form: FlaskForm, field: str, page: Callable[[], Response],
+            when: Callable[[Conflict], bool] = lambda _exc: True,
+            ) -> Callable[[Any], Response | None]:
+    """A conflict that is about one field (a code or SKU already taken): its message beside
+    that field, the form drawn again with 409."""
+    def refused(exc: Any) -> Response | None:
+        if not isinstance(exc, Conflict) or not when(exc):
+            return None
+        errors = getattr(form, field).errors
+        getattr(form, field).errors = [*errors, exc.message]
+        return page()
 
-
-def _flash_oob(message: str, category: str = "success") -> str:
-    return render_template("_flashes.html", oob=True, messages=[(category, message)])
+    return refused
 
 
 # --------------------------------------------------------------------------- locations
@@ -130,24 +133,22 @@ def location_create():  # type: ignore[no-untyped-def]
     except StoreNotChosen as exc:
         form.validate()
         return _locations_response(None, form, 422, store_error=exc.message)
-    if not form.validate():
-        return _locations_response(store_id, form, 422)
-    try:
-        created = locations.create_location(
+
+    def added(created: Any) -> Response:
+        message = f"Added location {created.code}."
+        return finish(message, url_for("catalog.locations", store=store_id),
+                      lambda: _locations_response(store_id, NewLocationForm(formdata=None), 200,
+                                                  flashed=message))
+
+    return run_form(
+        form, lambda status, problem=None: _locations_response(store_id, form, status),
+        lambda: locations.create_location(
             actor=current_actor(), store_id=store_id, code=form.code.data or "",
             name=form.name.data or "",
-        )
-    except ValidationError as exc:
-        _attach_errors(form, exc)
-        return _locations_response(store_id, form, 422)
-    except Conflict as exc:
-        form.code.errors = [*form.code.errors, exc.message]
-        return _locations_response(store_id, form, 409)
-    message = f"Added location {created.code}."
-    if not is_htmx():
-        flash(message, "success")
-        return redirect(url_for("catalog.locations", store=store_id), code=303)
-    return _locations_response(store_id, NewLocationForm(formdata=None), 200, flashed=message)
+        ),
+        added, labelled=True,
+        refused=_beside(form, "code", lambda: _locations_response(store_id, form, 409)),
+    )
 
 
 @bp.route("/locations/<int:location_id>/<action_name>", methods=["GET", "POST"])
@@ -161,36 +162,31 @@ def location_action(location_id: int, action_name: str):  # type: ignore[no-unty
     show_store(place.store_id)
     _require_catalog(place.store_id)
     form: FlaskForm = RenameLocationForm() if action_name == "rename" else ConfirmForm()
+    view = _location_dialog(action_name, form, place)
     if request.method == "GET":
         if action_name == "rename":
             form.name.data = place.name  # type: ignore[attr-defined]
-        return _location_dialog(action_name, form, place, 200)
-    if not form.validate():
-        return _location_dialog(action_name, form, place, 422)
+        return view.render()
     _title, _button, service, done, _destructive = LOCATION_ACTIONS[action_name]
-    kwargs: dict[str, Any] = {"actor": actor, "location_id": location_id}
-    if action_name == "rename":
-        kwargs["name"] = form.name.data or ""  # type: ignore[attr-defined]
-    try:
-        after = service(**kwargs)
-    except ValidationError as exc:
-        _attach_errors(form, exc)
-        return _location_dialog(action_name, form, place, 422)
-    except Conflict as exc:
-        return _location_dialog(action_name, form, place, 409, problem=exc.message)
-    if action_name == "rename":
-        message = (f"Renamed {after.code}: “{place.name or 'no name'}” → "
-                   f"“{after.name or 'no name'}”.")
-    else:
-        message = f"{done} location {after.code}."
-    if not is_htmx():
-        flash(message, "success")
-        return redirect(url_for("catalog.locations", store=place.store_id), code=303)
-    response = _locations_response(place.store_id, NewLocationForm(formdata=None), 200,
-                                   flashed=message)
-    response.headers["HX-Retarget"] = "#locations"
-    response.headers["HX-Reswap"] = "outerHTML"
-    return trigger(response, **{"close-dialog": True})
+
+    def change() -> Any:
+        kwargs: dict[str, Any] = {"actor": actor, "location_id": location_id}
+        if action_name == "rename":
+            kwargs["name"] = form.name.data or ""  # type: ignore[attr-defined]
+        return service(**kwargs)
+
+    def changed(after: Any) -> Response:
+        if action_name == "rename":
+            message = (f"Renamed {after.code}: “{place.name or 'no name'}” → "
+                       f"“{after.name or 'no name'}”.")
+        else:
+            message = f"{done} location {after.code}."
+        return finish(message, url_for("catalog.locations", store=place.store_id),
+                      lambda: swap(_locations_response(
+                          place.store_id, NewLocationForm(formdata=None), 200,
+                          flashed=message), "#locations"))
+
+    return run_form(form, view.render, change, changed, labelled=True)
 
 
 def _locations_response(store_id: int | None, form: FlaskForm, status: int,
@@ -211,25 +207,20 @@ def _locations_response(store_id: int | None, form: FlaskForm, status: int,
     if is_htmx() and (request.method == "POST" or wants_fragment()):
         html = render_template("catalog/_locations.html", **context)
         if flashed:
-            html += _flash_oob(flashed)
+            html += flash_oob(flashed)
         return vary_on_htmx(make_response(html, status))
     return vary_on_htmx(make_response(render_template("catalog/locations.html", **context),
                                       status))
 
 
-def _location_dialog(action_name: str, form: FlaskForm, place: locations.LocationRow,
-                     status: int, problem: str | None = None):  # type: ignore[no-untyped-def]
+def _location_dialog(action_name: str, form: FlaskForm,
+                     place: locations.LocationRow) -> FormView:
     title, button, _service, _done, destructive = LOCATION_ACTIONS[action_name]
-    context = {
+    return FormView("catalog/_location_action.html", title, context={
         "action_name": action_name, "title": title, "button": button,
-        "destructive": destructive, "form": form, "place": place, "problem": problem,
-        "body": "catalog/_location_action.html",
+        "destructive": destructive, "form": form, "place": place, "problem": None,
         "back": url_for("catalog.locations", store=place.store_id),
-    }
-    if not is_htmx():
-        return make_response(render_template("catalog/action_page.html", **context), status)
-    template = "catalog/_dialog.html" if request.method == "GET" else context["body"]
-    return make_response(render_template(template, in_dialog=True, **context), status)
+    })
 
 
 # --------------------------------------------------------------------------- products
@@ -302,20 +293,20 @@ def product_new():  # type: ignore[no-untyped-def]
         form.validate()
         return _product_form(form, None, None, 422,
                              store_error="Choose the store to add the product to.")
-    if not form.validate():
-        return _product_form(form, None, store_id, 422)
-    try:
-        product = catalog.create_product(actor=current_actor(), store_id=store_id,
-                                         **_product_values(form))
-    except ValidationError as exc:
-        _attach_errors(form, exc)
-        return _product_form(form, None, store_id, 422)
-    except Conflict as exc:
-        form.sku.errors = [*form.sku.errors, exc.message]
-        return _product_form(form, None, store_id, 409)
-    flash(f"Added {product.sku} — {product.title}." + (
-        " Stock it at a location below." if product.type == "physical" else ""), "success")
-    return redirect(url_for("catalog.product_edit", product_id=product.id), code=303)
+
+    def added(product: Any) -> Response:
+        # The new product's own page, whether or not htmx sent the form.
+        flash(f"Added {product.sku} — {product.title}." + (
+            " Stock it at a location below." if product.type == "physical" else ""), "success")
+        return redirect(url_for("catalog.product_edit", product_id=product.id), code=303)
+
+    return run_form(
+        form, lambda status, problem=None: _product_form(form, None, store_id, status, problem),
+        lambda: catalog.create_product(actor=current_actor(), store_id=store_id,
+                                       **_product_values(form)),
+        added, labelled=True,
+        refused=_beside(form, "sku", lambda: _product_form(form, None, store_id, 409)),
+    )
 
 
 @bp.route("/products/<int:product_id>/edit", methods=["GET", "POST"])
@@ -334,21 +325,21 @@ def product_edit(product_id: int):  # type: ignore[no-untyped-def]
     })
     if request.method == "GET":
         return _product_form(form, product, product.store_id, 200)
-    if not form.validate():
-        return _product_form(form, product, product.store_id, 422)
-    try:
-        after = catalog.update_product(actor=actor, product_id=product_id,
-                                       **_product_values(form))
-    except ValidationError as exc:
-        _attach_errors(form, exc)
-        return _product_form(form, product, product.store_id, 422)
-    except Conflict as exc:
-        if "SKU" in exc.message:
-            form.sku.errors = [*form.sku.errors, exc.message]
-            return _product_form(form, product, product.store_id, 409)
-        return _product_form(form, product, product.store_id, 409, problem=exc.message)
-    flash(f"Saved {after.sku} — {after.title}.", "success")
-    return redirect(url_for("catalog.product_edit", product_id=product_id), code=303)
+
+    def saved(after: Any) -> Response:
+        flash(f"Saved {after.sku} — {after.title}.", "success")
+        return redirect(url_for("catalog.product_edit", product_id=product_id), code=303)
+
+    return run_form(
+        form,
+        lambda status, problem=None: _product_form(form, product, product.store_id, status,
+                                                   problem),
+        lambda: catalog.update_product(actor=actor, product_id=product_id,
+                                       **_product_values(form)),
+        saved, labelled=True,
+        refused=_beside(form, "sku", lambda: _product_form(form, product, product.store_id, 409),
+                        when=lambda exc: "SKU" in exc.message),
+    )
 
 
 @bp.post("/products/<int:product_id>/<any(archive, unarchive):verb>")
@@ -383,43 +374,44 @@ def product_stock(product_id: int):  # type: ignore[no-untyped-def]
     form = StockEntryForm()
     options = catalog.stocking_options(actor, product_id)
     form.location_id.choices = _location_choices(options)
+    view = _stock_form(form, product)
+
+    def render(status: int = 200, **changes: Any) -> Response:
+        if status != 200:
+            # A corrected retry is a new request, not a replay of the refused one.
+            form.idempotency_key.data = uuid.uuid4().hex
+        return view.render(status, **changes)
+
     if request.method == "GET":
         form.idempotency_key.data = uuid.uuid4().hex
-        return _stock_form(form, product, 200)
-    if not form.validate():
-        return _stock_form(form, product, 422)
-    raw = ascii_strip(form.location_id.data or "")
-    if not raw:
-        form.location_id.errors = ["Choose a location."]
-        return _stock_form(form, product, 422)
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 10:
-        form.location_id.errors = ["Choose one from the list."]
-        return _stock_form(form, product, 422)
-    try:
-        change = inventory.create_entry(
+        return render()
+
+    def stock() -> Any:
+        raw = ascii_strip(form.location_id.data or "")
+        if not raw:
+            raise ValidationError({"location_id": "Choose a location."})
+        if not raw.isascii() or not raw.isdigit() or len(raw) > 10:
+            raise ValidationError({"location_id": "Choose one from the list."})
+        return inventory.create_entry(
             actor=actor, product_id=product_id, location_id=int(raw),
             quantity=form.quantity.number or 0,
             low_stock_threshold=form.low_stock_threshold.number or 0,
             reason=(form.reason.data or "").strip() or None,
             idempotency_key=form.idempotency_key.data,
         )
-    except ValidationError as exc:
-        _attach_errors(form, exc)
-        return _stock_form(form, product, 422)
-    except Conflict as exc:
-        return _stock_form(form, product, 409, problem=exc.message)
-    code = next((o.code for o in options if o.id == change.entry.location_id), "the location")
-    message = (f"Now tracking {product.sku} at {code}: "
-               f"{change.entry.quantity:,} on hand.")
-    if not is_htmx():
-        flash(message, "success")
-        return redirect(url_for("inventory.product", product_id=product_id), code=303)
-    html = render_template("catalog/_product_row.html", product=catalog.get_product(
-        actor, product_id), can_manage=True) + _flash_oob(message)
-    response = make_response(html, 200)
-    response.headers["HX-Retarget"] = f"#product-{product_id}"
-    response.headers["HX-Reswap"] = "outerHTML"
-    return trigger(response, **{"close-dialog": True})
+
+    def stocked(change: Any) -> Response:
+        code = next((o.code for o in options if o.id == change.entry.location_id),
+                    "the location")
+        message = (f"Now tracking {product.sku} at {code}: "
+                   f"{change.entry.quantity:,} on hand.")
+        return finish(message, url_for("inventory.product", product_id=product_id),
+                      lambda: swap(render_template(
+                          "catalog/_product_row.html",
+                          product=catalog.get_product(actor, product_id), can_manage=True,
+                      ) + flash_oob(message), f"#product-{product_id}"))
+
+    return run_form(form, render, stock, stocked, labelled=True)
 
 
 def _product_values(form: ProductForm) -> dict[str, Any]:
@@ -451,21 +443,13 @@ def _product_form(form: ProductForm, product: catalog.ProductRow | None, store_i
     return make_response(render_template("catalog/product_form.html", **context), status)
 
 
-def _stock_form(form: StockEntryForm, product: catalog.ProductRow, status: int,
-                problem: str | None = None):  # type: ignore[no-untyped-def]
-    if status != 200:
-        # A corrected retry is a new request, not a replay of the refused one.
-        form.idempotency_key.data = uuid.uuid4().hex
-    context = {
-        "form": form, "product": product, "problem": problem,
-        "title": "Stock at a location", "body": "catalog/_stock_form.html",
+def _stock_form(form: StockEntryForm, product: catalog.ProductRow) -> FormView:
+    title = "Stock at a location"
+    return FormView("catalog/_stock_form.html", title, context={
+        "form": form, "product": product, "problem": None, "title": title,
         "back": safe_next(request.args.get("next"))
         or url_for("catalog.product_edit", product_id=product.id),
-    }
-    if not is_htmx():
-        return make_response(render_template("catalog/action_page.html", **context), status)
-    template = "catalog/_dialog.html" if request.method == "GET" else context["body"]
-    return make_response(render_template(template, in_dialog=True, **context), status)
+    })
 
 
 def _location_choices(options: Iterable[Any]) -> list[SelectChoice]:

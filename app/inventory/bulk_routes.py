@@ -6,9 +6,10 @@ import uuid
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, render_template, request, url_for
 from flask_login import login_required
 from werkzeug.datastructures import MultiDict
+from werkzeug.wrappers import Response
 
 from app.inventory import bp
 from app.inventory.bulk_view import (
@@ -19,13 +20,13 @@ from app.inventory.bulk_view import (
     selection_fields,
 )
 from app.inventory.filters import OverviewView, parse_overview_args
-from app.inventory.routes import _attach_field_errors, _response, overview_context
+from app.inventory.routes import _response, overview_context
 from app.services import bulk, queries
 from app.services.bulk import BulkPreview, BulkRefused, Selection
 from app.services.errors import Conflict, ValidationError
 from app.web import current_actor, readable_stores
+from app.web.actions import FormView, attach_field_errors, finish, flash_oob, swap
 from app.web.boundary import screen_beyond_form
-from app.web.htmx import is_htmx, trigger
 from app.web.urls import safe_next
 
 # A preview lists this many entries that would change; every problem is always listed.
@@ -73,7 +74,7 @@ def bulk_action(action_name: str):  # type: ignore[no-untyped-def]
     except ValidationError as exc:
         fields = {k: v for k, v in exc.fields.items() if k != "selection"}
         if fields:
-            _attach_field_errors(form, ValidationError(fields))
+            attach_field_errors(form, ValidationError(fields))
         return _render(action, form, chosen, view, 422, problem=exc.fields.get("selection"))
     except BulkRefused as exc:
         # Something changed since the preview: show the preview as things stand now.
@@ -85,9 +86,11 @@ def bulk_action(action_name: str):  # type: ignore[no-untyped-def]
 
     message = action.describe(change)
     next_url = safe_next(form.next.data) or url_for("inventory.overview")
-    if not is_htmx():
-        flash(message, "success")
-        return redirect(next_url, code=303)
+    return finish(message, next_url, lambda: _swapped(next_url, message))
+
+
+def _swapped(next_url: str, message: str) -> Response:
+    """What an htmx page gets after bulk work: the overview's rows, or the page it came from."""
     target = urlsplit(next_url)
     if target.path != url_for("inventory.overview"):
         flash(message, "success")
@@ -97,12 +100,9 @@ def bulk_action(action_name: str):  # type: ignore[no-untyped-def]
     # Back on the overview: the rows the user is looking at, the stats and one flash line.
     state = parse_overview_args(MultiDict(parse_qsl(target.query)))
     html = render_template(
-        "inventory/_results.html", oob_stats=True, **overview_context(actor, state)
-    ) + render_template("_flashes.html", oob=True, messages=[("success", message)])
-    response = _response(html, 200)
-    response.headers["HX-Retarget"] = "#results"
-    response.headers["HX-Reswap"] = "outerHTML"
-    return trigger(response, **{"close-dialog": True})
+        "inventory/_results.html", oob_stats=True, **overview_context(current_actor(), state)
+    ) + flash_oob(message)
+    return swap(html, "#results")
 
 
 def _render(
@@ -131,12 +131,9 @@ def _render(
         if chosen is not None else "",
         "back_url": safe_next(form.next.data) or view.url(cursor=None),
     }
-    if not is_htmx():
-        return _response(render_template("inventory/bulk_page.html", **context), status)
-    template = "inventory/_bulk_dialog.html" if request.method == "GET" else (
-        "inventory/_bulk_form.html"
-    )
-    return _response(render_template(template, **context), status)
+    form_view = FormView("inventory/_bulk_form.html", action.title, context,
+                         dialog_class="bulk-dialog", panel_class="bulk-panel")
+    return form_view.render(status)
 
 
 def _names(view: OverviewView) -> dict[str, str]:

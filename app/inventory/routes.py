@@ -19,6 +19,7 @@ from flask import (
     url_for,
 )
 from flask_login import login_required
+from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
 
 from app.clock import utcnow
@@ -27,19 +28,20 @@ from app.inventory.actions import ACTIONS, ROW_ACTIONS, StockAction, row_note
 from app.inventory.bulk_view import bulk_bar
 from app.inventory.filters import OverviewView, overview_args
 from app.permissions import Actor
-from app.services import export, movements, queries
+from app.services import export, queries
 from app.services.errors import (
     BelowReserved,
-    Conflict,
     ExceedsFulfilled,
     ExceedsReserved,
     InsufficientStock,
     QuantityTooLarge,
     StaleStock,
+    StockroomError,
     ValidationError,
 )
-from app.services.queries import EntryView
+from app.services.queries import EntryView, movements
 from app.web import current_actor, show_store
+from app.web.actions import FormView, attach_field_errors, finish, run_form, swap
 from app.web.charts import CHART_DAYS, DEFAULT_CHART_DAYS, stock_charts
 from app.web.csv import csv_response, neutralise
 from app.web.htmx import is_htmx, trigger, vary_on_htmx, wants_fragment
@@ -253,44 +255,61 @@ def entry_action(entry_id: int, action_name: str):  # type: ignore[no-untyped-de
         abort(403)
     form = action.form()
     _offer_choices(action, form, entry)
+    view = FormView("inventory/_action_form.html", action.title,
+                    context={"action": action, "form": form, "entry": entry, "problem": None})
+
+    def render(status: int = 200, **changes: Any) -> Response:
+        if status != 200:
+            # Every submission gets a fresh key, so a corrected retry is a new request.
+            form.idempotency_key.data = uuid.uuid4().hex
+        return view.render(status, **changes)
+
     if request.method == "GET":
         form.idempotency_key.data = uuid.uuid4().hex
         form.next.data = safe_next(request.args.get("next")) or ""
         if hasattr(form, "expected_version"):
             form.expected_version.data = str(entry.version)
-        return _action_form(action, form, entry, 200)
+        return render()
 
-    if not form.validate():
-        return _action_form(action, form, entry, 422)
-    try:
-        change = action.apply(actor, entry, form, form.idempotency_key.data)
-    except ValidationError as exc:
-        _attach_field_errors(form, exc)
-        return _action_form(action, form, entry, 422)
-    except StaleStock as exc:
-        # Show the value as it is now and let the user apply again against it.
-        form.expected_version.data = str(exc.version)
-        fresh = queries.get_entry(actor, entry_id)
-        return _action_form(action, form, fresh, 409, problem=exc.message)
-    except (InsufficientStock, ExceedsReserved, BelowReserved, ExceedsFulfilled,
-            QuantityTooLarge) as exc:
-        # More (or less) than there is: the quantity the user typed is what to change, so
-        # the message stands beside it as well as at the top, and focus goes there.
-        _attach_field_errors(form, ValidationError({action.quantity_field: exc.message}))
-        return _action_form(action, form, entry, 409, problem=exc.message)
-    except Conflict as exc:
-        return _action_form(action, form, entry, 409, problem=exc.message)
+    def refused(exc: StockroomError) -> Response | None:
+        if isinstance(exc, StaleStock):
+            # Show the value as it is now and let the user apply again against it.
+            form.expected_version.data = str(exc.version)
+            fresh = queries.get_entry(actor, entry_id)
+            return render(409, entry=fresh, problem=exc.message)
+        if isinstance(exc, (InsufficientStock, ExceedsReserved, BelowReserved,
+                            ExceedsFulfilled, QuantityTooLarge)):
+            # More (or less) than there is: the quantity the user typed is what to change,
+            # so the message stands beside it as well as at the top, and focus goes there.
+            attach_field_errors(form, ValidationError({action.quantity_field: exc.message}))
+            return render(409, problem=exc.message)
+        return None
 
+    return run_form(
+        form, render, lambda: action.apply(actor, entry, form, form.idempotency_key.data),
+        lambda change: _applied(action, entry, change, form.next.data), refused=refused,
+    )
+
+
+def _applied(action: StockAction, entry: EntryView, change: Any, next_field: str | None
+             ) -> Response:
+    """After a stock action: a flash and a redirect for a plain post; under htmx, the
+    overview's row (or the page the dialog was opened from) and the stats told."""
+    entry_id = entry.id
     message = action.describe(entry, change)
-    next_url = safe_next(form.next.data) or url_for("inventory.overview")
+    next_url = safe_next(next_field) or url_for("inventory.overview")
     if action.name == "delete" and urlsplit(next_url).path == url_for(
         "inventory.entry", entry_id=entry_id
     ):
         # The entry's own page is gone with it: its product's page lists what is left.
         next_url = url_for("inventory.product", product_id=entry.product_id)
-    if not is_htmx():
-        flash(message, "success")
-        return redirect(next_url, code=303)
+    return finish(message, next_url, lambda: _swapped(action, entry, change, next_url, message))
+
+
+def _swapped(action: StockAction, entry: EntryView, change: Any, next_url: str,
+             message: str) -> Response:
+    """What an htmx page swaps after a stock action, with the stats told it changed."""
+    changed = {"stock-changed": {"entry": entry.id}}
     if urlsplit(next_url).path != url_for("inventory.overview"):
         # Opened from the entry's or its product's page: that page shows the quantities,
         # totals and history the change moved, so it is loaded again (its main part), with
@@ -300,25 +319,20 @@ def entry_action(entry_id: int, action_name: str):  # type: ignore[no-untyped-de
         response.headers["HX-Location"] = json.dumps(
             {"path": next_url, "target": "#main", "select": "#main", "swap": "outerHTML"}
         )
-        return trigger(response, **{"stock-changed": {"entry": entry_id}, "close-dialog": True})
+        return trigger(response, **changed, **{"close-dialog": True})
     if action.name == "delete":
         html = render_template("_flashes.html", oob=True, messages=[("success", message)])
-        response = _response(html, 200)
-        response.headers["HX-Reswap"] = "delete"
-    else:
-        html = render_template(
-            "inventory/_row_update.html",
-            entry=queries.get_entry(actor, entry_id),
-            row_actions=ROW_ACTIONS,
-            actions=ACTIONS,
-            next_url=next_url,
-            messages=[("success", message)],
-            row_note=row_note(action, entry, change),
-        )
-        response = _response(html, 200)
-        response.headers["HX-Reswap"] = "outerHTML"
-    response.headers["HX-Retarget"] = f"#entry-{entry_id}"
-    return trigger(response, **{"stock-changed": {"entry": entry_id}, "close-dialog": True})
+        return swap(html, f"#entry-{entry.id}", how="delete", **changed)
+    html = render_template(
+        "inventory/_row_update.html",
+        entry=queries.get_entry(current_actor(), entry.id),
+        row_actions=ROW_ACTIONS,
+        actions=ACTIONS,
+        next_url=next_url,
+        messages=[("success", message)],
+        row_note=row_note(action, entry, change),
+    )
+    return swap(html, f"#entry-{entry.id}", **changed)
 
 
 @bp.get("/products/<int:product_id>")
@@ -381,29 +395,6 @@ def _offer_choices(action: StockAction, form: Any, entry: EntryView) -> None:
             for loc in queries.store_locations(actor, store_id=entry.store_id)
             if loc.id != entry.location_id
         ]
-
-
-def _attach_field_errors(form: Any, exc: ValidationError) -> None:
-    for name, message in exc.fields.items():
-        field = getattr(form, name, None)
-        if field is not None and hasattr(field, "errors"):
-            field.errors = [*field.errors, message] if isinstance(field.errors, list) else [message]
-        else:
-            form.form_errors.append(message)
-
-
-def _action_form(
-    action: StockAction, form: Any, entry: EntryView, status: int, problem: str | None = None
-):  # type: ignore[no-untyped-def]
-    if status != 200:
-        # Every submission gets a fresh key, so a corrected retry is a new request.
-        form.idempotency_key.data = uuid.uuid4().hex
-    context = {"action": action, "form": form, "entry": entry, "problem": problem}
-    if not is_htmx():
-        return _response(render_template("inventory/action_page.html", **context), status)
-    fragment = "_dialog.html" if request.method == "GET" else "_action_form.html"
-    template = f"inventory/{fragment}"
-    return _response(render_template(template, **context), status)
 
 
 def _response(html: str, status: int):  # type: ignore[no-untyped-def]

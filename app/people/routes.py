@@ -19,8 +19,9 @@ from app.people.forms import (
     RoleForm,
 )
 from app.services import accounts, members
-from app.services.errors import Conflict, PermissionDenied, ValidationError
+from app.services.errors import Conflict, OwnerRequired, PermissionDenied, ValidationError
 from app.web import current_actor
+from app.web.actions import FormView, run_form
 from app.web.htmx import is_htmx, trigger, vary_on_htmx
 
 # --------------------------------------------------------------------------- users
@@ -42,22 +43,20 @@ def create_user():  # type: ignore[no-untyped-def]
     if not actor.is_platform_admin:
         raise PermissionDenied(accounts.USERS_PERMISSION)
     form = CreateUserForm()
-    if not form.validate():
-        return _users_page(form, status=422)
-    try:
-        user = accounts.create_account(
+
+    def created(user: Any) -> Response:
+        kind = "platform admin" if user.is_platform_admin else "user"
+        return _users_done(
+            f"Created the {kind} {user.label}. Add them to a store from its people page.")
+
+    return run_form(
+        form, lambda status, problem=None: _users_page(form, status=status),
+        lambda: accounts.create_account(
             actor=actor, email=form.email.data or "", name=form.name.data or "",
             password=form.password.data or "", platform_admin=bool(form.platform_admin.data),
-        )
-    except ValidationError as exc:
-        _attach(form, exc)
-        return _users_page(form, status=422)
-    except Conflict as exc:
-        form.email.errors = [*form.email.errors, exc.message]
-        return _users_page(form, status=409)
-    kind = "platform admin" if user.is_platform_admin else "user"
-    message = f"Created the {kind} {user.label}. Add them to a store from its people page."
-    return _users_done(message)
+        ),
+        created, refused=_beside_email(form, lambda: _users_page(form, status=409)),
+    )
 
 
 @bp.route("/users/<int:user_id>/deactivate", methods=["GET", "POST"])
@@ -135,15 +134,12 @@ def _confirmed_user_change(dialog: dict[str, Any], change: Callable[[], str]) ->
     the change (which returns what to tell the admin) and shows the users panel, or the
     dialog again with the refusal (409)."""
     form = ConfirmForm()
+    view = _dialog(dialog, form)
     if request.method == "GET":
-        return _dialog(dialog, form, 200)
-    if not form.validate():
-        return _dialog(dialog, form, 400, problem=_expired())
-    try:
-        done = change()
-    except Conflict as exc:
-        return _dialog(dialog, form, 409, problem=exc.message)
-    return _users_done(done, dialog=True)
+        return view.render()
+    return run_form(form, view.render, change,
+                    lambda message: _users_done(message, dialog=True),
+                    invalid=lambda: view.render(400, problem=_expired()))
 
 
 @bp.route("/users/<int:user_id>/password", methods=["GET", "POST"])
@@ -164,18 +160,16 @@ def reset_password(user_id: int):  # type: ignore[no-untyped-def]
         "fields": [form.password],
         "hint": f"At least {accounts.MIN_PASSWORD_LENGTH} characters.",
     }
+    view = _dialog(dialog, form)
     if request.method == "GET":
-        return _dialog(dialog, form, 200)
-    if not form.validate():
-        return _dialog(dialog, form, 422)
-    try:
-        changed = accounts.reset_password(actor=actor, user_id=user.id,
-                                          password=form.password.data or "")
-    except ValidationError as exc:
-        _attach(form, exc)
-        return _dialog(dialog, form, 422)
-    return _users_done(f"Set a new password for {changed.label}; their sessions end now.",
-                       dialog=True)
+        return view.render()
+    return run_form(
+        form, view.render,
+        lambda: accounts.reset_password(actor=actor, user_id=user.id,
+                                        password=form.password.data or ""),
+        lambda changed: _users_done(
+            f"Set a new password for {changed.label}; their sessions end now.", dialog=True),
+    )
 
 
 def _users_page(form: CreateUserForm, *, status: int = 200) -> Response:
@@ -234,24 +228,22 @@ def add_member(store_id: int):  # type: ignore[no-untyped-def]
     actor = current_actor()
     members.store_members(actor, store_id)  # 404 / 403 before reading the form
     form = AddMemberForm()
-    if not form.validate():
-        return _members_page(store_id, form, status=422)
-    try:
-        change = members.add_member(
+
+    def added(change: Any) -> Response:
+        m = change.member
+        made = "Created the account and added" if change.created_user else "Added"
+        return _members_done(store_id, f"{made} {m.name} ({m.email}) to {change.store.name} "
+                             f"as {m.role_label.lower()}.")
+
+    return run_form(
+        form, lambda status, problem=None: _members_page(store_id, form, status=status),
+        lambda: members.add_member(
             actor=actor, store_id=store_id, email=form.email.data or "",
             role=form.role.data or "", grants=form.grants.data or [],
             name=form.name.data or None, password=form.password.data or None,
-        )
-    except ValidationError as exc:
-        _attach(form, exc)
-        return _members_page(store_id, form, status=422)
-    except Conflict as exc:
-        form.email.errors = [*form.email.errors, exc.message]
-        return _members_page(store_id, form, status=409)
-    m = change.member
-    made = "Created the account and added" if change.created_user else "Added"
-    message = f"{made} {m.name} ({m.email}) to {change.store.name} as {m.role_label.lower()}."
-    return _members_done(store_id, message)
+        ),
+        added, refused=_beside_email(form, lambda: _members_page(store_id, form, status=409)),
+    )
 
 
 @bp.post("/stores/<int:store_id>/members/<int:membership_id>/role")
@@ -314,7 +306,7 @@ def remove_member(store_id: int, membership_id: int):  # type: ignore[no-untyped
     page = members.store_members(actor, store_id)
     member = members.get_member(actor, store_id, membership_id)
     if member.role == "owner" and not page.manages_owners:
-        raise members.OwnerRequired()
+        raise OwnerRequired()
     form = ConfirmForm()
     dialog = _confirm_dialog(
         title=f"Remove {member.name} from {page.store.name}?",
@@ -324,24 +316,27 @@ def remove_member(store_id: int, membership_id: int):  # type: ignore[no-untyped
         submit=f"Remove {member.name}",
         cancel=url_for("people.store_members", store_id=store_id),
     )
+    view = _dialog(dialog, form)
     if request.method == "GET":
-        return _dialog(dialog, form, 200)
-    if not form.validate():
-        return _dialog(dialog, form, 400, problem=_expired())
-    try:
-        change = members.remove_member(actor=actor, store_id=store_id,
-                                       membership_id=member.id)
-    except Conflict as exc:
-        return _dialog(dialog, form, 409, problem=exc.message)
-    message = f"Removed {change.member.name} ({change.member.email}) from {page.store.name}."
-    if change.member.user_id == actor.user_id and not actor.is_platform_admin:
-        # They just gave up this store: its page is no longer theirs to see.
-        flash(message, "success")
-        target = url_for("people.users")
-        if is_htmx():
-            return Response(status=204, headers={"HX-Redirect": target})
-        return redirect(target, code=303)
-    return _members_done(store_id, message, dialog=True)
+        return view.render()
+
+    def removed(change: Any) -> Response:
+        message = (f"Removed {change.member.name} ({change.member.email}) from "
+                   f"{page.store.name}.")
+        if change.member.user_id == actor.user_id and not actor.is_platform_admin:
+            # They just gave up this store: its page is no longer theirs to see.
+            flash(message, "success")
+            target = url_for("people.users")
+            if is_htmx():
+                return Response(status=204, headers={"HX-Redirect": target})
+            return redirect(target, code=303)
+        return _members_done(store_id, message, dialog=True)
+
+    return run_form(
+        form, view.render,
+        lambda: members.remove_member(actor=actor, store_id=store_id, membership_id=member.id),
+        removed, invalid=lambda: view.render(400, problem=_expired()),
+    )
 
 
 def _members_page(
@@ -404,24 +399,22 @@ def _confirm_dialog(
             "danger": True, "cancel": cancel, "fields": [], "hint": None}
 
 
-def _dialog(
-    dialog: dict[str, Any], form: Any, status: int, problem: str | None = None
-) -> Response:
+def _dialog(dialog: dict[str, Any], form: Any) -> FormView:
     """A confirmation or small form: a dialog under htmx, a page of its own without."""
-    context = {"dialog": dialog, "form": form, "problem": problem}
-    if not is_htmx():
-        return make_response(render_template("people/dialog_page.html", **context), status)
-    template = "people/_dialog.html" if request.method == "GET" else "people/_dialog_body.html"
-    return make_response(render_template(template, **context), status)
+    return FormView("people/_dialog_body.html", dialog["title"],
+                    context={"dialog": dialog, "form": form, "problem": None})
 
 
-def _attach(form: Any, exc: ValidationError) -> None:
-    for name, message in exc.fields.items():
-        field = getattr(form, name, None)
-        if field is not None and hasattr(field, "errors"):
-            field.errors = [*field.errors, message] if isinstance(field.errors, list) else [message]
-        else:
-            form.form_errors.append(message)
+def _beside_email(form: Any, page: Callable[[], Response]) -> Callable[[Any], Response | None]:
+    """A conflict on a form that names a person by email (taken, already a member): the
+    message beside the email field, the page drawn again with 409."""
+    def refused(exc: Any) -> Response | None:
+        if not isinstance(exc, Conflict):
+            return None
+        form.email.errors = [*form.email.errors, exc.message]
+        return page()
+
+    return refused
 
 
 def _oob_flashes(messages: list[tuple[str, str]]) -> str:

@@ -16,7 +16,12 @@ from app.extensions import db
 from app.models import PRODUCT_TYPES, UNLIMITED_TYPES, InventoryEntry, Location, Product, Store
 from app.permissions import CATALOG, READ, Actor
 from app.services.cursors import decode_cursor, encode_cursor
-from app.services.errors import Conflict, NotFound, PermissionDenied
+from app.services.errors import (
+    Conflict,
+    NotFound,
+    PermissionDenied,
+    ReservedStockBlocksTypeChange,
+)
 from app.services.stores import require_store
 from app.services.validation import Checker, identifier, is_id
 
@@ -139,18 +144,6 @@ def create_product(
         raise _duplicate_sku(sku) from exc
     return product
 
-
-class ReservedStockBlocksTypeChange(Conflict):
-    """A physical product cannot turn unlimited while units of it are held for orders."""
-
-    code = "reserved_blocks_type_change"
-
-    def __init__(self, sku: str, product_type: str, reserved: int, entries: int) -> None:
-        super().__init__(
-            f"{sku} has {reserved:,} reserved {'unit' if reserved == 1 else 'units'} in "
-            f"{entries:,} {'entry' if entries == 1 else 'entries'}: release or fulfill "
-            f"them before making it a {product_type} product."
-        )
 
 
 def update_product(

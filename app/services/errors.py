@@ -7,6 +7,9 @@ page, JSON for the API, a non-zero exit for the CLI.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from app.permissions import MEMBERS
 
 
 class StockroomError(Exception):
@@ -170,3 +173,64 @@ class UnreadableInput(ValidationError):
         if status == 400:
             self.code = "bad_request"  # the body as a whole could not be read
         self.message = f"“{field}”: {problem} Nothing was changed."
+
+
+class TokenExpired(StockroomError):
+    status = 401
+    code = "token_expired"
+
+    def __init__(self, expired_at: datetime) -> None:
+        super().__init__(
+            f"This API token expired on {expired_at:%Y-%m-%d %H:%M} UTC; create a new one on "
+            "your account's API tokens page (or with `flask create-token`)."
+        )
+        self.expired_at = expired_at
+
+
+class OwnerRequired(PermissionDenied):
+    """A store admin tried to make, change or remove an owner."""
+
+    def __init__(self) -> None:
+        super().__init__(MEMBERS)
+        self.message = "Only an owner of this store can make, change or remove owners."
+        self.args = (self.message,)
+
+
+class LastOwner(Conflict):
+    """The change would leave a store without an owner."""
+
+    code = "last_owner"
+
+    def __init__(self, name: str, store_name: str, *, active: bool = False) -> None:
+        last = "the last active owner" if active else "the last owner"
+        super().__init__(f"{name} is {last} of {store_name}; make someone else owner first.")
+
+
+class ReservedStockBlocksTypeChange(Conflict):
+    """A physical product cannot turn unlimited while units of it are held for orders."""
+
+    code = "reserved_blocks_type_change"
+
+    def __init__(self, sku: str, product_type: str, reserved: int, entries: int) -> None:
+        super().__init__(
+            f"{sku} has {reserved:,} reserved {'unit' if reserved == 1 else 'units'} in "
+            f"{entries:,} {'entry' if entries == 1 else 'entries'}: release or fulfill "
+            f"them before making it a {product_type} product."
+        )
+
+
+class LocationHoldsStock(Conflict):
+    """Archiving refused: the location still has units on hand (and maybe reserved)."""
+
+    code = "location_holds_stock"
+
+    def __init__(self, code: str, units: int, entries: int, reserved: int) -> None:
+        held = f" ({reserved:,} reserved)" if reserved else ""
+        super().__init__(
+            f"{code} still holds {units:,} {'unit' if units == 1 else 'units'} in "
+            f"{entries:,} {'entry' if entries == 1 else 'entries'}{held}; "
+            "move or remove them first."
+        )
+        self.units = units
+        self.entries = entries
+        self.reserved = reserved

@@ -17,7 +17,7 @@ from app.database import write_transaction
 from app.extensions import db
 from app.models import InventoryEntry, Location, Store
 from app.permissions import CATALOG, READ, Actor
-from app.services.errors import Conflict, NotFound, PermissionDenied
+from app.services.errors import Conflict, LocationHoldsStock, NotFound, PermissionDenied
 from app.services.stores import create_location, require_store
 from app.services.validation import Checker, is_id
 
@@ -36,22 +36,6 @@ __all__ = [
     "unarchive_location",
 ]
 
-
-class LocationHoldsStock(Conflict):
-    """Archiving refused: the location still has units on hand (and maybe reserved)."""
-
-    code = "location_holds_stock"
-
-    def __init__(self, code: str, units: int, entries: int, reserved: int) -> None:
-        held = f" ({reserved:,} reserved)" if reserved else ""
-        super().__init__(
-            f"{code} still holds {units:,} {'unit' if units == 1 else 'units'} in "
-            f"{entries:,} {'entry' if entries == 1 else 'entries'}{held}; "
-            "move or remove them first."
-        )
-        self.units = units
-        self.entries = entries
-        self.reserved = reserved
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,14 @@ from app.permissions import (
     permissions_for,
 )
 from app.services import accounts
-from app.services.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from app.services.errors import (
+    Conflict,
+    LastOwner,
+    NotFound,
+    OwnerRequired,
+    PermissionDenied,
+    ValidationError,
+)
 from app.services.stores import require_store
 from app.services.validation import Checker, is_id
 
@@ -53,23 +60,6 @@ GROUP_LABELS: dict[str, str] = {
 assert set(GROUP_LABELS) == GRANTABLE_TO_STAFF, "every grantable group needs a label"
 
 
-class OwnerRequired(PermissionDenied):
-    """A store admin tried to make, change or remove an owner."""
-
-    def __init__(self) -> None:
-        super().__init__(MEMBERS)
-        self.message = "Only an owner of this store can make, change or remove owners."
-        self.args = (self.message,)
-
-
-class LastOwner(Conflict):
-    """The change would leave a store without an owner."""
-
-    code = "last_owner"
-
-    def __init__(self, name: str, store_name: str, *, active: bool = False) -> None:
-        last = "the last active owner" if active else "the last owner"
-        super().__init__(f"{name} is {last} of {store_name}; make someone else owner first.")
 
 
 @dataclass(frozen=True)

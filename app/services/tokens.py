@@ -26,7 +26,7 @@ from app.database import write_transaction
 from app.extensions import db
 from app.models import ApiToken, Membership, Store, User
 from app.permissions import ALL_PERMISSIONS, READ, UNLIMITED, TokenScope
-from app.services.errors import NotFound, StockroomError
+from app.services.errors import NotFound, TokenExpired
 from app.services.validation import Checker, is_id
 
 TOKEN_PREFIX = "stk_"
@@ -41,16 +41,6 @@ class Expiry(enum.Enum):
     NEVER = "never"
 
 
-class TokenExpired(StockroomError):
-    status = 401
-    code = "token_expired"
-
-    def __init__(self, expired_at: datetime) -> None:
-        super().__init__(
-            f"This API token expired on {expired_at:%Y-%m-%d %H:%M} UTC; create a new one on "
-            "your account's API tokens page (or with `flask create-token`)."
-        )
-        self.expired_at = expired_at
 # last_used_at is a hint for the user, not an audit trail: writing it on every request
 # would turn each read into a write, so it is refreshed at most this often.
 LAST_USED_RESOLUTION = timedelta(minutes=1)

@@ -20,8 +20,7 @@ from app.extensions import db
 from app.models import Membership, Store, User
 from app.permissions import Actor, actor_for_user
 from app.services import accounts, members
-from app.services.errors import Conflict, NotFound, PermissionDenied
-from app.services.members import LastOwner, OwnerRequired
+from app.services.errors import Conflict, LastOwner, NotFound, OwnerRequired, PermissionDenied
 
 from .harness import Outcomes, hammer, summary
 

@@ -15,8 +15,13 @@ from app.clock import frozen_at, utcnow
 from app.extensions import db
 from app.models import Location
 from app.services import inventory, locations, queries
-from app.services.errors import Conflict, NotFound, PermissionDenied, ValidationError
-from app.services.locations import LocationHoldsStock
+from app.services.errors import (
+    Conflict,
+    LocationHoldsStock,
+    NotFound,
+    PermissionDenied,
+    ValidationError,
+)
 
 T0 = datetime(2030, 7, 1, 15, 0)
 

@@ -17,8 +17,14 @@ from app.extensions import db
 from app.models import Membership, Store, User
 from app.permissions import ADJUST, AUDIT, MEMBERS, READ, RESERVE, Actor, actor_for_user
 from app.services import accounts, members, stores
-from app.services.errors import Conflict, NotFound, PermissionDenied, ValidationError
-from app.services.members import LastOwner, OwnerRequired
+from app.services.errors import (
+    Conflict,
+    LastOwner,
+    NotFound,
+    OwnerRequired,
+    PermissionDenied,
+    ValidationError,
+)
 
 PASSWORD = "a long enough password"
 

@@ -12,10 +12,10 @@ from app.clock import frozen_at
 from app.extensions import db
 from app.permissions import ADJUST, AUDIT
 from app.services import inventory
-from app.services import movements as ledger
 from app.services.cursors import encode_cursor
 from app.services.errors import NotFound, ValidationError
-from app.services.movements import MovementFilters
+from app.services.queries import movements as ledger
+from app.services.queries.movements import MovementFilters
 
 T0 = datetime(2026, 3, 2, 9, 0)
 

@@ -11,8 +11,14 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import InventoryEntry, Product
 from app.services import catalog, inventory, locations, queries
-from app.services.catalog import ReservedStockBlocksTypeChange, gtin_check_digit
-from app.services.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from app.services.catalog import gtin_check_digit
+from app.services.errors import (
+    Conflict,
+    NotFound,
+    PermissionDenied,
+    ReservedStockBlocksTypeChange,
+    ValidationError,
+)
 
 EAN13 = "4006381333931"
 UPC_A = "036000291452"

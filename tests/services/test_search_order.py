@@ -1,7 +1,7 @@
 """A search's pages against the order worked out by hand: exact SKU/GTIN matches first,
 then the sort column, then the entry id, through every filter, both directions and both
 kinds of reader. On PostgreSQL a search sorted by a column of the product orders the
-matching products first and reads their entries after (queries._ordered_matches): a
+matching products first and reads their entries after (queries.listing._ordered_matches): a
 different statement, which must give the same rows in the same order."""
 
 from __future__ import annotations

@@ -1,0 +1,137 @@
+"""Read models, one module per question; every public name is re-exported here, so callers
+write `queries.get_entry(...)` or `from app.services.queries import EntryFilters`.
+
+Every function takes the actor and sees only the stores where it holds inventory:read
+(the storefront's public_availability excepted). The stock ledger's reads are in
+queries.movements.
+"""
+
+from app.services.queries import movements
+from app.services.queries.common import (
+    STATUS_LABELS,
+    STATUSES,
+    EntryView,
+    ReservationView,
+    available,
+    entries,
+    is_physical,
+    locations,
+    product_status,
+    products,
+    readable_scope,
+    reservations,
+    status_condition,
+    status_expression,
+    stores,
+)
+from app.services.queries.entry import (
+    ProductStock,
+    entry_reservations,
+    get_entry,
+    product_stock,
+)
+from app.services.queries.listing import (
+    PAGE_SIZES,
+    PRODUCT_SORTS,
+    SORT_TYPES,
+    SORTS,
+    EntryFilters,
+    EntryPage,
+    filter_conditions,
+    list_entries,
+)
+from app.services.queries.lookups import (
+    LocationOption,
+    find_exact,
+    find_location_code,
+    product_store,
+    require_readable,
+    resolve_entry,
+    resolve_location,
+    resolve_store,
+    store_locations,
+)
+from app.services.queries.orders import (
+    Availability,
+    LineAvailability,
+    order_availability,
+    order_reservations,
+    public_availability,
+    with_location_ids,
+)
+from app.services.queries.reports import (
+    ReorderLine,
+    StoreSummary,
+    low_stock,
+    out_of_stock,
+    reorder_report,
+    stock_stats,
+    stock_stats_scan,
+    store_summaries,
+)
+from app.services.queries.search import (
+    MIN_SUBSTRING,
+    exact_code_condition,
+    fts,
+    search_condition,
+    search_mode,
+)
+
+__all__ = [
+    "Availability",
+    "EntryFilters",
+    "EntryPage",
+    "EntryView",
+    "LineAvailability",
+    "LocationOption",
+    "MIN_SUBSTRING",
+    "PAGE_SIZES",
+    "PRODUCT_SORTS",
+    "ProductStock",
+    "ReorderLine",
+    "ReservationView",
+    "SORTS",
+    "SORT_TYPES",
+    "STATUSES",
+    "STATUS_LABELS",
+    "StoreSummary",
+    "available",
+    "entries",
+    "entry_reservations",
+    "exact_code_condition",
+    "filter_conditions",
+    "find_exact",
+    "find_location_code",
+    "fts",
+    "get_entry",
+    "is_physical",
+    "list_entries",
+    "locations",
+    "low_stock",
+    "movements",
+    "order_availability",
+    "order_reservations",
+    "out_of_stock",
+    "product_status",
+    "product_stock",
+    "product_store",
+    "products",
+    "public_availability",
+    "readable_scope",
+    "reorder_report",
+    "require_readable",
+    "reservations",
+    "resolve_entry",
+    "resolve_location",
+    "resolve_store",
+    "search_condition",
+    "search_mode",
+    "status_condition",
+    "status_expression",
+    "stock_stats",
+    "stock_stats_scan",
+    "store_locations",
+    "store_summaries",
+    "stores",
+    "with_location_ids",
+]
