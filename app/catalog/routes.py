@@ -20,7 +20,7 @@ from app.catalog.forms import (
     StockEntryForm,
 )
 from app.permissions import CATALOG
-from app.services import catalog, inventory, locations
+from app.services import catalog, locations, stock
 from app.services.errors import Conflict, ValidationError
 from app.services.validation import ascii_strip
 from app.web import current_actor, readable_stores, show_store
@@ -396,7 +396,7 @@ def product_stock(product_id: int):  # type: ignore[no-untyped-def]
         form.location_id.errors = ["Choose one from the list."]
         return _stock_form(form, product, 422)
     try:
-        change = inventory.create_entry(
+        change = stock.create_entry(
             actor=actor, product_id=product_id, location_id=int(raw),
             quantity=form.quantity.number or 0,
             low_stock_threshold=form.low_stock_threshold.number or 0,

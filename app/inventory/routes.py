@@ -28,6 +28,7 @@ from app.inventory.bulk_view import bulk_bar
 from app.inventory.filters import OverviewView, overview_args
 from app.permissions import Actor
 from app.services import export, movements, queries
+from app.services.csvfile import neutralise
 from app.services.errors import (
     BelowReserved,
     Conflict,
@@ -41,7 +42,7 @@ from app.services.errors import (
 from app.services.queries import EntryView
 from app.web import current_actor, show_store
 from app.web.charts import CHART_DAYS, DEFAULT_CHART_DAYS, stock_charts
-from app.web.csv import csv_response, neutralise
+from app.web.csv import csv_response
 from app.web.htmx import is_htmx, trigger, vary_on_htmx, wants_fragment
 from app.web.urls import safe_next
 

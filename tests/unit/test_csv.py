@@ -7,7 +7,7 @@ import io
 
 import pytest
 
-from app.web.csv import FLUSH_ROWS, csv_chunks, neutralise, restore
+from app.services.csvfile import FLUSH_ROWS, csv_chunks, neutralise, restore
 
 
 @pytest.mark.parametrize("cell", ["=1+1", "+SUM(A1)", "-2", "@cmd", "\tx", "\rx"])
