@@ -719,12 +719,11 @@ def _create_entries(session: Session, rows: list[PlannedRow], now: datetime) -> 
 
 def _ledger_row(row: PlannedRow) -> LedgerRow:
     """A created entry's opening stock is `received`; a changed one's new figure is `set`."""
-    assert row.store_id and row.entry_id and row.product_id and row.location_id
-    assert row.new_quantity is not None and row.delta is not None
+    new, old = row.new_quantity, row.old_quantity
     return LedgerRow(
-        row.store_id, row.entry_id, row.product_id, row.location_id,
-        "received" if row.old_quantity is None else "set", row.delta, 0, row.new_quantity,
-        row.reserved, reason=row.reason,
+        row.store_id, row.entry_id, row.product_id, row.location_id,  # type: ignore[arg-type]
+        "received" if old is None else "set", new - (old or 0), 0, new,  # type: ignore[operator]
+        row.reserved, row.reason,
     )
 
 
