@@ -5,7 +5,7 @@ reason and version; other columns are ignored). Planning reads in bulk, a few hu
 query, and never writes. Applying plans again inside one write transaction, with the entries
 locked in primary-key order, refuses the whole file if any row has an error or moved since the
 preview, and then writes with set-based statements: one ledger row per changed entry, all
-sharing one batch reference.
+sharing one batch reference, written in batches by the engine's ledger writer.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.exc import IntegrityError
@@ -32,6 +31,7 @@ from app.services.stock.engine import (
     SQLITE_TIME,
     WRITE_CHUNK,
     LedgerRow,
+    chunks,
     entries,
     locations,
     lock_products_for_new_entries,
@@ -413,17 +413,12 @@ def _parse_row(line: int, cells: Mapping[str, str]) -> PlannedRow:
     return row
 
 
-def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
-
-
 def _resolve(session: Session, rows: list[PlannedRow], actor: Actor, *, lock: bool) -> None:
     """Fill in ids and current values, in bulk: stores by slug, locations of those stores,
     products by (store, sku), entries by (product, location)."""
     slugs = sorted({r.store for r in rows if r.store})
     known_stores: dict[str, tuple[int, bool]] = {}
-    for chunk in _chunks(slugs):
+    for chunk in chunks(slugs, CHUNK):
         for s in session.execute(
             select(stores.c.id, stores.c.slug, stores.c.archived_at).where(stores.c.slug.in_(chunk))
         ):
@@ -432,7 +427,7 @@ def _resolve(session: Session, rows: list[PlannedRow], actor: Actor, *, lock: bo
                 known_stores[s.slug] = (s.id, s.archived_at is not None)
     store_ids = sorted({sid for sid, _ in known_stores.values()})
     places: dict[tuple[int, str], tuple[int, bool]] = {}
-    for chunk in _chunks(store_ids):
+    for chunk in chunks(store_ids, CHUNK):
         for loc in session.execute(
             select(locations.c.id, locations.c.store_id, locations.c.code, locations.c.archived_at)
             .where(locations.c.store_id.in_(chunk))
@@ -453,7 +448,7 @@ def _resolve(session: Session, rows: list[PlannedRow], actor: Actor, *, lock: bo
             if len(skus) > BULK_KEYS else [
                 select(*product_columns)
                 .where(products.c.store_id == store_id, products.c.sku.in_(chunk))
-                for chunk in _chunks(sorted(skus))
+                for chunk in chunks(sorted(skus), CHUNK)
             ]
         )
         for query in queries:
@@ -505,7 +500,7 @@ def _resolve(session: Session, rows: list[PlannedRow], actor: Actor, *, lock: bo
             [select(*entry_columns).where(entries.c.store_id == store_id)]
             if len(product_ids) > BULK_KEYS else [
                 select(*entry_columns).where(entries.c.product_id.in_(chunk))
-                for chunk in _chunks(sorted(product_ids))
+                for chunk in chunks(sorted(product_ids), CHUNK)
             ]
         )
         for query in queries:
@@ -634,7 +629,7 @@ def _write(
     ]
     # Lock order: existing entries were locked by id while planning; new ones come last.
     _create_entries(session, creates, now)
-    for chunk in _chunks(stock, WRITE_CHUNK):
+    for chunk in chunks(stock, WRITE_CHUNK):
         if postgres:
             changed = session.execute(_PG_UPDATE_STOCK, {
                 "now": now,
@@ -654,7 +649,7 @@ def _write(
             raise Conflict("Stock changed while importing; nothing was imported. Try again.")
         if progress:
             progress(len(chunk))
-    for chunk in _chunks(thresholds_only, WRITE_CHUNK):
+    for chunk in chunks(thresholds_only, WRITE_CHUNK):
         if postgres:
             session.execute(_PG_UPDATE_THRESHOLD, {
                 "now": now, "ids": [r.entry_id for r in chunk],
@@ -692,7 +687,7 @@ def _create_entries(session: Session, rows: list[PlannedRow], now: datetime) -> 
     lock_products_for_new_entries(
         session, [r.product_id for r in rows if r.product_id is not None]
     )
-    for chunk in _chunks(rows, WRITE_CHUNK):
+    for chunk in chunks(rows, WRITE_CHUNK):
         session.execute(insert(entries), [
             {
                 "store_id": r.store_id, "product_id": r.product_id, "location_id": r.location_id,
@@ -704,7 +699,7 @@ def _create_entries(session: Session, rows: list[PlannedRow], now: datetime) -> 
             for r in chunk
         ])
     product_ids = sorted({r.product_id for r in rows if r.product_id is not None})
-    for chunk in _chunks(product_ids):
+    for chunk in chunks(product_ids, CHUNK):
         for e in session.execute(
             select(entries.c.id, entries.c.product_id, entries.c.location_id, entries.c.version)
             .where(entries.c.product_id.in_(chunk))
