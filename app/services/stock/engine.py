@@ -306,9 +306,10 @@ _SHARED_FIELDS = ("batch_ref", "actor_id", "actor_name", "created_at")
 LEDGER_COLUMNS = (*_ROW_FIELDS, *_SHARED_FIELDS)
 
 INSERT_MOVEMENT = insert(movements).returning(movements.c.id)
-# Many rows at once. SQLite: the driver's executemany on plain tuples (per-row parameter
-# processing in SQLAlchemy would cost more than the writes; the time goes in the text form
-# SQLAlchemy stores). PostgreSQL: one statement per chunk, the rows travelling as arrays.
+# Many rows at once. SQLite: the driver's executemany on plain tuples, since per-row
+# parameter processing in SQLAlchemy would cost more than the writes (so the time is sent
+# in the text form SQLAlchemy stores). PostgreSQL: one statement per chunk, the rows
+# travelling as one array per column.
 _SQLITE_INSERT_MOVEMENTS = (
     f"INSERT INTO {movements.name} ({', '.join(LEDGER_COLUMNS)}) "
     f"VALUES ({', '.join('?' for _ in LEDGER_COLUMNS)})"
