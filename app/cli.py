@@ -217,9 +217,9 @@ def rebuild_tallies() -> None:
 @domain_errors
 def expire_reservations() -> None:
     """Return the units of every reservation past its expiry to available."""
-    from app.services import inventory
+    from app.services import stock
 
-    expired = inventory.expire_reservations()
+    expired = stock.expire_reservations()
     click.echo(f"Expired {expired} reservation{'' if expired == 1 else 's'}.")
 
 
@@ -236,15 +236,15 @@ def expire_reservations() -> None:
 def import_entries(file: Any, apply_file: bool, as_email: str | None, show: int) -> None:
     """Import entries from a CSV file (the overview's export format): preview every row,
     and with --apply set them all as one ledger batch. Exits 1 when the file has errors."""
-    from app.services import imports
+    from app.services import stock
 
     data = file.read()
     actor = _import_actor(as_email)
     lines = max(data.count(b"\n"), 1)
     with click.progressbar(length=lines, label="Checking rows",
                            file=sys.stderr) as bar:
-        plan = imports.plan_import(data, actor=actor, max_rows=None, progress=bar.update)
-    click.echo(imports.describe(plan) + ".")
+        plan = stock.plan_import(data, actor=actor, max_rows=None, progress=bar.update)
+    click.echo(stock.describe(plan) + ".")
     problems = list(plan.problems())
     for line, kind, message in problems:
         where = f"line {line}: " if line is not None else ""
@@ -264,10 +264,10 @@ def import_entries(file: Any, apply_file: bool, as_email: str | None, show: int)
         return
     with click.progressbar(length=len(plan.rows) * 2, label="Importing",
                            file=sys.stderr) as bar:
-        result = imports.apply_import(
+        result = stock.apply_import(
             data, actor=actor, seen=plan.seen(), max_rows=None, progress=bar.update
         )
-    click.echo(f"Imported: {imports.describe_result(result)}.")
+    click.echo(f"Imported: {stock.describe_result(result)}.")
 
 
 def _import_actor(email: str | None) -> Any:

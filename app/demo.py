@@ -33,7 +33,7 @@ from app.models import (
     User,
 )
 from app.permissions import ADJUST, RESERVE, Actor, actor_for_user, system_actor
-from app.services import accounts, catalog, inventory, queries, stores
+from app.services import accounts, catalog, queries, stock, stores
 
 DEMO_PASSWORD = "stockroom-demo-2026"
 DEFAULT_SEED = 2026
@@ -574,14 +574,14 @@ class _Seeder:
         self, store: _Store, product_id: int, location_id: int, quantity: int, *,
         threshold: int, incoming: int = 0,
     ) -> None:
-        change = inventory.create_entry(
+        change = stock.create_entry(
             actor=store.lead, product_id=product_id, location_id=location_id,
             quantity=quantity, low_stock_threshold=threshold, incoming_quantity=incoming,
             reason="Opening stock count",
         )
         self.track(change, threshold)
 
-    def track(self, change: inventory.StockChange, threshold: int | None = None) -> None:
+    def track(self, change: stock.StockChange, threshold: int | None = None) -> None:
         for state in change.entries:
             known = self.entries.get(state.id)
             if known is None:
@@ -642,7 +642,7 @@ class _Seeder:
     # ---- events ---------------------------------------------------------------------
 
     def on_sweep(self, moment: datetime) -> None:
-        if inventory.expire_reservations():
+        if stock.expire_reservations():
             self.reload()
 
     def on_online(self, moment: datetime, index: int) -> None:
@@ -664,7 +664,7 @@ class _Seeder:
         if not lines:
             return
         order = f"{store.spec.order_prefix}-{next(store.orders)}"
-        change = inventory.reserve_order(
+        change = stock.reserve_order(
             actor=self.storefront, store_id=store.id, order_ref=order, lines=lines,
             expires_at=moment + timedelta(hours=48),
         )
@@ -683,7 +683,7 @@ class _Seeder:
     def on_ship(self, moment: datetime, index: int, hold: int, order: str) -> None:
         if not self.active(hold):
             return
-        change = inventory.fulfill_stock(
+        change = stock.fulfill_stock(
             actor=self.storefront, reservation_id=hold, reason="Shipped", order_ref=order
         )
         self.track(change)
@@ -692,7 +692,7 @@ class _Seeder:
     def on_cancel(self, moment: datetime, index: int, holds: tuple[int, ...]) -> None:
         for hold in holds:
             if self.active(hold):
-                self.track(inventory.release_stock(
+                self.track(stock.release_stock(
                     actor=self.storefront, reservation_id=hold,
                     reason="Order cancelled by customer",
                 ))
@@ -705,7 +705,7 @@ class _Seeder:
         if entry is None:
             return
         order = f"POS-{store.spec.order_prefix}-{next(store.orders)}"
-        change = inventory.reserve_stock(
+        change = stock.reserve_stock(
             actor=self.rng.choice(store.people), entry_id=entry.id,
             quantity=self.rng.choice((1, 1, 1, 2)) if entry.available > 1 else 1,
             order_ref=order, line_ref="1", reason="Counter sale",
@@ -716,7 +716,7 @@ class _Seeder:
 
     def on_hand_over(self, moment: datetime, index: int, hold: int, order: str) -> None:
         store = self.stores[index]
-        change = inventory.fulfill_stock(
+        change = stock.fulfill_stock(
             actor=self.rng.choice(store.people), reservation_id=hold, order_ref=order,
             reason="Counter sale",
         )
@@ -770,7 +770,7 @@ class _Seeder:
         self, store: _Store, source: _Entry, to_location: int, quantity: int, reason: str,
         reference: str | None = None,
     ) -> None:
-        change = inventory.transfer_stock(
+        change = stock.transfer_stock(
             actor=self.rng.choice(store.people), product_id=source.product,
             from_location_id=source.location, to_location_id=to_location, quantity=quantity,
             reason=reason, reference=reference,
@@ -801,7 +801,7 @@ class _Seeder:
         store.on_order.discard(entry_id)
         if entry is None:
             return
-        change = inventory.adjust_stock(
+        change = stock.adjust_stock(
             actor=self.rng.choice(store.people), entry_id=entry_id,
             delta=self.reorder[entry.product][1], reason="Received purchase order",
             reference=po,
@@ -817,7 +817,7 @@ class _Seeder:
             delta, reason = -rng.randint(1, min(2, entry.available)), rng.choice(LOSS_REASONS)
         else:
             delta, reason = rng.randint(1, 3), rng.choice(GAIN_REASONS)
-        self.track(inventory.adjust_stock(actor=rng.choice(store.people), entry_id=entry.id,
+        self.track(stock.adjust_stock(actor=rng.choice(store.people), entry_id=entry.id,
                                           delta=delta, reason=reason))
 
     def on_return(self, moment: datetime, index: int) -> None:
@@ -830,13 +830,13 @@ class _Seeder:
         person = rng.choice(store.people)
         quarantine = store.location(store.spec.quarantine)
         if quarantine is not None and rng.random() < 0.35:
-            self.track(inventory.return_stock(
+            self.track(stock.return_stock(
                 actor=person, entry_id=entry_id, quantity=1, reason="Customer return: opened",
                 reference=order,
             ))
             self.at(moment + timedelta(minutes=3), "quarantine", index, entry_id, order)
             return
-        self.track(inventory.return_stock(
+        self.track(stock.return_stock(
             actor=person, entry_id=entry_id, quantity=1, reason=rng.choice(RETURN_REASONS),
             reference=order,
         ))
@@ -861,7 +861,7 @@ class _Seeder:
             self.transfer(store, entry, self.entries[back_to].location, 1,
                           "Inspected: resaleable", order)
         else:
-            self.track(inventory.adjust_stock(
+            self.track(stock.adjust_stock(
                 actor=self.rng.choice(store.people), entry_id=held, delta=-1,
                 reason="Inspected: damaged, written off", reference=order,
             ))
@@ -874,7 +874,7 @@ class _Seeder:
             return
         entry = rng.choice(candidates)
         counted = max(entry.reserved, entry.quantity + rng.choice((0, 0, 0, 0, -1, -1, -2, 1)))
-        self.track(inventory.count_stock(
+        self.track(stock.count_stock(
             actor=rng.choice(store.people), entry_id=entry.id, counted_quantity=counted,
             reason="Cycle count",
         ))
@@ -884,7 +884,7 @@ class _Seeder:
         store, rng = self.stores[index], self.rng
         entry = rng.choice(self.entries_of(store))
         quantity = max(entry.reserved, entry.quantity + rng.choice((-3, -2, -1, 0, 1, 2)))
-        self.track(inventory.set_stock(
+        self.track(stock.set_stock(
             actor=store.lead, entry_id=entry.id, quantity=quantity,
             reason="Weekly stocktake", expected_quantity=entry.quantity,
         ))
@@ -896,7 +896,7 @@ class _Seeder:
         status and every kind of reservation is there to look at."""
         moment = self.cutoff
         with frozen_at(moment):
-            if inventory.expire_reservations():
+            if stock.expire_reservations():
                 self.reload()
         wanted = {"out_of_stock": 24, "on_backorder": 10, "low_stock": 45}
         have = Counter(self.status(e) for e in self.entries.values())
@@ -918,7 +918,7 @@ class _Seeder:
                 if target == "low_stock":
                     if not entry.threshold:
                         entry.threshold = self.rng.randint(3, 8)
-                        inventory.set_threshold(actor=store.lead, entry_id=entry.id,
+                        stock.set_threshold(actor=store.lead, entry_id=entry.id,
                                                 low_stock_threshold=entry.threshold)
                     keep = self.rng.randint(1, entry.threshold)
                     if entry.available > keep:
@@ -943,7 +943,7 @@ class _Seeder:
             if entry is None:
                 continue
             with frozen_at(moment):
-                self.track(inventory.reserve_stock(
+                self.track(stock.reserve_stock(
                     actor=self.storefront if prefix == "WEB" else self.rng.choice(store.people),
                     entry_id=entry.id, quantity=self.rng.randint(1, 2),
                     order_ref=f"{prefix}-{store.spec.order_prefix}-{next(store.orders)}",
@@ -956,14 +956,14 @@ class _Seeder:
         if quantity < 1:
             return
         order = f"WHS-{store.spec.order_prefix}-{next(store.orders)}"
-        change = inventory.reserve_stock(
+        change = stock.reserve_stock(
             actor=store.lead, entry_id=entry.id, quantity=quantity, order_ref=order,
             line_ref="1", reason="Trade order",
         )
         self.track(change)
         hold = change.reservation_ids[0]
         with frozen_at(utcnow() + timedelta(seconds=20)):
-            self.track(inventory.fulfill_stock(actor=store.lead, reservation_id=hold,
+            self.track(stock.fulfill_stock(actor=store.lead, reservation_id=hold,
                                                order_ref=order, reason="Collected"))
 
     # ---- helpers --------------------------------------------------------------------

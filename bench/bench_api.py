@@ -5,7 +5,7 @@ For each backend the benchmark creates a database of its own, builds the schema,
 store with entries and an owner with an API token, then times, single-threaded and on the
 same random entries:
 
-* service   inventory.reserve_stock(actor=…, entry_id=…, quantity=1, order_ref=…), the
+* service   stock.reserve_stock(actor=…, entry_id=…, quantity=1, order_ref=…), the
             actor built once, as a long-running worker would hold it;
 * api       POST /api/v1/store/inventory/reserve with the bearer token and {entry_id, …},
             through Flask's test client, each request in its own app context as a server
@@ -45,7 +45,7 @@ from app import create_app  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.models import Location, Membership, Product, Store, User  # noqa: E402
 from app.permissions import actor_for_user  # noqa: E402
-from app.services import inventory, tokens  # noqa: E402
+from app.services import stock, tokens  # noqa: E402
 from app.services.accounts import hash_password  # noqa: E402
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -119,7 +119,7 @@ def seed(app: Flask, entries: int, rng: random.Random) -> dict[str, Any]:
         for n in range(entries):
             location = locations[n // per_location]
             product = products[n % per_location]
-            change = inventory.create_entry(actor=setup, product_id=product.id,
+            change = stock.create_entry(actor=setup, product_id=product.id,
                                             location_id=location.id, quantity=1_000_000)
             targets.append((change.entry.id, product.id, location.code))
         _, token = tokens.create_token(user_id=owner.id, name="bench")
@@ -150,7 +150,7 @@ def run(backend: str, args: argparse.Namespace) -> dict[str, Any]:
         def service(n: int) -> None:
             entry_id, _, _ = picks[n]
             with app.app_context():
-                inventory.reserve_stock(actor=actor, entry_id=entry_id, quantity=1,
+                stock.reserve_stock(actor=actor, entry_id=entry_id, quantity=1,
                                         order_ref=f"S-{n}")
 
         def api(n: int) -> None:

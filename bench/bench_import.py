@@ -4,8 +4,8 @@ Seeds N entries (one store, a few locations, each entry with its opening 'receiv
 row), writes a CSV in the overview's export format that changes every one of them (new
 on-hand quantity and threshold), then times:
 
-* plan   — imports.plan_import: parse, bulk lookups, every rule (the dry-run preview);
-* apply  — imports.apply_import: plans again under lock, then the set-based writes, one
+* plan   — stock.plan_import: parse, bulk lookups, every rule (the dry-run preview);
+* apply  — stock.apply_import: plans again under lock, then the set-based writes, one
   ledger row per entry, one batch reference;
 * bare   — the same rows written by hand: one UPDATE per entry (executemany on SQLite,
   UPDATE … FROM unnest(…) on PostgreSQL) and one INSERT per ledger row, one transaction,
@@ -40,7 +40,7 @@ from app.clock import utcnow  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.models import InventoryEntry, Location, Product, Store  # noqa: E402
 from app.permissions import system_actor  # noqa: E402
-from app.services import imports  # noqa: E402
+from app.services import stock  # noqa: E402
 from app.services.ledger import verify_ledger  # noqa: E402
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -171,12 +171,12 @@ def run(label: str, url: str, rows: int) -> dict[str, float]:
               f"CSV {len(data) / 1e6:.1f} MB")
         timings: dict[str, float] = {}
         started, cpu = time.perf_counter(), time.process_time()
-        plan = imports.plan_import(data, actor=actor, max_rows=None)
+        plan = stock.plan_import(data, actor=actor, max_rows=None)
         timings["plan"] = time.perf_counter() - started
         timings["plan_cpu"] = time.process_time() - cpu
-        assert plan.ok and plan.updates == rows, imports.describe(plan)
+        assert plan.ok and plan.updates == rows, stock.describe(plan)
         started, cpu = time.perf_counter(), time.process_time()
-        result = imports.apply_import(data, actor=actor, seen=plan.seen(), max_rows=None)
+        result = stock.apply_import(data, actor=actor, seen=plan.seen(), max_rows=None)
         timings["apply"] = time.perf_counter() - started
         timings["apply_cpu"] = time.process_time() - cpu
         assert result.movements == rows

@@ -49,7 +49,7 @@ from app.clock import utcnow
 from app.database import configure_engine
 from app.extensions import db
 from app.permissions import Actor, actor_for_user
-from app.services import inventory
+from app.services import stock
 from app.services.validation import LIMIT
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -532,14 +532,14 @@ def build_ops(kind: str, data: Dataset, actors: dict[int, Actor], bare: BareSQL,
         if kind == "reserve_stock":
             ref = f"BENCH-{tag}-{i}"
             ops.append(Op(
-                service=lambda a=actor, e=entry_id, r=ref: inventory.reserve_stock(
+                service=lambda a=actor, e=entry_id, r=ref: stock.reserve_stock(
                     actor=a, entry_id=e, quantity=1, order_ref=r),
                 bare=lambda a=actor, s=scope, e=entry_id, r=ref: bare.reserve(a, s, e, r),
             ))
         elif kind == "adjust_stock":
             delta = 1 if i % 2 == 0 else -1
             ops.append(Op(
-                service=lambda a=actor, e=entry_id, d=delta: inventory.adjust_stock(
+                service=lambda a=actor, e=entry_id, d=delta: stock.adjust_stock(
                     actor=a, entry_id=e, delta=d, reason="bench"),
                 bare=lambda a=actor, s=scope, e=entry_id, d=delta: bare.adjust(a, s, e, d),
             ))
@@ -548,7 +548,7 @@ def build_ops(kind: str, data: Dataset, actors: dict[int, Actor], bare: BareSQL,
             target_id, _s, _p, target_location = entries[other]
             ops.append(Op(
                 service=lambda a=actor, p=product_id, f=location_id, t=target_location:
-                    inventory.transfer_stock(
+                    stock.transfer_stock(
                         actor=a, product_id=p, from_location_id=f, to_location_id=t,
                         quantity=1),
                 bare=lambda a=actor, s=scope, e=entry_id, t=target_id: bare.transfer(

@@ -26,7 +26,7 @@ from app import create_app
 from app.extensions import db
 from app.models import Location, Membership, Product, Store, User
 from app.permissions import Actor, actor_for_user, system_actor
-from app.services import inventory
+from app.services import stock
 
 PG_ADMIN_URL = os.environ.get(
     "STOCKROOM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -210,7 +210,7 @@ def make_entry(
     make_store: Callable[..., Store],
     make_location: Callable[..., Location],
     make_product: Callable[..., Product],
-) -> Callable[..., inventory.EntryState]:
+) -> Callable[..., stock.EntryState]:
     """An entry built through the service layer, so its ledger is consistent."""
 
     def make(
@@ -221,17 +221,17 @@ def make_entry(
         store: Store | None = None,
         location: Location | None = None,
         product: Product | None = None,
-    ) -> inventory.EntryState:
+    ) -> stock.EntryState:
         if store is None:
             store = db.session.get(Store, location.store_id) if location else make_store()
         location = location or make_location(store)
         product = product or make_product(store)
-        change = inventory.create_entry(
+        change = stock.create_entry(
             actor=admin_actor, product_id=product.id, location_id=location.id,
             quantity=quantity, low_stock_threshold=threshold,
         )
         if reserved:
-            change = inventory.reserve_stock(
+            change = stock.reserve_stock(
                 actor=admin_actor, entry_id=change.entry.id, quantity=reserved,
                 order_ref="SETUP",
             )

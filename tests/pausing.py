@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from app.services import inventory
+from app.services.stock import engine
 
 
 def paused_at_ledger_write(
@@ -20,16 +20,16 @@ def paused_at_ledger_write(
     the event that lets it go on, and a dict where outcome[name] is what `work` returned
     or raised."""
     paused, release, outcome = threading.Event(), threading.Event(), {}
-    real_record = inventory._record
+    real_write = engine.write_ledger
 
-    def record(*args: Any, **kwargs: Any) -> int:
-        movement_id = real_record(*args, **kwargs)
+    def write_ledger(*args: Any, **kwargs: Any) -> list[int]:
+        movement_ids = real_write(*args, **kwargs)
         if threading.current_thread().name == name:
             paused.set()
             release.wait(20)
-        return movement_id
+        return movement_ids
 
-    monkeypatch.setattr(inventory, "_record", record)
+    monkeypatch.setattr(engine, "write_ledger", write_ledger)
 
     def run() -> None:
         with app.app_context():

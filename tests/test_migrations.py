@@ -24,7 +24,7 @@ from app.models import Location, Membership, Product, Store, User
 from app.models.catalog import is_search_object
 from app.models.tallies import TALLY_TRIGGERS
 from app.permissions import system_actor
-from app.services import inventory, queries, tallies, tokens
+from app.services import queries, stock, tallies, tokens
 
 TRIGGERS = {
     "sqlite": (
@@ -184,7 +184,7 @@ def test_upgrade_builds_the_models_schema_with_an_append_only_ledger(
             location = Location(store_id=store.id, code="MAIN")
             db.session.add_all([product, location])
             db.session.commit()
-            inventory.create_entry(actor=system_actor("migration-test"), product_id=product.id,
+            stock.create_entry(actor=system_actor("migration-test"), product_id=product.id,
                                    location_id=location.id, quantity=5)
             for statement in ("UPDATE stock_movements SET quantity_delta = 6",
                               "DELETE FROM stock_movements"):
@@ -254,7 +254,7 @@ def test_search_migration_indexes_existing_products_and_downgrades_cleanly(
             ])
             db.session.commit()
             product_id = db.session.scalar(text("SELECT id FROM products"))
-            inventory.create_entry(actor=system_actor("migration-test"), product_id=product_id,
+            stock.create_entry(actor=system_actor("migration-test"), product_id=product_id,
                                    location_id=location.id, quantity=2)
 
             upgrade()
@@ -301,17 +301,17 @@ def test_tallies_migration_counts_existing_entries_and_downgrades_cleanly(
                              allow_backorder=True)
             db.session.add_all([main, back, kettle])
             db.session.commit()
-            first = inventory.create_entry(actor=actor, product_id=kettle.id,
+            first = stock.create_entry(actor=actor, product_id=kettle.id,
                                            location_id=main.id, quantity=8,
                                            low_stock_threshold=10).entry
-            inventory.create_entry(actor=actor, product_id=kettle.id, location_id=back.id)
+            stock.create_entry(actor=actor, product_id=kettle.id, location_id=back.id)
 
             upgrade()
             assert tallies.verify() == []
             stats = queries.stock_stats(actor)
             assert (stats["total_entries"], stats["total_quantity"], stats["low_stock"],
                     stats["on_backorder"], stats["unique_locations"]) == (2, 8, 1, 1, 2)
-            inventory.adjust_stock(actor=actor, entry_id=first.id, delta=5, reason="found")
+            stock.adjust_stock(actor=actor, entry_id=first.id, delta=5, reason="found")
             assert queries.stock_stats(actor)["low_stock"] == 0
             assert tallies.verify() == []
             db.session.remove()

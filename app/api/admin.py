@@ -31,7 +31,7 @@ from app.api.schemas import (
     StoreOut,
     UpdateEntryIn,
 )
-from app.services import inventory, queries
+from app.services import queries, stock
 
 bp = api_blueprint(
     "admin_inventory", "/api/v1/admin/inventory",
@@ -121,7 +121,7 @@ def product(product_id: int) -> Any:
 @bp.doc(**MUTATION)
 def set_stock(args: dict[str, Any]) -> Any:
     """Replace on-hand with an exact quantity at an entry of the given store."""
-    return changed(inventory.set_stock(
+    return changed(stock.set_stock(
         actor=api_actor(), entry_id=entry_id_of(args, args["store_id"]),
         quantity=args["quantity"], reason=args.get("reason"),
         expected_version=args.get("expected_version"),
@@ -135,7 +135,7 @@ def set_stock(args: dict[str, Any]) -> Any:
 @bp.doc(**MUTATION)
 def adjust_stock(args: dict[str, Any]) -> Any:
     """Add or remove on-hand units at an entry of the given store, with a reason."""
-    return changed(inventory.adjust_stock(
+    return changed(stock.adjust_stock(
         actor=api_actor(), entry_id=entry_id_of(args, args["store_id"]),
         delta=args["quantity"], reason=args["reason"], reference=args.get("reference"),
         idempotency_key=idempotency_key(),
@@ -148,7 +148,7 @@ def adjust_stock(args: dict[str, Any]) -> Any:
 @bp.doc(**MUTATION)
 def update_entry(args: dict[str, Any], entry_id: int) -> Any:
     """Update an entry's low-stock threshold (0 disables it)."""
-    return changed(inventory.set_threshold(
+    return changed(stock.set_threshold(
         actor=api_actor(), entry_id=entry_id, low_stock_threshold=args["low_stock_threshold"],
         idempotency_key=idempotency_key(),
     ))
@@ -159,6 +159,6 @@ def update_entry(args: dict[str, Any], entry_id: int) -> Any:
 @bp.doc(**MUTATION)
 def delete_entry(entry_id: int) -> Any:
     """Delete an entry with nothing reserved."""
-    return changed(inventory.delete_entry(
+    return changed(stock.delete_entry(
         actor=api_actor(), entry_id=entry_id, idempotency_key=idempotency_key(),
     ))

@@ -15,7 +15,7 @@ from app.api.errors import register_blueprint_errors
 from app.extensions import csrf, limiter
 from app.services import queries
 from app.services.errors import NotFound, UnreadableInput
-from app.services.inventory import StockChange
+from app.services.stock import StockChange
 from app.services.validation import json_problem
 
 IDEMPOTENCY_HEADER = {

@@ -22,7 +22,7 @@ from app.api.schemas import (
     OrderReturnIn,
     StockChangeOut,
 )
-from app.services import orders, queries
+from app.services import queries, stock
 
 bp = api_blueprint(
     "orders", "/api/v1/orders",
@@ -71,7 +71,7 @@ def reserve(args: dict[str, Any], order_ref: str) -> Any:
     """Reserve the order's lines, all or none; lines already reserved are left as they are."""
     actor = api_actor()
     store_id = queries.resolve_store(actor, args.get("store_id"))
-    return changed(orders.reserve_order_lines(
+    return changed(stock.reserve_order(
         actor=actor, store_id=store_id, order_ref=order_ref,
         lines=queries.with_location_ids(actor, store_id, args["lines"]),
         expires_in_seconds=args.get("expires_in_seconds"), idempotency_key=idempotency_key(),
@@ -85,7 +85,7 @@ def reserve(args: dict[str, Any], order_ref: str) -> Any:
 def release(args: dict[str, Any], order_ref: str) -> Any:
     """Give back what the order (or some lines) still holds, e.g. when payment fails."""
     actor = api_actor()
-    return changed(orders.release_order(
+    return changed(stock.release_order(
         actor=actor, store_id=queries.resolve_store(actor, args.get("store_id")),
         order_ref=order_ref, line_refs=args.get("line_refs"), reason=args.get("reason"),
         idempotency_key=idempotency_key(),
@@ -99,7 +99,7 @@ def release(args: dict[str, Any], order_ref: str) -> Any:
 def fulfill(args: dict[str, Any], order_ref: str) -> Any:
     """Ship what the order (or some lines) holds: on-hand and reserved go down together."""
     actor = api_actor()
-    return changed(orders.fulfill_order(
+    return changed(stock.fulfill_order(
         actor=actor, store_id=queries.resolve_store(actor, args.get("store_id")),
         order_ref=order_ref, line_refs=args.get("line_refs"), reason=args.get("reason"),
         idempotency_key=idempotency_key(),
@@ -113,7 +113,7 @@ def fulfill(args: dict[str, Any], order_ref: str) -> Any:
 def return_lines(args: dict[str, Any], order_ref: str) -> Any:
     """Put shipped units of the order's lines back on hand where they left from."""
     actor = api_actor()
-    return changed(orders.return_order(
+    return changed(stock.return_order(
         actor=actor, store_id=queries.resolve_store(actor, args.get("store_id")),
         order_ref=order_ref, lines=args["lines"], reason=args["reason"],
         idempotency_key=idempotency_key(),

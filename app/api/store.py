@@ -31,7 +31,7 @@ from app.api.schemas import (
     TransferStockIn,
     UpdateEntryIn,
 )
-from app.services import inventory, queries
+from app.services import queries, stock
 
 bp = api_blueprint(
     "store_inventory", "/api/v1/store/inventory",
@@ -62,7 +62,7 @@ def create_entry(args: dict[str, Any]) -> Any:
     """Start tracking a product at a location, optionally with opening stock."""
     actor = api_actor()
     store_id = queries.product_store(actor, args["product_id"])
-    return changed(inventory.create_entry(
+    return changed(stock.create_entry(
         actor=actor, product_id=args["product_id"],
         location_id=queries.resolve_location(actor, args["location"], store_id=store_id),
         quantity=args["quantity"], low_stock_threshold=args["low_stock_threshold"],
@@ -77,7 +77,7 @@ def create_entry(args: dict[str, Any]) -> Any:
 @bp.doc(**MUTATION)
 def set_stock(args: dict[str, Any]) -> Any:
     """Replace on-hand with an exact quantity (never below what is reserved)."""
-    return changed(inventory.set_stock(
+    return changed(stock.set_stock(
         actor=api_actor(), entry_id=entry_id_of(args), quantity=args["quantity"],
         reason=args.get("reason"), expected_version=args.get("expected_version"),
         expected_quantity=args.get("expected_quantity"), idempotency_key=idempotency_key(),
@@ -90,7 +90,7 @@ def set_stock(args: dict[str, Any]) -> Any:
 @bp.doc(**MUTATION)
 def adjust_stock(args: dict[str, Any]) -> Any:
     """Add (positive quantity) or remove (negative) on-hand units, with a reason."""
-    return changed(inventory.adjust_stock(
+    return changed(stock.adjust_stock(
         actor=api_actor(), entry_id=entry_id_of(args), delta=args["quantity"],
         reason=args["reason"], reference=args.get("reference"),
         idempotency_key=idempotency_key(),
@@ -103,7 +103,7 @@ def adjust_stock(args: dict[str, Any]) -> Any:
 @bp.doc(**MUTATION)
 def reserve_stock(args: dict[str, Any]) -> Any:
     """Hold units for an order line; refused when fewer are available."""
-    return changed(inventory.reserve_stock(
+    return changed(stock.reserve_stock(
         actor=api_actor(), entry_id=entry_id_of(args), quantity=args["quantity"],
         order_ref=args["order_ref"], line_ref=args.get("line_ref"),
         expires_at=args.get("expires_at"), reason=args.get("reason"),
@@ -117,7 +117,7 @@ def reserve_stock(args: dict[str, Any]) -> Any:
 @bp.doc(**MUTATION)
 def release_stock(args: dict[str, Any]) -> Any:
     """Give held units back to available: one reservation, or a quantity of an entry."""
-    return changed(inventory.release_stock(**_hold_args(args)))
+    return changed(stock.release_stock(**_hold_args(args)))
 
 
 @bp.route("/fulfill", methods=["POST"])
@@ -126,7 +126,7 @@ def release_stock(args: dict[str, Any]) -> Any:
 @bp.doc(**MUTATION)
 def fulfill_stock(args: dict[str, Any]) -> Any:
     """Ship held units: on-hand and reserved go down together."""
-    return changed(inventory.fulfill_stock(**_hold_args(args)))
+    return changed(stock.fulfill_stock(**_hold_args(args)))
 
 
 @bp.route("/return", methods=["POST"])
@@ -135,7 +135,7 @@ def fulfill_stock(args: dict[str, Any]) -> Any:
 @bp.doc(**MUTATION)
 def return_stock(args: dict[str, Any]) -> Any:
     """Put returned units back on hand, with a reason."""
-    return changed(inventory.return_stock(
+    return changed(stock.return_stock(
         actor=api_actor(), entry_id=entry_id_of(args), quantity=args["quantity"],
         reason=args["reason"], reference=args.get("reference"),
         idempotency_key=idempotency_key(),
@@ -148,7 +148,7 @@ def return_stock(args: dict[str, Any]) -> Any:
 @bp.doc(**MUTATION)
 def count_stock(args: dict[str, Any]) -> Any:
     """Record a physical count; the discrepancy is kept in the ledger."""
-    return changed(inventory.count_stock(
+    return changed(stock.count_stock(
         actor=api_actor(), entry_id=entry_id_of(args), counted_quantity=args["counted_quantity"],
         reason=args.get("reason"), expected_version=args.get("expected_version"),
         expected_quantity=args.get("expected_quantity"), idempotency_key=idempotency_key(),
@@ -163,7 +163,7 @@ def transfer_stock(args: dict[str, Any]) -> Any:
     """Move units between two locations of the product's store, both sides or neither."""
     actor = api_actor()
     store_id = queries.product_store(actor, args["product_id"])
-    return changed(inventory.transfer_stock(
+    return changed(stock.transfer_stock(
         actor=actor, product_id=args["product_id"],
         from_location_id=queries.resolve_location(actor, args["from_location"], store_id=store_id,
                                                   field="from_location"),
@@ -194,7 +194,7 @@ def get_entry(entry_id: int) -> Any:
 @bp.doc(**MUTATION)
 def update_entry(args: dict[str, Any], entry_id: int) -> Any:
     """Update an entry's settings: its low-stock threshold (0 disables it)."""
-    return changed(inventory.set_threshold(
+    return changed(stock.set_threshold(
         actor=api_actor(), entry_id=entry_id, low_stock_threshold=args["low_stock_threshold"],
         idempotency_key=idempotency_key(),
     ))
@@ -205,7 +205,7 @@ def update_entry(args: dict[str, Any], entry_id: int) -> Any:
 @bp.doc(**MUTATION)
 def delete_entry(entry_id: int) -> Any:
     """Delete an entry with nothing reserved; its ledger closes with a `deleted` row."""
-    return changed(inventory.delete_entry(
+    return changed(stock.delete_entry(
         actor=api_actor(), entry_id=entry_id, idempotency_key=idempotency_key(),
     ))
 

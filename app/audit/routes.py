@@ -12,11 +12,12 @@ from app.audit import bp
 from app.audit.filters import MovementsView, movement_args
 from app.clock import utcnow
 from app.permissions import AUDIT, Actor
+from app.services.csvfile import neutralise
 from app.services.errors import ValidationError
 from app.services.queries import movements as movement_reads
 from app.services.queries.movements import TYPE_LABELS, MovementView
 from app.web import current_actor
-from app.web.csv import csv_response, neutralise
+from app.web.csv import csv_response
 from app.web.htmx import vary_on_htmx, wants_fragment
 
 CSV_HEADER = (

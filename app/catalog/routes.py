@@ -21,7 +21,7 @@ from app.catalog.forms import (
     StockEntryForm,
 )
 from app.permissions import CATALOG
-from app.services import catalog, inventory, locations
+from app.services import catalog, locations, stock
 from app.services.errors import Conflict, ValidationError
 from app.services.validation import ascii_strip
 from app.web import current_actor, readable_stores, show_store
@@ -386,13 +386,13 @@ def product_stock(product_id: int):  # type: ignore[no-untyped-def]
         form.idempotency_key.data = uuid.uuid4().hex
         return render()
 
-    def stock() -> Any:
+    def track() -> Any:
         raw = ascii_strip(form.location_id.data or "")
         if not raw:
             raise ValidationError({"location_id": "Choose a location."})
         if not raw.isascii() or not raw.isdigit() or len(raw) > 10:
             raise ValidationError({"location_id": "Choose one from the list."})
-        return inventory.create_entry(
+        return stock.create_entry(
             actor=actor, product_id=product_id, location_id=int(raw),
             quantity=form.quantity.number or 0,
             low_stock_threshold=form.low_stock_threshold.number or 0,
@@ -411,7 +411,7 @@ def product_stock(product_id: int):  # type: ignore[no-untyped-def]
                           product=catalog.get_product(actor, product_id), can_manage=True,
                       ) + flash_oob(message), f"#product-{product_id}"))
 
-    return run_form(form, render, stock, stocked, labelled=True)
+    return run_form(form, render, track, stocked, labelled=True)
 
 
 def _product_values(form: ProductForm) -> dict[str, Any]:

@@ -26,8 +26,8 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.extensions import csrf
 from app.imports import bp
-from app.services import imports
-from app.services.imports import ImportPlan, ImportRefused
+from app.services import stock
+from app.services.stock import ImportPlan, ImportRefused
 from app.web import current_actor
 from app.web.boundary import screen_form, screens_its_own_form
 
@@ -83,9 +83,9 @@ def preview():  # type: ignore[no-untyped-def]
     data = upload.read() if upload is not None else b""
     if upload is None or (not upload.filename and not data):
         return _start_page("Choose a CSV file to upload.", 422)
-    plan = imports.plan_import(data, actor=current_actor())
+    plan = stock.plan_import(data, actor=current_actor())
     name = (upload.filename or "upload.csv")[-100:]
-    return _preview_page(plan, data, name, imports.new_batch_ref())
+    return _preview_page(plan, data, name, stock.new_batch_ref())
 
 
 @bp.post("/apply")
@@ -109,19 +109,19 @@ def apply():  # type: ignore[no-untyped-def]
     seen = {int(line): int(version) for line, version in token["seen"]}
     actor = current_actor()
     if token.get("warnings") and request.form.get("confirm") != "yes":
-        plan = imports.plan_import(data, actor=actor)
+        plan = stock.plan_import(data, actor=actor)
         return _preview_page(plan, data, name, ref, status=422,
                              confirm_error="Tick the box to confirm you have read the warnings.")
     try:
-        result = imports.apply_import(data, actor=actor, batch_ref=ref, seen=seen)
+        result = stock.apply_import(data, actor=actor, batch_ref=ref, seen=seen)
     except ImportRefused as exc:
-        plan = imports.plan_import(data, actor=actor)
-        return _preview_page(plan, data, name, imports.new_batch_ref(), status=409,
+        plan = stock.plan_import(data, actor=actor)
+        return _preview_page(plan, data, name, stock.new_batch_ref(), status=409,
                              problem=exc.message)
     if result.replayed:
         flash(f"This file was already imported as {result.batch_ref}; nothing changed.", "info")
     else:
-        flash(f"Imported {name}: {imports.describe_result(result)}.", "success")
+        flash(f"Imported {name}: {stock.describe_result(result)}.", "success")
     # The done page of a batch that wrote no movement (thresholds only) has nothing in the
     # ledger to prove whose it is: the signed session remembers the last few applied here.
     session["import_batches"] = [result.batch_ref,
@@ -137,7 +137,7 @@ def done(batch_ref: str):  # type: ignore[no-untyped-def]
     sign-in applied it."""
     if not batch_ref.startswith("import-") or len(batch_ref) > 64:
         return _start_page("That is not an import batch reference.", 404)
-    by_store = imports.batch_movements(current_actor(), batch_ref)
+    by_store = stock.batch_movements(current_actor(), batch_ref)
     if not by_store and batch_ref not in session.get("import_batches", []):
         abort(404)
     # An import of one store's entries leads back to that store's overview.
@@ -152,7 +152,7 @@ def done(batch_ref: str):  # type: ignore[no-untyped-def]
 def _start_page(problem: str | None, status: int):  # type: ignore[no-untyped-def]
     html = render_template(
         "imports/start.html", problem=problem, export_url=EXPORT_URL,
-        max_rows=imports.BROWSER_MAX_ROWS, max_mb=MAX_UPLOAD_BYTES // (1024 * 1024),
+        max_rows=stock.BROWSER_MAX_ROWS, max_mb=MAX_UPLOAD_BYTES // (1024 * 1024),
     )
     return make_response(html, status)
 
@@ -193,7 +193,7 @@ def _preview_page(  # type: ignore[no-untyped-def]
     return make_response(render_template("imports/preview.html", **context), status)
 
 
-def _rows_to_show(plan: ImportPlan) -> list[imports.PlannedRow]:
+def _rows_to_show(plan: ImportPlan) -> list[stock.PlannedRow]:
     """Errors first, then warnings, then changes; rows that change nothing are only counted."""
     ranked = sorted(
         (r for r in plan.rows if r.errors or r.warnings or r.changes),

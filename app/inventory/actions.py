@@ -11,10 +11,10 @@ from app import permissions as perm
 from app.clock import utcnow
 from app.inventory import forms
 from app.permissions import Actor
-from app.services import inventory, queries
+from app.services import queries, stock
 from app.services.errors import NotFound, ValidationError
-from app.services.inventory import StockChange
 from app.services.queries import EntryView
+from app.services.stock import StockChange
 from app.services.validation import ascii_strip, clean_text
 from app.web import current_actor
 
@@ -65,21 +65,21 @@ def _where(entry: EntryView) -> str:
 
 
 def _adjust(actor: Actor, entry: EntryView, form: Any, key: str) -> StockChange:
-    return inventory.adjust_stock(
+    return stock.adjust_stock(
         actor=actor, entry_id=entry.id, delta=form.delta.number, reason=form.reason.data,
         reference=clean_text(form.reference.data), idempotency_key=key,
     )
 
 
 def _set(actor: Actor, entry: EntryView, form: Any, key: str) -> StockChange:
-    return inventory.set_stock(
+    return stock.set_stock(
         actor=actor, entry_id=entry.id, quantity=form.quantity.number,
         reason=clean_text(form.reason.data), expected_version=_version(form), idempotency_key=key,
     )
 
 
 def _count(actor: Actor, entry: EntryView, form: Any, key: str) -> StockChange:
-    return inventory.count_stock(
+    return stock.count_stock(
         actor=actor, entry_id=entry.id, counted_quantity=form.counted_quantity.number,
         reason=clean_text(form.reason.data), expected_version=_version(form), idempotency_key=key,
     )
@@ -87,7 +87,7 @@ def _count(actor: Actor, entry: EntryView, form: Any, key: str) -> StockChange:
 
 def _reserve(actor: Actor, entry: EntryView, form: Any, key: str) -> StockChange:
     minutes = form.hold_minutes.number
-    return inventory.reserve_stock(
+    return stock.reserve_stock(
         actor=actor, entry_id=entry.id, quantity=form.quantity.number,
         order_ref=form.order_ref.data, line_ref=clean_text(form.line_ref.data),
         expires_at=utcnow() + timedelta(minutes=minutes) if minutes else None,
@@ -116,7 +116,7 @@ def _closer(service: Callable[..., StockChange]) -> Callable[..., StockChange]:
 
 
 def _return(actor: Actor, entry: EntryView, form: Any, key: str) -> StockChange:
-    return inventory.return_stock(
+    return stock.return_stock(
         actor=actor, entry_id=entry.id, quantity=form.quantity.number, reason=form.reason.data,
         reference=clean_text(form.reference.data), idempotency_key=key,
     )
@@ -126,7 +126,7 @@ def _transfer(actor: Actor, entry: EntryView, form: Any, key: str) -> StockChang
     target = _choice(form.to_location_id.data, "to_location_id")
     if target is None:
         raise ValidationError({"to_location_id": "Choose where the stock goes."})
-    return inventory.transfer_stock(
+    return stock.transfer_stock(
         actor=actor, product_id=entry.product_id, from_location_id=entry.location_id,
         to_location_id=target, quantity=form.quantity.number, reason=clean_text(form.reason.data),
         idempotency_key=key,
@@ -134,14 +134,14 @@ def _transfer(actor: Actor, entry: EntryView, form: Any, key: str) -> StockChang
 
 
 def _threshold(actor: Actor, entry: EntryView, form: Any, key: str) -> StockChange:
-    return inventory.set_threshold(
+    return stock.set_threshold(
         actor=actor, entry_id=entry.id, low_stock_threshold=form.low_stock_threshold.number,
         idempotency_key=key,
     )
 
 
 def _delete(actor: Actor, entry: EntryView, form: Any, key: str) -> StockChange:
-    return inventory.delete_entry(
+    return stock.delete_entry(
         actor=actor, entry_id=entry.id, reason=clean_text(form.reason.data), idempotency_key=key
     )
 
@@ -176,10 +176,10 @@ ACTIONS: dict[str, StockAction] = {
         StockAction("reserve", "Reserve", "Reserve stock", perm.RESERVE,
                     forms.ReserveStockForm, _reserve, _moved("Reserved"), "Reserve"),
         StockAction("release", "Release", "Release a reservation", perm.RESERVE,
-                    forms.CloseHoldForm, _closer(inventory.release_stock), _moved("Released"),
+                    forms.CloseHoldForm, _closer(stock.release_stock), _moved("Released"),
                     "Release"),
         StockAction("fulfill", "Fulfill", "Fulfill a reservation", perm.RESERVE,
-                    forms.CloseHoldForm, _closer(inventory.fulfill_stock), _moved("Fulfilled"),
+                    forms.CloseHoldForm, _closer(stock.fulfill_stock), _moved("Fulfilled"),
                     "Fulfill"),
         StockAction("return", "Return", "Return stock", perm.ADJUST, forms.ReturnStockForm,
                     _return, _moved("Returned"), "Return to stock"),

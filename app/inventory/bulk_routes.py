@@ -21,9 +21,9 @@ from app.inventory.bulk_view import (
 )
 from app.inventory.filters import OverviewView, parse_overview_args
 from app.inventory.routes import _response, overview_context
-from app.services import bulk, queries
-from app.services.bulk import BulkPreview, BulkRefused, Selection
+from app.services import queries, stock
 from app.services.errors import Conflict, ValidationError
+from app.services.stock import BulkPreview, BulkRefused, Selection
 from app.web import current_actor, readable_stores
 from app.web.actions import FormView, attach_field_errors, finish, flash_oob, swap
 from app.web.boundary import screen_beyond_form
@@ -55,7 +55,7 @@ def bulk_action(action_name: str):  # type: ignore[no-untyped-def]
         form.idempotency_key.data = uuid.uuid4().hex
         form.next.data = safe_next(request.args.get("next")) or view.url(cursor=None)
         try:
-            size = bulk.selection_size(actor, chosen, action.permission)
+            size = stock.selection_size(actor, chosen, action.permission)
         except ValidationError as exc:
             return _render(action, form, chosen, view, 422, problem=exc.fields.get("selection"))
         return _render(action, form, chosen, view, 200, size=size)

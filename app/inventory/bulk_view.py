@@ -13,10 +13,9 @@ from app import permissions as perm
 from app.inventory import forms
 from app.inventory.filters import OverviewView, parse_overview_args
 from app.permissions import READ, Actor
-from app.services import bulk
-from app.services.bulk import BulkPreview, Selection
+from app.services import stock
 from app.services.errors import ValidationError
-from app.services.inventory import StockChange
+from app.services.stock import BulkPreview, Selection, StockChange
 from app.services.validation import ascii_strip, clean_text
 
 # The overview's filters that narrow the selection; sort and paging do not change it.
@@ -45,11 +44,11 @@ BULK_ACTIONS: dict[str, BulkAction] = {
     for a in (
         BulkAction(
             "adjust", "Adjust stock…", "Adjust stock", perm.ADJUST, forms.BulkAdjustForm,
-            lambda actor, chosen, form: bulk.preview_bulk_adjust(
+            lambda actor, chosen, form: stock.preview_bulk_adjust(
                 actor=actor, selection=chosen, delta=form.delta.number,
                 reason=form.reason.data, reference=clean_text(form.reference.data),
             ),
-            lambda actor, chosen, form, key: bulk.bulk_adjust(
+            lambda actor, chosen, form, key: stock.bulk_adjust(
                 actor=actor, selection=chosen, delta=form.delta.number,
                 reason=form.reason.data, reference=clean_text(form.reference.data),
                 idempotency_key=key,
@@ -63,10 +62,10 @@ BULK_ACTIONS: dict[str, BulkAction] = {
         BulkAction(
             "threshold", "Set threshold…", "Set low-stock threshold", perm.THRESHOLD,
             forms.BulkThresholdForm,
-            lambda actor, chosen, form: bulk.preview_bulk_threshold(
+            lambda actor, chosen, form: stock.preview_bulk_threshold(
                 actor=actor, selection=chosen, low_stock_threshold=form.low_stock_threshold.number,
             ),
-            lambda actor, chosen, form, key: bulk.bulk_threshold(
+            lambda actor, chosen, form, key: stock.bulk_threshold(
                 actor=actor, selection=chosen,
                 low_stock_threshold=form.low_stock_threshold.number, idempotency_key=key,
             ),
@@ -101,14 +100,14 @@ def bulk_bar(actor: Actor, view: OverviewView, total: int, capped: bool = False
     readable = actor.stores_with(READ)
     everywhere = all(actor.stores_with(a.permission) in (None, readable) for a in actions)
     if everywhere:
-        count, too_many = total, capped or total > bulk.MAX_BULK
+        count, too_many = total, capped or total > stock.MAX_BULK
     else:
-        count = bulk.count_matching(
-            actor, view.filters, *(a.permission for a in actions), limit=bulk.MAX_BULK + 1
+        count = stock.count_matching(
+            actor, view.filters, *(a.permission for a in actions), limit=stock.MAX_BULK + 1
         )
-        too_many = count > bulk.MAX_BULK
+        too_many = count > stock.MAX_BULK
     return {"bulk_actions": actions, "bulk_total": count, "bulk_too_many": too_many,
-            "bulk_max": bulk.MAX_BULK}
+            "bulk_max": stock.MAX_BULK}
 
 
 def read_selection(values: MultiDict[str, str]) -> tuple[Selection, OverviewView]:
@@ -122,7 +121,7 @@ def read_selection(values: MultiDict[str, str]) -> tuple[Selection, OverviewView
                 "selection": "Some filters were not understood ("
                 + ", ".join(view.errors) + "); go back to the overview and filter again."
             })
-        return bulk.selection(filters=view.filters), view
+        return stock.selection(filters=view.filters), view
     ids = []
     for raw in values.getlist("entry"):
         text = ascii_strip(raw)
@@ -131,7 +130,7 @@ def read_selection(values: MultiDict[str, str]) -> tuple[Selection, OverviewView
                 {"selection": "The selection holds something that is not an entry."}
             )
         ids.append(int(text))
-    return bulk.selection(entry_ids=ids), view
+    return stock.selection(entry_ids=ids), view
 
 
 def selection_fields(chosen: Selection, view: OverviewView) -> list[tuple[str, str]]:

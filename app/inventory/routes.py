@@ -29,6 +29,7 @@ from app.inventory.bulk_view import bulk_bar
 from app.inventory.filters import OverviewView, overview_args
 from app.permissions import Actor
 from app.services import export, queries
+from app.services.csvfile import neutralise
 from app.services.errors import (
     BelowReserved,
     ExceedsFulfilled,
@@ -43,7 +44,7 @@ from app.services.queries import EntryView, movements
 from app.web import current_actor, show_store
 from app.web.actions import FormView, attach_field_errors, finish, run_form, swap
 from app.web.charts import CHART_DAYS, DEFAULT_CHART_DAYS, stock_charts
-from app.web.csv import csv_response, neutralise
+from app.web.csv import csv_response
 from app.web.htmx import is_htmx, trigger, vary_on_htmx, wants_fragment
 from app.web.urls import safe_next
 

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from app.permissions import ADJUST, CATALOG, DELETE, RESERVE, THRESHOLD, system_actor
-from app.services import inventory
+from app.services import stock
 
 INV = "/api/v1/store/inventory"
 ORDERS = "/api/v1/orders"
@@ -85,9 +85,9 @@ def build_scene(world, make_location, make_entry) -> SimpleNamespace:
     make_location(a.store, "A_NEW")
     empty = make_entry(store=a.store, location=a.spare, product=a.product, quantity=0)
     setup = system_actor("tests")
-    held = inventory.reserve_stock(actor=setup, entry_id=a.entry.id, quantity=1,
+    held = stock.reserve_stock(actor=setup, entry_id=a.entry.id, quantity=1,
                                    order_ref="ORD-M", line_ref="L1")
-    inventory.fulfill_stock(actor=setup, reservation_id=held.reservation_ids[0])
+    stock.fulfill_stock(actor=setup, reservation_id=held.reservation_ids[0])
     return SimpleNamespace(a=a, b=world.b, empty=empty)
 
 

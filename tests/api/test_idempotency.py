@@ -3,9 +3,12 @@ response and changes nothing; the same key with another payload is refused with 
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
+
+from app.clock import frozen_at, utcnow
 
 from .calls import MUTATIONS, Call, call
 from .helpers import assert_error
@@ -81,4 +84,25 @@ def test_malformed_keys_are_422(scene, api_as, key, db_state):
     response = client.post("/api/v1/store/inventory/adjust",
                            {"entry_id": scene.a.entry.id, "quantity": 1, "reason": "x"}, key=key)
     assert "Idempotency-Key" in assert_error(response, 422, "invalid")["fields"]
+    assert db_state() == before
+
+
+def test_a_keyed_reserve_retried_after_its_expiry_replays(scene, api_as, db_state):
+    """The stored first response answers before the expiry is checked again: a client
+    retrying a lost reply after the hold lapsed gets that reply, not a 422."""
+    client = api_as("owner", scene.a.store)
+    start = utcnow()
+    body = {"entry_id": scene.a.entry.id, "quantity": 1, "order_ref": "ORD-LATE",
+            "expires_at": (start + timedelta(minutes=15)).isoformat() + "Z"}
+    with frozen_at(start):
+        first = client.post("/api/v1/store/inventory/reserve", body, key="late-retry")
+    assert first.status_code == 200, first.get_json()
+    before = db_state()
+    with frozen_at(start + timedelta(minutes=30)):
+        again = client.post("/api/v1/store/inventory/reserve", body, key="late-retry")
+        fresh = client.post("/api/v1/store/inventory/reserve", body, key="late-new")
+    assert again.status_code == 200, again.get_json()
+    assert again.get_data() == first.get_data()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert assert_error(fresh, 422)["fields"] == {"expires_at": "Must be in the future."}
     assert db_state() == before

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from app.clock import utcnow
 from app.extensions import db
 from app.models import Reservation, StockMovement
-from app.services import inventory
+from app.services import stock
 
 from .helpers import assert_error
 
@@ -40,9 +40,9 @@ def lines(a, plate, mugs=3, plates=2):
 
 def entry_numbers(entry_id):
     db.session.rollback()
-    row = db.session.execute(select(inventory.entries.c.quantity,
-                                    inventory.entries.c.reserved_quantity)
-                             .where(inventory.entries.c.id == entry_id)).one()
+    row = db.session.execute(select(stock.engine.entries.c.quantity,
+                                    stock.engine.entries.c.reserved_quantity)
+                             .where(stock.engine.entries.c.id == entry_id)).one()
     return tuple(row)
 
 
@@ -196,7 +196,7 @@ def test_expired_holds_lapse_and_free_their_units(shop, monkeypatch):
     client.post(f"{ORDERS}/ORD-4/reserve", {"lines": lines(a, plate, mugs=8),
                                             "expires_in_seconds": 60})
     assert entry_numbers(a.entry.id) == (10, 10)
-    inventory.expire_reservations(now=utcnow() + timedelta(minutes=5))
+    stock.expire_reservations(now=utcnow() + timedelta(minutes=5))
     assert entry_numbers(a.entry.id) == (10, 2)
     db.session.rollback()
     statuses = db.session.scalars(select(Reservation.status).where(

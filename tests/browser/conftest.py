@@ -26,7 +26,7 @@ from app import create_app
 from app.extensions import db
 from app.models import Location, Membership, Product, Store, User
 from app.permissions import ADJUST, system_actor
-from app.services import inventory
+from app.services import stock
 from app.services.accounts import hash_password
 
 if TYPE_CHECKING:
@@ -152,24 +152,24 @@ def _seed(path: Path) -> Shop:
         )
         db.session.commit()
 
-        def stock(product: str, where: str, quantity: int, threshold: int = 0) -> int:
-            return inventory.create_entry(
+        def stocked(product: str, where: str, quantity: int, threshold: int = 0) -> int:
+            return stock.create_entry(
                 actor=actor, product_id=goods[product].id, location_id=places[where].id,
                 quantity=quantity, low_stock_threshold=threshold,
             ).entry.id
 
         entries = {
-            "mug_warehouse": stock("mug", "WAREHOUSE_A", 10, threshold=5),  # in stock
-            "mug_shelf": stock("mug", "SHELF_B", 3, threshold=5),  # low stock
-            "teapot": stock("teapot", "WAREHOUSE_A", 0),  # out of stock
-            "vase": stock("vase", "WAREHOUSE_A", 0),  # on backorder
-            "towel": stock("towel", "SHELF_B", 12),  # 4 of them reserved below
+            "mug_warehouse": stocked("mug", "WAREHOUSE_A", 10, threshold=5),  # in stock
+            "mug_shelf": stocked("mug", "SHELF_B", 3, threshold=5),  # low stock
+            "teapot": stocked("teapot", "WAREHOUSE_A", 0),  # out of stock
+            "vase": stocked("vase", "WAREHOUSE_A", 0),  # on backorder
+            "towel": stocked("towel", "SHELF_B", 12),  # 4 of them reserved below
         }
-        inventory.reserve_stock(
+        stock.reserve_stock(
             actor=actor, entry_id=entries["towel"], quantity=4, order_ref="ORD-1001"
         )
         for n in range(1, 25):
-            entries[f"spoon_{n:02d}"] = stock(f"spoon_{n:02d}", "BACKROOM", 100 + n)
+            entries[f"spoon_{n:02d}"] = stocked(f"spoon_{n:02d}", "BACKROOM", 100 + n)
         shop = Shop(
             store_id=store.id,
             entries=entries,

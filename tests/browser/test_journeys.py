@@ -15,7 +15,7 @@ import pytest
 from flask import Flask
 
 from app.permissions import actor_for_user
-from app.services import inventory
+from app.services import stock
 from app.services.accounts import normalize_email
 
 if TYPE_CHECKING:
@@ -325,7 +325,7 @@ def test_a_stale_set_shows_the_current_value_and_applies_on_retry(
     # Meanwhile someone else receives 3 units.
     with app.app_context():
         owner_id = _user_id(shop.owner)
-        inventory.adjust_stock(
+        stock.adjust_stock(
             actor=actor_for_user(owner_id), entry_id=entry_id, delta=3, reason="Meanwhile"
         )
 

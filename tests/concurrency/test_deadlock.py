@@ -18,9 +18,9 @@ from sqlalchemy import insert, select, text, update
 from app.clock import utcnow
 from app.extensions import db
 from app.permissions import Actor, system_actor
-from app.services import inventory
+from app.services import stock
 from app.services.errors import InsufficientStock
-from app.services.inventory import ENTRY_COLUMNS, entries, movements
+from app.services.stock.engine import ENTRY_COLUMNS, entries, movements
 
 from .harness import Outcomes, hammer, summary
 
@@ -78,7 +78,7 @@ def naive_transfer(
 
 
 def real_transfer(**kwargs: Any) -> tuple[int, ...]:
-    return inventory.transfer_stock(**kwargs).movement_ids
+    return stock.transfer_stock(**kwargs).movement_ids
 
 
 def run_opposing_transfers(

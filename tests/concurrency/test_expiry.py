@@ -21,7 +21,7 @@ from sqlalchemy import select, text
 from app.clock import frozen_at, utcnow
 from app.models import Reservation
 from app.permissions import system_actor
-from app.services import inventory
+from app.services import stock
 from app.services.errors import ReservationNotActive
 
 from .harness import hammer, summary
@@ -39,14 +39,14 @@ def test_sweep_racing_releases_ends_each_hold_once(app, make_entry, admin_actor)
     start = utcnow()
     with frozen_at(start):
         expiring = [
-            inventory.reserve_stock(
+            stock.reserve_stock(
                 actor=admin_actor, entry_id=entry.id, quantity=2, order_ref=f"EXP-{n}",
                 expires_at=start + timedelta(hours=1),
             ).reservation_ids[0]
             for n in range(30)
         ]
         lasting = [
-            inventory.reserve_stock(
+            stock.reserve_stock(
                 actor=admin_actor, entry_id=entry.id, quantity=1, order_ref=f"KEEP-{n}",
             ).reservation_ids[0]
             for n in range(20)
@@ -58,9 +58,9 @@ def test_sweep_racing_releases_ends_each_hold_once(app, make_entry, admin_actor)
 
     def call(thread: int, n: int) -> tuple[str, int]:
         if thread == 0:
-            return "sweep", inventory.expire_reservations()
+            return "sweep", stock.expire_reservations()
         hold = targets[(thread - 1) * ROUNDS + n]
-        inventory.release_stock(actor=system_actor(f"clerk-{thread}"), reservation_id=hold)
+        stock.release_stock(actor=system_actor(f"clerk-{thread}"), reservation_id=hold)
         return "release", hold
 
     with frozen_at(start + timedelta(hours=2)):
@@ -83,8 +83,8 @@ def test_sweep_racing_releases_ends_each_hold_once(app, make_entry, admin_actor)
         assert ledger_rows() - ledger_before == len(released) + swept
 
         # Sweeping again finds nothing, writes nothing, and leaves the entry's version alone.
-        assert inventory.expire_reservations() == 0
-        assert inventory.expire_reservations() == 0
+        assert stock.expire_reservations() == 0
+        assert stock.expire_reservations() == 0
         assert entry_row(entry.id) == after
         assert ledger_rows() - ledger_before == len(released) + swept
     assert_invariants()
@@ -110,7 +110,7 @@ def wait_until_blocked(backend: str) -> None:
 
 @pytest.mark.parametrize(
     ("closer", "pause_in", "status"),
-    [pytest.param("sweep", "_expire_entry", "expired", id="sweep"),
+    [pytest.param("sweep", "expire_entry", "expired", id="sweep"),
      pytest.param("release", "_take_from_hold", "released", id="release")],
 )
 def test_a_hold_closed_while_a_release_waits_is_reported_as_closed(
@@ -119,14 +119,14 @@ def test_a_hold_closed_while_a_release_waits_is_reported_as_closed(
     entry = make_entry(quantity=10)
     start = utcnow()
     with frozen_at(start):
-        hold = inventory.reserve_stock(
+        hold = stock.reserve_stock(
             actor=admin_actor, entry_id=entry.id, quantity=2, order_ref="ORDER-1",
             expires_at=start + timedelta(hours=1),
         ).reservation_ids[0]
     # The first request closes the hold and then stalls, holding the entry's lock, until
     # the second one (a release of the same hold) has read it as active and queued.
     closed, go = threading.Event(), threading.Event()
-    original = getattr(inventory, pause_in)
+    original = getattr(stock.holds, pause_in)
 
     def stalling(*args: Any, **kwargs: Any) -> Any:
         result = original(*args, **kwargs)
@@ -135,12 +135,12 @@ def test_a_hold_closed_while_a_release_waits_is_reported_as_closed(
             go.wait(10)
         return result
 
-    monkeypatch.setattr(inventory, pause_in, stalling)
+    monkeypatch.setattr(stock.holds, pause_in, stalling)
     first = (
-        inventory.expire_reservations if closer == "sweep"
-        else partial(inventory.release_stock, actor=admin_actor, reservation_id=hold)
+        stock.expire_reservations if closer == "sweep"
+        else partial(stock.release_stock, actor=admin_actor, reservation_id=hold)
     )
-    second = partial(inventory.release_stock, actor=system_actor("clerk"), reservation_id=hold)
+    second = partial(stock.release_stock, actor=system_actor("clerk"), reservation_id=hold)
     ledger_before = ledger_rows()
 
     with frozen_at(start + timedelta(hours=2)), ThreadPoolExecutor(2) as pool:

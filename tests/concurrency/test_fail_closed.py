@@ -1,92 +1,225 @@
-"""Fail closed: an exception between the stock UPDATE and the ledger insert leaves nothing
-behind: no quantity change, no ledger row, no reservation, no idempotency record."""
+"""Fail closed, once per stock writer: an exception between a stock change and its ledger
+rows leaves nothing behind: no quantity change, no ledger row, no reservation, no
+idempotency record, no import batch.
+
+The fault goes into the engine's one ledger writer (`engine.write_ledger`), so every path
+that changes stock is covered the same way: each single verb, an order's reservation and
+its release, shipment and return through the API, bulk adjust, import apply and transfer.
+The threshold writers (single and bulk) write no ledger row; for them the fault is raised
+after the change, before the transaction commits.
+"""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from flask import current_app
 from oracle import assert_invariants, snapshot_tables
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from app.extensions import db
-from app.models import Store
-from app.services import inventory
-from app.services.inventory import entries
+from app.models import Location, Product, Store
+from app.services import stock, tokens
+from app.services.stock import engine
+from app.services.stock.engine import entries
 
 
 class Injected(RuntimeError):
     pass
 
 
-OPERATIONS: dict[str, Callable[..., inventory.StockChange]] = {
-    "reserve": lambda s, **k: inventory.reserve_stock(
-        entry_id=s.entry.id, quantity=2, order_ref="ORDER-9", **k),
-    "release": lambda s, **k: inventory.release_stock(reservation_id=s.hold, quantity=1, **k),
-    "fulfill": lambda s, **k: inventory.fulfill_stock(entry_id=s.entry.id, quantity=2, **k),
-    "adjust": lambda s, **k: inventory.adjust_stock(
-        entry_id=s.entry.id, delta=-3, reason="Damaged", **k),
-    "set": lambda s, **k: inventory.set_stock(entry_id=s.entry.id, quantity=15, **k),
-    "count": lambda s, **k: inventory.count_stock(entry_id=s.entry.id, counted_quantity=8, **k),
-    "return": lambda s, **k: inventory.return_stock(
-        entry_id=s.entry.id, quantity=2, reason="Returned", **k),
-    "reserve_order": lambda s, **k: inventory.reserve_order(
-        store_id=s.entry.store_id, order_ref="ORDER-9", lines=[
-            {"product_id": s.entry.product_id, "location_id": s.entry.location_id,
-             "quantity": 2, "line_ref": "L1"}], **k),
-    "transfer": lambda s, **k: inventory.transfer_stock(
+class Setup:
+    """An entry of 20 with a hold of 5 (order ORDER-1, line L1), 2 units of it shipped for
+    ORDER-2, and a location of its store without an entry. The store's owner has a token."""
+
+    def __init__(self, make_entry: Callable[..., Any], make_location: Callable[..., Any],
+                 make_user: Callable[..., Any], admin_actor: Any) -> None:
+        self.entry = make_entry(quantity=22)
+        self.store = db.session.get(Store, self.entry.store_id)
+        line = {"product_id": self.entry.product_id, "location_id": self.entry.location_id,
+                "line_ref": "L1"}
+        self.hold = stock.reserve_order(
+            actor=admin_actor, store_id=self.store.id, order_ref="ORDER-1",
+            lines=[{**line, "quantity": 5}],
+        ).reservation_ids[0]
+        stock.reserve_order(actor=admin_actor, store_id=self.store.id, order_ref="ORDER-2",
+                            lines=[{**line, "quantity": 2}])
+        stock.fulfill_order(actor=admin_actor, store_id=self.store.id, order_ref="ORDER-2")
+        self.empty_location = make_location(self.store).id
+        self.token = tokens.create_token(
+            user_id=make_user(role="owner", store=self.store).id, name="fail-closed"
+        )[1]
+        location = db.session.get(Location, self.entry.location_id)
+        product = db.session.get(Product, self.entry.product_id)
+        self.csv = (f"store,location,sku,quantity\r\n"
+                    f"{self.store.slug},{location.code},{product.sku},7\r\n").encode()
+
+
+def _api(path: str, body: dict[str, Any]) -> Callable[..., Any]:
+    def call(s: Setup, *, actor: Any, idempotency_key: str | None) -> Any:
+        headers = {"Authorization": f"Bearer {s.token}"}
+        if idempotency_key is not None:
+            headers["Idempotency-Key"] = idempotency_key
+        response = current_app.test_client().post(path, json=body, headers=headers)
+        if response.status_code >= 500:
+            raise Injected(f"{path} answered {response.status_code}")
+        assert response.status_code == 200, response.get_data(as_text=True)
+        return response
+
+    return call
+
+
+def _line(s: Setup, quantity: int) -> dict[str, Any]:
+    return {"product_id": s.entry.product_id, "location_id": s.entry.location_id,
+            "quantity": quantity, "line_ref": "L9"}
+
+
+def _import(s: Setup, *, actor: Any, idempotency_key: str | None) -> Any:
+    batch = f"import-{idempotency_key}" if idempotency_key else None
+    return stock.apply_import(s.csv, actor=actor, batch_ref=batch)
+
+
+@dataclass(frozen=True)
+class Writer:
+    call: Callable[..., Any]
+    # Where the fault goes: "ledger" (the ledger writer) or "commit" (after the work).
+    fault: str = "ledger"
+    # False where the ledger row is written before the change it records (a deleted
+    # entry's last row), so nothing has changed yet when the fault fires.
+    changed_first: bool = True
+
+
+WRITERS: dict[str, Writer] = {
+    "adjust": Writer(lambda s, **k: stock.adjust_stock(
+        entry_id=s.entry.id, delta=-3, reason="Damaged", **k)),
+    "set": Writer(lambda s, **k: stock.set_stock(entry_id=s.entry.id, quantity=15, **k)),
+    "count": Writer(lambda s, **k: stock.count_stock(
+        entry_id=s.entry.id, counted_quantity=8, **k)),
+    "threshold": Writer(lambda s, **k: stock.set_threshold(
+        entry_id=s.entry.id, low_stock_threshold=4, **k), fault="commit"),
+    "create": Writer(lambda s, **k: stock.create_entry(
+        product_id=s.entry.product_id, location_id=s.empty_location, quantity=4, **k)),
+    "delete": Writer(lambda s, **k: stock.delete_entry(entry_id=s.spare.id, **k),
+                     changed_first=False),
+    "reserve": Writer(lambda s, **k: stock.reserve_stock(
+        entry_id=s.entry.id, quantity=2, order_ref="ORDER-9", **k)),
+    "release": Writer(lambda s, **k: stock.release_stock(
+        reservation_id=s.hold, quantity=1, **k)),
+    "fulfill": Writer(lambda s, **k: stock.fulfill_stock(
+        entry_id=s.entry.id, quantity=2, **k)),
+    "return": Writer(lambda s, **k: stock.return_stock(
+        entry_id=s.entry.id, quantity=2, reason="Returned", **k)),
+    "transfer": Writer(lambda s, **k: stock.transfer_stock(
         product_id=s.entry.product_id, from_location_id=s.entry.location_id,
-        to_location_id=s.empty_location, quantity=3, **k),
+        to_location_id=s.empty_location, quantity=3, **k)),
+    "reserve_order": Writer(lambda s, **k: stock.reserve_order(
+        store_id=s.store.id, order_ref="ORDER-9", lines=[_line(s, 2)], **k)),
+    "api_reserve_order": Writer(lambda s, **k: _api(
+        "/api/v1/orders/ORDER-9/reserve",
+        {"lines": [_line(s, 2)], "expires_in_seconds": 600})(s, **k)),
+    "api_release_order": Writer(lambda s, **k: _api(
+        "/api/v1/orders/ORDER-1/release", {})(s, **k)),
+    "api_fulfill_order": Writer(lambda s, **k: _api(
+        "/api/v1/orders/ORDER-1/fulfill", {})(s, **k)),
+    "api_return_order": Writer(lambda s, **k: _api(
+        "/api/v1/orders/ORDER-2/return",
+        {"lines": [{"line_ref": "L1", "quantity": 1}], "reason": "Came back"})(s, **k)),
+    "bulk_adjust": Writer(lambda s, **k: stock.bulk_adjust(
+        selection=stock.selection(entry_ids=[s.entry.id, s.spare.id]), delta=2,
+        reason="Recount", **k)),
+    "bulk_threshold": Writer(lambda s, **k: stock.bulk_threshold(
+        selection=stock.selection(entry_ids=[s.entry.id, s.spare.id]),
+        low_stock_threshold=6, **k), fault="commit"),
+    "import_apply": Writer(_import),
 }
 
 
-class Setup:
-    """An entry of 20 with a hold of 5, and a location of its store without an entry."""
+def _replace_everywhere(monkeypatch: pytest.MonkeyPatch, original: Any, fake: Any) -> None:
+    """Swap `original` for `fake` in every module of the stock package that holds it."""
+    for name, module in list(sys.modules.items()):
+        if name.startswith("app.services.stock"):
+            for attr, value in list(vars(module).items()):
+                if value is original:
+                    monkeypatch.setattr(module, attr, fake)
 
-    def __init__(self, make_entry: Callable[..., Any], make_location: Callable[..., Any],
-                 admin_actor: Any) -> None:
-        self.entry = make_entry(quantity=20)
-        self.hold = inventory.reserve_stock(
-            actor=admin_actor, entry_id=self.entry.id, quantity=5, order_ref="ORDER-1"
-        ).reservation_ids[0]
-        store = db.session.get(Store, self.entry.store_id)
-        self.empty_location = make_location(store).id
+
+def _tables() -> dict[str, list[Any]]:
+    """Every table's rows, but the token's last use, which an API request stamps whatever
+    becomes of the request."""
+    tables = snapshot_tables()
+    tables.pop("api_tokens")
+    return tables
+
+
+def _state(session: Session, entry_id: int) -> tuple[int, int, int] | None:
+    row = session.execute(
+        select(entries.c.quantity, entries.c.reserved_quantity, entries.c.low_stock_threshold)
+        .where(entries.c.id == entry_id)
+    ).one_or_none()
+    return None if row is None else tuple(row)  # type: ignore[return-value]
 
 
 @pytest.mark.parametrize("key", [None, "retry-key"], ids=["plain", "with-key"])
-@pytest.mark.parametrize("operation", list(OPERATIONS))
-def test_a_failure_before_the_ledger_insert_changes_nothing(
-    app, make_entry, make_location, admin_actor, monkeypatch, operation, key
+@pytest.mark.parametrize("writer", list(WRITERS))
+def test_a_failure_between_the_change_and_its_record_changes_nothing(
+    app, make_entry, make_location, make_user, admin_actor, monkeypatch, writer, key
 ):
-    setup = Setup(make_entry, make_location, admin_actor)
-    before = snapshot_tables()
-    seen_inside: list[tuple[int, int]] = []
+    setup = Setup(make_entry, make_location, make_user, admin_actor)
+    setup.spare = make_entry(quantity=9)  # type: ignore[attr-defined]
+    how = WRITERS[writer]
+    before = _tables()
+    stored = {r.id: (r.quantity, r.reserved_quantity, r.low_stock_threshold)
+              for r in before["inventory_entries"]}
+    seen_inside: list[tuple[int, Any]] = []
 
-    def failing_record(session: Any, actor: Any, after: Any, *args: Any, **kwargs: Any) -> int:
-        # Prove the stock change already happened inside the transaction, then fail.
-        row = session.execute(
-            select(entries.c.quantity, entries.c.reserved_quantity)
-            .where(entries.c.id == after.id)
-        ).one()
-        seen_inside.append((row.quantity, row.reserved_quantity))
-        raise Injected("the ledger insert failed")
+    if how.fault == "ledger":
+        def failing_writer(session: Session, actor: Any, rows: Any, *args: Any,
+                           **kwargs: Any) -> list[int]:
+            # Note what the change already did inside the transaction, then fail.
+            entry_id = rows[0].entry_id
+            seen_inside.append((entry_id, _state(session, entry_id)))
+            raise Injected("the ledger insert failed")
 
-    monkeypatch.setattr(inventory, "_record", failing_record)
-    call = OPERATIONS[operation]
+        _replace_everywhere(monkeypatch, engine.write_ledger, failing_writer)
+    else:
+        real_run = engine.run_mutation
+
+        def run_then_fail(operation: str, actor: Any, idem: Any, params: Any,
+                          work: Callable[[Session], Any]) -> Any:
+            def failing_work(session: Session) -> Any:
+                work(session)
+                seen_inside.append((setup.entry.id, _state(session, setup.entry.id)))
+                raise Injected("the transaction failed before it committed")
+
+            return real_run(operation, actor, idem, params, failing_work)
+
+        _replace_everywhere(monkeypatch, real_run, run_then_fail)
+
+    call = WRITERS[writer].call
     with pytest.raises(Injected):
         call(setup, actor=admin_actor, idempotency_key=key)
 
     assert seen_inside, "the injected failure never ran"
-    (stored,) = (r for r in before["inventory_entries"] if r.id == setup.entry.id)
-    assert seen_inside[0] != (stored.quantity, stored.reserved_quantity), (
-        "the failure was injected before the stock update, not after it"
-    )
-    assert snapshot_tables() == before
+    entry_id, inside = seen_inside[0]
+    if how.changed_first:
+        assert inside != stored.get(entry_id), (
+            "the failure was injected before the stock change, not after it"
+        )
+    assert _tables() == before
 
     # Once the fault is gone the same request (and key) goes through normally, once.
     monkeypatch.undo()
-    change = call(setup, actor=admin_actor, idempotency_key=key)
-    assert not change.replayed
-    assert change.movement_ids
+    result = call(setup, actor=admin_actor, idempotency_key=key)
+    if isinstance(result, stock.StockChange):
+        assert not result.replayed
+    elif isinstance(result, stock.ImportResult):
+        assert not result.replayed and result.movements
+    else:
+        assert "Idempotent-Replayed" not in result.headers
+    assert _tables() != before
     assert_invariants()

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from app.models import Reservation
 from app.permissions import system_actor
-from app.services import inventory
+from app.services import stock
 from app.services.errors import IdempotencyKeyReused
 
 from .harness import hammer, summary
@@ -22,15 +22,15 @@ THREADS = 16
 ACTOR = system_actor("checkout")
 
 
-def reserve(entry_id: int, quantity: int, key: str, **extra: Any) -> inventory.StockChange:
-    return inventory.reserve_stock(
+def reserve(entry_id: int, quantity: int, key: str, **extra: Any) -> stock.StockChange:
+    return stock.reserve_stock(
         actor=extra.pop("actor", ACTOR), entry_id=entry_id, quantity=quantity,
         order_ref="ORDER-1", idempotency_key=key, **extra,
     )
 
 
-def adjust(entry_id: int, quantity: int, key: str, **extra: Any) -> inventory.StockChange:
-    return inventory.adjust_stock(
+def adjust(entry_id: int, quantity: int, key: str, **extra: Any) -> stock.StockChange:
+    return stock.adjust_stock(
         actor=extra.pop("actor", ACTOR), entry_id=entry_id, delta=-quantity,
         reason="Damaged", idempotency_key=key, **extra,
     )
@@ -51,7 +51,7 @@ def holds() -> int:
 
 @pytest.mark.parametrize("submit", SUBMITS)
 def test_one_key_sixteen_concurrent_submits_one_effect(
-    app, make_entry, submit: Callable[..., inventory.StockChange]
+    app, make_entry, submit: Callable[..., stock.StockChange]
 ):
     entry = make_entry(quantity=50)
     ledger_before, holds_before = ledger_rows(), holds()
@@ -76,7 +76,7 @@ def test_one_key_sixteen_concurrent_submits_one_effect(
 
 @pytest.mark.parametrize("submit", SUBMITS)
 def test_same_key_other_payload_is_refused_and_changes_nothing(
-    app, make_entry, submit: Callable[..., inventory.StockChange]
+    app, make_entry, submit: Callable[..., stock.StockChange]
 ):
     entry = make_entry(quantity=50)
     submit(entry.id, 3, "key-1")

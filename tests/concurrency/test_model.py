@@ -64,7 +64,7 @@ from app.models import Location, Product, StockTally, Store
 from app.models.inventory import MOVEMENT_TYPES, RESERVATION_STATUSES
 from app.models.tallies import COUNTS as TALLY_COUNTS
 from app.permissions import system_actor
-from app.services import inventory
+from app.services import stock
 from app.services.errors import (
     BelowReserved,
     EntryHasReservations,
@@ -77,7 +77,7 @@ from app.services.errors import (
     StockroomError,
     ValidationError,
 )
-from app.services.inventory import entries, reservations
+from app.services.stock.engine import entries, reservations
 
 ACTOR = system_actor("model")
 # How hypothesis ends an example early (out of data, or a filter never satisfied).
@@ -88,16 +88,16 @@ LOCATIONS = 3
 KEYS = ("key-a", "key-b", "key-c")
 ORDERS = ("ORDER-1", "ORDER-2")
 
-SERVICE: dict[str, Callable[..., inventory.StockChange]] = {
-    "reserve": inventory.reserve_stock,
-    "release": inventory.release_stock,
-    "fulfill": inventory.fulfill_stock,
-    "adjust": inventory.adjust_stock,
-    "set": inventory.set_stock,
-    "count": inventory.count_stock,
-    "return": inventory.return_stock,
-    "transfer": inventory.transfer_stock,
-    "delete": inventory.delete_entry,
+SERVICE: dict[str, Callable[..., stock.StockChange]] = {
+    "reserve": stock.reserve_stock,
+    "release": stock.release_stock,
+    "fulfill": stock.fulfill_stock,
+    "adjust": stock.adjust_stock,
+    "set": stock.set_stock,
+    "count": stock.count_stock,
+    "return": stock.return_stock,
+    "transfer": stock.transfer_stock,
+    "delete": stock.delete_entry,
 }
 
 
@@ -126,12 +126,12 @@ class Hold:
 class Ok:
     """A predicted success: `apply` updates the model from (and checks) the result."""
 
-    apply: Callable[[inventory.StockChange], None]
+    apply: Callable[[stock.StockChange], None]
 
 
 @dataclass
 class Replay:
-    first: inventory.StockChange
+    first: stock.StockChange
 
 
 Outcome = Ok | Replay | StockroomError
@@ -176,7 +176,7 @@ class Model:
                 self.ledger += 1
 
 
-def check_entry(state: inventory.EntryState, entry: Entry) -> None:
+def check_entry(state: stock.EntryState, entry: Entry) -> None:
     got = (state.id, state.quantity, state.reserved_quantity, state.version)
     assert got == (entry.id, entry.quantity, entry.reserved, entry.version), (got, entry)
 
@@ -186,7 +186,7 @@ class StockMachine(RuleBasedStateMachine):
         super().__init__()
         self.reset = reset
         self.model = Model()
-        self.keyed: dict[str, tuple[str, dict[str, Any], inventory.StockChange]] = {}
+        self.keyed: dict[str, tuple[str, dict[str, Any], stock.StockChange]] = {}
         self.products: list[int] = []
         self.locations: list[int] = []
         self.watch = LedgerWatch()
@@ -195,12 +195,12 @@ class StockMachine(RuleBasedStateMachine):
     # ------------------------------------------------------------------ set-up
 
     @initialize(
-        stock=st.lists(st.integers(0, 30), min_size=PRODUCTS * LOCATIONS,
+        quantities=st.lists(st.integers(0, 30), min_size=PRODUCTS * LOCATIONS,
                        max_size=PRODUCTS * LOCATIONS),
         present=st.lists(st.booleans(), min_size=PRODUCTS * LOCATIONS,
                          max_size=PRODUCTS * LOCATIONS),
     )
-    def open_the_store(self, stock: list[int], present: list[bool]) -> None:
+    def open_the_store(self, quantities: list[int], present: list[bool]) -> None:
         self.reset()
         self.watch = LedgerWatch()
         with frozen_at(START):
@@ -219,11 +219,11 @@ class StockMachine(RuleBasedStateMachine):
             db.session.commit()
             present = [True, *present[1:]]  # at least one entry to work on
             cells = [(p, loc) for p in self.products for loc in self.locations]
-            for (product, location), quantity, wanted in zip(cells, stock, present,
+            for (product, location), quantity, wanted in zip(cells, quantities, present,
                                                              strict=True):
                 if not wanted:
                     continue
-                change = inventory.create_entry(
+                change = stock.create_entry(
                     actor=ACTOR, product_id=product, location_id=location, quantity=quantity
                 )
                 self.model.entries[change.entry.id] = Entry(
@@ -341,7 +341,7 @@ class StockMachine(RuleBasedStateMachine):
                 if not due or quantity > available:
                     return InsufficientStock(available, quantity)
 
-            def apply(change: inventory.StockChange) -> None:
+            def apply(change: stock.StockChange) -> None:
                 m.expire(due)
                 e.reserved += quantity
                 e.version += 1
@@ -413,7 +413,7 @@ class StockMachine(RuleBasedStateMachine):
         self.perform(verb, params, self.key(data), predict)
 
     def take(
-        self, change: inventory.StockChange, e: Entry, pieces: list[tuple[Hold, int]],
+        self, change: stock.StockChange, e: Entry, pieces: list[tuple[Hold, int]],
         verb: str,
     ) -> None:
         amount = sum(taken for _, taken in pieces)
@@ -462,7 +462,7 @@ class StockMachine(RuleBasedStateMachine):
 
         self.perform("return", params, self.key(data), predict)
 
-    def moved(self, change: inventory.StockChange, e: Entry, delta: int) -> None:
+    def moved(self, change: stock.StockChange, e: Entry, delta: int) -> None:
         e.quantity += delta
         e.version += 1
         self.model.ledger += 1
@@ -493,7 +493,7 @@ class StockMachine(RuleBasedStateMachine):
             if quantity < e.reserved:
                 return BelowReserved(quantity, e.reserved, counted=counting)
 
-            def apply(change: inventory.StockChange) -> None:
+            def apply(change: stock.StockChange) -> None:
                 assert change.previous_quantity == e.quantity
                 if counting:
                     assert change.details == {"discrepancy": quantity - e.quantity}
@@ -527,7 +527,7 @@ class StockMachine(RuleBasedStateMachine):
             if quantity > src.quantity - src.reserved:
                 return InsufficientStock(src.quantity - src.reserved, quantity)
 
-            def apply(change: inventory.StockChange) -> None:
+            def apply(change: stock.StockChange) -> None:
                 dst = m.at(product, target)
                 if dst is None:  # the transfer created it
                     dst = Entry(change.entries[1].id, product, target)
@@ -560,7 +560,7 @@ class StockMachine(RuleBasedStateMachine):
             if e.reserved:
                 return EntryHasReservations(e.reserved)
 
-            def apply(change: inventory.StockChange) -> None:
+            def apply(change: stock.StockChange) -> None:
                 assert change.previous_quantity == e.quantity
                 del m.entries[e.id]
                 m.gone.add(e.id)
@@ -581,7 +581,7 @@ class StockMachine(RuleBasedStateMachine):
     def sweep(self) -> None:
         due = self.model.due()
         with frozen_at(self.model.now):
-            assert inventory.expire_reservations() == len(due)
+            assert stock.expire_reservations() == len(due)
         self.model.expire(due)
 
     @precondition(lambda self: self.keyed)

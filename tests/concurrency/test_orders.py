@@ -10,7 +10,7 @@ from oracle import assert_invariants, entry_row, ledger_rows
 
 from app.models import Store
 from app.permissions import system_actor
-from app.services import inventory
+from app.services import stock
 from app.services.errors import OrderShort
 
 from .harness import hammer, summary
@@ -25,7 +25,7 @@ def quantities(*entry_ids: int) -> list[tuple[int, int]]:
 
 def two_entries(
     factories: SimpleNamespace, stock_a: int, stock_b: int
-) -> tuple[Store, list[inventory.EntryState]]:
+) -> tuple[Store, list[stock.EntryState]]:
     store = factories.store()
     location = factories.location(store)
     return store, [
@@ -36,12 +36,12 @@ def two_entries(
 
 
 def order_call(
-    store_id: int, a: inventory.EntryState, b: inventory.EntryState,
+    store_id: int, a: stock.EntryState, b: stock.EntryState,
     quantity_of: Callable[[int, int], int] = lambda thread, n: 1,
-) -> Callable[[int, int], inventory.StockChange]:
+) -> Callable[[int, int], stock.StockChange]:
     """Each call reserves an order with a line on A and a line on B."""
 
-    def call(thread: int, n: int) -> inventory.StockChange:
+    def call(thread: int, n: int) -> stock.StockChange:
         lines = [
             {"product_id": e.product_id, "location_id": e.location_id,
              "quantity": quantity_of(thread, n), "line_ref": f"L{i}"}
@@ -49,7 +49,7 @@ def order_call(
         ]
         if (thread + n) % 2:
             lines.reverse()  # half the orders name the entries the other way round
-        return inventory.reserve_order(
+        return stock.reserve_order(
             actor=system_actor(f"checkout-{thread}"), store_id=store_id,
             order_ref=f"ORDER-{thread}-{n}", lines=lines,
         )

@@ -18,9 +18,9 @@ from sqlalchemy import insert, select, update
 from app.clock import utcnow
 from app.extensions import db
 from app.permissions import Actor, system_actor
-from app.services import inventory
+from app.services import stock
 from app.services.errors import InsufficientStock
-from app.services.inventory import ENTRY_COLUMNS, entries, movements, reservations
+from app.services.stock.engine import ENTRY_COLUMNS, entries, movements, reservations
 
 from .harness import Outcomes, hammer, summary
 
@@ -78,7 +78,7 @@ def naive_reserve(
 
 
 def real_reserve(**kwargs: Any) -> int:
-    return inventory.reserve_stock(**kwargs).movement_ids[0]
+    return stock.reserve_stock(**kwargs).movement_ids[0]
 
 
 def run_race(

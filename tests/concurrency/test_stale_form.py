@@ -15,9 +15,9 @@ from sqlalchemy import insert, select, update
 from app.clock import utcnow
 from app.extensions import db
 from app.permissions import ADJUST, Actor
-from app.services import inventory
+from app.services import stock
 from app.services.errors import StaleStock
-from app.services.inventory import ENTRY_COLUMNS, entries, movements
+from app.services.stock.engine import ENTRY_COLUMNS, entries, movements
 
 from .harness import hammer, summary
 
@@ -28,9 +28,9 @@ PAIRS = [("set", "set"), ("count", "count"), ("set", "count")]
 def submit(kind: str, **kwargs: Any) -> int:
     quantity = kwargs.pop("quantity")
     if kind == "set":
-        change = inventory.set_stock(quantity=quantity, **kwargs)
+        change = stock.set_stock(quantity=quantity, **kwargs)
     else:
-        change = inventory.count_stock(counted_quantity=quantity, **kwargs)
+        change = stock.count_stock(counted_quantity=quantity, **kwargs)
     return change.entry.version
 
 

@@ -16,7 +16,7 @@ from oracle import assert_invariants, committed, entry_row, ledger_rows
 from sqlalchemy import func, select
 
 from app.permissions import system_actor
-from app.services import inventory
+from app.services import stock
 from app.services.errors import (
     BelowReserved,
     ExceedsReserved,
@@ -24,7 +24,7 @@ from app.services.errors import (
     ReservationNotActive,
     StaleStock,
 )
-from app.services.inventory import entries
+from app.services.stock.engine import entries
 
 from .harness import hammer, summary
 
@@ -61,7 +61,7 @@ def test_random_storm_keeps_every_invariant(app, make_store, make_location, make
     for s in stores:
         for p in products[s.id]:
             for loc in locations[s.id][:2]:
-                change = inventory.create_entry(
+                change = stock.create_entry(
                     actor=setup, product_id=p, location_id=loc, quantity=OPENING_STOCK
                 )
                 known[(p, loc)] = change.entry.id
@@ -75,7 +75,7 @@ def test_random_storm_keeps_every_invariant(app, make_store, make_location, make
         with shared_lock:
             return rng.choice(sorted(known.values()))
 
-    def call(thread: int, n: int) -> tuple[str, int | None, int, inventory.StockChange]:
+    def call(thread: int, n: int) -> tuple[str, int | None, int, stock.StockChange]:
         """One random call; returns (operation, product, on-hand change, result)."""
         rng = random.Random(f"{SEED}-{thread}-{n}")
         actor = system_actor(f"storm-{thread}")
@@ -87,7 +87,7 @@ def test_random_storm_keeps_every_invariant(app, make_store, make_location, make
                 sources = [loc for loc in locations[store] if (product, loc) in known]
             source = rng.choice(sources)
             target = rng.choice([loc for loc in locations[store] if loc != source])
-            change = inventory.transfer_stock(
+            change = stock.transfer_stock(
                 actor=actor, product_id=product, from_location_id=source,
                 to_location_id=target, quantity=rng.randint(1, 6),
             )
@@ -95,7 +95,7 @@ def test_random_storm_keeps_every_invariant(app, make_store, make_location, make
                 known[(product, target)] = change.entries[1].id
             return op, product, 0, change
         if op in ("release", "fulfill"):
-            verb = inventory.release_stock if op == "release" else inventory.fulfill_stock
+            verb = stock.release_stock if op == "release" else stock.fulfill_stock
             by_hold = rng.random() < 0.5 and holds
             amount = rng.randint(1, 3)
             if by_hold:
@@ -112,7 +112,7 @@ def test_random_storm_keeps_every_invariant(app, make_store, make_location, make
             return op, change.entry.product_id, -amount if op == "fulfill" else 0, change
         entry_id = pick_entry(rng)
         if op == "reserve":
-            change = inventory.reserve_stock(
+            change = stock.reserve_stock(
                 actor=actor, entry_id=entry_id, quantity=rng.randint(1, 5),
                 order_ref=f"STORM-{thread}-{n}",
             )
@@ -121,7 +121,7 @@ def test_random_storm_keeps_every_invariant(app, make_store, make_location, make
             return op, change.entry.product_id, 0, change
         if op == "adjust":
             delta = rng.choice([-1, 1]) * rng.randint(1, 8)
-            change = inventory.adjust_stock(
+            change = stock.adjust_stock(
                 actor=actor, entry_id=entry_id, delta=delta, reason="storm"
             )
             return op, change.entry.product_id, delta, change
@@ -131,11 +131,11 @@ def test_random_storm_keeps_every_invariant(app, make_store, make_location, make
             version = entry_row(entry_id).version
         quantity = rng.randint(0, 60)
         if op == "set":
-            change = inventory.set_stock(
+            change = stock.set_stock(
                 actor=actor, entry_id=entry_id, quantity=quantity, expected_version=version
             )
         else:
-            change = inventory.count_stock(
+            change = stock.count_stock(
                 actor=actor, entry_id=entry_id, counted_quantity=quantity,
                 expected_version=version,
             )

@@ -39,7 +39,7 @@ from app.extensions import db
 from app.inventory.actions import ACTIONS as ENTRY_ACTIONS
 from app.inventory.bulk_view import BULK_ACTIONS
 from app.permissions import ADJUST, THRESHOLD, system_actor
-from app.services import imports, inventory, tokens
+from app.services import stock, tokens
 
 from .conftest import Counter, Tally, changed_tables, fingerprint
 from .hostile import CONTROLS, MISSING, Raw, values_for
@@ -52,9 +52,9 @@ def build_world() -> World:
     entries and people), plus what the stock dialogs and the token page act on."""
     world = _build_world(db.session)
     admin = system_actor("fuzz")
-    inventory.reserve_stock(actor=admin, entry_id=world.entry_main, quantity=2,
+    stock.reserve_stock(actor=admin, entry_id=world.entry_main, quantity=2,
                             order_ref="ORD-A1")
-    held = inventory.reserve_stock(actor=admin, entry_id=world.entry_b, quantity=1,
+    held = stock.reserve_stock(actor=admin, entry_id=world.entry_b, quantity=1,
                                    order_ref="ORD-B1")
     world.ids["reservation_b"] = held.reservation_ids[0]
     from app.models import Location
@@ -64,7 +64,7 @@ def build_world() -> World:
         db.session.add(loc)
         db.session.commit()
         world.ids[key] = loc.id
-    world.ids["entry_delete"] = inventory.create_entry(
+    world.ids["entry_delete"] = stock.create_entry(
         actor=admin, product_id=world.product_edit, location_id=world.loc_delete, quantity=0,
     ).entry.id
     world.ids["token_a"] = tokens.create_token(user_id=world.user_owner_a, name="fuzz")[0].id
@@ -169,9 +169,9 @@ def _import_csv(w: World, cells: dict[str, bytes] | None = None) -> bytes:
 
 
 def _signed_import(w: World, user_id: int, data: bytes) -> str:
-    plan = imports.plan_import(data, actor=system_actor("fuzz"))
+    plan = stock.plan_import(data, actor=system_actor("fuzz"))
     return URLSafeTimedSerializer("test-secret", salt="stockroom.import").dumps({
-        "user": user_id, "name": "stock.csv", "batch": imports.new_batch_ref(),
+        "user": user_id, "name": "stock.csv", "batch": stock.new_batch_ref(),
         "data": data.decode(), "seen": sorted(plan.seen().items()), "warnings": False,
     })
 

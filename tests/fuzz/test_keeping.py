@@ -8,7 +8,7 @@ from typing import Any
 
 from app.extensions import db
 from app.permissions import system_actor
-from app.services import inventory
+from app.services import stock
 
 from .conftest import changed_tables, fingerprint
 from .test_forms import build_world
@@ -19,12 +19,12 @@ def test_the_fingerprint_sees_a_change_and_the_reset_undoes_it(
 ) -> None:
     kept = keep_world("forms", build_world)
     before = fingerprint()
-    inventory.set_threshold(actor=system_actor("fuzz"), entry_id=kept.data.entry_main,
+    stock.set_threshold(actor=system_actor("fuzz"), entry_id=kept.data.entry_main,
                             low_stock_threshold=7)
     after = fingerprint()
     assert changed_tables(before, after) == ["inventory_entries"]
     # A row added to the ledger, and one to the tallies, are seen as well.
-    inventory.adjust_stock(actor=system_actor("fuzz"), entry_id=kept.data.entry_main,
+    stock.adjust_stock(actor=system_actor("fuzz"), entry_id=kept.data.entry_main,
                            delta=1, reason="fuzz")
     assert {"stock_movements", "inventory_entries"} <= set(changed_tables(before, fingerprint()))
     kept.reset()

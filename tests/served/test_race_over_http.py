@@ -32,7 +32,7 @@ from app import create_app
 from app.extensions import db
 from app.models import InventoryEntry, StockMovement
 from app.permissions import ADJUST, RESERVE, system_actor
-from app.services import accounts, catalog, inventory, stores, tokens
+from app.services import accounts, catalog, stock, stores, tokens
 
 from .server import Gunicorn, process_alive, run_flask
 
@@ -111,7 +111,7 @@ def seed(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Scene:
                 actor=seeder, store_id=store_id, sku=f"HOT-{n}", title=f"Hot item {n}"
             )
             for code, location_id in location_ids.items():
-                change = inventory.create_entry(
+                change = stock.create_entry(
                     actor=seeder, product_id=product.id, location_id=location_id,
                     quantity=START,
                 )

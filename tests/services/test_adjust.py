@@ -1,7 +1,7 @@
 from datetime import datetime
 
 from app.clock import frozen_at
-from app.services import inventory
+from app.services import stock
 from app.services.errors import InsufficientStock, NotFound
 
 T0 = datetime(2030, 3, 1, 9, 30)
@@ -12,7 +12,7 @@ def test_adjust_down_lowers_on_hand_and_writes_one_adjustment_row(
 ):
     entry = make_entry(quantity=10, store=store)
 
-    change = inventory.adjust_stock(
+    change = stock.adjust_stock(
         actor=owner, entry_id=entry.id, delta=-3, reason="  Damaged in transit ",
         reference=" RMA-7 ",
     )
@@ -38,7 +38,7 @@ def test_adjust_down_lowers_on_hand_and_writes_one_adjustment_row(
 def test_adjust_up_raises_on_hand(make_entry, admin_actor, trail, ledger):
     entry = make_entry(quantity=4)
 
-    change = inventory.adjust_stock(actor=admin_actor, entry_id=entry.id, delta=6, reason="Found")
+    change = stock.adjust_stock(actor=admin_actor, entry_id=entry.id, delta=6, reason="Found")
 
     assert change.entry.quantity == 10
     assert trail(entry.id)[-1] == ("adjustment", 6, 0, 10, 0)
@@ -49,7 +49,7 @@ def test_adjust_up_raises_on_hand(make_entry, admin_actor, trail, ledger):
 def test_adjust_leaves_reserved_units_alone(make_entry, admin_actor, trail):
     entry = make_entry(quantity=10, reserved=4)
 
-    change = inventory.adjust_stock(actor=admin_actor, entry_id=entry.id, delta=-6, reason="Loss")
+    change = stock.adjust_stock(actor=admin_actor, entry_id=entry.id, delta=-6, reason="Loss")
 
     assert (change.entry.quantity, change.entry.reserved_quantity) == (4, 4)
     assert change.entry.available_quantity == 0
@@ -64,7 +64,7 @@ def test_adjust_beyond_available_is_refused_with_available_and_requested(
     with refused(
         InsufficientStock, "Insufficient stock available. Available: 5, Requested: 10"
     ) as info:
-        inventory.adjust_stock(actor=owner, entry_id=entry.id, delta=-10, reason="Shrinkage")
+        stock.adjust_stock(actor=owner, entry_id=entry.id, delta=-10, reason="Shrinkage")
 
     assert (info.value.available, info.value.requested) == (5, 10)
 
@@ -73,14 +73,14 @@ def test_adjust_below_zero_is_refused(make_entry, admin_actor, refused):
     entry = make_entry(quantity=3)
 
     with refused(InsufficientStock, "Insufficient stock available. Available: 3, Requested: 4"):
-        inventory.adjust_stock(actor=admin_actor, entry_id=entry.id, delta=-4, reason="x")
+        stock.adjust_stock(actor=admin_actor, entry_id=entry.id, delta=-4, reason="x")
 
 
 def test_adjust_bumps_version_and_stamps_the_movement_time(make_entry, admin_actor, stored):
     entry = make_entry(quantity=10)
 
     with frozen_at(T0):
-        change = inventory.adjust_stock(actor=admin_actor, entry_id=entry.id, delta=1, reason="x")
+        change = stock.adjust_stock(actor=admin_actor, entry_id=entry.id, delta=1, reason="x")
 
     assert change.entry.version == entry.version + 1
     row = stored(entry.id)
@@ -93,4 +93,4 @@ def test_adjust_of_a_missing_entry_is_not_found(make_entry, admin_actor, refused
     entry = make_entry(quantity=10)
 
     with refused(NotFound, "Inventory entry not found."):
-        inventory.adjust_stock(actor=admin_actor, entry_id=entry.id + 1000, delta=1, reason="x")
+        stock.adjust_stock(actor=admin_actor, entry_id=entry.id + 1000, delta=1, reason="x")

@@ -8,7 +8,7 @@ import pytest
 from app.extensions import db
 from app.models import Membership
 from app.permissions import actor_for_user
-from app.services import inventory, queries, stores
+from app.services import queries, stock, stores
 from app.services.errors import NotFound
 
 
@@ -31,12 +31,12 @@ def test_members_lose_an_archived_store_and_get_it_back(owned, admin_actor, stor
     with pytest.raises(NotFound):
         queries.get_entry(member, entry.id)
     with pytest.raises(NotFound):
-        inventory.adjust_stock(actor=member, entry_id=entry.id, delta=-1, reason="gone")
+        stock.adjust_stock(actor=member, entry_id=entry.id, delta=-1, reason="gone")
     assert stored(entry.id)["quantity"] == 10
 
     stores.unarchive_store(actor=admin_actor, store_id=store.id)
     member = actor_for_user(owner.id)
-    inventory.adjust_stock(actor=member, entry_id=entry.id, delta=-1, reason="back")
+    stock.adjust_stock(actor=member, entry_id=entry.id, delta=-1, reason="back")
     assert stored(entry.id)["quantity"] == 9
 
 

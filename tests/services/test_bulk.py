@@ -13,8 +13,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import InventoryEntry, StockMovement
 from app.permissions import ADJUST, RESERVE, THRESHOLD, system_actor
-from app.services import bulk, inventory
-from app.services.bulk import BulkRefused
+from app.services import stock
 from app.services.errors import (
     IdempotencyKeyReused,
     InsufficientStock,
@@ -23,6 +22,7 @@ from app.services.errors import (
     ValidationError,
 )
 from app.services.queries import EntryFilters
+from app.services.stock import BulkRefused
 
 movements = StockMovement.__table__
 entries = InventoryEntry.__table__
@@ -54,9 +54,9 @@ def batch_rows(batch_ref: str) -> list[dict[str, Any]]:
 
 
 def test_bulk_adjust_changes_every_entry_with_one_ledger_row_each(three, owner, stored):
-    chosen = bulk.selection(entry_ids=ids(three))
+    chosen = stock.selection(entry_ids=ids(three))
 
-    change = bulk.bulk_adjust(actor=owner, selection=chosen, delta=4, reason="Delivery",
+    change = stock.bulk_adjust(actor=owner, selection=chosen, delta=4, reason="Delivery",
                               reference="PO-7")
 
     assert [stored(e.id)["quantity"] for e in three] == [14, 9, 5]
@@ -76,8 +76,8 @@ def test_preview_shows_before_after_and_every_problem_and_changes_nothing(
     three, owner, snapshot
 ):
     before = snapshot()
-    preview = bulk.preview_bulk_adjust(
-        actor=owner, selection=bulk.selection(entry_ids=ids(three)), delta=-3, reason="Damaged"
+    preview = stock.preview_bulk_adjust(
+        actor=owner, selection=stock.selection(entry_ids=ids(three)), delta=-3, reason="Damaged"
     )
 
     assert snapshot() == before
@@ -92,7 +92,7 @@ def test_preview_shows_before_after_and_every_problem_and_changes_nothing(
 
 def test_one_failing_entry_applies_nothing_and_names_it(three, owner, refused):
     with refused(BulkRefused) as info:
-        bulk.bulk_adjust(actor=owner, selection=bulk.selection(entry_ids=ids(three)),
+        stock.bulk_adjust(actor=owner, selection=stock.selection(entry_ids=ids(three)),
                          delta=-6, reason="Write-off")
 
     message = str(info.value)
@@ -106,7 +106,7 @@ def test_reserved_units_count_against_a_removal(make_entry, store, owner, refuse
     held = make_entry(quantity=10, reserved=8, store=store)
 
     with refused(BulkRefused) as info:
-        bulk.bulk_adjust(actor=owner, selection=bulk.selection(entry_ids=[held.id]),
+        stock.bulk_adjust(actor=owner, selection=stock.selection(entry_ids=[held.id]),
                          delta=-3, reason="Count")
     assert "Available: 2, Requested: 3" in str(info.value)
 
@@ -115,7 +115,7 @@ def test_above_the_limit_is_a_problem_too(make_entry, store, owner, refused):
     big = make_entry(quantity=999_999_999, store=store)
 
     with refused(BulkRefused) as info:
-        bulk.bulk_adjust(actor=owner, selection=bulk.selection(entry_ids=[big.id]),
+        stock.bulk_adjust(actor=owner, selection=stock.selection(entry_ids=[big.id]),
                          delta=2, reason="Count")
     assert "On hand would exceed the maximum of 1,000,000,000." in str(info.value)
 
@@ -132,16 +132,16 @@ def test_above_the_limit_is_a_problem_too(make_entry, store, owner, refused):
 )
 def test_bad_values_are_refused_by_field(three, owner, refused, delta, reason, fields):
     with refused(ValidationError, fields=fields):
-        bulk.bulk_adjust(actor=owner, selection=bulk.selection(entry_ids=ids(three)),
+        stock.bulk_adjust(actor=owner, selection=stock.selection(entry_ids=ids(three)),
                          delta=delta, reason=reason)
 
 
 def test_an_empty_or_malformed_selection_names_the_selection():
     with pytest.raises(ValidationError) as empty:
-        bulk.selection(entry_ids=[])
+        stock.selection(entry_ids=[])
     assert empty.value.fields == {"selection": "Select at least one entry."}
     with pytest.raises(ValidationError) as junk:
-        bulk.selection(entry_ids=[1, "2", True])
+        stock.selection(entry_ids=[1, "2", True])
     assert junk.value.fields == {
         "selection": "The selection holds something that is not an entry."
     }
@@ -155,13 +155,13 @@ def test_all_matching_the_filter_is_read_again_when_applied(
 ):
     low = make_entry(quantity=2, threshold=5, store=store, location=location)
     fine = make_entry(quantity=50, threshold=5, store=store, location=location)
-    chosen = bulk.selection(filters=EntryFilters(status="low_stock"))
-    preview = bulk.preview_bulk_adjust(actor=owner, selection=chosen, delta=10, reason="Top up")
+    chosen = stock.selection(filters=EntryFilters(status="low_stock"))
+    preview = stock.preview_bulk_adjust(actor=owner, selection=chosen, delta=10, reason="Top up")
     assert [line.entry_id for line in preview.lines] == [low.id]
 
     # Between preview and apply another entry drops to low stock: it is included.
-    inventory.adjust_stock(actor=owner, entry_id=fine.id, delta=-47, reason="Sold")
-    change = bulk.bulk_adjust(actor=owner, selection=chosen, delta=10, reason="Top up")
+    stock.adjust_stock(actor=owner, entry_id=fine.id, delta=-47, reason="Sold")
+    change = stock.bulk_adjust(actor=owner, selection=chosen, delta=10, reason="Top up")
 
     assert change.details["count"] == 2
     assert (stored(low.id)["quantity"], stored(fine.id)["quantity"]) == (12, 13)
@@ -183,9 +183,9 @@ def test_a_filter_never_reaches_stores_without_the_permission(
     foreign = make_entry(quantity=5, store=theirs)
     looked_at = make_entry(quantity=5, store=read_only)
 
-    chosen = bulk.selection(filters=EntryFilters())
-    assert bulk.count_matching(actor, EntryFilters(), ADJUST) == 1
-    change = bulk.bulk_adjust(actor=actor, selection=chosen, delta=1, reason="All of mine")
+    chosen = stock.selection(filters=EntryFilters())
+    assert stock.count_matching(actor, EntryFilters(), ADJUST) == 1
+    change = stock.bulk_adjust(actor=actor, selection=chosen, delta=1, reason="All of mine")
 
     assert change.details["count"] == 1
     assert [stored(e.id)["quantity"] for e in (ours, foreign, looked_at)] == [6, 5, 5]
@@ -198,7 +198,7 @@ def test_a_filter_that_matches_nothing_changeable_says_so(make_entry, store, ref
     with refused(ValidationError, fields={
         "selection": "No entries you may change match these filters."
     }):
-        bulk.bulk_adjust(actor=viewer, selection=bulk.selection(filters=EntryFilters()),
+        stock.bulk_adjust(actor=viewer, selection=stock.selection(filters=EntryFilters()),
                          delta=1, reason="x")
 
 
@@ -211,8 +211,9 @@ def test_a_foreign_entry_id_is_not_found_and_nothing_changes(
     foreign = make_entry(quantity=50, store=make_store())
 
     with refused(NotFound) as info:
-        bulk.bulk_adjust(actor=owner, selection=bulk.selection(entry_ids=[*ids(three), foreign.id]),
-                         delta=1, reason="x")
+        stock.bulk_adjust(actor=owner,
+                          selection=stock.selection(entry_ids=[*ids(three), foreign.id]),
+                          delta=1, reason="x")
     assert str(info.value) == (
         f"1 selected entry was not found (id {foreign.id}). Nothing was changed."
     )
@@ -220,7 +221,7 @@ def test_a_foreign_entry_id_is_not_found_and_nothing_changes(
 
 def test_a_missing_id_reads_the_same_as_a_foreign_one(three, owner, refused):
     with refused(NotFound) as info:
-        bulk.preview_bulk_adjust(actor=owner, selection=bulk.selection(entry_ids=[999_999]),
+        stock.preview_bulk_adjust(actor=owner, selection=stock.selection(entry_ids=[999_999]),
                                  delta=1, reason="x")
     assert str(info.value) == "1 selected entry was not found (id 999999). Nothing was changed."
 
@@ -229,13 +230,13 @@ def test_a_missing_id_reads_the_same_as_a_foreign_one(three, owner, refused):
                                                  ((ADJUST,), True)])
 def test_staff_need_inventory_adjust(three, store, member, refused, grants, allowed, stored):
     staff = member(store, "staff", grants=grants)
-    chosen = bulk.selection(entry_ids=ids(three[:2]))
+    chosen = stock.selection(entry_ids=ids(three[:2]))
     if allowed:
-        bulk.bulk_adjust(actor=staff, selection=chosen, delta=1, reason="x")
+        stock.bulk_adjust(actor=staff, selection=chosen, delta=1, reason="x")
         assert stored(three[0].id)["quantity"] == 11
     else:
         with refused(PermissionDenied):
-            bulk.bulk_adjust(actor=staff, selection=chosen, delta=1, reason="x")
+            stock.bulk_adjust(actor=staff, selection=chosen, delta=1, reason="x")
 
 
 # --------------------------------------------------------------------------- cap
@@ -244,30 +245,30 @@ def test_staff_need_inventory_adjust(three, store, member, refused, grants, allo
 def test_more_than_the_cap_is_refused_with_the_count(
     three, owner, refused, monkeypatch
 ):
-    monkeypatch.setattr(bulk, "MAX_BULK", 2)
+    monkeypatch.setattr(stock.bulk, "MAX_BULK", 2)
     message = ("At most 2 entries per bulk action; this selection has 3. "
                "Narrow the filters and try again.")
     with pytest.raises(ValidationError) as chosen:
-        bulk.selection(entry_ids=ids(three))
+        stock.selection(entry_ids=ids(three))
     assert chosen.value.fields == {"selection": message}
 
     with refused(ValidationError, fields={"selection": message}):
-        bulk.bulk_adjust(actor=owner, selection=bulk.selection(filters=EntryFilters()),
+        stock.bulk_adjust(actor=owner, selection=stock.selection(filters=EntryFilters()),
                          delta=1, reason="x")
 
 
 def test_the_cap_is_five_thousand():
-    assert bulk.MAX_BULK == 5_000
+    assert stock.MAX_BULK == 5_000
 
 
 # --------------------------------------------------------------------------- repeats
 
 
 def test_a_repeat_with_the_same_key_applies_once(three, owner, stored):
-    chosen = bulk.selection(entry_ids=ids(three))
-    first = bulk.bulk_adjust(actor=owner, selection=chosen, delta=2, reason="x",
+    chosen = stock.selection(entry_ids=ids(three))
+    first = stock.bulk_adjust(actor=owner, selection=chosen, delta=2, reason="x",
                              idempotency_key="bulk-1")
-    again = bulk.bulk_adjust(actor=owner, selection=chosen, delta=2, reason="x",
+    again = stock.bulk_adjust(actor=owner, selection=chosen, delta=2, reason="x",
                              idempotency_key="bulk-1")
 
     assert again.replayed and again.details == first.details
@@ -276,20 +277,20 @@ def test_a_repeat_with_the_same_key_applies_once(three, owner, stored):
 
 
 def test_the_same_key_for_another_request_is_refused(three, owner, refused):
-    chosen = bulk.selection(entry_ids=ids(three))
-    bulk.bulk_adjust(actor=owner, selection=chosen, delta=2, reason="x", idempotency_key="k")
+    chosen = stock.selection(entry_ids=ids(three))
+    stock.bulk_adjust(actor=owner, selection=chosen, delta=2, reason="x", idempotency_key="k")
 
     with refused(IdempotencyKeyReused):
-        bulk.bulk_adjust(actor=owner, selection=chosen, delta=3, reason="x",
+        stock.bulk_adjust(actor=owner, selection=chosen, delta=3, reason="x",
                          idempotency_key="k")
 
 
 def test_a_refused_bulk_leaves_its_key_free_for_a_corrected_retry(three, owner, stored):
-    chosen = bulk.selection(entry_ids=ids(three))
+    chosen = stock.selection(entry_ids=ids(three))
     with pytest.raises(BulkRefused):
-        bulk.bulk_adjust(actor=owner, selection=chosen, delta=-5, reason="x",
+        stock.bulk_adjust(actor=owner, selection=chosen, delta=-5, reason="x",
                          idempotency_key="retry")
-    bulk.bulk_adjust(actor=owner, selection=chosen, delta=-1, reason="x",
+    stock.bulk_adjust(actor=owner, selection=chosen, delta=-1, reason="x",
                      idempotency_key="retry-2")
     assert [stored(e.id)["quantity"] for e in three] == [9, 4, 0]
 
@@ -299,14 +300,14 @@ def test_a_refused_bulk_leaves_its_key_free_for_a_corrected_retry(three, owner, 
 
 def test_bulk_threshold_sets_every_entry_without_ledger_rows(three, owner, stored, ledger):
     trails = {e.id: ledger(e.id) for e in three}
-    preview = bulk.preview_bulk_threshold(
-        actor=owner, selection=bulk.selection(entry_ids=ids(three)), low_stock_threshold=6
+    preview = stock.preview_bulk_threshold(
+        actor=owner, selection=stock.selection(entry_ids=ids(three)), low_stock_threshold=6
     )
     assert [(line.before, line.after, line.status_after) for line in preview.lines] == [
         (0, 6, "in_stock"), (0, 6, "low_stock"), (0, 6, "low_stock"),
     ]
 
-    change = bulk.bulk_threshold(actor=owner, selection=bulk.selection(entry_ids=ids(three)),
+    change = stock.bulk_threshold(actor=owner, selection=stock.selection(entry_ids=ids(three)),
                                  low_stock_threshold=6)
 
     assert change.details == {"count": 3, "changed": 3, "low_stock_threshold": 6}
@@ -319,16 +320,16 @@ def test_bulk_threshold_sets_every_entry_without_ledger_rows(three, owner, store
 def test_bulk_threshold_needs_inventory_threshold(three, store, member, refused):
     clerk = member(store, "staff", grants=(ADJUST,))
     with refused(PermissionDenied):
-        bulk.bulk_threshold(actor=clerk, selection=bulk.selection(entry_ids=ids(three)),
+        stock.bulk_threshold(actor=clerk, selection=stock.selection(entry_ids=ids(three)),
                             low_stock_threshold=3)
     keeper = member(store, "staff", grants=(THRESHOLD,))
-    bulk.bulk_threshold(actor=keeper, selection=bulk.selection(entry_ids=ids(three)),
+    stock.bulk_threshold(actor=keeper, selection=stock.selection(entry_ids=ids(three)),
                         low_stock_threshold=3)
 
 
 def test_a_negative_threshold_is_refused(three, owner, refused):
     with refused(ValidationError, fields={"low_stock_threshold": "Must not be negative."}):
-        bulk.bulk_threshold(actor=owner, selection=bulk.selection(entry_ids=ids(three)),
+        stock.bulk_threshold(actor=owner, selection=stock.selection(entry_ids=ids(three)),
                             low_stock_threshold=-1)
 
 
@@ -364,11 +365,11 @@ def naive_bulk_adjust(*, actor: Any, entry_ids: list[int], delta: int, reason: s
 
 
 def real_bulk_adjust(*, actor: Any, entry_ids: list[int], delta: int, reason: str) -> None:
-    bulk.bulk_adjust(actor=actor, selection=bulk.selection(entry_ids=entry_ids), delta=delta,
+    stock.bulk_adjust(actor=actor, selection=stock.selection(entry_ids=entry_ids), delta=delta,
                      reason=reason)
 
 
-def race_bulk_against_reserves(app, targets, stock: int, adjust) -> list[str]:
+def race_bulk_against_reserves(app, targets, on_hand: int, adjust) -> list[str]:
     """Two workers take 3 units from every entry at once while six reserve single units at
     random; returns every way the outcome breaks the rules."""
     target_ids = ids(targets)
@@ -402,7 +403,7 @@ def race_bulk_against_reserves(app, targets, stock: int, adjust) -> list[str]:
             for k in range(20):
                 entry_id = rng.choice(target_ids)
                 try:
-                    inventory.reserve_stock(actor=actor, entry_id=entry_id, quantity=1,
+                    stock.reserve_stock(actor=actor, entry_id=entry_id, quantity=1,
                                             order_ref=f"O-{n}-{k}")
                 except InsufficientStock:
                     continue
@@ -426,9 +427,9 @@ def race_bulk_against_reserves(app, targets, stock: int, adjust) -> list[str]:
         row = db.session.execute(
             select(entries.c.quantity, entries.c.reserved_quantity).where(entries.c.id == entry_id)
         ).one()
-        if row.quantity != stock - 3 * len(removals):
+        if row.quantity != on_hand - 3 * len(removals):
             problems.append(f"entry {entry_id}: on hand {row.quantity}, expected "
-                            f"{stock - 3 * len(removals)}")
+                            f"{on_hand - 3 * len(removals)}")
         if row.reserved_quantity != reserved[entry_id]:
             problems.append(f"entry {entry_id}: {row.reserved_quantity} reserved, "
                             f"{reserved[entry_id]} granted")

@@ -4,7 +4,7 @@ import pytest
 
 from app.clock import frozen_at
 from app.extensions import db
-from app.services import inventory
+from app.services import stock
 from app.services.errors import Conflict, DuplicateEntry, NotFound, UnlimitedProduct
 
 T0 = datetime(2030, 8, 1, 9, 0)
@@ -16,7 +16,7 @@ def test_create_with_opening_stock_writes_a_received_row(
     product = make_product(store)
 
     with frozen_at(T0):
-        change = inventory.create_entry(
+        change = stock.create_entry(
             actor=owner, product_id=product.id, location_id=location.id, quantity=12,
             low_stock_threshold=3, incoming_quantity=5,
         )
@@ -42,7 +42,7 @@ def test_create_with_opening_stock_writes_a_received_row(
 def test_create_keeps_a_given_reason(store, location, make_product, admin_actor, ledger):
     product = make_product(store)
 
-    change = inventory.create_entry(
+    change = stock.create_entry(
         actor=admin_actor, product_id=product.id, location_id=location.id, quantity=1,
         reason=" Delivery 42 ",
     )
@@ -55,7 +55,7 @@ def test_create_without_stock_writes_no_ledger_row(
 ):
     product = make_product(store)
 
-    change = inventory.create_entry(
+    change = stock.create_entry(
         actor=admin_actor, product_id=product.id, location_id=location.id
     )
 
@@ -72,7 +72,7 @@ def test_a_second_entry_for_the_same_product_and_location_is_refused(
     make_entry(quantity=3, location=location, product=product)
 
     with refused(DuplicateEntry, "MUG-1 already has an entry at SHELF_B."):
-        inventory.create_entry(
+        stock.create_entry(
             actor=admin_actor, product_id=product.id, location_id=location.id, quantity=9
         )
 
@@ -87,7 +87,7 @@ def test_products_with_unlimited_stock_get_no_entry(
         UnlimitedProduct,
         f"UNL-1 is a {kind} product: its stock is unlimited and needs no inventory entry.",
     ):
-        inventory.create_entry(
+        stock.create_entry(
             actor=admin_actor, product_id=product.id, location_id=location.id, quantity=5
         )
 
@@ -101,7 +101,7 @@ def test_create_at_an_archived_location_is_refused(
     db.session.commit()
 
     with refused(Conflict, "Location OLD_SHED is archived."):
-        inventory.create_entry(actor=admin_actor, product_id=product.id, location_id=closed.id)
+        stock.create_entry(actor=admin_actor, product_id=product.id, location_id=closed.id)
 
 
 def test_create_with_an_unknown_product_is_not_found(store, location, admin_actor, refused,
@@ -109,7 +109,7 @@ def test_create_with_an_unknown_product_is_not_found(store, location, admin_acto
     product = make_product(store)
 
     with refused(NotFound, "Product not found."):
-        inventory.create_entry(
+        stock.create_entry(
             actor=admin_actor, product_id=product.id + 50, location_id=location.id
         )
 
@@ -121,6 +121,6 @@ def test_create_at_another_stores_location_is_not_found(
     elsewhere = make_location(make_store())
 
     with refused(NotFound, "Location not found."):
-        inventory.create_entry(
+        stock.create_entry(
             actor=admin_actor, product_id=product.id, location_id=elsewhere.id
         )

@@ -1,7 +1,7 @@
 from datetime import datetime
 
 from app.clock import frozen_at
-from app.services import inventory
+from app.services import stock
 from app.services.errors import EntryHasReservations, NotFound
 
 T0 = datetime(2030, 7, 1, 15, 0)
@@ -11,10 +11,10 @@ def test_delete_removes_the_entry_and_closes_its_ledger_with_a_deleted_row(
     make_entry, store, owner, stored, ledger, trail
 ):
     entry = make_entry(quantity=10, store=store)
-    inventory.adjust_stock(actor=owner, entry_id=entry.id, delta=-3, reason="Sold")
+    stock.adjust_stock(actor=owner, entry_id=entry.id, delta=-3, reason="Sold")
 
     with frozen_at(T0):
-        change = inventory.delete_entry(actor=owner, entry_id=entry.id, reason=" Closing bin ")
+        change = stock.delete_entry(actor=owner, entry_id=entry.id, reason=" Closing bin ")
 
     assert stored(entry.id) is None
     assert change.operation == "delete"
@@ -37,7 +37,7 @@ def test_delete_removes_the_entry_and_closes_its_ledger_with_a_deleted_row(
 def test_delete_of_an_empty_entry_still_writes_a_deleted_row(make_entry, admin_actor, trail):
     entry = make_entry(quantity=0)
 
-    inventory.delete_entry(actor=admin_actor, entry_id=entry.id)
+    stock.delete_entry(actor=admin_actor, entry_id=entry.id)
 
     assert trail(entry.id) == [("deleted", 0, 0, 0, 0)]
 
@@ -46,21 +46,21 @@ def test_delete_with_reserved_units_is_refused(make_entry, admin_actor, refused)
     entry = make_entry(quantity=10, reserved=5)
 
     with refused(EntryHasReservations, "Entry has 5 reserved units"):
-        inventory.delete_entry(actor=admin_actor, entry_id=entry.id)
+        stock.delete_entry(actor=admin_actor, entry_id=entry.id)
 
 
 def test_delete_keeps_the_reservation_history(make_entry, admin_actor, holds, stored):
     entry = make_entry(quantity=10)
-    shipped = inventory.reserve_stock(
+    shipped = stock.reserve_stock(
         actor=admin_actor, entry_id=entry.id, quantity=2, order_ref="ORD-1"
     ).reservation_ids[0]
-    dropped = inventory.reserve_stock(
+    dropped = stock.reserve_stock(
         actor=admin_actor, entry_id=entry.id, quantity=3, order_ref="ORD-2"
     ).reservation_ids[0]
-    inventory.fulfill_stock(actor=admin_actor, reservation_id=shipped)
-    inventory.release_stock(actor=admin_actor, reservation_id=dropped)
+    stock.fulfill_stock(actor=admin_actor, reservation_id=shipped)
+    stock.release_stock(actor=admin_actor, reservation_id=dropped)
 
-    inventory.delete_entry(actor=admin_actor, entry_id=entry.id)
+    stock.delete_entry(actor=admin_actor, entry_id=entry.id)
 
     assert stored(entry.id) is None
     assert [
@@ -74,12 +74,12 @@ def test_delete_keeps_the_reservation_history(make_entry, admin_actor, holds, st
 
 def test_a_deleted_entry_accepts_no_further_operations(make_entry, admin_actor, refused):
     entry = make_entry(quantity=10)
-    inventory.delete_entry(actor=admin_actor, entry_id=entry.id)
+    stock.delete_entry(actor=admin_actor, entry_id=entry.id)
 
     with refused(NotFound, "Inventory entry not found."):
-        inventory.adjust_stock(actor=admin_actor, entry_id=entry.id, delta=1, reason="x")
+        stock.adjust_stock(actor=admin_actor, entry_id=entry.id, delta=1, reason="x")
     with refused(NotFound, "Inventory entry not found."):
-        inventory.delete_entry(actor=admin_actor, entry_id=entry.id)
+        stock.delete_entry(actor=admin_actor, entry_id=entry.id)
 
 
 def test_recreating_a_deleted_entry_starts_a_new_ledger(
@@ -87,9 +87,9 @@ def test_recreating_a_deleted_entry_starts_a_new_ledger(
 ):
     product = make_product(store)
     old = make_entry(quantity=10, location=location, product=product)
-    inventory.delete_entry(actor=admin_actor, entry_id=old.id)
+    stock.delete_entry(actor=admin_actor, entry_id=old.id)
 
-    new = inventory.create_entry(
+    new = stock.create_entry(
         actor=admin_actor, product_id=product.id, location_id=location.id, quantity=4
     ).entry
 

@@ -3,7 +3,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from app.clock import frozen_at
-from app.services import inventory
+from app.services import stock
 from app.services.errors import InsufficientStock, ReservationNotActive, ValidationError
 
 T0 = datetime(2030, 10, 1, 12, 0)
@@ -12,7 +12,7 @@ LATER = T0 + timedelta(minutes=30)
 
 def _hold(actor, entry, quantity, *, minutes=15, order_ref="ORD"):
     with frozen_at(T0):
-        return inventory.reserve_stock(
+        return stock.reserve_stock(
             actor=actor, entry_id=entry.id, quantity=quantity, order_ref=order_ref,
             expires_at=T0 + timedelta(minutes=minutes) if minutes is not None else None,
         ).reservation_ids[0]
@@ -25,7 +25,7 @@ def test_expiring_returns_the_units_and_names_the_expiry_in_the_ledger(
     hold_id = _hold(admin_actor, entry, 4, order_ref="ORD-7")
 
     with frozen_at(LATER):
-        expired = inventory.expire_reservations()
+        expired = stock.expire_reservations()
 
     assert expired == 1
     [hold] = holds(entry.id)
@@ -45,11 +45,11 @@ def test_expiring_twice_changes_nothing_the_second_time(make_entry, admin_actor,
     entry = make_entry(quantity=10)
     _hold(admin_actor, entry, 4)
     with frozen_at(LATER):
-        assert inventory.expire_reservations() == 1
+        assert stock.expire_reservations() == 1
     before = snapshot()
 
     with frozen_at(LATER + timedelta(hours=1)):
-        assert inventory.expire_reservations() == 0
+        assert stock.expire_reservations() == 0
 
     assert snapshot() == before
 
@@ -62,7 +62,7 @@ def test_only_holds_past_their_expiry_are_retired(make_entry, admin_actor, holds
     forever = _hold(admin_actor, entry, 5, minutes=None)
 
     with frozen_at(LATER):
-        assert inventory.expire_reservations() == 2
+        assert stock.expire_reservations() == 2
 
     assert {h["id"]: h["status"] for h in holds(entry.id)} == {
         due: "expired", on_the_dot: "expired", later: "active", forever: "active",
@@ -76,7 +76,7 @@ def test_nothing_expires_before_its_time(make_entry, admin_actor, snapshot):
     before = snapshot()
 
     with frozen_at(T0 + timedelta(minutes=14, seconds=59)):
-        assert inventory.expire_reservations() == 0
+        assert stock.expire_reservations() == 0
 
     assert snapshot() == before
 
@@ -85,8 +85,8 @@ def test_expire_accepts_an_explicit_moment(make_entry, admin_actor, holds):
     entry = make_entry(quantity=10)
     _hold(admin_actor, entry, 4, minutes=15)
 
-    assert inventory.expire_reservations(now=T0 + timedelta(minutes=1)) == 0
-    assert inventory.expire_reservations(now=LATER) == 1
+    assert stock.expire_reservations(now=T0 + timedelta(minutes=1)) == 0
+    assert stock.expire_reservations(now=LATER) == 1
     assert [h["status"] for h in holds(entry.id)] == ["expired"]
 
 
@@ -100,7 +100,7 @@ def test_expire_sweeps_every_entry_whatever_the_batch_size(
         _hold(admin_actor, entry, 1)
 
     with frozen_at(LATER):
-        assert inventory.expire_reservations(batch_size=2) == 10
+        assert stock.expire_reservations(batch_size=2) == 10
 
     assert [stored(e.id)["reserved_quantity"] for e in entries] == [0] * 5
 
@@ -112,7 +112,7 @@ def test_reserve_retires_expired_holds_when_otherwise_short(
     stale = _hold(admin_actor, entry, 8)
 
     with frozen_at(LATER):
-        change = inventory.reserve_stock(
+        change = stock.reserve_stock(
             actor=admin_actor, entry_id=entry.id, quantity=5, order_ref="NEW"
         )
 
@@ -131,7 +131,7 @@ def test_reserve_leaves_expired_holds_alone_when_stock_suffices(
     stale = _hold(admin_actor, entry, 3)
 
     with frozen_at(LATER):
-        inventory.reserve_stock(actor=admin_actor, entry_id=entry.id, quantity=2, order_ref="N")
+        stock.reserve_stock(actor=admin_actor, entry_id=entry.id, quantity=2, order_ref="N")
 
     assert holds(entry.id)[0]["id"] == stale
     assert holds(entry.id)[0]["status"] == "active"
@@ -147,7 +147,7 @@ def test_reserve_still_short_after_retiring_expired_holds_changes_nothing(
     with frozen_at(LATER), refused(
         InsufficientStock, "Insufficient stock available. Available: 5, Requested: 7"
     ):
-        inventory.reserve_stock(actor=admin_actor, entry_id=entry.id, quantity=7, order_ref="N")
+        stock.reserve_stock(actor=admin_actor, entry_id=entry.id, quantity=7, order_ref="N")
 
 
 def test_an_order_retires_expired_holds_when_otherwise_short(
@@ -158,7 +158,7 @@ def test_an_order_retires_expired_holds_when_otherwise_short(
     line = {"product_id": entry.product_id, "location_id": entry.location_id}
 
     with frozen_at(LATER):
-        change = inventory.reserve_order(
+        change = stock.reserve_order(
             actor=admin_actor, store_id=store.id, order_ref="NEW",
             lines=[{**line, "quantity": 3, "line_ref": "a"}, {**line, "quantity": 3,
                                                                "line_ref": "b"}],
@@ -178,9 +178,9 @@ def test_an_expired_reservation_cannot_be_released_or_fulfilled(
     entry = make_entry(quantity=10)
     hold_id = _hold(admin_actor, entry, 4)
     with frozen_at(LATER):
-        inventory.expire_reservations()
+        stock.expire_reservations()
 
-    for close in (inventory.release_stock, inventory.fulfill_stock):
+    for close in (stock.release_stock, stock.fulfill_stock):
         with refused(ReservationNotActive, f"Reservation {hold_id} is expired, not active"):
             close(actor=admin_actor, reservation_id=hold_id)
 
@@ -194,15 +194,37 @@ def test_a_keyed_hold_retried_after_its_expiry_replays_instead_of_failing(
         expires_at=T0 + timedelta(minutes=15), idempotency_key="hold-once",
     )
     with frozen_at(T0):
-        first = inventory.reserve_stock(**request)
+        first = stock.reserve_stock(**request)
     with frozen_at(LATER):  # the client's retry arrives after the hold's expiry
-        again = inventory.reserve_stock(**request)
+        again = stock.reserve_stock(**request)
 
     assert again.replayed and not first.replayed
     assert (again.entries, again.movement_ids, again.reservation_ids) == (
         first.entries, first.movement_ids, first.reservation_ids
     )
     assert stored(entry.id)["reserved_quantity"] == 3
+
+
+def test_a_keyed_order_retried_after_its_expiry_replays_instead_of_failing(
+    make_entry, admin_actor, store, stored
+):
+    """The idempotency record answers before the expiry is checked: the retry gets the
+    first result, not "Must be in the future"."""
+    entry = make_entry(quantity=10, store=store)
+    request = dict(
+        actor=admin_actor, store_id=store.id, order_ref="ORD-R", idempotency_key="order-once",
+        expires_at=T0 + timedelta(minutes=15),
+        lines=[{"product_id": entry.product_id, "location_id": entry.location_id,
+                "quantity": 4, "line_ref": "l1"}],
+    )
+    with frozen_at(T0):
+        first = stock.reserve_order(**request)
+    with frozen_at(LATER):
+        again = stock.reserve_order(**request)
+
+    assert again.replayed and not first.replayed
+    assert again.to_json() == first.to_json()
+    assert stored(entry.id)["reserved_quantity"] == 4
 
 
 def test_a_new_hold_with_a_past_expiry_is_refused_and_changes_nothing(
@@ -213,7 +235,7 @@ def test_a_new_hold_with_a_past_expiry_is_refused_and_changes_nothing(
     with frozen_at(LATER):
         for key in (None, "late-key"):
             with pytest.raises(ValidationError) as refused:
-                inventory.reserve_stock(
+                stock.reserve_stock(
                     actor=admin_actor, entry_id=entry.id, quantity=3, order_ref="ORD-L",
                     expires_at=T0, idempotency_key=key,
                 )

@@ -1,6 +1,6 @@
 from dataclasses import replace
 
-from app.services import inventory
+from app.services import stock
 from app.services.errors import IdempotencyKeyReused, InsufficientStock
 
 
@@ -8,11 +8,11 @@ def test_a_repeat_returns_the_first_result_and_writes_nothing(
     make_entry, store, owner, ledger, snapshot
 ):
     entry = make_entry(quantity=10, store=store)
-    first = inventory.adjust_stock(actor=owner, entry_id=entry.id, delta=-3, reason="Sold",
+    first = stock.adjust_stock(actor=owner, entry_id=entry.id, delta=-3, reason="Sold",
                                    idempotency_key="req-1")
     before = snapshot()
 
-    again = inventory.adjust_stock(actor=owner, entry_id=entry.id, delta=-3, reason="Sold",
+    again = stock.adjust_stock(actor=owner, entry_id=entry.id, delta=-3, reason="Sold",
                                    idempotency_key="req-1")
 
     assert first.replayed is False
@@ -26,11 +26,11 @@ def test_a_repeat_replays_the_original_even_after_the_stock_moved(
     make_entry, admin_actor, stored
 ):
     entry = make_entry(quantity=10)
-    first = inventory.reserve_stock(actor=admin_actor, entry_id=entry.id, quantity=4,
+    first = stock.reserve_stock(actor=admin_actor, entry_id=entry.id, quantity=4,
                                     order_ref="ORD", idempotency_key="k")
-    inventory.adjust_stock(actor=admin_actor, entry_id=entry.id, delta=5, reason="Delivery")
+    stock.adjust_stock(actor=admin_actor, entry_id=entry.id, delta=5, reason="Delivery")
 
-    again = inventory.reserve_stock(actor=admin_actor, entry_id=entry.id, quantity=4,
+    again = stock.reserve_stock(actor=admin_actor, entry_id=entry.id, quantity=4,
                                     order_ref="ORD", idempotency_key="k")
 
     assert again == replace(first, replayed=True)
@@ -41,12 +41,12 @@ def test_a_repeat_replays_the_original_even_after_the_stock_moved(
 
 def test_the_same_key_with_another_payload_is_refused(make_entry, admin_actor, refused):
     entry = make_entry(quantity=10)
-    inventory.adjust_stock(actor=admin_actor, entry_id=entry.id, delta=-3, reason="Sold",
+    stock.adjust_stock(actor=admin_actor, entry_id=entry.id, delta=-3, reason="Sold",
                            idempotency_key="k")
 
     with refused(IdempotencyKeyReused,
                  "This idempotency key was already used for a different request.") as info:
-        inventory.adjust_stock(actor=admin_actor, entry_id=entry.id, delta=-4, reason="Sold",
+        stock.adjust_stock(actor=admin_actor, entry_id=entry.id, delta=-4, reason="Sold",
                                idempotency_key="k")
 
     assert info.value.fields == {"idempotency_key": "already used for a different request"}
@@ -54,11 +54,11 @@ def test_the_same_key_with_another_payload_is_refused(make_entry, admin_actor, r
 
 def test_the_same_key_for_another_operation_is_refused(make_entry, admin_actor, refused):
     entry = make_entry(quantity=10)
-    inventory.adjust_stock(actor=admin_actor, entry_id=entry.id, delta=2, reason="x",
+    stock.adjust_stock(actor=admin_actor, entry_id=entry.id, delta=2, reason="x",
                            idempotency_key="k")
 
     with refused(IdempotencyKeyReused):
-        inventory.return_stock(actor=admin_actor, entry_id=entry.id, quantity=2, reason="x",
+        stock.return_stock(actor=admin_actor, entry_id=entry.id, quantity=2, reason="x",
                                idempotency_key="k")
 
 
@@ -66,9 +66,9 @@ def test_keys_belong_to_their_actor(make_entry, store, member, trail):
     entry = make_entry(quantity=10, store=store)
     alice, bob = member(store, "owner"), member(store, "admin")
 
-    a = inventory.adjust_stock(actor=alice, entry_id=entry.id, delta=-1, reason="x",
+    a = stock.adjust_stock(actor=alice, entry_id=entry.id, delta=-1, reason="x",
                                idempotency_key="same")
-    b = inventory.adjust_stock(actor=bob, entry_id=entry.id, delta=-1, reason="x",
+    b = stock.adjust_stock(actor=bob, entry_id=entry.id, delta=-1, reason="x",
                                idempotency_key="same")
 
     assert (a.replayed, b.replayed) == (False, False)
@@ -80,11 +80,11 @@ def test_a_refused_request_does_not_use_up_its_key(make_entry, admin_actor, refu
     entry = make_entry(quantity=3)
 
     with refused(InsufficientStock):
-        inventory.reserve_stock(actor=admin_actor, entry_id=entry.id, quantity=5,
+        stock.reserve_stock(actor=admin_actor, entry_id=entry.id, quantity=5,
                                 order_ref="ORD", idempotency_key="k")
-    inventory.adjust_stock(actor=admin_actor, entry_id=entry.id, delta=2, reason="Delivery")
+    stock.adjust_stock(actor=admin_actor, entry_id=entry.id, delta=2, reason="Delivery")
 
-    change = inventory.reserve_stock(actor=admin_actor, entry_id=entry.id, quantity=5,
+    change = stock.reserve_stock(actor=admin_actor, entry_id=entry.id, quantity=5,
                                      order_ref="ORD", idempotency_key="k")
 
     assert change.replayed is False
@@ -93,10 +93,10 @@ def test_a_refused_request_does_not_use_up_its_key(make_entry, admin_actor, refu
 
 def test_surrounding_spaces_do_not_make_a_new_key(make_entry, admin_actor):
     entry = make_entry(quantity=10)
-    first = inventory.adjust_stock(actor=admin_actor, entry_id=entry.id, delta=1, reason="x",
+    first = stock.adjust_stock(actor=admin_actor, entry_id=entry.id, delta=1, reason="x",
                                    idempotency_key="k")
 
-    again = inventory.adjust_stock(actor=admin_actor, entry_id=entry.id, delta=1, reason="x",
+    again = stock.adjust_stock(actor=admin_actor, entry_id=entry.id, delta=1, reason="x",
                                    idempotency_key="  k ")
 
     assert again == replace(first, replayed=True)
@@ -112,7 +112,7 @@ def test_every_operation_replays_instead_of_repeating(
 
     def hold():
         e = entry()
-        return inventory.reserve_stock(actor=owner, entry_id=e.id, quantity=3,
+        return stock.reserve_stock(actor=owner, entry_id=e.id, quantity=3,
                                        order_ref="H").reservation_ids[0]
 
     def moved():
@@ -128,21 +128,21 @@ def test_every_operation_replays_instead_of_repeating(
         ]}
 
     cases = [
-        (inventory.adjust_stock, lambda: {"entry_id": entry().id, "delta": -2, "reason": "x"}),
-        (inventory.set_stock, lambda: {"entry_id": entry().id, "quantity": 4}),
-        (inventory.count_stock, lambda: {"entry_id": entry().id, "counted_quantity": 7}),
-        (inventory.return_stock, lambda: {"entry_id": entry().id, "quantity": 1,
+        (stock.adjust_stock, lambda: {"entry_id": entry().id, "delta": -2, "reason": "x"}),
+        (stock.set_stock, lambda: {"entry_id": entry().id, "quantity": 4}),
+        (stock.count_stock, lambda: {"entry_id": entry().id, "counted_quantity": 7}),
+        (stock.return_stock, lambda: {"entry_id": entry().id, "quantity": 1,
                                           "reason": "x"}),
-        (inventory.reserve_stock, lambda: {"entry_id": entry().id, "quantity": 2,
+        (stock.reserve_stock, lambda: {"entry_id": entry().id, "quantity": 2,
                                            "order_ref": "O"}),
-        (inventory.release_stock, lambda: {"reservation_id": hold()}),
-        (inventory.fulfill_stock, lambda: {"entry_id": entry(reserved=5).id, "quantity": 2}),
-        (inventory.transfer_stock, moved),
-        (inventory.set_threshold, lambda: {"entry_id": entry().id, "low_stock_threshold": 4}),
-        (inventory.delete_entry, lambda: {"entry_id": entry().id}),
-        (inventory.create_entry, lambda: {"product_id": make_product(store).id,
+        (stock.release_stock, lambda: {"reservation_id": hold()}),
+        (stock.fulfill_stock, lambda: {"entry_id": entry(reserved=5).id, "quantity": 2}),
+        (stock.transfer_stock, moved),
+        (stock.set_threshold, lambda: {"entry_id": entry().id, "low_stock_threshold": 4}),
+        (stock.delete_entry, lambda: {"entry_id": entry().id}),
+        (stock.create_entry, lambda: {"product_id": make_product(store).id,
                                           "location_id": location.id, "quantity": 6}),
-        (inventory.reserve_order, order),
+        (stock.reserve_order, order),
     ]
     for n, (operation, prepare) in enumerate(cases):
         with subtests.test(operation.__name__):

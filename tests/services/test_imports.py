@@ -12,8 +12,8 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import InventoryEntry, Location, Product, StockMovement, Store
 from app.permissions import ADJUST, Actor
-from app.services import imports, inventory
-from app.services.imports import ImportRefused, apply_import, plan_import
+from app.services import stock
+from app.services.stock import ImportRefused, apply_import, plan_import
 
 HEADER = "store,location,sku,title,quantity,reserved,available,threshold,status,version"
 
@@ -52,7 +52,7 @@ def shop(
     location: Location,
     make_location: Callable[..., Location],
     make_product: Callable[..., Product],
-    make_entry: Callable[..., inventory.EntryState],
+    make_entry: Callable[..., stock.EntryState],
 ) -> dict[str, Any]:
     """MAIN holds a mug (10, 3 reserved) and a towel (5); SPARE holds nothing yet."""
     spare = make_location(store, "spare")
@@ -236,7 +236,7 @@ def test_changed_since_export_is_a_warning(
 ) -> None:
     entry = shop["mug_entry"]
     exported = entry.version
-    inventory.adjust_stock(actor=admin_actor, entry_id=entry.id, delta=1, reason="found one")
+    stock.adjust_stock(actor=admin_actor, entry_id=entry.id, delta=1, reason="found one")
     plan = plan_import(csv_bytes(row(shop, "MAIN", "MUG-1", 15, version=exported)), actor=owner)
     assert plan.ok
     assert plan.rows[0].warnings == [
@@ -250,7 +250,7 @@ def test_a_change_between_preview_and_apply_refuses_the_whole_file(
 ) -> None:
     data = csv_bytes(row(shop, "MAIN", "MUG-1", 20), row(shop, "MAIN", "TWL-1", 9))
     plan = plan_import(data, actor=owner)
-    inventory.adjust_stock(actor=admin_actor, entry_id=shop["towel_entry"].id, delta=-1,
+    stock.adjust_stock(actor=admin_actor, entry_id=shop["towel_entry"].id, delta=-1,
                            reason="broken")
     with refused(ImportRefused) as info:
         apply_import(data, actor=owner, seen=plan.seen())
@@ -264,7 +264,7 @@ def test_applying_the_same_batch_twice_writes_once(
 ) -> None:
     data = csv_bytes(row(shop, "MAIN", "TWL-1", 9))
     plan = plan_import(data, actor=owner)
-    ref = imports.new_batch_ref()
+    ref = stock.new_batch_ref()
     first = apply_import(data, actor=owner, batch_ref=ref, seen=plan.seen())
     again = apply_import(data, actor=owner, batch_ref=ref, seen=plan.seen())
     assert (first.replayed, again.replayed, again.movements) == (False, True, 1)
@@ -293,7 +293,7 @@ def test_no_new_entries_at_archived_locations(
 def test_large_files_read_whole_stores_with_the_same_plan(
     shop: dict[str, Any], owner: Actor, monkeypatch: pytest.MonkeyPatch,
     make_store: Callable[..., Store], make_location: Callable[..., Location],
-    make_product: Callable[..., Product], make_entry: Callable[..., inventory.EntryState],
+    make_product: Callable[..., Product], make_entry: Callable[..., stock.EntryState],
 ) -> None:
     other = make_store()  # an entry elsewhere that a whole-store read must not pick up
     make_entry(store=other, location=make_location(other, "MAIN"),
@@ -306,7 +306,7 @@ def test_large_files_read_whole_stores_with_the_same_plan(
                 for r in plan_import(data, actor=owner).rows]
 
     by_key = summary()
-    monkeypatch.setattr(imports, "BULK_KEYS", 0)
+    monkeypatch.setattr(stock.imports, "BULK_KEYS", 0)
     assert summary() == by_key
     assert by_key[0][1:3] == (shop["mug_entry"].id, 10)
     result = apply_import(data.replace(b"NOPE", b"TWL-1").replace(b"SPARE,TWL-1", b"SPARE,MUG-1"),

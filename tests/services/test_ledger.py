@@ -4,7 +4,7 @@ from sqlalchemy import text
 
 from app.clock import frozen_at
 from app.extensions import db
-from app.services import inventory
+from app.services import stock
 from app.services.ledger import Mismatch, verify_ledger
 
 T0 = datetime(2030, 11, 1, 9, 0)
@@ -22,32 +22,32 @@ def test_the_ledger_replays_to_the_stock_after_a_mix_of_operations(
         a = make_entry(quantity=50, location=here, product=product)
         b = make_entry(quantity=5, location=make_location(store))
         touched += [a.id, b.id]
-        inventory.adjust_stock(actor=actor, entry_id=a.id, delta=-4, reason="Damaged")
-        inventory.set_stock(actor=actor, entry_id=b.id, quantity=9)
-        inventory.count_stock(actor=actor, entry_id=b.id, counted_quantity=8)
+        stock.adjust_stock(actor=actor, entry_id=a.id, delta=-4, reason="Damaged")
+        stock.set_stock(actor=actor, entry_id=b.id, quantity=9)
+        stock.count_stock(actor=actor, entry_id=b.id, counted_quantity=8)
         with frozen_at(T0):
-            stale = inventory.reserve_stock(
+            stale = stock.reserve_stock(
                 actor=actor, entry_id=a.id, quantity=5, order_ref="OLD",
                 expires_at=T0 + timedelta(minutes=5),
             ).reservation_ids[0]
-        hold = inventory.reserve_stock(actor=actor, entry_id=a.id, quantity=6,
+        hold = stock.reserve_stock(actor=actor, entry_id=a.id, quantity=6,
                                        order_ref="ORD-1").reservation_ids[0]
-        inventory.release_stock(actor=actor, reservation_id=hold, quantity=2)
-        inventory.fulfill_stock(actor=actor, entry_id=a.id, quantity=3, order_ref="ORD-1")
-        inventory.return_stock(actor=actor, entry_id=a.id, quantity=2, reason="Return")
-        change = inventory.transfer_stock(
+        stock.release_stock(actor=actor, reservation_id=hold, quantity=2)
+        stock.fulfill_stock(actor=actor, entry_id=a.id, quantity=3, order_ref="ORD-1")
+        stock.return_stock(actor=actor, entry_id=a.id, quantity=2, reason="Return")
+        change = stock.transfer_stock(
             actor=actor, product_id=product.id, from_location_id=here.id,
             to_location_id=there.id, quantity=7,
         )
         touched.append(change.entries[1].id)
-        inventory.reserve_order(
+        stock.reserve_order(
             actor=actor, store_id=store.id, order_ref="ORD-2",
             lines=[{"product_id": product.id, "location_id": there.id, "quantity": 2},
                    {"product_id": product.id, "location_id": here.id, "quantity": 1}],
         )
-        inventory.expire_reservations(now=T0 + timedelta(minutes=10))
+        stock.expire_reservations(now=T0 + timedelta(minutes=10))
         assert [h["status"] for h in holds(a.id) if h["id"] == stale] == ["expired"]
-        inventory.delete_entry(actor=actor, entry_id=b.id)
+        stock.delete_entry(actor=actor, entry_id=b.id)
 
     assert verify_ledger() == []
     for entry_id in touched:

@@ -14,7 +14,7 @@ from statements import recorded_statements
 from app.clock import frozen_at, utcnow
 from app.extensions import db
 from app.models import Location
-from app.services import inventory, locations, queries
+from app.services import locations, queries, stock
 from app.services.errors import (
     Conflict,
     LocationHoldsStock,
@@ -172,7 +172,7 @@ def test_an_emptied_location_archives_and_leaves_every_picker(
     place, other = make_location(store, "OLD"), make_location(store, "NEW")
     product = make_product(store)
     entry = make_entry(store=store, location=place, product=product, quantity=3)
-    inventory.transfer_stock(actor=owner, product_id=product.id, from_location_id=place.id,
+    stock.transfer_stock(actor=owner, product_id=product.id, from_location_id=place.id,
                              to_location_id=other.id, quantity=3)
 
     with frozen_at(T0):
@@ -181,11 +181,11 @@ def test_an_emptied_location_archives_and_leaves_every_picker(
     assert (after.archived, after.archived_at, after.entries, after.on_hand) == (True, T0, 1, 0)
     assert place.id not in {o.id for o in queries.store_locations(owner, store_id=store.id)}
     with refused(Conflict, "The target location is archived."):
-        inventory.transfer_stock(actor=owner, product_id=product.id, from_location_id=other.id,
+        stock.transfer_stock(actor=owner, product_id=product.id, from_location_id=other.id,
                                  to_location_id=place.id, quantity=1)
     fresh = make_product(store)
     with refused(Conflict, "Location OLD is archived."):
-        inventory.create_entry(actor=owner, product_id=fresh.id, location_id=place.id)
+        stock.create_entry(actor=owner, product_id=fresh.id, location_id=place.id)
 
 
 def test_archive_twice_and_restore_twice_are_refused(store, owner, make_location, refused):
@@ -258,7 +258,7 @@ def test_malformed_ids_are_not_found(store, owner, bad, refused):
 def _transfer_paused_after_its_stock_update(app, monkeypatch, owner, product, source, target):
     """Start a transfer into `target` that stops, mid-transaction, right after it has
     changed both entries; returns (thread, release event, outcome dict)."""
-    return paused_at_ledger_write(app, monkeypatch, "transfer", lambda: inventory.transfer_stock(
+    return paused_at_ledger_write(app, monkeypatch, "transfer", lambda: stock.transfer_stock(
         actor=owner, product_id=product.id, from_location_id=source.id,
         to_location_id=target.id, quantity=4,
     ))
@@ -321,8 +321,8 @@ def _naive_archive(location_id: int, between: Callable[[], None] = lambda: None)
     """Check, then write, with no lock: what archive_location must not be. `between` runs
     in the gap between the check and the write, where the race happens."""
     held = db.session.scalar(
-        select(db.func.coalesce(db.func.sum(inventory.entries.c.quantity), 0))
-        .where(inventory.entries.c.location_id == location_id)
+        select(db.func.coalesce(db.func.sum(stock.engine.entries.c.quantity), 0))
+        .where(stock.engine.entries.c.location_id == location_id)
     )
     if held:
         raise LocationHoldsStock("?", int(held), 0, 0)

@@ -11,7 +11,7 @@ import pytest
 from app.clock import frozen_at
 from app.extensions import db
 from app.permissions import ADJUST, AUDIT
-from app.services import inventory
+from app.services import stock
 from app.services.cursors import encode_cursor
 from app.services.errors import NotFound, ValidationError
 from app.services.queries import movements as ledger
@@ -41,14 +41,14 @@ def world(make_store, make_location, make_product, make_entry, member, make_user
         mug_back = make_entry(quantity=4, store=a, location=back, product=mug)
         cap_shelf = make_entry(quantity=7, store=a, location=shelf, product=cap)
     with frozen_at(at(1)):
-        inventory.adjust_stock(actor=owner, entry_id=mug_shelf.id, delta=-2, reason="Broken")
+        stock.adjust_stock(actor=owner, entry_id=mug_shelf.id, delta=-2, reason="Broken")
     with frozen_at(at(2)):
-        inventory.reserve_stock(actor=owner, entry_id=mug_shelf.id, quantity=3, order_ref="O-1")
+        stock.reserve_stock(actor=owner, entry_id=mug_shelf.id, quantity=3, order_ref="O-1")
     with frozen_at(at(3)):
-        inventory.adjust_stock(actor=admin_actor, entry_id=cap_shelf.id, delta=5,
+        stock.adjust_stock(actor=admin_actor, entry_id=cap_shelf.id, delta=5,
                                reason="Delivery", reference="PO-9")
     with frozen_at(at(4)):
-        inventory.set_stock(actor=owner, entry_id=mug_back.id, quantity=6)
+        stock.set_stock(actor=owner, entry_id=mug_back.id, quantity=6)
     b_place = make_location(b, "SHELF")
     with frozen_at(at(1)):
         foreign = make_entry(quantity=50, store=b, location=b_place)
@@ -130,9 +130,9 @@ def test_each_filter_narrows_the_log(world, filters, expected):
 def test_a_date_range_includes_the_whole_of_its_last_day_in_utc(world, admin_actor):
     entry = world.cap_shelf
     with frozen_at(datetime(2026, 3, 20, 23, 59, 59, 999999)):
-        inventory.adjust_stock(actor=admin_actor, entry_id=entry.id, delta=1, reason="late")
+        stock.adjust_stock(actor=admin_actor, entry_id=entry.id, delta=1, reason="late")
     with frozen_at(datetime(2026, 3, 21, 0, 0)):
-        inventory.adjust_stock(actor=admin_actor, entry_id=entry.id, delta=1, reason="next")
+        stock.adjust_stock(actor=admin_actor, entry_id=entry.id, delta=1, reason="next")
     day = date(2026, 3, 20)
     rows = ledger.list_movements(
         world.owner, MovementFilters(date_from=day, date_to=day)
@@ -168,7 +168,7 @@ def test_keyset_pages_walk_both_ways_without_gaps_or_repeats(world, admin_actor)
     # Movements sharing one timestamp: the id breaks the tie.
     with frozen_at(at(5)):
         for _ in range(6):
-            inventory.adjust_stock(actor=admin_actor, entry_id=world.cap_shelf.id, delta=1,
+            stock.adjust_stock(actor=admin_actor, entry_id=world.cap_shelf.id, delta=1,
                                    reason="same moment")
     everything = [m.id for m in ledger.list_movements(world.owner, MovementFilters()).rows]
     assert len(everything) == 13
@@ -236,7 +236,7 @@ def test_an_entry_history_needs_only_read_access_to_its_store(world):
 def test_an_entry_history_pages_by_keyset(world, admin_actor):
     for n in range(5):
         with frozen_at(at(6, n)):
-            inventory.adjust_stock(actor=admin_actor, entry_id=world.mug_back.id, delta=1,
+            stock.adjust_stock(actor=admin_actor, entry_id=world.mug_back.id, delta=1,
                                    reason=f"r{n}")
     first = ledger.entry_history(world.owner, world.mug_back.id, limit=3)
     second = ledger.entry_history(world.owner, world.mug_back.id, cursor=first.next_cursor,
@@ -249,7 +249,7 @@ def test_an_entry_history_pages_by_keyset(world, admin_actor):
 
 def test_an_entry_history_outlives_the_entry(world, admin_actor):
     with frozen_at(at(7)):
-        inventory.delete_entry(actor=admin_actor, entry_id=world.mug_back.id, reason="closed")
+        stock.delete_entry(actor=admin_actor, entry_id=world.mug_back.id, reason="closed")
     page = ledger.entry_history(world.owner, world.mug_back.id)
     assert [m.type for m in page.rows] == ["deleted", "set", "received"]
     assert not any(m.entry_exists for m in page.rows)

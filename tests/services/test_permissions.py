@@ -24,7 +24,7 @@ from app.permissions import (
     ROLE_PERMISSIONS,
     THRESHOLD,
 )
-from app.services import inventory
+from app.services import stock
 from app.services.errors import NotFound, PermissionDenied
 
 
@@ -44,7 +44,7 @@ class Kit:
 
     def hold(self, quantity: int = 3) -> int:
         entry = self.entry(10)
-        return inventory.reserve_stock(
+        return stock.reserve_stock(
             actor=self.admin, entry_id=entry.id, quantity=quantity, order_ref="HELD"
         ).reservation_ids[0]
 
@@ -53,7 +53,7 @@ class Kit:
 class Operation:
     name: str
     permission: str
-    call: Callable[..., inventory.StockChange]
+    call: Callable[..., stock.StockChange]
     prepare: Callable[[Kit], dict[str, Any]]
 
 
@@ -76,31 +76,31 @@ def _create(kit: Kit) -> dict[str, Any]:
 
 
 OPERATIONS = (
-    Operation("adjust", ADJUST, inventory.adjust_stock,
+    Operation("adjust", ADJUST, stock.adjust_stock,
               lambda k: {"entry_id": k.entry().id, "delta": -1, "reason": "check"}),
-    Operation("set", ADJUST, inventory.set_stock,
+    Operation("set", ADJUST, stock.set_stock,
               lambda k: {"entry_id": k.entry().id, "quantity": 7}),
-    Operation("count", ADJUST, inventory.count_stock,
+    Operation("count", ADJUST, stock.count_stock,
               lambda k: {"entry_id": k.entry().id, "counted_quantity": 9}),
-    Operation("return", ADJUST, inventory.return_stock,
+    Operation("return", ADJUST, stock.return_stock,
               lambda k: {"entry_id": k.entry().id, "quantity": 2, "reason": "back"}),
-    Operation("transfer", ADJUST, inventory.transfer_stock, _transfer),
-    Operation("reserve", RESERVE, inventory.reserve_stock,
+    Operation("transfer", ADJUST, stock.transfer_stock, _transfer),
+    Operation("reserve", RESERVE, stock.reserve_stock,
               lambda k: {"entry_id": k.entry().id, "quantity": 2, "order_ref": "ORD"}),
-    Operation("release by reservation", RESERVE, inventory.release_stock,
+    Operation("release by reservation", RESERVE, stock.release_stock,
               lambda k: {"reservation_id": k.hold()}),
-    Operation("release by quantity", RESERVE, inventory.release_stock,
+    Operation("release by quantity", RESERVE, stock.release_stock,
               lambda k: {"entry_id": k.entry(10, reserved=4).id, "quantity": 3}),
-    Operation("fulfill by reservation", RESERVE, inventory.fulfill_stock,
+    Operation("fulfill by reservation", RESERVE, stock.fulfill_stock,
               lambda k: {"reservation_id": k.hold()}),
-    Operation("fulfill by quantity", RESERVE, inventory.fulfill_stock,
+    Operation("fulfill by quantity", RESERVE, stock.fulfill_stock,
               lambda k: {"entry_id": k.entry(10, reserved=4).id, "quantity": 3}),
-    Operation("reserve order", RESERVE, inventory.reserve_order, _order),
-    Operation("threshold", THRESHOLD, inventory.set_threshold,
+    Operation("reserve order", RESERVE, stock.reserve_order, _order),
+    Operation("threshold", THRESHOLD, stock.set_threshold,
               lambda k: {"entry_id": k.entry().id, "low_stock_threshold": 3}),
-    Operation("delete", DELETE, inventory.delete_entry,
+    Operation("delete", DELETE, stock.delete_entry,
               lambda k: {"entry_id": k.entry().id}),
-    Operation("create entry", CATALOG, inventory.create_entry, _create),
+    Operation("create entry", CATALOG, stock.create_entry, _create),
 )
 
 
@@ -175,8 +175,10 @@ def test_a_platform_admin_may_do_everything_in_any_store(
 def test_the_matrix_covers_every_stock_permission_and_every_operation():
     assert {op.permission for op in OPERATIONS} == {ADJUST, RESERVE, THRESHOLD, DELETE, CATALOG}
     assert {op.call for op in OPERATIONS} >= {
-        getattr(inventory, name) for name in inventory.__all__
-        if name not in ("EntryState", "StockChange", "expire_reservations")
+        getattr(stock, name)
+        for module in (stock.entries, stock.holds, stock.transfers)
+        for name in module.__all__ if not name.startswith("expire_")
+    } | {stock.reserve_order
     }
 
 
@@ -191,9 +193,9 @@ def test_permissions_are_those_of_the_entrys_store_not_of_another(
     mine = make_entry(quantity=10, store=other)
     theirs = make_entry(quantity=10, store=store)
 
-    inventory.adjust_stock(actor=actor, entry_id=mine.id, delta=1, reason="owner here")
+    stock.adjust_stock(actor=actor, entry_id=mine.id, delta=1, reason="owner here")
     with refused(PermissionDenied, f"You do not have permission to do this ({ADJUST})."):
-        inventory.adjust_stock(actor=actor, entry_id=theirs.id, delta=1, reason="staff here")
+        stock.adjust_stock(actor=actor, entry_id=theirs.id, delta=1, reason="staff here")
 
 
 def test_an_inactive_owner_may_do_nothing(store, make_entry, make_user, actor_of, refused):
@@ -203,4 +205,4 @@ def test_an_inactive_owner_may_do_nothing(store, make_entry, make_user, actor_of
     entry = make_entry(quantity=10, store=store)
 
     with refused(NotFound, "Inventory entry not found."):
-        inventory.adjust_stock(actor=actor_of(user), entry_id=entry.id, delta=1, reason="x")
+        stock.adjust_stock(actor=actor_of(user), entry_id=entry.id, delta=1, reason="x")

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import InventoryEntry, Product
-from app.services import catalog, inventory, locations, queries
+from app.services import catalog, locations, queries, stock
 from app.services.catalog import gtin_check_digit
 from app.services.errors import (
     Conflict,
@@ -19,6 +19,7 @@ from app.services.errors import (
     ReservedStockBlocksTypeChange,
     ValidationError,
 )
+from app.services.stock import engine
 
 EAN13 = "4006381333931"
 UPC_A = "036000291452"
@@ -296,7 +297,7 @@ def test_stocking_options_leave_out_archived_and_already_stocked_locations(
     locations.archive_location(actor=owner, location_id=retired.id)
 
     assert [o.code for o in catalog.stocking_options(owner, mug.id)] == ["A_FREE"]
-    inventory.create_entry(actor=owner, product_id=mug.id, location_id=free.id, quantity=3)
+    stock.create_entry(actor=owner, product_id=mug.id, location_id=free.id, quantity=3)
     assert catalog.stocking_options(owner, mug.id) == []
     assert db.session.scalar(
         select(InventoryEntry.quantity).where(InventoryEntry.location_id == free.id)
@@ -365,21 +366,21 @@ def test_a_type_change_waits_for_a_reservation_in_flight_and_then_refuses(
                        quantity=10)
     db.session.rollback()
     paused, release, outcome = threading.Event(), threading.Event(), {}
-    real_record = inventory._record
+    real_write = engine.write_ledger
 
-    def record(*args: Any, **kwargs: Any) -> int:
-        movement_id = real_record(*args, **kwargs)
+    def write_ledger(*args: Any, **kwargs: Any) -> list[int]:
+        movement_ids = real_write(*args, **kwargs)
         if threading.current_thread().name == "reserve":
             paused.set()
             release.wait(20)
-        return movement_id
+        return movement_ids
 
-    monkeypatch.setattr(inventory, "_record", record)
+    monkeypatch.setattr(engine, "write_ledger", write_ledger)
 
     def reserve() -> None:
         with app.app_context():
             try:
-                outcome["reserve"] = inventory.reserve_stock(
+                outcome["reserve"] = stock.reserve_stock(
                     actor=owner, entry_id=entry.id, quantity=3, order_ref="ORD-1")
             except Exception as exc:  # judged below
                 outcome["reserve"] = exc

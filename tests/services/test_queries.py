@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.services import inventory, queries
+from app.services import queries, stock
 from app.services.errors import NotFound
 
 
@@ -35,7 +35,7 @@ def test_backorder_product_with_nothing_available_is_on_backorder(
 def test_changing_the_threshold_changes_the_status_at_once(make_entry, admin_actor):
     entry = make_entry(quantity=5)
     assert queries.get_entry(admin_actor, entry.id).status == "in_stock"
-    inventory.set_threshold(actor=admin_actor, entry_id=entry.id, low_stock_threshold=5)
+    stock.set_threshold(actor=admin_actor, entry_id=entry.id, low_stock_threshold=5)
     assert queries.get_entry(admin_actor, entry.id).status == "low_stock"
 
 
@@ -128,9 +128,9 @@ def test_reorder_report_lists_products_at_or_below_reorder_point(
 
 def test_entry_reservations_lists_active_first(make_entry, admin_actor):
     entry = make_entry(quantity=10)
-    first = inventory.reserve_stock(actor=admin_actor, entry_id=entry.id, quantity=2, order_ref="A")
-    inventory.release_stock(actor=admin_actor, reservation_id=first.reservation_ids[0])
-    inventory.reserve_stock(actor=admin_actor, entry_id=entry.id, quantity=1, order_ref="B")
+    first = stock.reserve_stock(actor=admin_actor, entry_id=entry.id, quantity=2, order_ref="A")
+    stock.release_stock(actor=admin_actor, reservation_id=first.reservation_ids[0])
+    stock.reserve_stock(actor=admin_actor, entry_id=entry.id, quantity=1, order_ref="B")
     rows = queries.entry_reservations(admin_actor, entry.id)
     assert [(r.order_ref, r.status) for r in rows] == [("B", "active"), ("A", "released")]
 

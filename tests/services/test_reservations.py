@@ -3,7 +3,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from app.clock import frozen_at
-from app.services import inventory
+from app.services import stock
 from app.services.errors import (
     ExceedsReserved,
     InsufficientStock,
@@ -15,7 +15,7 @@ T0 = datetime(2030, 5, 1, 10, 0)
 
 
 def _hold(actor, entry, quantity, order_ref, line_ref=None):
-    change = inventory.reserve_stock(
+    change = stock.reserve_stock(
         actor=actor, entry_id=entry.id, quantity=quantity, order_ref=order_ref, line_ref=line_ref
     )
     return change.reservation_ids[0]
@@ -31,7 +31,7 @@ def test_reserve_holds_units_and_records_the_order(
     expiry = T0 + timedelta(hours=1)
 
     with frozen_at(T0):
-        change = inventory.reserve_stock(
+        change = stock.reserve_stock(
             actor=owner, entry_id=entry.id, quantity=4, order_ref=" ORD-1 ", line_ref=" L1 ",
             expires_at=expiry, reason="Checkout",
         )
@@ -65,7 +65,7 @@ def test_reserve_holds_units_and_records_the_order(
 def test_reserve_may_take_every_available_unit(make_entry, admin_actor):
     entry = make_entry(quantity=10, reserved=3)
 
-    change = inventory.reserve_stock(actor=admin_actor, entry_id=entry.id, quantity=7,
+    change = stock.reserve_stock(actor=admin_actor, entry_id=entry.id, quantity=7,
                                      order_ref="ORD")
 
     assert (change.entry.reserved_quantity, change.entry.available_quantity) == (10, 0)
@@ -75,14 +75,14 @@ def test_reserve_more_than_available_is_refused(make_entry, admin_actor, refused
     entry = make_entry(quantity=10, reserved=5)
 
     with refused(InsufficientStock, "Insufficient stock available. Available: 5, Requested: 6"):
-        inventory.reserve_stock(actor=admin_actor, entry_id=entry.id, quantity=6, order_ref="O")
+        stock.reserve_stock(actor=admin_actor, entry_id=entry.id, quantity=6, order_ref="O")
 
 
 def test_reserve_on_a_missing_entry_is_not_found(make_entry, admin_actor, refused):
     entry = make_entry(quantity=10)
 
     with refused(NotFound, "Inventory entry not found."):
-        inventory.reserve_stock(actor=admin_actor, entry_id=entry.id + 5, quantity=1,
+        stock.reserve_stock(actor=admin_actor, entry_id=entry.id + 5, quantity=1,
                                 order_ref="O")
 
 
@@ -96,7 +96,7 @@ def test_release_by_reservation_id_returns_the_whole_hold(
     hold_id = _hold(owner, entry, 4, "ORD-1")
 
     with frozen_at(T0):
-        change = inventory.release_stock(actor=owner, reservation_id=hold_id, reason="Cancelled")
+        change = stock.release_stock(actor=owner, reservation_id=hold_id, reason="Cancelled")
 
     assert change.operation == "release"
     assert (change.entry.quantity, change.entry.reserved_quantity) == (10, 0)
@@ -117,7 +117,7 @@ def test_release_part_of_a_hold_keeps_it_active(make_entry, admin_actor, holds, 
     entry = make_entry(quantity=10)
     hold_id = _hold(admin_actor, entry, 5, "ORD-1")
 
-    change = inventory.release_stock(actor=admin_actor, reservation_id=hold_id, quantity=2)
+    change = stock.release_stock(actor=admin_actor, reservation_id=hold_id, quantity=2)
 
     assert change.entry.reserved_quantity == 3
     [hold] = holds(entry.id)
@@ -133,7 +133,7 @@ def test_release_by_quantity_takes_from_the_oldest_holds_first(
     second = _hold(admin_actor, entry, 3, "B")
     third = _hold(admin_actor, entry, 4, "C")
 
-    change = inventory.release_stock(actor=admin_actor, entry_id=entry.id, quantity=4)
+    change = stock.release_stock(actor=admin_actor, entry_id=entry.id, quantity=4)
 
     assert change.entry.reserved_quantity == 5
     assert change.reservation_ids == (first, second)
@@ -153,7 +153,7 @@ def test_release_by_order_ref_touches_only_that_orders_holds(
     b1 = _hold(admin_actor, entry, 3, "ORD-B")
     a2 = _hold(admin_actor, entry, 4, "ORD-A")
 
-    change = inventory.release_stock(
+    change = stock.release_stock(
         actor=admin_actor, entry_id=entry.id, quantity=5, order_ref="ORD-A"
     )
 
@@ -170,7 +170,7 @@ def test_release_by_line_ref_touches_only_that_line(make_entry, admin_actor, hol
     one = _hold(admin_actor, entry, 2, "ORD", "line-1")
     two = _hold(admin_actor, entry, 3, "ORD", "line-2")
 
-    change = inventory.release_stock(
+    change = stock.release_stock(
         actor=admin_actor, entry_id=entry.id, quantity=3, order_ref="ORD", line_ref="line-2"
     )
 
@@ -184,7 +184,7 @@ def test_release_more_than_reserved_is_refused(make_entry, admin_actor, refused)
     entry = make_entry(quantity=10, reserved=2)
 
     with refused(ExceedsReserved, "Cannot release 4: only 2 reserved"):
-        inventory.release_stock(actor=admin_actor, entry_id=entry.id, quantity=4)
+        stock.release_stock(actor=admin_actor, entry_id=entry.id, quantity=4)
 
 
 def test_release_more_than_the_order_holds_is_refused(make_entry, admin_actor, refused):
@@ -194,7 +194,7 @@ def test_release_more_than_the_order_holds_is_refused(make_entry, admin_actor, r
     _hold(admin_actor, entry, 4, "ORD-A")
 
     with refused(ExceedsReserved, "Cannot release 7: only 6 reserved"):
-        inventory.release_stock(
+        stock.release_stock(
             actor=admin_actor, entry_id=entry.id, quantity=7, order_ref="ORD-A"
         )
 
@@ -205,15 +205,15 @@ def test_release_more_than_the_hold_is_refused(make_entry, admin_actor, refused)
     _hold(admin_actor, entry, 8, "ORD-B")
 
     with refused(ExceedsReserved, "Cannot release 4: only 2 reserved"):
-        inventory.release_stock(actor=admin_actor, reservation_id=hold_id, quantity=4)
+        stock.release_stock(actor=admin_actor, reservation_id=hold_id, quantity=4)
 
 
-@pytest.mark.parametrize("close", [inventory.release_stock, inventory.fulfill_stock])
+@pytest.mark.parametrize("close", [stock.release_stock, stock.fulfill_stock])
 def test_closing_a_released_reservation_again_is_refused(close, make_entry, admin_actor,
                                                          refused):
     entry = make_entry(quantity=10)
     hold_id = _hold(admin_actor, entry, 3, "ORD")
-    inventory.release_stock(actor=admin_actor, reservation_id=hold_id)
+    stock.release_stock(actor=admin_actor, reservation_id=hold_id)
 
     with refused(ReservationNotActive, f"Reservation {hold_id} is released, not active"):
         close(actor=admin_actor, reservation_id=hold_id)
@@ -224,7 +224,7 @@ def test_release_of_a_missing_reservation_is_not_found(make_entry, admin_actor, 
     hold_id = _hold(admin_actor, entry, 3, "ORD")
 
     with refused(NotFound, "Reservation not found."):
-        inventory.release_stock(actor=admin_actor, reservation_id=hold_id + 1)
+        stock.release_stock(actor=admin_actor, reservation_id=hold_id + 1)
 
 
 # --------------------------------------------------------------------------- fulfill
@@ -237,7 +237,7 @@ def test_fulfill_by_reservation_id_ships_the_hold(
     hold_id = _hold(owner, entry, 4, "ORD-1")
 
     with frozen_at(T0):
-        change = inventory.fulfill_stock(actor=owner, reservation_id=hold_id, reason="Shipped")
+        change = stock.fulfill_stock(actor=owner, reservation_id=hold_id, reason="Shipped")
 
     assert change.operation == "fulfill"
     assert (change.entry.quantity, change.entry.reserved_quantity) == (6, 0)
@@ -254,7 +254,7 @@ def test_fulfill_part_of_a_hold_keeps_the_rest_held(make_entry, admin_actor, hol
     entry = make_entry(quantity=10)
     hold_id = _hold(admin_actor, entry, 5, "ORD")
 
-    change = inventory.fulfill_stock(actor=admin_actor, reservation_id=hold_id, quantity=2)
+    change = stock.fulfill_stock(actor=admin_actor, reservation_id=hold_id, quantity=2)
 
     assert (change.entry.quantity, change.entry.reserved_quantity) == (8, 3)
     assert [(h["status"], h["open_quantity"]) for h in holds(entry.id)] == [("active", 3)]
@@ -268,7 +268,7 @@ def test_fulfill_by_quantity_ships_the_oldest_holds_first(
     first = _hold(admin_actor, entry, 2, "A")
     second = _hold(admin_actor, entry, 3, "B")
 
-    change = inventory.fulfill_stock(actor=admin_actor, entry_id=entry.id, quantity=4)
+    change = stock.fulfill_stock(actor=admin_actor, entry_id=entry.id, quantity=4)
 
     assert (change.entry.quantity, change.entry.reserved_quantity) == (16, 1)
     assert change.reservation_ids == (first, second)
@@ -283,7 +283,7 @@ def test_fulfill_by_order_ref_ships_only_that_order(make_entry, admin_actor, hol
     other = _hold(admin_actor, entry, 3, "ORD-B")
     mine = _hold(admin_actor, entry, 4, "ORD-A")
 
-    change = inventory.fulfill_stock(
+    change = stock.fulfill_stock(
         actor=admin_actor, entry_id=entry.id, quantity=4, order_ref="ORD-A"
     )
 
@@ -298,7 +298,7 @@ def test_fulfill_more_than_reserved_is_refused(make_entry, admin_actor, refused)
     entry = make_entry(quantity=10, reserved=2)
 
     with refused(ExceedsReserved, "Cannot fulfill 4: only 2 reserved"):
-        inventory.fulfill_stock(actor=admin_actor, entry_id=entry.id, quantity=4)
+        stock.fulfill_stock(actor=admin_actor, entry_id=entry.id, quantity=4)
 
 
 def test_fulfill_more_than_the_hold_is_refused(make_entry, admin_actor, refused):
@@ -307,15 +307,15 @@ def test_fulfill_more_than_the_hold_is_refused(make_entry, admin_actor, refused)
     _hold(admin_actor, entry, 8, "ORD-B")
 
     with refused(ExceedsReserved, "Cannot fulfill 3: only 2 reserved"):
-        inventory.fulfill_stock(actor=admin_actor, reservation_id=hold_id, quantity=3)
+        stock.fulfill_stock(actor=admin_actor, reservation_id=hold_id, quantity=3)
 
 
-@pytest.mark.parametrize("close", [inventory.release_stock, inventory.fulfill_stock])
+@pytest.mark.parametrize("close", [stock.release_stock, stock.fulfill_stock])
 def test_closing_a_fulfilled_reservation_again_is_refused(close, make_entry, admin_actor,
                                                           refused):
     entry = make_entry(quantity=10)
     hold_id = _hold(admin_actor, entry, 3, "ORD")
-    inventory.fulfill_stock(actor=admin_actor, reservation_id=hold_id)
+    stock.fulfill_stock(actor=admin_actor, reservation_id=hold_id)
 
     with refused(ReservationNotActive, f"Reservation {hold_id} is fulfilled, not active"):
         close(actor=admin_actor, reservation_id=hold_id, quantity=1)
@@ -324,9 +324,9 @@ def test_closing_a_fulfilled_reservation_again_is_refused(close, make_entry, adm
 def test_every_hold_stays_accounted_for_after_a_mix(make_entry, admin_actor, holds, stored):
     entry = make_entry(quantity=30)
     ids = [_hold(admin_actor, entry, n, f"ORD-{n}") for n in (2, 3, 4, 5)]
-    inventory.fulfill_stock(actor=admin_actor, reservation_id=ids[0])
-    inventory.release_stock(actor=admin_actor, entry_id=entry.id, quantity=4)
-    inventory.fulfill_stock(actor=admin_actor, entry_id=entry.id, quantity=3)
+    stock.fulfill_stock(actor=admin_actor, reservation_id=ids[0])
+    stock.release_stock(actor=admin_actor, entry_id=entry.id, quantity=4)
+    stock.fulfill_stock(actor=admin_actor, entry_id=entry.id, quantity=3)
 
     active = [h for h in holds(entry.id) if h["status"] == "active"]
     row = stored(entry.id)

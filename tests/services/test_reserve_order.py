@@ -3,7 +3,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from app.clock import frozen_at
-from app.services import inventory
+from app.services import stock
 from app.services.errors import NotFound, OrderShort, ValidationError
 
 T0 = datetime(2030, 9, 1, 10, 0)
@@ -32,16 +32,17 @@ def test_an_order_that_fits_reserves_every_line(store, owner, shelf, holds, ledg
     expiry = T0 + timedelta(hours=2)
 
     with frozen_at(T0):
-        change = inventory.reserve_order(
+        change = stock.reserve_order(
             actor=owner, store_id=store.id, order_ref="ORD-9", expires_at=expiry,
             lines=[_line(shelf["B"], 5, "l1"), _line(shelf["A"], 3, "l2")],
         )
 
-    assert change.operation == "reserve_order"
+    assert change.operation == "order_reserve"
     assert {e.id: e.reserved_quantity for e in change.entries} == {
         shelf["A"].id: 3, shelf["B"].id: 5,
     }
-    assert change.details == {"unlimited_lines": []}
+    assert change.details["unlimited_lines"] == []
+    assert [line["status"] for line in change.details["lines"]] == ["reserved", "reserved"]
     for key, quantity, line_ref in (("A", 3, "l2"), ("B", 5, "l1")):
         entry = shelf[key]
         [hold] = holds(entry.id)
@@ -63,7 +64,7 @@ def test_an_order_with_one_short_line_reserves_nothing(store, admin_actor, shelf
     with refused(
         OrderShort, "Insufficient stock for 1 line: l2: SKU-B (available 5, requested 6)"
     ) as info:
-        inventory.reserve_order(
+        stock.reserve_order(
             actor=admin_actor, store_id=store.id, order_ref="ORD",
             lines=[_line(shelf["A"], 1, "l1"), _line(shelf["B"], 6, "l2"),
                    _line(shelf["C"], 2, "l3")],
@@ -78,7 +79,7 @@ def test_order_short_names_every_short_line_in_line_order(
     store, location, make_product, admin_actor, shelf, refused
 ):
     no_entry = make_product(store, sku="SKU-N")
-    inventory.reserve_stock(actor=admin_actor, entry_id=shelf["A"].id, quantity=7,
+    stock.reserve_stock(actor=admin_actor, entry_id=shelf["A"].id, quantity=7,
                             order_ref="EARLIER")
 
     with refused(
@@ -86,7 +87,7 @@ def test_order_short_names_every_short_line_in_line_order(
         "Insufficient stock for 3 lines: line 1: SKU-C (available 2, requested 3); "
         "line 2: SKU-N (available 0, requested 1); x: SKU-A (available 3, requested 4)",
     ):
-        inventory.reserve_order(
+        stock.reserve_order(
             actor=admin_actor, store_id=store.id, order_ref="ORD",
             lines=[
                 _line(shelf["C"], 3),
@@ -103,7 +104,7 @@ def test_lines_for_unlimited_products_are_granted_without_entries(
     ebook = make_product(store, sku="EBOOK", type="digital")
     support = make_product(store, sku="CARE", type="service")
 
-    change = inventory.reserve_order(
+    change = stock.reserve_order(
         actor=admin_actor, store_id=store.id, order_ref="ORD",
         lines=[
             {"product_id": ebook.id, "quantity": 1_000_000},
@@ -112,7 +113,7 @@ def test_lines_for_unlimited_products_are_granted_without_entries(
         ],
     )
 
-    assert change.details == {"unlimited_lines": [0, 2]}
+    assert change.details["unlimited_lines"] == [0, 2]
     assert [e.id for e in change.entries] == [shelf["C"].id]
     assert len(change.reservation_ids) == 1
     assert holds(product_id=ebook.id) == holds(product_id=support.id) == []
@@ -125,13 +126,13 @@ def test_an_order_of_only_unlimited_lines_touches_no_stock(
     ebook = make_product(store, type="subscription")
     before = snapshot()
 
-    change = inventory.reserve_order(
+    change = stock.reserve_order(
         actor=admin_actor, store_id=store.id, order_ref="ORD",
         lines=[{"product_id": ebook.id, "quantity": 5}],
     )
 
     assert (change.entries, change.movement_ids, change.reservation_ids) == ((), (), ())
-    assert change.details == {"unlimited_lines": [0]}
+    assert change.details["unlimited_lines"] == [0]
     assert snapshot() == before
 
 
@@ -143,7 +144,7 @@ def test_physical_lines_without_a_location_are_refused_by_field(
 
     with refused(ValidationError, fields={"lines[1].location_id": message,
                                           "lines[2].location_id": message}):
-        inventory.reserve_order(
+        stock.reserve_order(
             actor=admin_actor, store_id=store.id, order_ref="ORD",
             lines=[
                 {"product_id": ebook.id, "quantity": 1},
@@ -156,7 +157,7 @@ def test_physical_lines_without_a_location_are_refused_by_field(
 def test_two_lines_on_one_entry_are_both_held(store, admin_actor, shelf, holds, trail):
     entry = shelf["A"]
 
-    inventory.reserve_order(
+    stock.reserve_order(
         actor=admin_actor, store_id=store.id, order_ref="ORD",
         lines=[_line(entry, 4, "a"), _line(entry, 6, "b")],
     )
@@ -171,7 +172,7 @@ def test_two_lines_on_one_entry_are_short_together(store, admin_actor, shelf, re
     with refused(
         OrderShort, "Insufficient stock for 1 line: b: SKU-B (available 2, requested 3)"
     ):
-        inventory.reserve_order(
+        stock.reserve_order(
             actor=admin_actor, store_id=store.id, order_ref="ORD",
             lines=[_line(entry, 3, "a"), _line(entry, 3, "b")],
         )
@@ -181,7 +182,7 @@ def test_an_order_with_an_unknown_product_is_not_found(
     store, make_product, admin_actor, shelf, refused
 ):
     with refused(NotFound, f"Product {shelf['A'].product_id + 100} not found."):
-        inventory.reserve_order(
+        stock.reserve_order(
             actor=admin_actor, store_id=store.id, order_ref="ORD",
             lines=[_line(shelf["B"], 1),
                    {"product_id": shelf["A"].product_id + 100, "quantity": 1}],
@@ -193,7 +194,7 @@ def test_an_order_with_an_unknown_location_is_not_found(store, admin_actor, shel
     line["location_id"] += 100
 
     with refused(NotFound, f"Location {line['location_id']} not found."):
-        inventory.reserve_order(
+        stock.reserve_order(
             actor=admin_actor, store_id=store.id, order_ref="ORD", lines=[line]
         )
 
@@ -216,13 +217,13 @@ def test_an_order_with_an_unknown_location_is_not_found(store, admin_actor, shel
 )
 def test_malformed_lines_are_refused_by_field(store, admin_actor, shelf, refused, lines, fields):
     with refused(ValidationError, fields=fields):
-        inventory.reserve_order(
+        stock.reserve_order(
             actor=admin_actor, store_id=store.id, order_ref="ORD", lines=lines
         )
 
 
 def test_an_order_needs_an_order_ref(store, admin_actor, shelf, refused):
     with refused(ValidationError, fields={"order_ref": "This field is required."}):
-        inventory.reserve_order(
+        stock.reserve_order(
             actor=admin_actor, store_id=store.id, order_ref=" ", lines=[_line(shelf["A"], 1)]
         )

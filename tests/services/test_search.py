@@ -15,7 +15,7 @@ from app.database import write_transaction
 from app.extensions import db
 from app.models import Product, Store
 from app.permissions import Actor
-from app.services import inventory, queries
+from app.services import queries, stock
 from app.services.cursors import decode_cursor
 from app.services.errors import ValidationError
 
@@ -196,7 +196,7 @@ def test_search_combines_with_the_other_filters(shop, make_entry, admin_actor):
     entry_id = db.session.scalar(
         select(queries.entries.c.id).where(queries.entries.c.product_id == low.id)
     )
-    inventory.adjust_stock(actor=admin_actor, entry_id=entry_id, delta=-10, reason="Broken")
+    stock.adjust_stock(actor=admin_actor, entry_id=entry_id, delta=-10, reason="Broken")
     assert skus(admin_actor, "cup", status="out_of_stock") == ["CUP-1"]
     assert skus(admin_actor, "cup", max_quantity=5) == ["CUP-1"]
     assert skus(admin_actor, "cup", store_id=shop.store.id) == ["CUP-2", "CUP-1"]

@@ -3,7 +3,7 @@ from datetime import datetime
 import pytest
 
 from app.clock import frozen_at
-from app.services import inventory
+from app.services import stock
 from app.services.errors import BelowReserved, NotFound, StaleStock
 
 T0 = datetime(2030, 4, 2, 8, 0)
@@ -15,7 +15,7 @@ def test_set_replaces_on_hand_and_records_the_difference(
 ):
     entry = make_entry(quantity=10, store=store)
 
-    change = inventory.set_stock(actor=owner, entry_id=entry.id, quantity=new, reason=" Recount ")
+    change = stock.set_stock(actor=owner, entry_id=entry.id, quantity=new, reason=" Recount ")
 
     assert change.operation == "set"
     assert change.entry.quantity == new
@@ -29,10 +29,34 @@ def test_set_replaces_on_hand_and_records_the_difference(
     )
 
 
+def test_setting_the_current_quantity_is_recorded_as_a_confirmation(
+    make_entry, owner, store, ledger, trail, stored
+):
+    """Not refused and not skipped: a `set` row of 0 keeps who confirmed the figure and
+    when, and the version moves on as after any write."""
+    entry = make_entry(quantity=10, store=store)
+    before = stored(entry.id)
+
+    with frozen_at(T0):
+        change = stock.set_stock(actor=owner, entry_id=entry.id, quantity=10,
+                                 reason="Shelf checked")
+
+    assert (change.previous_quantity, change.entry.quantity) == (10, 10)
+    assert trail(entry.id)[-1] == ("set", 0, 0, 10, 0)
+    row = ledger(entry.id)[-1]
+    assert change.movement_ids == (row["id"],)
+    assert (row["actor_id"], row["reason"], row["created_at"]) == (
+        owner.user_id, "Shelf checked", T0
+    )
+    after = stored(entry.id)
+    assert (after["quantity"], after["version"]) == (10, before["version"] + 1)
+    assert after["last_counted_at"] is None  # a set is not a count
+
+
 def test_set_without_a_reason_stores_none(make_entry, admin_actor, ledger):
     entry = make_entry(quantity=10)
 
-    inventory.set_stock(actor=admin_actor, entry_id=entry.id, quantity=12, reason="   ")
+    stock.set_stock(actor=admin_actor, entry_id=entry.id, quantity=12, reason="   ")
 
     assert ledger(entry.id)[-1]["reason"] is None
 
@@ -40,7 +64,7 @@ def test_set_without_a_reason_stores_none(make_entry, admin_actor, ledger):
 def test_set_may_go_down_to_exactly_the_reserved_units(make_entry, admin_actor, trail):
     entry = make_entry(quantity=10, reserved=5)
 
-    change = inventory.set_stock(actor=admin_actor, entry_id=entry.id, quantity=5)
+    change = stock.set_stock(actor=admin_actor, entry_id=entry.id, quantity=5)
 
     assert (change.entry.quantity, change.entry.reserved_quantity) == (5, 5)
     assert trail(entry.id)[-1] == ("set", -5, 0, 5, 5)
@@ -50,13 +74,13 @@ def test_set_below_reserved_is_refused(make_entry, admin_actor, refused):
     entry = make_entry(quantity=10, reserved=5)
 
     with refused(BelowReserved, "Quantity 3 is below reserved 5"):
-        inventory.set_stock(actor=admin_actor, entry_id=entry.id, quantity=3)
+        stock.set_stock(actor=admin_actor, entry_id=entry.id, quantity=3)
 
 
 def test_set_does_not_mark_the_entry_counted(make_entry, admin_actor, stored):
     entry = make_entry(quantity=10)
 
-    inventory.set_stock(actor=admin_actor, entry_id=entry.id, quantity=8)
+    stock.set_stock(actor=admin_actor, entry_id=entry.id, quantity=8)
 
     assert stored(entry.id)["last_counted_at"] is None
 
@@ -64,7 +88,7 @@ def test_set_does_not_mark_the_entry_counted(make_entry, admin_actor, stored):
 def test_set_with_the_current_version_and_quantity_applies(make_entry, admin_actor):
     entry = make_entry(quantity=10)
 
-    change = inventory.set_stock(
+    change = stock.set_stock(
         actor=admin_actor, entry_id=entry.id, quantity=7,
         expected_version=entry.version, expected_quantity=10,
     )
@@ -77,14 +101,14 @@ def test_set_against_a_stale_version_is_refused_with_the_current_values(
     make_entry, admin_actor, refused
 ):
     entry = make_entry(quantity=10, reserved=2)
-    inventory.adjust_stock(actor=admin_actor, entry_id=entry.id, delta=1, reason="moved on")
+    stock.adjust_stock(actor=admin_actor, entry_id=entry.id, delta=1, reason="moved on")
 
     with refused(
         StaleStock,
         "Stock changed since you loaded it: on hand is now 11 (2 reserved). "
         "Check the new value and apply again.",
     ) as info:
-        inventory.set_stock(
+        stock.set_stock(
             actor=admin_actor, entry_id=entry.id, quantity=20, expected_version=entry.version
         )
 
@@ -97,7 +121,7 @@ def test_set_against_a_stale_quantity_is_refused(make_entry, admin_actor, refuse
     entry = make_entry(quantity=10)
 
     with refused(StaleStock):
-        inventory.set_stock(
+        stock.set_stock(
             actor=admin_actor, entry_id=entry.id, quantity=20, expected_quantity=9
         )
 
@@ -108,7 +132,7 @@ def test_count_sets_on_hand_keeps_the_discrepancy_and_stamps_last_counted_at(
     entry = make_entry(quantity=10, reserved=3, store=store)
 
     with frozen_at(T0):
-        change = inventory.count_stock(
+        change = stock.count_stock(
             actor=owner, entry_id=entry.id, counted_quantity=8, reason="Cycle count"
         )
 
@@ -128,7 +152,7 @@ def test_count_that_matches_records_a_zero_discrepancy(make_entry, admin_actor, 
     entry = make_entry(quantity=10)
 
     with frozen_at(T0):
-        change = inventory.count_stock(actor=admin_actor, entry_id=entry.id, counted_quantity=10)
+        change = stock.count_stock(actor=admin_actor, entry_id=entry.id, counted_quantity=10)
 
     assert change.details == {"discrepancy": 0}
     assert trail(entry.id)[-1] == ("count", 0, 0, 10, 0)
@@ -139,25 +163,25 @@ def test_count_below_reserved_is_refused(make_entry, admin_actor, refused):
     entry = make_entry(quantity=10, reserved=5)
 
     with refused(BelowReserved, "Counted 3 is below reserved 5"):
-        inventory.count_stock(actor=admin_actor, entry_id=entry.id, counted_quantity=3)
+        stock.count_stock(actor=admin_actor, entry_id=entry.id, counted_quantity=3)
 
 
 def test_count_against_a_stale_version_is_refused(make_entry, admin_actor, refused):
     entry = make_entry(quantity=10)
-    inventory.adjust_stock(actor=admin_actor, entry_id=entry.id, delta=-1, reason="sold")
+    stock.adjust_stock(actor=admin_actor, entry_id=entry.id, delta=-1, reason="sold")
 
     with refused(StaleStock):
-        inventory.count_stock(
+        stock.count_stock(
             actor=admin_actor, entry_id=entry.id, counted_quantity=9,
             expected_version=entry.version,
         )
 
 
-@pytest.mark.parametrize("operation", [inventory.set_stock, inventory.count_stock])
+@pytest.mark.parametrize("operation", [stock.set_stock, stock.count_stock])
 def test_set_and_count_of_a_missing_entry_are_not_found(operation, make_entry, admin_actor,
                                                         refused):
     entry = make_entry(quantity=10)
-    amount = {"quantity" if operation is inventory.set_stock else "counted_quantity": 1}
+    amount = {"quantity" if operation is stock.set_stock else "counted_quantity": 1}
 
     with refused(NotFound, "Inventory entry not found."):
         operation(actor=admin_actor, entry_id=entry.id + 99, **amount)

@@ -15,7 +15,7 @@ from app.clock import utcnow
 from app.extensions import db
 from app.models import InventoryEntry, Location, Membership, Product, Store, User
 from app.permissions import Actor
-from app.services import admin_stats, inventory, queries, stores
+from app.services import admin_stats, queries, stock, stores
 from app.services.errors import Conflict, NotFound, PermissionDenied, ValidationError
 
 
@@ -257,13 +257,13 @@ def random_platform(
         for product in goods[:-1]:
             for place in rng.sample(places, rng.randint(0, len(places))):
                 quantity = rng.choice([0, 0, 1, 2, 5, 9, 40, 1000])
-                change = inventory.create_entry(
+                change = stock.create_entry(
                     actor=admin_actor, product_id=product.id, location_id=place.id,
                     quantity=quantity, low_stock_threshold=rng.choice([0, 0, 1, 3, 10]),
                 )
                 held = rng.randint(0, quantity) if quantity and rng.random() < 0.5 else 0
                 if held:
-                    inventory.reserve_stock(actor=admin_actor, entry_id=change.entry.id,
+                    stock.reserve_stock(actor=admin_actor, entry_id=change.entry.id,
                                             quantity=held, order_ref=f"ORD-{change.entry.id}")
         if rng.random() < 0.6:
             db.session.execute(update(Location).where(Location.id == places[0].id)

@@ -16,7 +16,7 @@ from sqlalchemy import func, select, text
 from app.extensions import db
 from app.models import StockTally
 from app.permissions import Actor
-from app.services import bulk, catalog, inventory, queries, tallies
+from app.services import catalog, queries, stock, tallies
 
 tally_rows = StockTally.__table__
 
@@ -57,24 +57,24 @@ def test_every_kind_of_change_keeps_the_totals_exact(
     stats = _exact(admin_actor, store.id, other.id)
     assert (stats["total_entries"], stats["total_quantity"], stats["low_stock"]) == (3, 20, 1)
 
-    inventory.adjust_stock(actor=admin_actor, entry_id=a.id, delta=-7, reason="damaged")
+    stock.adjust_stock(actor=admin_actor, entry_id=a.id, delta=-7, reason="damaged")
     assert _exact(admin_actor, store.id)["low_stock"] == 2
-    held = inventory.reserve_stock(actor=admin_actor, entry_id=b.id, quantity=3,
+    held = stock.reserve_stock(actor=admin_actor, entry_id=b.id, quantity=3,
                                    order_ref="ORDER-1")
     assert _exact(admin_actor, store.id)["out_of_stock"] == 1
     _product_update(admin_actor, pot, allow_backorder=True)
     stats = _exact(admin_actor, store.id)
     assert (stats["out_of_stock"], stats["on_backorder"]) == (0, 1)
-    inventory.release_stock(actor=admin_actor, reservation_id=held.reservation_ids[0])
-    inventory.set_threshold(actor=admin_actor, entry_id=b.id, low_stock_threshold=3)
+    stock.release_stock(actor=admin_actor, reservation_id=held.reservation_ids[0])
+    stock.set_threshold(actor=admin_actor, entry_id=b.id, low_stock_threshold=3)
     assert _exact(admin_actor, store.id)["on_backorder"] == 0
     # A transfer that creates the target entry, then one that empties the source.
-    inventory.transfer_stock(actor=admin_actor, product_id=kettle.id, from_location_id=main.id,
+    stock.transfer_stock(actor=admin_actor, product_id=kettle.id, from_location_id=main.id,
                              to_location_id=back.id, quantity=2)
     assert _exact(admin_actor, store.id)["unique_locations"] == 3
-    inventory.set_stock(actor=admin_actor, entry_id=a.id, quantity=0, reason="recount")
-    inventory.count_stock(actor=admin_actor, entry_id=b.id, counted_quantity=1)
-    inventory.return_stock(actor=admin_actor, entry_id=b.id, quantity=2, reason="returned")
+    stock.set_stock(actor=admin_actor, entry_id=a.id, quantity=0, reason="recount")
+    stock.count_stock(actor=admin_actor, entry_id=b.id, counted_quantity=1)
+    stock.return_stock(actor=admin_actor, entry_id=b.id, quantity=2, reason="returned")
     _exact(admin_actor, store.id)
     # A physical product with stock but nothing reserved may turn digital: never short.
     _product_update(admin_actor, pot, product_type="digital", allow_backorder=False)
@@ -83,11 +83,11 @@ def test_every_kind_of_change_keeps_the_totals_exact(
     _product_update(admin_actor, pot, product_type="physical")
     _exact(admin_actor, store.id)
 
-    everything = bulk.selection(entry_ids=[a.id, b.id])
-    bulk.bulk_adjust(actor=admin_actor, selection=everything, delta=5, reason="delivery")
-    bulk.bulk_threshold(actor=admin_actor, selection=everything, low_stock_threshold=6)
+    everything = stock.selection(entry_ids=[a.id, b.id])
+    stock.bulk_adjust(actor=admin_actor, selection=everything, delta=5, reason="delivery")
+    stock.bulk_threshold(actor=admin_actor, selection=everything, low_stock_threshold=6)
     assert _exact(admin_actor, store.id)["low_stock"] == 2
-    inventory.delete_entry(actor=admin_actor, entry_id=a.id)
+    stock.delete_entry(actor=admin_actor, entry_id=a.id)
     stats = _exact(admin_actor, store.id, other.id)
     assert (stats["total_entries"], stats["stores_with_inventory"]) == (3, 2)
 
@@ -99,8 +99,8 @@ def test_fold_leaves_one_row_per_location_and_drops_emptied_ones(
     entry = make_entry(store=store, location=main, quantity=50, threshold=5)
     gone = make_entry(store=store, location=spare, quantity=0)
     for _ in range(12):
-        inventory.adjust_stock(actor=admin_actor, entry_id=entry.id, delta=-1, reason="sold")
-    inventory.delete_entry(actor=admin_actor, entry_id=gone.id)
+        stock.adjust_stock(actor=admin_actor, entry_id=entry.id, delta=-1, reason="sold")
+    stock.delete_entry(actor=admin_actor, entry_id=gone.id)
     before = _exact(admin_actor, store.id)
     assert _rows() > 12
 
@@ -118,11 +118,11 @@ def test_a_read_folds_once_enough_rows_pile_up(
     entry = make_entry(store=store, quantity=100)
     monkeypatch.setattr(tallies, "FOLD_AFTER", 5)
     for _ in range(4):
-        inventory.adjust_stock(actor=admin_actor, entry_id=entry.id, delta=1, reason="found")
+        stock.adjust_stock(actor=admin_actor, entry_id=entry.id, delta=1, reason="found")
     queries.stock_stats(admin_actor, store_id=store.id)
     assert _rows() == 5  # 1 + 4 rows past the first: not yet
     for _ in range(3):
-        inventory.adjust_stock(actor=admin_actor, entry_id=entry.id, delta=1, reason="found")
+        stock.adjust_stock(actor=admin_actor, entry_id=entry.id, delta=1, reason="found")
     stats = queries.stock_stats(admin_actor, store_id=store.id)
     assert _rows() == 1
     assert stats["total_quantity"] == 107
@@ -163,7 +163,7 @@ def _create_paused_before_commit(app, monkeypatch, actor, product, location_id):
     """Start create_entry (3 units, threshold 5: low while the product is physical) in a
     thread that stops, mid-transaction, right after inserting the entry and its opening
     ledger row (its tally row written with the product as it then was)."""
-    return paused_at_ledger_write(app, monkeypatch, "create", lambda: inventory.create_entry(
+    return paused_at_ledger_write(app, monkeypatch, "create", lambda: stock.create_entry(
         actor=actor, product_id=product.id, location_id=location_id, quantity=3,
         low_stock_threshold=5,
     ))
@@ -219,7 +219,7 @@ def test_a_type_change_waits_for_an_entry_being_created(
 def test_the_race_catches_an_entry_created_without_the_product_lock(
     app, monkeypatch, admin_actor, store, location, race_scene
 ):
-    monkeypatch.setattr(inventory, "lock_products_for_new_entries", lambda *a, **k: None)
+    monkeypatch.setattr(stock.entries, "lock_products_for_new_entries", lambda *a, **k: None)
     creating, release, outcome = _create_paused_before_commit(
         app, monkeypatch, admin_actor, race_scene, race_scene.location_id
     )
@@ -250,7 +250,7 @@ def test_folding_while_stock_changes_loses_nothing(
         with app.app_context():
             for _ in range(40):
                 try:
-                    inventory.adjust_stock(actor=admin_actor, entry_id=entry_id, delta=-1,
+                    stock.adjust_stock(actor=admin_actor, entry_id=entry_id, delta=-1,
                                            reason="sold")
                 except Exception as exc:  # collected and judged below
                     errors.append(exc)
@@ -285,7 +285,7 @@ def test_a_read_does_not_wait_on_a_busy_database_to_fold(
     entry = make_entry(store=store, quantity=100)
     monkeypatch.setattr(tallies, "FOLD_AFTER", 2)
     for _ in range(4):
-        inventory.adjust_stock(actor=admin_actor, entry_id=entry.id, delta=1, reason="found")
+        stock.adjust_stock(actor=admin_actor, entry_id=entry.id, delta=1, reason="found")
     store_id = store.id
     db.session.rollback()
 

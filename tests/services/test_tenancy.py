@@ -12,7 +12,7 @@ import pytest
 from app.extensions import db
 from app.models import Store
 from app.permissions import GRANTABLE_TO_STAFF, ROLE_PERMISSIONS
-from app.services import inventory
+from app.services import stock
 from app.services.errors import NotFound
 
 MISSING = 987_654
@@ -30,7 +30,7 @@ def world(make_store, make_location, make_product, make_entry, admin_actor):
         entry = make_entry(quantity=20, location=here, product=product)
         loose = make_entry(quantity=5, location=there)
         hold, hold2 = (
-            inventory.reserve_stock(
+            stock.reserve_stock(
                 actor=admin_actor, entry_id=entry.id, quantity=3, order_ref=ref
             ).reservation_ids[0]
             for ref in ("HELD-1", "HELD-2")
@@ -45,70 +45,70 @@ def world(make_store, make_location, make_product, make_entry, admin_actor):
 Build = Callable[[dict[str, int], Callable[[str], int]], dict[str, Any]]
 
 CASES: list[tuple[str, Callable[..., Any], Build, str]] = [
-    ("adjust entry", inventory.adjust_stock,
+    ("adjust entry", stock.adjust_stock,
      lambda a, pick: {"entry_id": pick("entry"), "delta": -1, "reason": "x"},
      "Inventory entry not found."),
-    ("set entry", inventory.set_stock,
+    ("set entry", stock.set_stock,
      lambda a, pick: {"entry_id": pick("entry"), "quantity": 15},
      "Inventory entry not found."),
-    ("count entry", inventory.count_stock,
+    ("count entry", stock.count_stock,
      lambda a, pick: {"entry_id": pick("entry"), "counted_quantity": 15},
      "Inventory entry not found."),
-    ("return to entry", inventory.return_stock,
+    ("return to entry", stock.return_stock,
      lambda a, pick: {"entry_id": pick("entry"), "quantity": 1, "reason": "x"},
      "Inventory entry not found."),
-    ("reserve entry", inventory.reserve_stock,
+    ("reserve entry", stock.reserve_stock,
      lambda a, pick: {"entry_id": pick("entry"), "quantity": 1, "order_ref": "O"},
      "Inventory entry not found."),
-    ("release on entry", inventory.release_stock,
+    ("release on entry", stock.release_stock,
      lambda a, pick: {"entry_id": pick("entry"), "quantity": 1},
      "Inventory entry not found."),
-    ("fulfill on entry", inventory.fulfill_stock,
+    ("fulfill on entry", stock.fulfill_stock,
      lambda a, pick: {"entry_id": pick("entry"), "quantity": 1},
      "Inventory entry not found."),
-    ("threshold of entry", inventory.set_threshold,
+    ("threshold of entry", stock.set_threshold,
      lambda a, pick: {"entry_id": pick("entry"), "low_stock_threshold": 2},
      "Inventory entry not found."),
-    ("release reservation", inventory.release_stock,
+    ("release reservation", stock.release_stock,
      lambda a, pick: {"reservation_id": pick("hold")},
      "Reservation not found."),
-    ("fulfill reservation", inventory.fulfill_stock,
+    ("fulfill reservation", stock.fulfill_stock,
      lambda a, pick: {"reservation_id": pick("hold2"), "quantity": 1},
      "Reservation not found."),
-    ("create entry for product", inventory.create_entry,
+    ("create entry for product", stock.create_entry,
      lambda a, pick: {"product_id": pick("spare"), "location_id": a["here"]},
      "Product not found."),
-    ("create entry at location", inventory.create_entry,
+    ("create entry at location", stock.create_entry,
      lambda a, pick: {"product_id": a["spare"], "location_id": pick("there")},
      "Location not found."),
-    ("transfer product", inventory.transfer_stock,
+    ("transfer product", stock.transfer_stock,
      lambda a, pick: {"product_id": pick("product"), "from_location_id": a["here"],
                       "to_location_id": a["there"], "quantity": 1},
      "This product has no stock at the source location."),
-    ("transfer from location", inventory.transfer_stock,
+    ("transfer from location", stock.transfer_stock,
      lambda a, pick: {"product_id": a["product"], "from_location_id": pick("here"),
                       "to_location_id": a["there"], "quantity": 1},
      "This product has no stock at the source location."),
-    ("transfer to location", inventory.transfer_stock,
+    ("transfer to location", stock.transfer_stock,
      lambda a, pick: {"product_id": a["product"], "from_location_id": a["here"],
                       "to_location_id": pick("there"), "quantity": 1},
      "Target location not found."),
-    ("order in store", inventory.reserve_order,
+    ("order in store", stock.reserve_order,
      lambda a, pick: {"store_id": pick("store"), "order_ref": "O",
                       "lines": [{"product_id": a["product"], "location_id": a["here"],
                                  "quantity": 1}]},
      "Store not found."),
-    ("order line product", inventory.reserve_order,
+    ("order line product", stock.reserve_order,
      lambda a, pick: {"store_id": a["store"], "order_ref": "O",
                       "lines": [{"product_id": pick("product"), "location_id": a["here"],
                                  "quantity": 1}]},
      "Product {id} not found."),
-    ("order line location", inventory.reserve_order,
+    ("order line location", stock.reserve_order,
      lambda a, pick: {"store_id": a["store"], "order_ref": "O",
                       "lines": [{"product_id": a["product"], "location_id": pick("here"),
                                  "quantity": 1}]},
      "Location {id} not found."),
-    ("delete entry", inventory.delete_entry,
+    ("delete entry", stock.delete_entry,
      lambda a, pick: {"entry_id": pick("loose")},
      "Inventory entry not found."),
 ]

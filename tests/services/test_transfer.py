@@ -4,7 +4,7 @@ import pytest
 
 from app.extensions import db
 from app.models import InventoryEntry
-from app.services import inventory
+from app.services import stock
 from app.services.errors import (
     Conflict,
     InsufficientStock,
@@ -30,7 +30,7 @@ def test_transfer_creates_the_missing_target_entry(
     source = make_entry(quantity=10, location=location, product=product)
     target_location = make_location(store, "backroom")
 
-    change = inventory.transfer_stock(
+    change = stock.transfer_stock(
         actor=owner, product_id=product.id, from_location_id=location.id,
         to_location_id=target_location.id, quantity=4, reason=" Rebalance ", reference="T-1",
     )
@@ -62,7 +62,7 @@ def test_transfer_adds_to_an_existing_target_entry(
     source = make_entry(quantity=10, location=here, product=product)
     target = make_entry(quantity=5, reserved=2, location=there, product=product)
 
-    change = inventory.transfer_stock(
+    change = stock.transfer_stock(
         actor=admin_actor, product_id=product.id, from_location_id=here.id,
         to_location_id=there.id, quantity=10,
     )
@@ -81,7 +81,7 @@ def test_transfer_cannot_move_reserved_units(
     make_entry(quantity=8, reserved=5, location=here, product=product)
 
     with refused(InsufficientStock, "Insufficient stock available. Available: 3, Requested: 5"):
-        inventory.transfer_stock(
+        stock.transfer_stock(
             actor=admin_actor, product_id=product.id, from_location_id=here.id,
             to_location_id=there.id, quantity=5,
         )
@@ -104,7 +104,7 @@ def test_transfer_that_would_overfill_the_target_changes_neither_side(
         make_entry(quantity=LIMIT - 1, location=there, product=product)
 
     with refused(QuantityTooLarge, "On hand would exceed the maximum of 1,000,000,000."):
-        inventory.transfer_stock(
+        stock.transfer_stock(
             actor=admin_actor, product_id=product.id, from_location_id=here.id,
             to_location_id=there.id, quantity=2,
         )
@@ -120,7 +120,7 @@ def test_transfer_to_an_archived_location_is_refused(
     make_entry(quantity=10, location=here, product=product)
 
     with refused(Conflict, "The target location is archived."):
-        inventory.transfer_stock(
+        stock.transfer_stock(
             actor=admin_actor, product_id=product.id, from_location_id=here.id,
             to_location_id=closed.id, quantity=1,
         )
@@ -135,7 +135,7 @@ def test_transfer_to_another_stores_location_is_not_found(
     make_entry(quantity=10, location=here, product=product)
 
     with refused(NotFound, "Target location not found."):
-        inventory.transfer_stock(
+        stock.transfer_stock(
             actor=owner, product_id=product.id, from_location_id=here.id,
             to_location_id=elsewhere.id, quantity=1,
         )
@@ -148,7 +148,7 @@ def test_transfer_from_a_location_without_stock_is_not_found(
     here, there = make_location(store), make_location(store)
 
     with refused(NotFound, "This product has no stock at the source location."):
-        inventory.transfer_stock(
+        stock.transfer_stock(
             actor=admin_actor, product_id=product.id, from_location_id=here.id,
             to_location_id=there.id, quantity=1,
         )
@@ -164,7 +164,7 @@ def test_opposing_transfers_conserve_the_total(
 
     for quantity, (src, dst) in zip((3, 5, 7, 1), [(here, there), (there, here)] * 2,
                                     strict=True):
-        inventory.transfer_stock(
+        stock.transfer_stock(
             actor=admin_actor, product_id=product.id, from_location_id=src.id,
             to_location_id=dst.id, quantity=quantity,
         )
@@ -183,7 +183,7 @@ def test_transfer_to_the_same_location_is_a_validation_error(
     with refused(
         ValidationError, fields={"to_location_id": "Choose a location other than the source."}
     ):
-        inventory.transfer_stock(
+        stock.transfer_stock(
             actor=admin_actor, product_id=product.id, from_location_id=location.id,
             to_location_id=location.id, quantity=1,
         )

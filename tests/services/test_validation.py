@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from app.services import inventory
+from app.services import stock as stock_service
 from app.services.errors import NotFound, QuantityTooLarge, ValidationError
 from app.services.validation import LIMIT
 
@@ -60,7 +60,7 @@ def new_stock(store, location, make_product, make_entry, make_location, admin_ac
     def build() -> dict[str, Any]:
         product = make_product(store)
         entry = make_entry(quantity=10, location=location, product=product)
-        hold = inventory.reserve_stock(
+        hold = stock_service.reserve_stock(
             actor=admin_actor, entry_id=entry.id, quantity=4, order_ref="HELD"
         ).reservation_ids[0]
         return {"entry": entry, "hold": hold, "there": make_location(store),
@@ -97,33 +97,33 @@ def _calls(s: dict[str, Any]) -> dict[str, tuple[Call, dict[str, Any]]]:
     e = s["entry"]
     line = {"product_id": e.product_id, "location_id": e.location_id, "quantity": 1}
     return {
-        "adjust": (inventory.adjust_stock, {"entry_id": e.id, "delta": 1, "reason": "r",
+        "adjust": (stock_service.adjust_stock, {"entry_id": e.id, "delta": 1, "reason": "r",
                                             "reference": None}),
-        "set": (inventory.set_stock, {"entry_id": e.id, "quantity": 10, "reason": None,
+        "set": (stock_service.set_stock, {"entry_id": e.id, "quantity": 10, "reason": None,
                                       "expected_version": None, "expected_quantity": None}),
-        "count": (inventory.count_stock, {"entry_id": e.id, "counted_quantity": 10,
+        "count": (stock_service.count_stock, {"entry_id": e.id, "counted_quantity": 10,
                                           "reason": None}),
-        "reserve": (inventory.reserve_stock, {"entry_id": e.id, "quantity": 1,
+        "reserve": (stock_service.reserve_stock, {"entry_id": e.id, "quantity": 1,
                                               "order_ref": "O", "line_ref": None,
                                               "reason": None}),
-        "release": (inventory.release_stock, {"entry_id": e.id, "quantity": 1,
+        "release": (stock_service.release_stock, {"entry_id": e.id, "quantity": 1,
                                               "order_ref": None, "line_ref": None,
                                               "reason": None}),
-        "fulfill": (inventory.fulfill_stock, {"entry_id": e.id, "quantity": 1,
+        "fulfill": (stock_service.fulfill_stock, {"entry_id": e.id, "quantity": 1,
                                               "reason": None}),
-        "return": (inventory.return_stock, {"entry_id": e.id, "quantity": 1, "reason": "r",
+        "return": (stock_service.return_stock, {"entry_id": e.id, "quantity": 1, "reason": "r",
                                             "reference": None}),
-        "transfer": (inventory.transfer_stock, {
+        "transfer": (stock_service.transfer_stock, {
             "product_id": e.product_id, "from_location_id": e.location_id,
             "to_location_id": s["there"].id, "quantity": 1, "reason": None,
             "reference": None}),
-        "threshold": (inventory.set_threshold, {"entry_id": e.id, "low_stock_threshold": 1}),
-        "create": (inventory.create_entry, {
+        "threshold": (stock_service.set_threshold, {"entry_id": e.id, "low_stock_threshold": 1}),
+        "create": (stock_service.create_entry, {
             "product_id": s["spare"].id, "location_id": s["location"].id, "quantity": 0,
             "low_stock_threshold": 0, "incoming_quantity": 0, "reason": None}),
-        "order": (inventory.reserve_order, {"store_id": s["store"].id, "order_ref": "O",
+        "order": (stock_service.reserve_order, {"store_id": s["store"].id, "order_ref": "O",
                                             "lines": [line]}),
-        "delete": (inventory.delete_entry, {"entry_id": s["loose"].id, "reason": None}),
+        "delete": (stock_service.delete_entry, {"entry_id": s["loose"].id, "reason": None}),
     }
 
 
@@ -213,13 +213,13 @@ def test_values_at_the_edges_are_accepted(new_stock, admin_actor, subtests):
 def test_every_bad_field_is_named_at_once(stock, admin_actor, refused):
     with refused(ValidationError, fields={"delta": "Must not be zero.", "reason": REQUIRED,
                                           "reference": CONTROL}):
-        inventory.adjust_stock(actor=admin_actor, entry_id=stock["entry"].id, delta=0,
+        stock_service.adjust_stock(actor=admin_actor, entry_id=stock["entry"].id, delta=0,
                                reason=" ", reference="a\x00b")
 
 
 def test_the_message_lists_each_field(stock, admin_actor, refused):
     with refused(ValidationError, "quantity: Must be at least 1.; order_ref: " + REQUIRED):
-        inventory.reserve_stock(actor=admin_actor, entry_id=stock["entry"].id, quantity=0,
+        stock_service.reserve_stock(actor=admin_actor, entry_id=stock["entry"].id, quantity=0,
                                 order_ref="")
 
 
@@ -266,7 +266,7 @@ def test_a_malformed_id_is_refused_by_field(stock, admin_actor, unchanged, subte
                                      value=value: call(actor=admin_actor,
                                                        **{**good, field: value}))
                     assert error.fields[field] == message
-        for close in (inventory.release_stock, inventory.fulfill_stock):
+        for close in (stock_service.release_stock, stock_service.fulfill_stock):
             for value in BAD_IDS:
                 if value is None:
                     continue
@@ -286,7 +286,7 @@ def test_a_malformed_id_is_refused_by_field(stock, admin_actor, unchanged, subte
                 assert error.fields == fields
 
 
-@pytest.mark.parametrize("close", [inventory.release_stock, inventory.fulfill_stock])
+@pytest.mark.parametrize("close", [stock_service.release_stock, stock_service.fulfill_stock])
 def test_closing_holds_needs_exactly_one_of_entry_and_reservation(close, stock, admin_actor,
                                                                    refused):
     message = "Give either a reservation or an entry, not both."
@@ -299,7 +299,7 @@ def test_closing_holds_needs_exactly_one_of_entry_and_reservation(close, stock, 
 
 def test_closing_holds_on_an_entry_needs_a_quantity(stock, admin_actor, refused):
     with refused(ValidationError, fields={"quantity": WHOLE}):
-        inventory.release_stock(actor=admin_actor, entry_id=stock["entry"].id)
+        stock_service.release_stock(actor=admin_actor, entry_id=stock["entry"].id)
 
 
 def test_a_bad_expiry_is_refused(stock, admin_actor, unchanged, subtests):
@@ -328,7 +328,7 @@ def test_a_malformed_idempotency_key_is_refused(stock, admin_actor, unchanged, s
     with unchanged():
         for key in ("", "   ", "k" * 201, 42, "a\x00b"):
             with subtests.test(key=key):
-                error = _refused(ValidationError, lambda key=key: inventory.adjust_stock(
+                error = _refused(ValidationError, lambda key=key: stock_service.adjust_stock(
                     actor=admin_actor, entry_id=stock["entry"].id, delta=1, reason="r",
                     idempotency_key=key))
                 assert list(error.fields) == ["idempotency_key"]
@@ -340,7 +340,7 @@ def test_a_malformed_idempotency_key_is_refused(stock, admin_actor, unchanged, s
 def test_adjust_up_to_the_maximum_is_allowed(make_entry, admin_actor):
     entry = make_entry(quantity=LIMIT - 10)
 
-    change = inventory.adjust_stock(actor=admin_actor, entry_id=entry.id, delta=10, reason="x")
+    change = stock_service.adjust_stock(actor=admin_actor, entry_id=entry.id, delta=10, reason="x")
 
     assert change.entry.quantity == LIMIT
 
@@ -353,7 +353,7 @@ def test_adjust_past_the_maximum_is_quantity_too_large(make_entry, admin_actor, 
         for start, delta in ((LIMIT - 10, 11), (LIMIT, 1), (1, LIMIT)):
             with subtests.test(start=start, delta=delta):
                 error = _refused(QuantityTooLarge, lambda start=start, delta=delta:
-                                 inventory.adjust_stock(actor=admin_actor,
+                                 stock_service.adjust_stock(actor=admin_actor,
                                                         entry_id=entries[start].id,
                                                         delta=delta, reason="x"))
                 assert str(error) == "On hand would exceed the maximum of 1,000,000,000."

@@ -17,7 +17,7 @@ from app.extensions import db
 from app.inventory.actions import ACTIONS
 from app.models import Reservation
 from app.permissions import system_actor
-from app.services import inventory
+from app.services import stock
 
 from .helpers import ACTION_NAMES, HX, Htmx, hidden_value, valid_form
 
@@ -308,7 +308,7 @@ def test_a_stale_form_shows_the_current_value_and_can_be_applied_again(
     dialog = htmx.get(place.client, place.url).get_data(as_text=True)
     loaded_version = hidden_value(dialog, "expected_version")
     # Someone else moves the stock while the dialog is open.
-    inventory.adjust_stock(actor=system_actor("tests"), entry_id=place.entry.id, delta=5,
+    stock.adjust_stock(actor=system_actor("tests"), entry_id=place.entry.id, delta=5,
                            reason="Delivery")
     current = read_entry(place.entry.id)
     before = db_state()

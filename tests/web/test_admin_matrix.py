@@ -42,7 +42,7 @@ from app.permissions import (
     THRESHOLD,
     system_actor,
 )
-from app.services import imports, inventory
+from app.services import stock
 
 from .conftest import FreshContextClient
 from .helpers import HX, PASSWORD, csrf_from_hx_headers, csrf_from_page
@@ -200,17 +200,17 @@ def _build_world(session: Session) -> World:
     session.commit()
 
     def entry(key: str, product_id: int, location_id: int) -> None:
-        change = inventory.create_entry(actor=admin, product_id=product_id,
+        change = stock.create_entry(actor=admin, product_id=product_id,
                                         location_id=location_id, quantity=10)
         world.ids[key] = change.entry.id
 
     entry("entry_main", kettle.id, bay.id)
     entry("entry_b", teapot.id, b_bay.id)
-    inventory.reserve_stock(actor=admin, entry_id=world.ids["entry_b"], quantity=2,
+    stock.reserve_stock(actor=admin, entry_id=world.ids["entry_b"], quantity=2,
                             order_ref="BETA-ORDER-9")
     # An import already applied in store A: its batch page counts only readable movements.
-    world.slugs["batch_a"] = imports.new_batch_ref()
-    imports.apply_import(
+    world.slugs["batch_a"] = stock.new_batch_ref()
+    stock.apply_import(
         f"store,location,sku,quantity\n{a.slug},ALPHA_BAY,ALPHA-SKU-1,12\n".encode(),
         actor=admin, batch_ref=world.slugs["batch_a"],
     )
@@ -340,9 +340,9 @@ def _import_preview(w: World, _uid: int | None) -> tuple[str, dict[str, Any]]:
 def _import_apply(w: World, uid: int | None) -> tuple[str, dict[str, Any]]:
     """The form a preview page would carry: a token signed for this user."""
     data = _import_csv(w)
-    plan = imports.plan_import(data, actor=system_actor("matrix"))
+    plan = stock.plan_import(data, actor=system_actor("matrix"))
     token = URLSafeTimedSerializer("test-secret", salt="stockroom.import").dumps({
-        "user": uid, "name": "stock.csv", "batch": imports.new_batch_ref(),
+        "user": uid, "name": "stock.csv", "batch": stock.new_batch_ref(),
         "data": data.decode(), "seen": sorted(plan.seen().items()), "warnings": False,
     })
     return "/import/apply", {"token": token}
@@ -811,7 +811,7 @@ def test_an_import_naming_both_stores_is_refused_whole(
     assert _leaks(body, ALPHA, data.decode()) == []
 
     forged = URLSafeTimedSerializer("test-secret", salt="stockroom.import").dumps({
-        "user": world.ids["user_owner_b"], "name": "both.csv", "batch": imports.new_batch_ref(),
+        "user": world.ids["user_owner_b"], "name": "both.csv", "batch": stock.new_batch_ref(),
         "data": data.decode(), "seen": [], "warnings": False,
     })
     applied = client.post("/import/apply", data={"token": forged, "csrf_token": token})
@@ -821,9 +821,9 @@ def test_an_import_naming_both_stores_is_refused_whole(
     # The same file without A's row goes through: the refusal above is about store A.
     own = data.decode().splitlines()[:2]
     token_ok = URLSafeTimedSerializer("test-secret", salt="stockroom.import").dumps({
-        "user": world.ids["user_owner_b"], "name": "b.csv", "batch": imports.new_batch_ref(),
+        "user": world.ids["user_owner_b"], "name": "b.csv", "batch": stock.new_batch_ref(),
         "data": "\n".join(own) + "\n",
-        "seen": sorted(imports.plan_import(("\n".join(own) + "\n").encode(),
+        "seen": sorted(stock.plan_import(("\n".join(own) + "\n").encode(),
                                            actor=system_actor("matrix")).seen().items()),
         "warnings": False,
     })

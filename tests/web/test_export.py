@@ -15,8 +15,8 @@ from flask.testing import FlaskClient
 
 from app.clock import frozen_at
 from app.inventory import routes
+from app.services.csvfile import FLUSH_ROWS, csv_chunks
 from app.services.export import CSV_COLUMNS, ExportRow
-from app.web.csv import FLUSH_ROWS, csv_chunks
 
 HEADER = ["store", "location", "sku", "title", "quantity", "reserved", "available",
           "threshold", "status", "version"]

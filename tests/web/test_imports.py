@@ -17,7 +17,7 @@ from app.extensions import db
 from app.imports import routes
 from app.models import StockMovement
 from app.permissions import system_actor
-from app.services import inventory
+from app.services import stock
 
 from .helpers import assert_csp_clean, audit, csrf_from_page, hidden_value
 
@@ -155,7 +155,7 @@ def test_warnings_need_a_tick_before_apply(
     read_entry: Callable[[int], Any],
 ) -> None:
     client = login_as("owner", place.store)
-    inventory.adjust_stock(actor=system_actor("t"), entry_id=place.entry.id, delta=1,
+    stock.adjust_stock(actor=system_actor("t"), entry_id=place.entry.id, delta=1,
                            reason="found")
     body = upload(client, file_for(place, 15, version=place.entry.version)).get_data(
         as_text=True)
@@ -176,7 +176,7 @@ def test_a_change_after_the_preview_refuses_the_apply(
 ) -> None:
     client = login_as("owner", place.store)
     token = hidden_value(upload(client, file_for(place, 14)).get_data(as_text=True), "token")
-    inventory.adjust_stock(actor=system_actor("t"), entry_id=place.entry.id, delta=-1,
+    stock.adjust_stock(actor=system_actor("t"), entry_id=place.entry.id, delta=-1,
                            reason="broken")
     response = client.post("/import/apply", data={"token": token})
     body = response.get_data(as_text=True)

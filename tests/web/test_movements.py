@@ -19,7 +19,7 @@ from app.clock import frozen_at
 from app.extensions import db
 from app.models import Store
 from app.permissions import ADJUST, AUDIT, Actor
-from app.services import inventory
+from app.services import stock
 
 from .helpers import HX, assert_csp_clean
 
@@ -56,9 +56,9 @@ def ledger(
         cap = make_entry(store=place.store, location=place.spare, quantity=5,
                          product=make_product(place.store, sku="CAP-RED", title="Red Cap"))
     with frozen_at(datetime(2026, 3, 3, 12, 0)):
-        inventory.adjust_stock(actor=admin_actor, entry_id=cap.id, delta=-1, reason="Damaged")
+        stock.adjust_stock(actor=admin_actor, entry_id=cap.id, delta=-1, reason="Damaged")
     with frozen_at(datetime(2026, 3, 5, 23, 59)):
-        inventory.adjust_stock(actor=admin_actor, entry_id=place.entry.id, delta=4,
+        stock.adjust_stock(actor=admin_actor, entry_id=place.entry.id, delta=4,
                                reason="Found", reference="COUNT-7")
     beta = make_store("Beta")
     with frozen_at(datetime(2026, 3, 2, 9, 0)):
@@ -157,7 +157,7 @@ def test_filtering_by_a_user_id_names_them_and_lists_their_changes(ledger, make_
     owner = ledger.user
     actor = Actor(name=owner.email, user_id=owner.id,
                   store_permissions={ledger.store.id: frozenset({ADJUST})})
-    change = inventory.adjust_stock(actor=actor, entry_id=ledger.cap.id, delta=2, reason="Mine")
+    change = stock.adjust_stock(actor=actor, entry_id=ledger.cap.id, delta=2, reason="Mine")
     body = ledger.client.get(f"/movements?actor={owner.id}").get_data(as_text=True)
     assert shown(body) == list(change.movement_ids)
     assert f"By: {owner.email}" in body
@@ -166,7 +166,7 @@ def test_filtering_by_a_user_id_names_them_and_lists_their_changes(ledger, make_
 
 
 def test_the_batch_filter_lists_the_rows_one_change_wrote_together(ledger, admin_actor) -> None:
-    moved = inventory.transfer_stock(
+    moved = stock.transfer_stock(
         actor=admin_actor, product_id=ledger.cap.product_id, from_location_id=ledger.spare.id,
         to_location_id=ledger.location.id, quantity=2,
     )
@@ -225,7 +225,7 @@ def test_a_forged_page_link_is_reported_and_the_first_page_shown(ledger) -> None
 
 def test_keyset_links_page_through_every_movement_once(ledger, htmx, admin_actor) -> None:
     for n in range(30):
-        inventory.adjust_stock(actor=admin_actor, entry_id=ledger.cap.id, delta=1,
+        stock.adjust_stock(actor=admin_actor, entry_id=ledger.cap.id, delta=1,
                                reason=f"Batch {n}")
     everything = movement_ids(store_id=ledger.store.id)
     assert len(everything) == 35
@@ -247,7 +247,7 @@ def test_keyset_links_page_through_every_movement_once(ledger, htmx, admin_actor
 
 
 def test_user_text_is_escaped(ledger, admin_actor) -> None:
-    inventory.adjust_stock(actor=admin_actor, entry_id=ledger.cap.id, delta=1,
+    stock.adjust_stock(actor=admin_actor, entry_id=ledger.cap.id, delta=1,
                            reason="<script>alert(1)</script>", reference="<b>x</b>")
     for url in ("/movements", f"/inventory/entries/{ledger.cap.id}"):
         body = ledger.client.get(url).get_data(as_text=True)
@@ -328,7 +328,7 @@ def test_a_foreign_user_id_does_not_reveal_who_they_are(ledger, make_user, login
     beta_owner = make_user(role="owner", store=ledger.beta, email="beta-owner@example.test")
     actor = Actor(name=beta_owner.email, user_id=beta_owner.id,
                   store_permissions={ledger.beta.id: frozenset({ADJUST})})
-    inventory.adjust_stock(actor=actor, entry_id=ledger.foreign.id, delta=1, reason="x")
+    stock.adjust_stock(actor=actor, entry_id=ledger.foreign.id, delta=1, reason="x")
     body = ledger.client.get(f"/movements?actor={beta_owner.id}").get_data(as_text=True)
     assert shown(body) == []
     assert beta_owner.email not in body
@@ -382,7 +382,7 @@ def test_csv_export_names_the_store_in_the_file_name(ledger) -> None:
 def test_csv_cells_cannot_smuggle_formulas(ledger, admin_actor) -> None:
     dangerous = ["=HYPERLINK(\"http://x\")", "+1+1", "-2+3", "@SUM(A1)", "plain"]
     for reason in dangerous:
-        inventory.adjust_stock(actor=admin_actor, entry_id=ledger.entry.id, delta=-1,
+        stock.adjust_stock(actor=admin_actor, entry_id=ledger.entry.id, delta=-1,
                                reason=reason, reference=reason)
     rows = read_csv(ledger.client.get(f"/movements.csv?product={ledger.product.id}"))
     header = rows[0]
@@ -464,7 +464,7 @@ def test_a_quiet_period_is_stated_in_words(ledger) -> None:
 
 def test_the_entry_history_pages_by_keyset_and_swaps_under_htmx(ledger, admin_actor) -> None:
     for n in range(30):
-        inventory.adjust_stock(actor=admin_actor, entry_id=ledger.entry.id, delta=1,
+        stock.adjust_stock(actor=admin_actor, entry_id=ledger.entry.id, delta=1,
                                reason=f"Step {n}")
     everything = movement_ids(entry_id=ledger.entry.id)
     url = f"/inventory/entries/{ledger.entry.id}"

@@ -11,7 +11,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from app.inventory import routes
-from app.services import bulk
+from app.services import stock
 
 
 @pytest.fixture
@@ -46,14 +46,17 @@ def test_select_all_is_offered_only_when_one_bulk_action_can_take_it(
     shelf, monkeypatch, login_as: Callable[..., FlaskClient]
 ) -> None:
     url = f"/inventory?store={shelf.store.id}&per_page=25&sort=title"
-    monkeypatch.setattr(bulk, "MAX_BULK", 4)
+    # The page reads the package's re-export, the service its own module's.
+    monkeypatch.setattr(stock, "MAX_BULK", 4)
+    monkeypatch.setattr(stock.bulk, "MAX_BULK", 4)
     monkeypatch.setattr(routes, "COUNT_LIMIT", 100)
     for client in (shelf.owner, login_as("platform_admin")):
         body = body_of(client, url.replace("per_page=25", "per_page=25&q=walnut"))
         assert "More than 4 entries match: narrow the filters" in body
         assert 'value="filter" data-select-all' not in body
 
-    monkeypatch.setattr(bulk, "MAX_BULK", 5)
+    monkeypatch.setattr(stock, "MAX_BULK", 5)
+    monkeypatch.setattr(stock.bulk, "MAX_BULK", 5)
     body = body_of(shelf.owner, url)
     assert "narrow the filters" not in body
 

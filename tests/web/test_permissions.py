@@ -124,12 +124,12 @@ def two_stores(
     make_entry: Callable[..., Any],
     admin_actor: Any,
 ) -> SimpleNamespace:
-    from app.services import inventory
+    from app.services import stock
 
     home = scene(title="Home Mug", sku="HOME-1")
     away = scene(store=make_store("Foreign Store Beta"), title="Foreign Secret Teapot",
                  sku="FOREIGN-SKU-77", code="foreign_bay", reserved=0)
-    change = inventory.reserve_stock(actor=admin_actor, entry_id=away.entry.id, quantity=3,
+    change = stock.reserve_stock(actor=admin_actor, entry_id=away.entry.id, quantity=3,
                                      order_ref="FOREIGN-ORDER-9")
     away.hold_id = change.reservation_ids[0]
     return SimpleNamespace(home=home, away=away)

@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from app.inventory.actions import ACTIONS
 from app.models import Location, Product, Store
 from app.permissions import system_actor
-from app.services import inventory
+from app.services import stock
 
 from .helpers import HX, valid_form
 
@@ -50,9 +50,9 @@ def hostile_shop(
                        threshold=20)
     empty = make_entry(store=store, location=spare, product=product, quantity=0)
     actor = system_actor("tests")
-    inventory.adjust_stock(actor=actor, entry_id=entry.id, delta=2, reason=hostile("Reason"),
+    stock.adjust_stock(actor=actor, entry_id=entry.id, delta=2, reason=hostile("Reason"),
                            reference=hostile("Ref"))
-    inventory.reserve_stock(actor=actor, entry_id=entry.id, quantity=1,
+    stock.reserve_stock(actor=actor, entry_id=entry.id, quantity=1,
                             order_ref=hostile("O"), line_ref=hostile("Line"))
     client = login_as("owner", store)
     return SimpleNamespace(store=store, location=location, spare=spare, product=product,

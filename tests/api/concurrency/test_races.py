@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import IdempotencyRecord, Reservation, StockMovement
-from app.services import orders
+from app.services import stock
 
 from ..helpers import ApiClient
 
@@ -105,14 +105,14 @@ def test_no_oversell_when_sixteen_clients_race_for_the_stock(app, stocked, read_
 def slow_hold_reads(monkeypatch: pytest.MonkeyPatch) -> None:
     """Widen the window between reading an order's holds and reserving, so that without
     the entry lock every concurrent repeat would read "no hold yet"."""
-    read = orders._line_holds
+    read = stock.orders._line_holds
 
     def slowly(*args: Any) -> Any:
         held = read(*args)
         time.sleep(0.05)
         return held
 
-    monkeypatch.setattr(orders, "_line_holds", slowly)
+    monkeypatch.setattr(stock.orders, "_line_holds", slowly)
 
 
 def test_concurrent_order_reserves_of_one_order_hold_its_lines_once(
@@ -163,7 +163,7 @@ def test_the_order_race_needs_the_lock(app, stocked, backend, monkeypatch):
         pytest.skip("SQLite's BEGIN IMMEDIATE serialises the read with the write")
     _, product, entry, token = stocked
     slow_hold_reads(monkeypatch)
-    monkeypatch.setattr(orders, "_lock_entries", lambda session, ids: None)
+    monkeypatch.setattr(stock.orders, "lock_entries", lambda session, ids: None)
     body = {"lines": [{"line_ref": "L1", "product_id": product.id, "location": "MAIN",
                        "quantity": 1}]}
     together(app, token, lambda client, n: [client.post("/api/v1/orders/ORD-NAIVE/reserve",

@@ -15,23 +15,28 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, and_, bindparam, func, insert, select, true, update
+from sqlalchemy import ColumnElement, Row, and_, bindparam, func, select, true, update
 from sqlalchemy.orm import Session
 
 from app.clock import utcnow
 from app.extensions import db
-from app.models import InventoryEntry, Location, Product, StockMovement, Store
+from app.models import Store
 from app.permissions import ADJUST, THRESHOLD, Actor
 from app.services.errors import Conflict, NotFound, PermissionDenied, ValidationError
-from app.services.inventory import ENTRY_COLUMNS, StockChange, run_mutation
 from app.services.queries import EntryFilters, filter_conditions, product_status
+from app.services.stock.engine import (
+    ENTRY_COLUMNS,
+    LedgerRow,
+    StockChange,
+    entries,
+    locations,
+    products,
+    run_mutation,
+    write_ledger,
+)
 from app.services.validation import LIMIT, Checker, clean_text, is_id
 
-entries = InventoryEntry.__table__
-products = Product.__table__
-locations = Location.__table__
 stores = Store.__table__
-movements = StockMovement.__table__
 
 MAX_BULK = 5_000
 # A problem list longer than this is cut short in messages; the preview lists every one.
@@ -215,20 +220,11 @@ def bulk_adjust(
         )
         batch = uuid.uuid4().hex
         text_reason, text_reference = clean_text(reason), clean_text(reference)
-        session.execute(
-            insert(movements),
-            [
-                {
-                    "store_id": row.store_id, "entry_id": row.id, "product_id": row.product_id,
-                    "location_id": row.location_id, "type": "adjustment",
-                    "quantity_delta": delta, "reserved_delta": 0,
-                    "quantity_after": row.quantity, "reserved_after": row.reserved_quantity,
-                    "reason": text_reason, "reference": text_reference,
-                    "reservation_id": None, "batch_ref": batch, "actor_id": actor.user_id,
-                    "actor_name": actor.name, "created_at": now,
-                }
-                for row in after
-            ],
+        write_ledger(
+            session, actor,
+            [LedgerRow.of(row, "adjustment", delta, reason=text_reason, reference=text_reference)
+             for row in after],
+            now, batch_ref=batch, want_ids=False,
         )
         return StockChange(
             "bulk_adjust",

@@ -1,5 +1,5 @@
-"""The order flow on top of the stock engine: reserve an order's lines all or nothing,
-release them when payment fails, fulfill them on shipment, take returns.
+"""The order flow: reserve an order's lines all or nothing, release them when payment
+fails, fulfill them on shipment, take returns.
 
 The order's own reservations are the record of where each line stands, so a repeat for
 the same order line changes nothing: reserve skips lines that already hold stock, release
@@ -7,9 +7,6 @@ and fulfill only touch holds still active. Each call first locks the entries it 
 touch, in primary-key order, and only then reads the order's holds, so a concurrent
 repeat waits for this one and then sees its result. Returns have no such state on the
 line, so a return without an idempotency key gets one derived from its content.
-
-Each function is one transaction built from the engine's own steps (conditional update,
-ledger row, idempotent replay), which is why they come from app.services.inventory.
 """
 
 from __future__ import annotations
@@ -17,10 +14,10 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Row, func, select, update
 from sqlalchemy.orm import Session
 
 from app.clock import utcnow
@@ -32,28 +29,31 @@ from app.services.errors import (
     NotFound,
     OrderShort,
     QuantityTooLarge,
+    ValidationError,
 )
-from app.services.inventory import (
+from app.services.stock.engine import (
     ADD_ON_HAND,
-    ENTRY_COLUMNS,
     HOLD,
     MAX_ORDER_LINES,
     RELEASE_HOLD,
     SHIP_HOLD,
     EntryState,
     StockChange,
-    _available,
-    _change_entry,
-    _entry_for,
-    _expire_entry,
-    _insert_reservation,
-    _record,
-    _resolve_order_lines,
+    available,
+    change_entry,
     entries,
+    entry_for,
+    insert_reservation,
+    locations,
+    lock_entries,
     movements,
+    products,
+    record,
+    require_future_expiry,
     reservations,
     run_mutation,
 )
+from app.services.stock.holds import expire_entry
 from app.services.stores import require_store
 from app.services.validation import Checker, clean_text, is_id
 
@@ -62,42 +62,53 @@ MAX_EXPIRY_SECONDS = 30 * 24 * 3600
 HOLDING = ("active", "fulfilled")
 
 
-def reserve_order_lines(
+def reserve_order(
     *,
     actor: Actor,
     store_id: int,
     order_ref: str,
     lines: Sequence[Mapping[str, Any]],
+    expires_at: datetime | None = None,
     expires_in_seconds: int | None = None,
     idempotency_key: str | None = None,
 ) -> StockChange:
     """Reserve every line of an order that holds no stock yet, or none of them. Each line
-    has line_ref, product_id, quantity and, for physical products, location_id; a line
-    already reserved is left as it is. Raises OrderShort naming every short line,
-    Conflict when a line was reserved with other values, NotFound."""
+    has product_id, quantity, an optional line_ref and, for physical products,
+    location_id; unlimited products are granted without an entry. A line whose line_ref
+    already holds stock in this order is left as it is. The holds lapse at `expires_at`
+    or after `expires_in_seconds` (one or neither). Raises OrderShort naming every short
+    line, Conflict when a line was reserved with other values, NotFound, ValidationError."""
     check = Checker()
     _check_order(check, store_id, order_ref)
+    check.moment("expires_at", expires_at)
     if expires_in_seconds is not None:
+        if expires_at is not None:
+            check.fail("expires_in_seconds", "Give expires_at or expires_in_seconds, not both.")
         check.whole("expires_in_seconds", expires_in_seconds, minimum=1)
         if type(expires_in_seconds) is int and expires_in_seconds > MAX_EXPIRY_SECONDS:
             check.fail("expires_in_seconds", f"Must be at most {MAX_EXPIRY_SECONDS}.")
-    _check_lines(check, lines, quantity=True, product=True)
+    _check_lines(check, lines, quantity=True, product=True, line_ref_required=False)
     check.done()
 
     def work(session: Session) -> StockChange:
         now = utcnow()
-        expires_at = now + timedelta(seconds=expires_in_seconds) if expires_in_seconds else None
+        require_future_expiry(expires_at, now)
+        until = now + timedelta(seconds=expires_in_seconds) if expires_in_seconds else expires_at
         ref = clean_text(order_ref)
         require_store(actor, RESERVE, store_id)
-        found, _physical, by_key = _resolve_order_lines(session, store_id, lines)
-        _lock_entries(session, by_key.values())
-        held = _line_holds(session, store_id, ref, [clean_text(x["line_ref"]) for x in lines])
+        found, _physical, by_key = _resolve_lines(session, store_id, lines)
+        lock_entries(session, by_key.values())
+        line_refs = [clean_text(x.get("line_ref")) for x in lines]
+        held = _line_holds(session, store_id, ref, [r for r in line_refs if r])
+
+        def label(n: int, sku: str) -> str:
+            return f"{line_refs[n] or f'line {n + 1}'}: {sku}"
 
         results: list[dict[str, Any]] = []
         short: list[dict[str, Any]] = []
         planned: list[tuple[int, int, Mapping[str, Any]]] = []
         for n, line in enumerate(lines):
-            line_ref = clean_text(line["line_ref"])
+            line_ref = line_refs[n]
             product = found[line["product_id"]]
             result = {"line_ref": line_ref, "product_id": product.id,
                       "location_id": line.get("location_id"), "quantity": line["quantity"],
@@ -119,32 +130,35 @@ def reserve_order_lines(
                 continue
             entry_id = by_key.get((line["product_id"], line["location_id"]))
             if entry_id is None:
-                short.append({"line": n, "label": f"{line_ref}: {product.sku}",
-                              "available": 0, "requested": line["quantity"]})
+                short.append({"line": n, "label": label(n, product.sku), "available": 0,
+                              "requested": line["quantity"]})
                 continue
             planned.append((entry_id, n, line))
 
+        # Hold in primary-key order: two orders touching the same entries can't deadlock.
         reservation_ids: list[int] = []
         movement_ids: list[int] = []
         states: dict[int, EntryState] = {}
         for entry_id, n, line in sorted(planned, key=lambda item: (item[0], item[1])):
             qty = line["quantity"]
-            row = _change_entry(session, actor, RESERVE, HOLD, entry_id, now, n=qty)
-            if row is None and _expire_entry(session, entry_id, now):
-                row = _change_entry(session, actor, RESERVE, HOLD, entry_id, now, n=qty)
+            row = change_entry(session, actor, RESERVE, HOLD, entry_id, now, n=qty)
+            if row is None and expire_entry(session, entry_id, now):
+                row = change_entry(session, actor, RESERVE, HOLD, entry_id, now, n=qty)
             if row is None:
-                current = _entry_for(session, actor, RESERVE, entry_id)
-                short.append({"line": n, "label": f"{clean_text(line['line_ref'])}: "
-                              f"{found[line['product_id']].sku}",
-                              "available": _available(current), "requested": qty})
+                current = entry_for(session, actor, RESERVE, entry_id)
+                short.append({"line": n, "label": label(n, found[line["product_id"]].sku),
+                              "available": available(current), "requested": qty})
                 continue
-            rid = _insert_reservation(
-                session, actor, row, qty, order_ref, line["line_ref"], expires_at, now
+            # Record each line at once: its ledger row carries the quantities as they stood
+            # after that very line, and expiring stale holds for a later line on the same
+            # entry writes rows that must come after it. A short order rolls all this back.
+            rid = insert_reservation(
+                session, actor, row, qty, order_ref, line.get("line_ref"), until, now
             )
             reservation_ids.append(rid)
             movement_ids.append(
-                _record(session, actor, row, "reserved", 0, qty, now, reference=ref,
-                        reservation_id=rid)
+                record(session, actor, row, "reserved", 0, qty, now, reference=ref,
+                       reservation_id=rid)
             )
             states[row.id] = EntryState.of(row)
             results[n].update(status="reserved", reservation_ids=[rid])
@@ -154,13 +168,15 @@ def reserve_order_lines(
             "order_reserve", tuple(states.values()), tuple(movement_ids),
             tuple(reservation_ids),
             details={"order_ref": ref, "store_id": store_id, "lines": results,
-                     "expires_at": expires_at.isoformat() + "Z" if expires_at else None},
+                     "expires_at": until.isoformat() + "Z" if until else None,
+                     "unlimited_lines": [n for n, r in enumerate(results)
+                                         if r["status"] == "unlimited"]},
         )
 
     return run_mutation(
         "order_reserve", actor, idempotency_key,
         {"store_id": store_id, "order_ref": order_ref, "lines": [dict(x) for x in lines],
-         "expires_in_seconds": expires_in_seconds},
+         "expires_at": expires_at, "expires_in_seconds": expires_in_seconds},
         work,
     )
 
@@ -213,7 +229,7 @@ def return_order(
     counts once. Raises ExceedsFulfilled, NotFound."""
     check = Checker()
     _check_order(check, store_id, order_ref)
-    _check_lines(check, lines, quantity=True, product=False)
+    _check_lines(check, lines, quantity=True, product=False, line_ref_required=True)
     check.text("reason", reason, required=True, max_length=200)
     check.done()
     params = {"store_id": store_id, "order_ref": order_ref,
@@ -239,7 +255,7 @@ def return_order(
         for line_ref in refs:
             if line_ref not in by_line:
                 raise NotFound(f"Order {ref} has no line {line_ref}.")
-        _lock_entries(session, {h.entry_id for h in holds if h.entry_id is not None})
+        lock_entries(session, {h.entry_id for h in holds if h.entry_id is not None})
         shipped = _ledger_sums(session, [h.id for h in holds])
 
         results = []
@@ -254,15 +270,15 @@ def return_order(
             if line["quantity"] > returnable:
                 raise ExceedsFulfilled(line_ref, line["quantity"], max(returnable, 0))
             entry_id = _line_entry(by_line, line_ref)
-            row = _change_entry(
+            row = change_entry(
                 session, actor, ADJUST, ADD_ON_HAND, entry_id, now, n=line["quantity"]
             )
             if row is None:
-                _entry_for(session, actor, ADJUST, entry_id)
+                entry_for(session, actor, ADJUST, entry_id)
                 raise QuantityTooLarge()
             # The first hold of the line carries the return, so the next return of this
             # line finds it when it adds up what already came back.
-            movement_ids.append(_record(
+            movement_ids.append(record(
                 session, actor, row, "returned", line["quantity"], 0, now,
                 reason=clean_text(reason), reference=ref, reservation_id=line_holds[0].id,
             ))
@@ -277,7 +293,7 @@ def return_order(
     return run_mutation("order_return", actor, idempotency_key, params, work)
 
 
-# ---------------------------------------------------------------------------
+# --------------------------------------------------------------------------- machinery
 
 
 def _close_order(
@@ -314,7 +330,7 @@ def _close_order(
             ))
         active = reservations.c.status == "active"
         entry_ids = set(session.scalars(select(reservations.c.entry_id).where(*scope, active)))
-        _lock_entries(session, entry_ids)
+        lock_entries(session, entry_ids)
         # Read again under the locks: a concurrent release may have closed some holds.
         holds = session.execute(
             select(reservations.c.id, reservations.c.entry_id, reservations.c.open_quantity,
@@ -328,7 +344,7 @@ def _close_order(
         results = []
         for hold in holds:
             amount = hold.open_quantity
-            row = _change_entry(
+            row = change_entry(
                 session, actor, RESERVE, SHIP_HOLD if fulfilling else RELEASE_HOLD,
                 hold.entry_id, now, n=amount,
             )
@@ -338,7 +354,7 @@ def _close_order(
                 update(reservations).where(reservations.c.id == hold.id)
                 .values(open_quantity=0, status=final_status, closed_at=now)
             )
-            movement_ids.append(_record(
+            movement_ids.append(record(
                 session, actor, row, "fulfilled" if fulfilling else "released",
                 -amount if fulfilling else 0, -amount, now,
                 reason=clean_text(reason), reference=ref, reservation_id=hold.id,
@@ -367,7 +383,7 @@ def _check_order(check: Checker, store_id: Any, order_ref: Any) -> None:
 
 
 def _check_lines(
-    check: Checker, lines: Any, *, quantity: bool, product: bool
+    check: Checker, lines: Any, *, quantity: bool, product: bool, line_ref_required: bool
 ) -> None:
     if not isinstance(lines, Sequence) or isinstance(lines, str) or not lines:
         check.fail("lines", "Add at least one line.")
@@ -378,10 +394,12 @@ def _check_lines(
     seen: set[str] = set()
     for n, line in enumerate(lines):
         if not isinstance(line, Mapping):
-            check.fail(f"lines[{n}]", "Each line needs line_ref and quantity.")
+            needs = "product_id and quantity" if product else "line_ref and quantity"
+            check.fail(f"lines[{n}]", f"Each line needs {needs}.")
             continue
         line_ref = line.get("line_ref")
-        check.text(f"lines[{n}].line_ref", line_ref, required=True, max_length=100)
+        check.text(f"lines[{n}].line_ref", line_ref, required=line_ref_required,
+                   max_length=100)
         if isinstance(line_ref, str) and line_ref.strip():
             if line_ref.strip() in seen:
                 check.fail(f"lines[{n}].line_ref", "Each line of an order needs its own ref.")
@@ -395,14 +413,58 @@ def _check_lines(
             check.whole(f"lines[{n}].quantity", line.get("quantity"), minimum=1)
 
 
-def _lock_entries(session: Session, entry_ids: Any) -> None:
-    """Lock the entries in primary-key order, as every multi-row operation does."""
-    ids = sorted(set(entry_ids))
-    if ids:
-        session.execute(
-            select(ENTRY_COLUMNS[0]).where(entries.c.id.in_(ids))
-            .order_by(entries.c.id).with_for_update()
-        ).all()
+def _resolve_lines(
+    session: Session, store_id: int, lines: Sequence[Mapping[str, Any]]
+) -> tuple[dict[int, Row[Any]], list[tuple[int, Mapping[str, Any]]], dict[tuple[int, int], int]]:
+    """An order's products (by id), its physical lines (index, line) and the entry id of
+    each (product, location) that has one. Raises NotFound for a product or location
+    outside the store, ValidationError for a physical line without a location."""
+    product_ids = {line["product_id"] for line in lines}
+    found = {
+        p.id: p
+        for p in session.execute(
+            select(products.c.id, products.c.sku, products.c.type).where(
+                products.c.id.in_(product_ids), products.c.store_id == store_id
+            )
+        )
+    }
+    missing = sorted(product_ids - found.keys())
+    if missing:
+        n = next(n for n, line in enumerate(lines) if line["product_id"] == missing[0])
+        raise NotFound(f"Product {missing[0]} not found.",
+                       {f"lines[{n}].product_id": "No such product in this store."})
+    physical = [
+        (n, line) for n, line in enumerate(lines)
+        if found[line["product_id"]].type not in UNLIMITED_TYPES
+    ]
+    if any(line.get("location_id") is None for _, line in physical):
+        raise ValidationError({
+            f"lines[{n}].location_id": "Choose a location for this physical product."
+            for n, line in physical if line.get("location_id") is None
+        })
+    # A location outside this store is a foreign id (404), not a shortage.
+    location_ids = {line["location_id"] for _, line in physical}
+    unknown = sorted(location_ids - set(session.scalars(
+        select(locations.c.id).where(
+            locations.c.id.in_(location_ids), locations.c.store_id == store_id
+        )
+    )))
+    if unknown:
+        n = next(n for n, line in physical if line["location_id"] == unknown[0])
+        raise NotFound(f"Location {unknown[0]} not found.",
+                       {f"lines[{n}].location": "No such location in this store."})
+    wanted = {(line["product_id"], line["location_id"]) for _, line in physical}
+    by_key = {
+        (r.product_id, r.location_id): r.id
+        for r in session.execute(
+            select(entries.c.id, entries.c.product_id, entries.c.location_id).where(
+                entries.c.store_id == store_id,
+                entries.c.product_id.in_({p for p, _ in wanted}),
+            )
+        )
+        if (r.product_id, r.location_id) in wanted
+    }
+    return found, physical, by_key
 
 
 def _line_holds(
@@ -444,3 +506,12 @@ def _line_entry(by_line: Mapping[str, list[Any]], line_ref: Any) -> int:
     if entry_id is None:
         raise Conflict(f"Line {clean_text(line_ref)} shipped from an entry that no longer exists.")
     return int(entry_id)
+
+
+__all__ = [
+    "MAX_EXPIRY_SECONDS",
+    "fulfill_order",
+    "release_order",
+    "reserve_order",
+    "return_order",
+]

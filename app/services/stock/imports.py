@@ -5,45 +5,42 @@ reason and version; other columns are ignored). Planning reads in bulk, a few hu
 query, and never writes. Applying plans again inside one write transaction, with the entries
 locked in primary-key order, refuses the whole file if any row has an error or moved since the
 preview, and then writes with set-based statements: one ledger row per changed entry, all
-sharing one batch reference.
+sharing one batch reference, written in batches by the engine's ledger writer.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Integer, bindparam, func, insert, select, text
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.clock import utcnow
 from app.database import is_unique_violation, write_transaction
 from app.extensions import db
-from app.models import (
-    UNLIMITED_TYPES,
-    InventoryEntry,
-    Location,
-    Product,
-    StockMovement,
-    Store,
-)
+from app.models import UNLIMITED_TYPES, Store
 from app.models.stores import normalize_location_code
 from app.permissions import ADJUST, CATALOG, READ, THRESHOLD, Actor
-from app.services import inventory
+from app.services import csvfile
 from app.services.errors import Conflict, ValidationError
+from app.services.stock.engine import (
+    SQLITE_TIME,
+    WRITE_CHUNK,
+    LedgerRow,
+    chunks,
+    entries,
+    locations,
+    lock_products_for_new_entries,
+    movements,
+    products,
+    write_ledger,
+)
 from app.services.validation import LIMIT, LIMIT_TEXT, ascii_strip, identifier, unsafe_character
-from app.web.csv import restore
 
-entries = InventoryEntry.__table__
-movements = StockMovement.__table__
-products = Product.__table__
-locations = Location.__table__
 stores = Store.__table__
 
 REQUIRED_COLUMNS = ("store", "location", "sku", "quantity")
@@ -57,7 +54,6 @@ ENTRY_STATE = (
 )
 BULK_KEYS = 2_000  # beyond this many keys in one store, read the store's rows whole
 CHUNK = 500  # keys per IN (...) lookup: well inside every backend's parameter limit
-WRITE_CHUNK = 5_000  # rows per set-based write
 Progress = Callable[[int], None]
 
 
@@ -299,28 +295,6 @@ def batch_movements(actor: Actor, batch_ref: str) -> dict[int, int]:
 # --------------------------------------------------------------------------- parsing
 
 
-def _decode(data: bytes) -> str:
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise _FileProblem(
-            f"The file is not UTF-8 text (byte {exc.start + 1}). Save it as “CSV UTF-8” "
-            "and upload it again."
-        ) from exc
-
-
-class _FileProblem(Exception):
-    pass
-
-
-def _cell(value: str) -> str:
-    """A cell as the export wrote it, back to its text: the export puts an apostrophe before
-    text a spreadsheet would run as a formula. Only spaces, tabs and line breaks are trimmed:
-    str.strip() would also take a vertical tab or U+0085, and the row would never know it
-    held one."""
-    return restore(value.strip(" \t\r\n"))
-
-
 def _whole(raw: str, what: str, *, minimum: int) -> tuple[int | None, str | None]:
     # ASCII whitespace only: str.strip() would also take a no-break space, so "15\u00a0"
     # would read as 15.
@@ -342,60 +316,22 @@ def _whole(raw: str, what: str, *, minimum: int) -> tuple[int | None, str | None
 def _read_rows(
     data: bytes, max_rows: int | None, plan: ImportPlan
 ) -> Iterator[tuple[int, dict[str, str]]]:
-    """(line number, cells by column name) for every non-blank data row."""
+    """(line number, cells by column name) for every non-blank data row; a file that
+    cannot be read adds its problem to the plan's file errors instead."""
     try:
-        content = _decode(data)
-    except _FileProblem as exc:
-        plan.file_errors.append(str(exc))
-        return
-    first_line = content.split("\n", 1)[0]
-    delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
-    reader = csv.reader(io.StringIO(content, newline=""), delimiter=delimiter)
-    try:
-        header = next(reader)
-    except StopIteration:
-        plan.file_errors.append("The file is empty. Start from the overview's CSV export.")
-        return
-    except csv.Error as exc:
-        plan.file_errors.append(f"Line 1 is not valid CSV: {exc}.")
-        return
-    names = [h.strip().lstrip("\ufeff").lower() for h in header]
-    missing = [c for c in REQUIRED_COLUMNS if c not in names]
-    if missing:
-        plural = "s" if len(missing) > 1 else ""
-        plan.file_errors.append(
-            f"Missing required column{plural}: {', '.join(missing)}. The first line must "
-            f"name the columns, e.g. {','.join(REQUIRED_COLUMNS)},threshold,reason."
+        yield from csvfile.read_rows(
+            data, required=REQUIRED_COLUMNS, optional=OPTIONAL_COLUMNS, max_rows=max_rows,
+            example=(*REQUIRED_COLUMNS, "threshold", "reason"),
         )
-        return
-    index = {}
-    for n, name in enumerate(names):
-        index.setdefault(name, n)
-    wanted = {name: index[name] for name in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS) if name in index}
-    count = 0
-    line = reader.line_num
-    while True:
-        start = line + 1
-        try:
-            cells = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            plan.file_errors.append(f"Line {start} is not valid CSV: {exc}.")
-            return
-        line = reader.line_num
-        if not "".join(cells).strip():
-            continue
-        count += 1
-        if max_rows is not None and count > max_rows:
-            plan.file_errors.append(
-                f"The file has more than {max_rows:,} rows. Split it into files of at most "
-                f"{max_rows:,} rows, or import it with `flask inventory import`."
-            )
-            return
-        yield start, {
-            name: _cell(cells[n]) if n < len(cells) else "" for name, n in wanted.items()
-        }
+    except csvfile.EmptyFile:
+        plan.file_errors.append("The file is empty. Start from the overview's CSV export.")
+    except csvfile.TooManyRows as exc:
+        plan.file_errors.append(
+            f"The file has more than {exc.limit:,} rows. Split it into files of at most "
+            f"{exc.limit:,} rows, or import it with `flask inventory import`."
+        )
+    except csvfile.CsvProblem as exc:
+        plan.file_errors.append(str(exc))
 
 
 # --------------------------------------------------------------------------- planning
@@ -477,17 +413,12 @@ def _parse_row(line: int, cells: Mapping[str, str]) -> PlannedRow:
     return row
 
 
-def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
-
-
 def _resolve(session: Session, rows: list[PlannedRow], actor: Actor, *, lock: bool) -> None:
     """Fill in ids and current values, in bulk: stores by slug, locations of those stores,
     products by (store, sku), entries by (product, location)."""
     slugs = sorted({r.store for r in rows if r.store})
     known_stores: dict[str, tuple[int, bool]] = {}
-    for chunk in _chunks(slugs):
+    for chunk in chunks(slugs, CHUNK):
         for s in session.execute(
             select(stores.c.id, stores.c.slug, stores.c.archived_at).where(stores.c.slug.in_(chunk))
         ):
@@ -496,7 +427,7 @@ def _resolve(session: Session, rows: list[PlannedRow], actor: Actor, *, lock: bo
                 known_stores[s.slug] = (s.id, s.archived_at is not None)
     store_ids = sorted({sid for sid, _ in known_stores.values()})
     places: dict[tuple[int, str], tuple[int, bool]] = {}
-    for chunk in _chunks(store_ids):
+    for chunk in chunks(store_ids, CHUNK):
         for loc in session.execute(
             select(locations.c.id, locations.c.store_id, locations.c.code, locations.c.archived_at)
             .where(locations.c.store_id.in_(chunk))
@@ -517,7 +448,7 @@ def _resolve(session: Session, rows: list[PlannedRow], actor: Actor, *, lock: bo
             if len(skus) > BULK_KEYS else [
                 select(*product_columns)
                 .where(products.c.store_id == store_id, products.c.sku.in_(chunk))
-                for chunk in _chunks(sorted(skus))
+                for chunk in chunks(sorted(skus), CHUNK)
             ]
         )
         for query in queries:
@@ -569,7 +500,7 @@ def _resolve(session: Session, rows: list[PlannedRow], actor: Actor, *, lock: bo
             [select(*entry_columns).where(entries.c.store_id == store_id)]
             if len(product_ids) > BULK_KEYS else [
                 select(*entry_columns).where(entries.c.product_id.in_(chunk))
-                for chunk in _chunks(sorted(product_ids))
+                for chunk in chunks(sorted(product_ids), CHUNK)
             ]
         )
         for query in queries:
@@ -662,12 +593,6 @@ _SQLITE_UPDATE_STOCK = (
 _SQLITE_UPDATE_THRESHOLD = (
     "UPDATE inventory_entries SET low_stock_threshold = ?, updated_at = ? WHERE id = ?"
 )
-_SQLITE_INSERT_MOVEMENT = (
-    "INSERT INTO stock_movements (store_id, entry_id, product_id, location_id, type, "
-    "quantity_delta, reserved_delta, quantity_after, reserved_after, reason, batch_ref, "
-    "actor_id, actor_name, created_at) VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?)"
-)
-_SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
 # PostgreSQL: one statement per chunk, rows travelling as arrays.
 _PG_LOCK_ENTRIES = text(
     "SELECT id, quantity, reserved_quantity, low_stock_threshold, version "
@@ -691,22 +616,6 @@ _PG_UPDATE_THRESHOLD = text(
     WHERE e.id = v.id
     """
 )
-_PG_INSERT_MOVEMENTS = text(
-    """
-    INSERT INTO stock_movements (store_id, entry_id, product_id, location_id, type,
-        quantity_delta, reserved_delta, quantity_after, reserved_after, reason, reference,
-        reservation_id, batch_ref, actor_id, actor_name, created_at)
-    SELECT v.store_id, v.entry_id, v.product_id, v.location_id, v.type, v.delta, 0,
-        v.after, v.reserved, v.reason, NULL, NULL, :batch_ref, :actor_id, :actor_name, :now
-    FROM unnest(CAST(:store_ids AS integer[]), CAST(:entry_ids AS integer[]),
-                CAST(:product_ids AS integer[]), CAST(:location_ids AS integer[]),
-                CAST(:types AS varchar[]), CAST(:deltas AS integer[]),
-                CAST(:afters AS integer[]), CAST(:reserveds AS integer[]),
-                CAST(:reasons AS varchar[]))
-         AS v(store_id, entry_id, product_id, location_id, type, delta, after, reserved, reason)
-    """
-).bindparams(bindparam("actor_id", type_=Integer))
-
 
 def _write(
     session: Session, plan: ImportPlan, actor: Actor, ref: str, progress: Progress | None
@@ -720,7 +629,7 @@ def _write(
     ]
     # Lock order: existing entries were locked by id while planning; new ones come last.
     _create_entries(session, creates, now)
-    for chunk in _chunks(stock, WRITE_CHUNK):
+    for chunk in chunks(stock, WRITE_CHUNK):
         if postgres:
             changed = session.execute(_PG_UPDATE_STOCK, {
                 "now": now,
@@ -730,7 +639,7 @@ def _write(
                 "thresholds": [_threshold_after(r) for r in chunk],
             }).rowcount
         else:
-            stamp = now.strftime(_SQLITE_TIME)
+            stamp = now.strftime(SQLITE_TIME)
             changed = session.connection().exec_driver_sql(_SQLITE_UPDATE_STOCK, [
                 (r.new_quantity, _threshold_after(r), stamp, stamp, r.entry_id, r.version,
                  r.new_quantity)
@@ -740,14 +649,14 @@ def _write(
             raise Conflict("Stock changed while importing; nothing was imported. Try again.")
         if progress:
             progress(len(chunk))
-    for chunk in _chunks(thresholds_only, WRITE_CHUNK):
+    for chunk in chunks(thresholds_only, WRITE_CHUNK):
         if postgres:
             session.execute(_PG_UPDATE_THRESHOLD, {
                 "now": now, "ids": [r.entry_id for r in chunk],
                 "thresholds": [r.new_threshold for r in chunk],
             })
         else:
-            stamp = now.strftime(_SQLITE_TIME)
+            stamp = now.strftime(SQLITE_TIME)
             session.connection().exec_driver_sql(_SQLITE_UPDATE_THRESHOLD, [
                 (r.new_threshold, stamp, r.entry_id) for r in chunk
             ])
@@ -755,8 +664,9 @@ def _write(
             progress(len(chunk))
 
     ledger = [r for r in creates if r.new_quantity] + stock
-    for chunk in _chunks(ledger, WRITE_CHUNK):
-        _insert_movements(session, chunk, actor, ref, now, postgres)
+    write_ledger(
+        session, actor, [_ledger_row(r) for r in ledger], now, batch_ref=ref, want_ids=False
+    )
     return ImportResult(
         batch_ref=ref, created=len(creates), updated=len(stock) + len(thresholds_only),
         thresholds=sum(1 for r in plan.rows if r.threshold_changes), movements=len(ledger),
@@ -774,10 +684,10 @@ def _create_entries(session: Session, rows: list[PlannedRow], now: datetime) -> 
     if not rows:
         return
     by_key = {(r.product_id, r.location_id): r for r in rows}
-    inventory.lock_products_for_new_entries(
+    lock_products_for_new_entries(
         session, [r.product_id for r in rows if r.product_id is not None]
     )
-    for chunk in _chunks(rows, WRITE_CHUNK):
+    for chunk in chunks(rows, WRITE_CHUNK):
         session.execute(insert(entries), [
             {
                 "store_id": r.store_id, "product_id": r.product_id, "location_id": r.location_id,
@@ -789,7 +699,7 @@ def _create_entries(session: Session, rows: list[PlannedRow], now: datetime) -> 
             for r in chunk
         ])
     product_ids = sorted({r.product_id for r in rows if r.product_id is not None})
-    for chunk in _chunks(product_ids):
+    for chunk in chunks(product_ids, CHUNK):
         for e in session.execute(
             select(entries.c.id, entries.c.product_id, entries.c.location_id, entries.c.version)
             .where(entries.c.product_id.in_(chunk))
@@ -802,31 +712,14 @@ def _create_entries(session: Session, rows: list[PlannedRow], now: datetime) -> 
         raise Conflict("New entries could not be created; nothing was imported.")
 
 
-def _insert_movements(
-    session: Session, rows: Sequence[PlannedRow], actor: Actor, ref: str, now: datetime,
-    postgres: bool,
-) -> None:
-    kinds = ["received" if r.old_quantity is None else "set" for r in rows]
-    if postgres:
-        session.execute(_PG_INSERT_MOVEMENTS, {
-            "store_ids": [r.store_id for r in rows],
-            "entry_ids": [r.entry_id for r in rows],
-            "product_ids": [r.product_id for r in rows],
-            "location_ids": [r.location_id for r in rows],
-            "types": kinds,
-            "deltas": [r.delta for r in rows],
-            "afters": [r.new_quantity for r in rows],
-            "reserveds": [r.reserved for r in rows],
-            "reasons": [r.reason for r in rows],
-            "batch_ref": ref, "actor_id": actor.user_id, "actor_name": actor.name, "now": now,
-        })
-        return
-    stamp = now.strftime(_SQLITE_TIME)
-    session.connection().exec_driver_sql(_SQLITE_INSERT_MOVEMENT, [
-        (r.store_id, r.entry_id, r.product_id, r.location_id, kind, r.delta, r.new_quantity,
-         r.reserved, r.reason, ref, actor.user_id, actor.name, stamp)
-        for r, kind in zip(rows, kinds, strict=True)
-    ])
+def _ledger_row(row: PlannedRow) -> LedgerRow:
+    """A created entry's opening stock is `received`; a changed one's new figure is `set`."""
+    new, old = row.new_quantity, row.old_quantity
+    return LedgerRow(
+        row.store_id, row.entry_id, row.product_id, row.location_id,  # type: ignore[arg-type]
+        "received" if old is None else "set", new - (old or 0), 0, new,  # type: ignore[operator]
+        row.reserved, row.reason,
+    )
 
 
 def describe(plan: ImportPlan) -> str:
