@@ -1,5 +1,7 @@
 // Stockroom's few behaviours. No inline script anywhere: the CSP forbids it and htmx runs
-// with eval disabled, so dialogs, shortcuts and auto-submit live here.
+// with eval disabled, so dialogs, shortcuts and auto-submit live here. It runs in the head,
+// before the body exists: everything here listens on the document, and what needs the page
+// waits for DOMContentLoaded.
 (function () {
   "use strict";
 
@@ -33,13 +35,24 @@
     return element && selector ? element.querySelector(selector) : element;
   }
 
+  // Whether focus has nowhere useful to be: on the body, or on an element a swap removed,
+  // or inside a dialog that has closed. Only then may a swap's aftermath move it.
+  function focusLost() {
+    var active = document.activeElement;
+    if (!active || active === document.body || !active.isConnected) { return true; }
+    var inDialog = active.closest ? active.closest("dialog") : null;
+    return Boolean(inDialog && !inDialog.open);
+  }
+
   // After a successful action: the opener's replacement, once htmx has put it in place. A
   // deleted row hands focus to its neighbour's button, a page without the control to main.
+  // Focus has one owner: if the user has moved it since (a key, a click), it stays put.
   function refocus() {
     if (!refocusPending || !openerKey) { refocusPending = false; return; }
     var replacement = find(openerKey.id, openerKey.selector);
     if (replacement === opener) { return; }  // not swapped yet
     refocusPending = false;
+    if (!focusLost()) { return; }
     var target = replacement || find(openerKey.neighbour, openerKey.selector) ||
       document.getElementById("main");
     if (target) { target.focus(); }
@@ -69,7 +82,11 @@
       window.htmx.ajax("GET", trigger.getAttribute("href"),
         { source: trigger, target: "#dialog-slot", swap: "innerHTML" });
     }
-    if (event.target.closest("[data-close-dialog]")) { closeDialog(); }
+    var closer = event.target.closest("[data-close-dialog]");
+    if (closer) {
+      var own = closer.closest("dialog");
+      if (own && own.id !== "action-dialog") { own.close(); } else { closeDialog(); }
+    }
   });
 
   document.addEventListener("htmx:afterSwap", function (event) {
@@ -77,9 +94,14 @@
     if (target && target.id === "dialog-slot") {
       var d = dialog();
       if (d && !d.open) {
+        // The browser hands focus back to whatever had it before the dialog opened; the
+        // opener is better (a row key opens the dialog from the row, not its button). Not
+        // when the user has since put focus somewhere else: the close event comes late.
+        var before = document.activeElement;
         d.addEventListener("close", function () {
           if (refocusPending) { return; }  // the swap that follows decides
-          if (opener && document.body.contains(opener)) { opener.focus(); }
+          var untouched = focusLost() || document.activeElement === before;
+          if (opener && document.body.contains(opener) && untouched) { opener.focus(); }
         }, { once: true });
         d.showModal();
         focusFirst(d);
@@ -90,11 +112,20 @@
   });
 
   // An action succeeded: close the dialog; its row (or page) is swapped next.
-  document.body.addEventListener("close-dialog", function () {
+  document.addEventListener("close-dialog", function () {
     refocusPending = Boolean(openerKey);
     closeDialog();
   });
   document.addEventListener("htmx:afterSettle", refocus);
+  // The user acting again (a key, a pointer) takes focus over: a refocus still waiting for
+  // a late swap is dropped, so it can never pull focus back from where they went.
+  function userTookOver(event) {
+    if (event.isTrusted && refocusPending && !(dialog() && dialog().open)) {
+      refocusPending = false;
+    }
+  }
+  document.addEventListener("keydown", userTookOver, true);
+  document.addEventListener("pointerdown", userTookOver, true);
 
   // Esc closes an open row menu (or, on a phone, the folded navigation or filters) and hands
   // focus back to its toggle. An open dialog closes first, by itself.
@@ -180,7 +211,9 @@
       scanned = "";
       return;
     }
-    var now = Date.now();
+    // When the key was pressed, not when the handler runs: a page still busy loading runs
+    // the handlers late and together, and the gaps between them say nothing of the keys.
+    var now = event.timeStamp;
     if (now - scannedAt > SCAN_GAP_MS) { scanned = ""; }
     scannedAt = now;
     if (event.key === "Enter" && scanned.length >= 3) {
@@ -275,7 +308,11 @@
 
   document.addEventListener("close", function (event) {
     if (event.target.id !== "keys-help") { return; }
-    if (helpOpener && helpOpener !== document.body && helpOpener.isConnected) { helpOpener.focus(); }
+    // The close event comes a task after the dialog closed: a key pressed in between (a "/"
+    // right after Esc) has already put focus where the user wants it.
+    if (helpOpener && helpOpener !== document.body && helpOpener.isConnected && focusLost()) {
+      helpOpener.focus();
+    }
     helpOpener = null;
   }, true);
 
@@ -335,13 +372,13 @@
     if (row) { setCursor(row, false); }
   });
 
-  // A swapped row keeps the cursor (and focus, if it had it and nothing else took it).
+  // A swapped row keeps the cursor. It takes focus only when focus was lost and no action's
+  // refocus is still waiting to place it: one owner, whatever order the swaps settle in.
   document.addEventListener("htmx:afterSettle", function () {
     if (!cursorRow || cursorRow.isConnected) { return; }
-    var lost = !document.activeElement || document.activeElement === document.body;
     var again = currentRow();
     cursorRow = null;
-    if (again) { setCursor(again, lost); } else { cursorId = null; }
+    if (again) { setCursor(again, focusLost() && !refocusPending); } else { cursorId = null; }
   });
 
   // A signed number field (an adjustment's change): a phone's digits keypad has no minus
