@@ -1,5 +1,7 @@
 // Stockroom's few behaviours. No inline script anywhere: the CSP forbids it and htmx runs
-// with eval disabled, so dialogs, shortcuts and auto-submit live here.
+// with eval disabled, so dialogs, shortcuts and auto-submit live here. It runs in the head,
+// before the body exists: everything here listens on the document, and what needs the page
+// waits for DOMContentLoaded.
 (function () {
   "use strict";
 
@@ -33,13 +35,24 @@
     return element && selector ? element.querySelector(selector) : element;
   }
 
+  // Whether focus has nowhere useful to be: on the body, or on an element a swap removed,
+  // or inside a dialog that has closed. Only then may a swap's aftermath move it.
+  function focusLost() {
+    var active = document.activeElement;
+    if (!active || active === document.body || !active.isConnected) { return true; }
+    var inDialog = active.closest ? active.closest("dialog") : null;
+    return Boolean(inDialog && !inDialog.open);
+  }
+
   // After a successful action: the opener's replacement, once htmx has put it in place. A
   // deleted row hands focus to its neighbour's button, a page without the control to main.
+  // Focus has one owner: if the user has moved it since (a key, a click), it stays put.
   function refocus() {
     if (!refocusPending || !openerKey) { refocusPending = false; return; }
     var replacement = find(openerKey.id, openerKey.selector);
     if (replacement === opener) { return; }  // not swapped yet
     refocusPending = false;
+    if (!focusLost()) { return; }
     var target = replacement || find(openerKey.neighbour, openerKey.selector) ||
       document.getElementById("main");
     if (target) { target.focus(); }
@@ -69,7 +82,11 @@
       window.htmx.ajax("GET", trigger.getAttribute("href"),
         { source: trigger, target: "#dialog-slot", swap: "innerHTML" });
     }
-    if (event.target.closest("[data-close-dialog]")) { closeDialog(); }
+    var closer = event.target.closest("[data-close-dialog]");
+    if (closer) {
+      var own = closer.closest("dialog");
+      if (own && own.id !== "action-dialog") { own.close(); } else { closeDialog(); }
+    }
   });
 
   document.addEventListener("htmx:afterSwap", function (event) {
@@ -77,9 +94,14 @@
     if (target && target.id === "dialog-slot") {
       var d = dialog();
       if (d && !d.open) {
+        // The browser hands focus back to whatever had it before the dialog opened; the
+        // opener is better (a row key opens the dialog from the row, not its button). Not
+        // when the user has since put focus somewhere else: the close event comes late.
+        var before = document.activeElement;
         d.addEventListener("close", function () {
           if (refocusPending) { return; }  // the swap that follows decides
-          if (opener && document.body.contains(opener)) { opener.focus(); }
+          var untouched = focusLost() || document.activeElement === before;
+          if (opener && document.body.contains(opener) && untouched) { opener.focus(); }
         }, { once: true });
         d.showModal();
         focusFirst(d);
@@ -90,18 +112,34 @@
   });
 
   // An action succeeded: close the dialog; its row (or page) is swapped next.
-  document.body.addEventListener("close-dialog", function () {
+  document.addEventListener("close-dialog", function () {
     refocusPending = Boolean(openerKey);
     closeDialog();
   });
   document.addEventListener("htmx:afterSettle", refocus);
+  // The user acting again (a key, a pointer) takes focus over: a refocus still waiting for
+  // a late swap is dropped, so it can never pull focus back from where they went.
+  function userTookOver(event) {
+    if (event.isTrusted && refocusPending && !(dialog() && dialog().open)) {
+      refocusPending = false;
+    }
+  }
+  document.addEventListener("keydown", userTookOver, true);
+  document.addEventListener("pointerdown", userTookOver, true);
 
-  // Esc closes an open row menu and hands focus back to its toggle.
+  // Esc closes an open row menu (or, on a phone, the folded navigation or filters) and hands
+  // focus back to its toggle. An open dialog closes first, by itself.
   document.addEventListener("keydown", function (event) {
     if (event.key !== "Escape") { return; }
-    var d = dialog();
-    if (d && d.open) { return; }  // the dialog closes first
-    Array.prototype.forEach.call(document.querySelectorAll("details.menu[open]"), function (menu) {
+    if (document.querySelector("dialog[open]")) { return; }
+    var open = Array.prototype.filter.call(
+      document.querySelectorAll("details.menu[open], details.fold[open]"),
+      function (menu) {
+        var toggle = menu.querySelector("summary");
+        // A fold's toggle is hidden from tablet width up, where its content always shows.
+        return toggle && toggle.getClientRects().length > 0;
+      });
+    open.forEach(function (menu) {
       var inside = menu.contains(document.activeElement);
       menu.open = false;
       if (inside || document.activeElement === document.body) {
@@ -173,7 +211,9 @@
       scanned = "";
       return;
     }
-    var now = Date.now();
+    // When the key was pressed, not when the handler runs: a page still busy loading runs
+    // the handlers late and together, and the gaps between them say nothing of the keys.
+    var now = event.timeStamp;
     if (now - scannedAt > SCAN_GAP_MS) { scanned = ""; }
     scannedAt = now;
     if (event.key === "Enter" && scanned.length >= 3) {
@@ -191,6 +231,155 @@
       scanned = "";
     }
   }, true);
+
+  // The row cursor. In a list of entries (a table marked data-rows: the overview, the
+  // reports, a product's locations) ↓/↑ or j/k move a highlighted current row, which takes
+  // focus and scrolls into view; Enter on it opens its first action, and single keys open
+  // the others. A key does only what the row's own links offer, so nothing appears that the
+  // user may not do. Never while typing in a field, with Ctrl, Alt or Meta held, or under an
+  // open dialog.
+  var ROWS = "table[data-rows] > tbody > tr";
+  var ROW_KEYS = { a: "adjust", s: "set", c: "count", t: "transfer", r: "reserve" };
+  var cursorRow = null;
+  var cursorId = null;
+  // A letter waits one scanner gap before it acts: a scanner's next character (or its
+  // Enter) arrives sooner and cancels it, so a scanned code never opens a dialog.
+  var pendingKey = null;
+
+  function cursorRows() {
+    return Array.prototype.slice.call(document.querySelectorAll(ROWS));
+  }
+
+  function currentRow() {
+    if (cursorRow && cursorRow.isConnected) { return cursorRow; }
+    var again = cursorId ? document.getElementById(cursorId) : null;
+    return again && again.matches(ROWS) ? again : null;
+  }
+
+  function setCursor(row, focus) {
+    if (cursorRow && cursorRow !== row) {
+      cursorRow.classList.remove("is-current");
+      cursorRow.removeAttribute("aria-current");
+    }
+    cursorRow = row;
+    cursorId = row && row.id ? row.id : null;
+    if (!row) { return; }
+    row.classList.add("is-current");
+    row.setAttribute("aria-current", "true");
+    if (focus) {
+      if (!row.hasAttribute("tabindex")) { row.setAttribute("tabindex", "-1"); }
+      row.focus({ preventScroll: true });
+      row.scrollIntoView({ block: "nearest" });
+    }
+  }
+
+  function moveCursor(step) {
+    var rows = cursorRows();
+    if (!rows.length) { return false; }
+    var here = rows.indexOf(currentRow());
+    var next = here < 0 ? 0 : Math.min(Math.max(here + step, 0), rows.length - 1);
+    setCursor(rows[next], true);
+    return true;
+  }
+
+  // A row's first action (its button), or its page when it offers no action.
+  function primaryAction(row) {
+    return row.querySelector(".row-actions > a[data-dialog]") ||
+      row.querySelector("td a[href]:not([data-dialog])");
+  }
+
+  function rowKey(key) {
+    var row = currentRow();
+    if (!row) { return; }
+    var link = key === "o" ? row.querySelector("td a[href]:not([data-dialog])")
+      : row.querySelector("a[data-dialog][data-action=" + ROW_KEYS[key] + "]");
+    // A click, so a link in the More menu opens the dialog just as a pointer would.
+    if (link) { link.click(); }
+  }
+
+  var helpOpener = null;
+
+  function openHelp() {
+    var help = document.getElementById("keys-help");
+    if (!help || help.open || document.querySelector("dialog[open]")) { return; }
+    helpOpener = document.activeElement;
+    help.showModal();
+  }
+
+  document.addEventListener("close", function (event) {
+    if (event.target.id !== "keys-help") { return; }
+    // The close event comes a task after the dialog closed: a key pressed in between (a "/"
+    // right after Esc) has already put focus where the user wants it.
+    if (helpOpener && helpOpener !== document.body && helpOpener.isConnected && focusLost()) {
+      helpOpener.focus();
+    }
+    helpOpener = null;
+  }, true);
+
+  function typingIn(target) {
+    if (target.isContentEditable) { return true; }
+    var tag = (target.tagName || "").toLowerCase();
+    if (tag === "textarea" || tag === "select") { return true; }
+    return tag === "input" && !/^(checkbox|radio|button|submit|reset)$/.test(target.type);
+  }
+
+  document.addEventListener("keydown", function (event) {
+    if (pendingKey) { clearTimeout(pendingKey); pendingKey = null; }
+    if (event.defaultPrevented || event.isComposing || event.ctrlKey || event.metaKey ||
+        event.altKey || document.querySelector("dialog[open]")) { return; }
+    var target = event.target;
+    var key = event.key;
+    // ↓ in the search box goes on to the results.
+    if (key === "ArrowDown" && !event.shiftKey && target.matches && target.matches("[data-search]")) {
+      if (moveCursor(1)) { event.preventDefault(); }
+      return;
+    }
+    if (typingIn(target)) { return; }
+    if ((key === "ArrowDown" || key === "ArrowUp") && !event.shiftKey) {
+      if (moveCursor(key === "ArrowDown" ? 1 : -1)) { event.preventDefault(); }
+      return;
+    }
+    if (key === "Enter" && !event.shiftKey && target.matches && target.matches(ROWS)) {
+      var primary = primaryAction(target);
+      if (primary) { event.preventDefault(); primary.click(); }
+      return;
+    }
+    var act = null;
+    if (key === "?") {
+      act = openHelp;  // Shift is how "?" is typed on most keyboards
+    } else if (!event.shiftKey && (key === "j" || key === "k")) {
+      act = function () { moveCursor(key === "j" ? 1 : -1); };
+    } else if (!event.shiftKey && (key === "o" || ROW_KEYS.hasOwnProperty(key))) {
+      act = function () { rowKey(key); };
+    }
+    if (!act) { return; }
+    event.preventDefault();
+    if (event.repeat) { act(); return; }  // a held key: a person, not a scanner
+    pendingKey = setTimeout(function () {
+      pendingKey = null;
+      if (!document.querySelector("dialog[open]")) { act(); }
+    }, SCAN_GAP_MS);
+  });
+
+  // Focus or a click in a row makes it the current one: after an action, focus comes back
+  // to the updated row's button, and the cursor with it.
+  document.addEventListener("focusin", function (event) {
+    var row = event.target.closest ? event.target.closest(ROWS) : null;
+    if (row) { setCursor(row, false); }
+  });
+  document.addEventListener("click", function (event) {
+    var row = event.target.closest ? event.target.closest(ROWS) : null;
+    if (row) { setCursor(row, false); }
+  });
+
+  // A swapped row keeps the cursor. It takes focus only when focus was lost and no action's
+  // refocus is still waiting to place it: one owner, whatever order the swaps settle in.
+  document.addEventListener("htmx:afterSettle", function () {
+    if (!cursorRow || cursorRow.isConnected) { return; }
+    var again = currentRow();
+    cursorRow = null;
+    if (again) { setCursor(again, focusLost() && !refocusPending); } else { cursorId = null; }
+  });
 
   // A signed number field (an adjustment's change): a phone's digits keypad has no minus
   // key, so the field asks for that keypad only once its − / + / ± buttons work. The server

@@ -3,6 +3,7 @@ action are on screen, and a changed row says what changed without the page jumpi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -93,7 +94,7 @@ def test_a_signed_change_is_made_with_the_buttons_and_the_row_says_so(phone: Pag
     dialog.get_by_role("button", name="Apply adjustment").click()
 
     expect(dialog).to_have_count(0)
-    expect(row).to_have_class("row-changed")
+    expect(row).to_have_class(re.compile(r"\brow-changed\b"))
     note = row.get_by_role("status")
     expect(note).to_have_text("Adjusted −2: on hand 120 → 118")
     expect(note).to_be_in_viewport()

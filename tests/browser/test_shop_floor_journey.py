@@ -233,9 +233,13 @@ def test_focus_returns_to_the_updated_rows_button_and_esc_closes_more(
 
 
 def scan(page: Page, code: str) -> None:
-    # A scan that opened a page lands on it before its script listens: what a scanner
-    # types during that load is lost (a known limit), so the next scan waits for it.
-    page.wait_for_load_state("domcontentloaded")
+    # A scan that opened a page lands on it before the browser takes keys there: Chromium
+    # drops input until the new page has painted, so what a scanner types in that moment
+    # is lost (a known limit; a person aiming at the next code is never that quick). The
+    # next scan waits for the paint.
+    page.wait_for_function(
+        "performance.getEntriesByName('first-contentful-paint').length > 0"
+    )
     page.keyboard.type(code, delay=5)
     page.keyboard.press("Enter")
 
