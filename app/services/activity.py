@@ -188,6 +188,8 @@ class ActivityView:
     object_exists: bool
     product_id: int | None
     changes: tuple[FieldChange, ...]
+    # The fields as recorded, {field: [before, after]}, for the API.
+    recorded: Mapping[str, Any]
     batch_ref: str | None
     actor_id: int | None
     actor_name: str
@@ -336,8 +338,9 @@ def _select() -> Select[Any]:
 def _view(row: Any) -> ActivityView:
     values = row._asdict()
     values["object_exists"] = bool(values["object_exists"])
+    values["recorded"] = values["changes"] or {}
     values["changes"] = tuple(
-        FieldChange(str(name), *_pair(pair)) for name, pair in (values["changes"] or {}).items()
+        FieldChange(str(name), *_pair(pair)) for name, pair in values["recorded"].items()
     )
     return ActivityView(**values)
 
