@@ -486,6 +486,13 @@ class _Seeder:
                                              name=name).id
                 for code, name in spec.locations
             }
+            when = utcnow()
+            self.changes.append((when, platform, audit.Change(
+                "store.created", "store", store.id, spec.name, store.id, None,
+                {"name": (None, spec.name), "slug": (None, spec.slug)})))
+            self.changes.extend((when, platform, audit.Change(
+                "location.created", "location", location_id, code, store.id, None,
+                {"code": (None, code)})) for code, location_id in locations.items())
             self.stores.append(_Store(spec, store.id, locations))
 
     def create_users(self) -> None:
@@ -959,6 +966,11 @@ class _Seeder:
             have[target] += 1
             have["in_stock"] -= 1
 
+        # The manager raises a reorder point after the rush: a change that is not stock.
+        moment += timedelta(minutes=2)
+        with frozen_at(moment):
+            self.raise_reorder_point(self.stores[0])
+
         # Holds that are still open: click-and-collect, layaway, and checkouts whose
         # expiry passed after the last sweep, so `flask inventory expire-reservations`
         # has work on a freshly seeded database.
@@ -981,6 +993,22 @@ class _Seeder:
                     line_ref="1", expires_at=moment + lasts if lasts else None, reason=reason,
                 ))
         assert moment < self.now, "the demo history must end before the moment of seeding"
+
+    def raise_reorder_point(self, store: _Store) -> None:
+        """Reorder the store's first product two units earlier, and a few more at a time."""
+        product = catalog.get_product(store.lead, store.physical[0])
+        point, quantity = product.reorder_point + 2, product.reorder_quantity + 6
+        catalog.update_product(
+            actor=store.lead, product_id=product.id, sku=product.sku, title=product.title,
+            gtin=product.gtin, product_type=product.type,
+            allow_backorder=product.allow_backorder, reorder_point=point,
+            reorder_quantity=quantity,
+        )
+        self.reorder[product.id] = (point, quantity)
+        self.changes.append((utcnow(), store.lead, audit.Change(
+            "product.updated", "product", product.id, f"{product.sku} — {product.title}",
+            store.id, product.id, {"reorder_point": (product.reorder_point, point),
+                                   "reorder_quantity": (product.reorder_quantity, quantity)})))
 
     def wholesale(self, store: _Store, entry: _Entry, quantity: int) -> None:
         """A trade customer takes a large lot: reserved, then collected a minute later."""
