@@ -31,7 +31,7 @@ from sqlalchemy import (
 )
 
 from app.extensions import db
-from app.models import AuditEvent, InventoryEntry, Product, Store, User
+from app.models import ApiToken, AuditEvent, InventoryEntry, Product, Store, User
 from app.models.audit import OBJECT_TYPES
 from app.permissions import AUDIT, READ, Actor
 from app.services.cursors import decode_cursor, encode_cursor
@@ -100,6 +100,7 @@ FIELD_LABELS = {
     "archived_at": "Archived",
     "expires_at": "Expires",
     "store_ids": "Stores",
+    "password_hash": "Password",
 }
 
 
@@ -467,6 +468,17 @@ def product_changes(actor: Actor, product_id: int, *, limit: int = 20) -> Activi
             and_(events.c.object_type == "product", events.c.object_id == product_id)),
         _readable(actor, events.c.store_id),
     ]
+    return _page(conditions, None, limit)
+
+
+def account_changes(user_id: int, *, limit: int = 20) -> ActivityPage:
+    """The latest changes to a user's own account and API tokens, for the user to read on
+    their account page, whoever made them."""
+    own_tokens = select(ApiToken.__table__.c.id).where(ApiToken.__table__.c.user_id == user_id)
+    conditions = [or_(
+        and_(events.c.object_type == "user", events.c.object_id == user_id),
+        and_(events.c.object_type == "token", events.c.object_id.in_(own_tokens)),
+    )]
     return _page(conditions, None, limit)
 
 

@@ -214,3 +214,23 @@ def test_actions_read_as_words() -> None:
     assert activity.action_label("product.archived") == "Product archived"
     assert activity.action_label("entry.threshold_set") == "Threshold set"
     assert activity.action_label("location.renamed") == "Location renamed"
+
+
+def test_a_user_reads_the_changes_to_their_own_account_and_tokens(
+    app, admin_actor: Actor, make_user: Callable[..., User],
+) -> None:
+    from app.services import tokens
+
+    me, other = make_user(), make_user()
+    mine = tokens.create_token(user_id=me.id, name="laptop")[0]
+    theirs = tokens.create_token(user_id=other.id, name="phone")[0]
+    write(admin_actor, "user.password_reset", "user", me.id, me.email,
+          changes={"password_hash": ("a", "b")})
+    write(admin_actor, "token.revoked", "token", mine.id, "laptop", when=datetime(2026, 3, 2))
+    write(admin_actor, "token.revoked", "token", theirs.id, "phone")
+    write(admin_actor, "user.deactivated", "user", other.id, other.email)
+
+    page = activity.account_changes(me.id)
+    assert actions(page) == ["token.revoked", "user.password_reset"]
+    assert [(c.label, c.before, c.after) for c in page.rows[1].changes] == [
+        ("Password", "(secret)", "(secret)")]

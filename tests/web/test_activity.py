@@ -187,3 +187,15 @@ def test_entry_and_product_pages_show_their_changes(site) -> None:
     page = staff.get(f"/products/{site.mug.id}").get_data(as_text=True)
     # Readers see the history, without the link to the Activity page they cannot open.
     assert "Reorder point" in page and "/activity?" not in page
+
+
+def test_the_account_page_lists_changes_to_the_users_own_account(site, admin_actor) -> None:
+    user = site.owner.user
+    write(admin_actor, "user.password_reset", "user", user.id, user.email,
+          changes={"password_hash": ("old", "new")}, day=6)
+    body = site.owner.get("/account/tokens").get_data(as_text=True)
+    assert "Changes to your account" in body and "Password reset" in body
+    assert "(secret)" in body and ">old<" not in body
+    # Someone else's account changes are not theirs to read.
+    other = site.login_as("owner", site.alpha)
+    assert "Password reset" not in other.get("/account/tokens").get_data(as_text=True)
