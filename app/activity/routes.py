@@ -60,7 +60,7 @@ def activity():  # type: ignore[no-untyped-def]
         response = make_response(render_template("activity/_results.html", **context), status)
         response.headers["HX-Push-Url"] = state.url()
         return vary_on_htmx(response)
-    context["kinds"] = activity_reads.kind_options()
+    context["kinds"] = activity_reads.kind_options(actor)
     html = render_template("activity/activity.html", **context)
     return vary_on_htmx(make_response(html, status))
 

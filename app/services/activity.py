@@ -501,10 +501,17 @@ def activity_stores(actor: Actor) -> list[StoreOption]:
     return [StoreOption(**r._asdict()) for r in rows]
 
 
-def kind_options() -> list[tuple[str, list[tuple[str, str]]]]:
-    """The "what kind" choices: per object type, every change to it, then its actions."""
+# Objects that belong to no store: only platform admins read their changes here.
+PLATFORM_OBJECTS = frozenset({"user", "token"})
+
+
+def kind_options(actor: Actor) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The "what kind" choices the actor can find rows for: per object type, every change
+    to it, then its actions."""
     grouped: list[tuple[str, list[tuple[str, str]]]] = []
     for object_type in OBJECT_TYPES:
+        if object_type in PLATFORM_OBJECTS and actor.stores_with(AUDIT) is not None:
+            continue
         label = OBJECT_LABELS[object_type]
         choices = [(object_type, f"Any {label.lower()} change")]
         choices += [(a, action_label(a)) for a in KIND_ACTIONS

@@ -234,3 +234,14 @@ def test_a_user_reads_the_changes_to_their_own_account_and_tokens(
     assert actions(page) == ["token.revoked", "user.password_reset"]
     assert [(c.label, c.before, c.after) for c in page.rows[1].changes] == [
         ("Password", "(secret)", "(secret)")]
+
+
+def test_the_kind_choices_leave_out_what_only_platform_admins_can_find(trail) -> None:
+    def groups(actor: Actor) -> list[str]:
+        return [label for label, _ in activity.kind_options(actor)]
+
+    assert groups(trail.owner) == ["Store", "Location", "Product", "Inventory entry", "Member"]
+    assert groups(trail.platform)[-2:] == ["User account", "API token"]
+    product = dict(activity.kind_options(trail.owner))["Product"]
+    assert ("product", "Any product change") in product
+    assert ("product.archived", "Product archived") in product
