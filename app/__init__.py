@@ -48,6 +48,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     init_web(app)
 
+    from app.activity import bp as activity_bp
     from app.audit import bp as audit_bp
     from app.auth import bp as auth_bp
     from app.inventory import bp as inventory_bp
@@ -55,6 +56,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(auth_bp)
     app.register_blueprint(inventory_bp)
     app.register_blueprint(audit_bp)
+    app.register_blueprint(activity_bp)
 
     from app.account import bp as account_bp
     from app.account.commands import create_token

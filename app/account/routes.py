@@ -13,7 +13,7 @@ from app.account import bp
 from app.account.forms import EXPIRY_DAYS, PERMISSION_LABELS, CreateTokenForm, RevokeTokenForm
 from app.clock import utcnow
 from app.permissions import READ
-from app.services import tokens
+from app.services import activity, tokens
 from app.services.errors import ValidationError
 from app.web.actions import attach_field_errors
 
@@ -112,6 +112,6 @@ def _page(form: CreateTokenForm, *, status: int = 200, **context):  # type: igno
     html = render_template(
         "account/tokens.html", form=form, revoke_form=RevokeTokenForm(),
         tokens=tokens.user_tokens(current_user.id), permission_labels=PERMISSION_LABELS,
-        **context,
+        changes=activity.account_changes(current_user.id), **context,
     )
     return html, status, {"Cache-Control": "no-store"}

@@ -15,6 +15,8 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import fields, validate, validates, validates_schema
 
+from app.models.audit import OBJECT_TYPES
+from app.services.activity import is_kind
 from app.services.queries import SORTS, STATUSES
 from app.services.validation import LIMIT, MAX_ID
 
@@ -235,6 +237,40 @@ class StoreListArgs(ListArgs):
         exclude = ("store_id",)
 
 
+def _kind(value: str) -> None:
+    if not is_kind(value):
+        raise ma.ValidationError("Give an object type (product) or one of its actions "
+                                 "(product.archived).")
+
+
+class ActivityArgs(Schema):
+    actor_id = Id(query=True, metadata={"description": "Only changes made by this user"})
+    actor = Text(254, 1, metadata={"description": "Only changes by a name or email containing "
+                                                  "this"})
+    kind = fields.String(validate=[validate.Length(1, 40), _kind], metadata={
+        "description": "An object type (every change to products) or one action "
+                       "(product.archived, entry.threshold_set)"})
+    object_type = fields.String(validate=validate.OneOf(OBJECT_TYPES),
+                                metadata={"description": "With object_id: one object"})
+    object_id = Id(query=True)
+    product_id = Id(query=True, metadata={"description": "A product and its entries"})
+    date_from = fields.Date(data_key="from", metadata={"description": "First day (UTC)"})
+    date_to = fields.Date(data_key="to", metadata={"description": "Last day (UTC)"})
+    cursor = Text(400, metadata={"description": "next_cursor or prev_cursor of a page"})
+    limit = QueryInteger(load_default=50, validate=validate.Range(1, 200))
+
+    @validates_schema
+    def _consistent(self, data: dict[str, Any], **_: Any) -> None:
+        if ("object_id" in data) != ("object_type" in data):
+            raise ma.ValidationError("Give object_type and object_id together.", "object_id")
+        if data.get("date_from") and data.get("date_to") and data["date_to"] < data["date_from"]:
+            raise ma.ValidationError("The end date is before the start date.", "to")
+
+
+class AdminActivityArgs(ActivityArgs):
+    store_id = Id(query=True, metadata={"description": "Only this store's changes"})
+
+
 class StoreArgs(Schema):
     store_id = Id(query=True)
 
@@ -337,6 +373,39 @@ class EntryOut(Schema):
 
 class EntryPageOut(Schema):
     items = fields.List(fields.Nested(EntryOut), required=True, attribute="rows")
+    total = fields.Integer(required=True)
+    next_cursor = fields.String(required=True, allow_none=True)
+    prev_cursor = fields.String(required=True, allow_none=True)
+
+
+class ActivityOut(Schema):
+    id = fields.Integer(required=True)
+    created_at = UtcDateTime(required=True)
+    store_id = fields.Integer(required=True, allow_none=True,
+                              metadata={"description": "null for accounts, tokens and "
+                                                       "platform access"})
+    store_name = fields.String(required=True, allow_none=True)
+    action = fields.String(required=True, metadata={"description": "product.updated, "
+                                                                    "entry.threshold_set, ..."})
+    action_label = fields.String(required=True, metadata={"description": "The action in words"})
+    object_type = fields.String(required=True)
+    object_id = fields.Integer(required=True, allow_none=True)
+    object_label = fields.String(required=True,
+                                 metadata={"description": "The object's name at the time"})
+    product_id = fields.Integer(required=True, allow_none=True)
+    changes = fields.Dict(
+        keys=fields.String(), values=fields.List(fields.Raw(allow_none=True)), required=True,
+        attribute="recorded",
+        metadata={"description": "Each changed field as [before, after]; secrets as "
+                                 "\"(secret)\""},
+    )
+    batch_ref = fields.String(required=True, allow_none=True)
+    actor_id = fields.Integer(required=True, allow_none=True)
+    actor_name = fields.String(required=True)
+
+
+class ActivityPageOut(Schema):
+    items = fields.List(fields.Nested(ActivityOut), required=True, attribute="rows")
     total = fields.Integer(required=True)
     next_cursor = fields.String(required=True, allow_none=True)
     prev_cursor = fields.String(required=True, allow_none=True)

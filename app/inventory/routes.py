@@ -28,7 +28,7 @@ from app.inventory.actions import ACTIONS, ROW_ACTIONS, StockAction, row_note
 from app.inventory.bulk_view import bulk_bar
 from app.inventory.filters import OverviewView, overview_args
 from app.permissions import Actor
-from app.services import export, queries
+from app.services import activity, export, queries
 from app.services.csvfile import neutralise
 from app.services.errors import (
     BelowReserved,
@@ -226,6 +226,7 @@ def entry(entry_id: int):  # type: ignore[no-untyped-def]
         row_actions=ROW_ACTIONS,
         charts=stock_charts(movements.entry_series(actor, entry_id, since), since, now),
         chart_days=CHART_DAYS,
+        changes=activity.entry_changes(actor, entry_id),
         **context,
     )
     return vary_on_htmx(make_response(html))
@@ -339,10 +340,12 @@ def _swapped(action: StockAction, entry: EntryView, change: Any, next_url: str,
 @bp.get("/products/<int:product_id>")
 @login_required
 def product(product_id: int):  # type: ignore[no-untyped-def]
-    """A product's stock in every location, with totals."""
-    stock = queries.product_stock(current_actor(), product_id)
+    """A product's stock in every location, with totals, and its latest changes."""
+    actor = current_actor()
+    stock = queries.product_stock(actor, product_id)
     show_store(stock.store_id)
-    return render_template("inventory/product.html", product=stock)
+    changes = activity.product_changes(actor, product_id)
+    return render_template("inventory/product.html", product=stock, changes=changes)
 
 
 @bp.get("/reports/low-stock")

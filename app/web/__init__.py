@@ -85,7 +85,7 @@ def readable_stores() -> list[Store]:
 # there opens the overview.
 STORE_PAGES = frozenset({
     "inventory.overview", "inventory.low_stock", "inventory.out_of_stock", "inventory.reorder",
-    "audit.movements", "catalog.products", "catalog.locations",
+    "audit.movements", "activity.activity", "catalog.products", "catalog.locations",
 })
 
 

@@ -23,10 +23,11 @@ from flask import Flask
 from live_app import LiveServer, chromium_path, launch_chromium
 
 from app import create_app
+from app.database import write_transaction
 from app.extensions import db
 from app.models import Location, Membership, Product, Store, User
-from app.permissions import ADJUST, system_actor
-from app.services import stock
+from app.permissions import ADJUST, Actor, system_actor
+from app.services import audit, stock
 from app.services.accounts import hash_password
 
 if TYPE_CHECKING:
@@ -170,6 +171,20 @@ def _seed(path: Path) -> Shop:
         )
         for n in range(1, 25):
             entries[f"spoon_{n:02d}"] = stocked(f"spoon_{n:02d}", "BACKROOM", 100 + n)
+        # A little of the audit trail, so the Activity screen and the entry's and product's
+        # changes have something to show.
+        owner_actor = Actor(name=people["owner"][0].email, user_id=people["owner"][0].id)
+        mug = goods["mug"]
+        with write_transaction() as session:
+            audit.record(session, owner_actor, "product.updated", "product", mug.id,
+                         f"{mug.sku} — {mug.title}", store_id=store.id, product_id=mug.id,
+                         changes={"reorder_point": (0, 6), "reorder_quantity": (0, 24)})
+            audit.record(session, owner_actor, "entry.threshold_set", "entry",
+                         entries["mug_shelf"], "MUG-BLU at SHELF_B", store_id=store.id,
+                         product_id=mug.id, changes={"low_stock_threshold": (2, 5)})
+            audit.record(session, owner_actor, "member.added", "member",
+                         people["viewer"][0].id, people["viewer"][0].email,
+                         store_id=store.id, changes={"role": (None, "staff")})
         shop = Shop(
             store_id=store.id,
             entries=entries,

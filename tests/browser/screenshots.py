@@ -6,8 +6,8 @@ Without --database-url (or $DATABASE_URL) it builds a temporary SQLite database 
 `flask db upgrade` and `flask seed-demo`, run through the app's own CLI runner; a database
 given by URL is used as it is, and must already hold the demo data. The app is served on a
 free local port, Debian's Chromium ($STOCKROOM_CHROMIUM) signs in as the demo owner, and
-two 1400×900 PNGs are written, overview.png and adjust-dialog.png, and a 390×844 phone
-one, overview-phone.png (default: docs/screenshots/).
+1400×900 PNGs are written, overview.png, adjust-dialog.png and activity.png, a sheet of
+labels, labels.png, and a 390×844 phone one, overview-phone.png (default: docs/screenshots/).
 
 Not a test module: pytest does not collect it.
 """
@@ -63,6 +63,7 @@ def take(base_url: str, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     overview, dialog_png = out / "overview.png", out / "adjust-dialog.png"
     phone_png, labels_png = out / "overview-phone.png", out / "labels.png"
+    activity_png = out / "activity.png"
     with sync_playwright() as driver:
         browser = launch_chromium(driver)
         try:
@@ -100,6 +101,12 @@ def take(base_url: str, out: Path) -> list[Path]:
             expect(page.get_by_role("heading", name="Labels", level=1)).to_be_visible()
             page.screenshot(path=labels_png, clip={"x": 0, "y": 0, "width": 1100, "height": 420})
 
+            # Who changed what in the owner's stores: thresholds set, a member added.
+            page.goto("/activity")
+            expect(page.get_by_role("heading", name="Activity", level=1)).to_be_visible()
+            page.mouse.move(0, 0)
+            page.screenshot(path=activity_png)
+
             phone = browser.new_context(
                 base_url=base_url, viewport={"width": 390, "height": 844}, is_mobile=True,
                 has_touch=True, color_scheme="light",
@@ -112,7 +119,7 @@ def take(base_url: str, out: Path) -> list[Path]:
             phone.screenshot(path=phone_png)
         finally:
             browser.close()
-    return [overview, dialog_png, phone_png, labels_png]
+    return [overview, dialog_png, phone_png, labels_png, activity_png]
 
 
 def main() -> None:

@@ -96,7 +96,7 @@ def test_every_screen_has_no_axe_violations(
     for path in (
         f"/inventory/entries/{entry_id}", f"/inventory/entries/{entry_id}/adjust",
         f"/products/{product_id}", "/reports/low-stock", "/reports/out-of-stock",
-        "/reports/reorder", "/movements", "/catalog/products", "/catalog/locations",
+        "/reports/reorder", "/movements", "/activity", "/catalog/products", "/catalog/locations",
         "/catalog/products/new", f"/catalog/products/{product_id}/edit", "/import",
         "/account/tokens", "/people", f"/people/stores/{shop.store_id}",
         f"/labels?product={product_id}",
@@ -111,5 +111,6 @@ def test_every_screen_has_no_axe_violations(
     visit(f"/admin/stores/{shop.store_id}")
     visit("/admin/stores/new", "New store")  # an action as its own page
     visit("/people")  # every user and the form that adds one
+    visit("/activity", "Activity")  # every store's, with the store column
 
     assert not found, f"axe-core at {width} width:\n  " + "\n  ".join(found)

@@ -36,7 +36,8 @@ def test_no_staff_screen_scrolls_sideways_at_390_px(phone: Page, shop) -> None:
     product_url = phone.locator("nav.crumbs a").nth(1).get_attribute("href")
     screens = [
         "/inventory", f"/inventory/entries/{entry_id}", product_url, "/reports/low-stock",
-        "/reports/out-of-stock", "/reports/reorder", "/movements", "/catalog/products",
+        "/reports/out-of-stock", "/reports/reorder", "/movements", "/activity",
+        "/catalog/products",
         "/catalog/locations", "/import", "/account/tokens",
         f"/inventory/entries/{entry_id}/adjust",
     ]

@@ -107,6 +107,17 @@ def test_seeded_history_is_three_weeks_long_and_in_time_order(seeded_app):
                      "reserved", "released", "fulfilled", "returned"}
 
 
+def test_seed_leaves_an_activity_trail_for_the_owner_to_read(seeded_app):
+    from app.services import activity
+
+    owner = db.session.scalar(select(User.id).where(User.email == "owner@stockroom.test"))
+    page = activity.list_activity(actor_for_user(owner), activity.ActivityFilters())
+    kinds = {row.action for row in page.rows}
+    assert {"entry.threshold_set", "member.added"} <= kinds
+    assert all(row.object_label != "—" for row in page.rows)
+    assert page.rows[0].created_at < utcnow()
+
+
 def test_seed_creates_a_user_for_every_role(seeded_app):
     users = {u.email: u for u in db.session.scalars(select(User))}
     assert users["admin@stockroom.test"].is_platform_admin

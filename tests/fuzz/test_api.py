@@ -143,6 +143,12 @@ CASES: list[ApiCase] = [
     ApiCase("admin threshold", "PUT", lambda s: f"{ADMIN}/{s.a.entry.id}",
             lambda s: {"low_stock_threshold": 3}, actor="admin"),
     ApiCase("admin delete", "DELETE", lambda s: f"{ADMIN}/{s.empty.id}", actor="admin"),
+    ApiCase("store activity", "GET",
+            lambda s: f"/api/v1/stores/{s.a.store.id}/activity?kind=product&actor=x"
+                      f"&product_id={s.a.product.id}&from=2026-01-01&to=2026-12-31&limit=5"),
+    ApiCase("admin activity", "GET",
+            lambda s: f"/api/v1/admin/activity?store_id={s.a.store.id}&object_type=entry"
+                      f"&object_id={s.a.entry.id}&kind=entry.threshold_set", actor="admin"),
 ]
 
 

@@ -9,10 +9,10 @@ import pytest
 
 SCREENS = ["/inventory", "/inventory.csv", "/inventory/stats", "/reports/low-stock",
            "/reports/out-of-stock", "/reports/reorder", "/movements", "/movements.csv",
-           "/catalog/products", "/catalog/locations"]
+           "/activity", "/activity.csv", "/catalog/products", "/catalog/locations"]
 LOCATION_SCREENS = ["/inventory", "/inventory.csv", "/inventory/stats", "/movements",
                     "/movements.csv"]
-PRODUCT_SCREENS = ["/movements", "/movements.csv"]
+PRODUCT_SCREENS = ["/movements", "/movements.csv", "/activity", "/activity.csv"]
 
 
 @pytest.fixture

@@ -59,7 +59,7 @@ def _field_error(body: str, field_id: str) -> str:
 
 
 @pytest.mark.parametrize("path", ["/inventory", "/catalog/products", "/catalog/locations",
-                                  "/movements", "/reports/low-stock"])
+                                  "/movements", "/activity", "/reports/low-stock"])
 def test_the_top_bar_switcher_is_the_only_store_select(two_stores, path: str) -> None:
     body = two_stores.client.get(f"{path}?store={two_stores.harbor.id}").get_data(as_text=True)
 
@@ -75,7 +75,7 @@ def test_the_navigation_keeps_the_store(two_stores) -> None:
     body = two_stores.client.get(f"/inventory?store={harbor}").get_data(as_text=True)
 
     for path in ("/reports/low-stock", "/reports/reorder", "/catalog/products",
-                 "/catalog/locations", "/movements"):
+                 "/catalog/locations", "/movements", "/activity"):
         assert f'href="{path}?store={harbor}"' in body, path
 
 
