@@ -237,9 +237,11 @@ def scan(page: Page, code: str) -> None:
     # drops input until the new page has painted, so what a scanner types in that moment
     # is lost (a known limit; a person aiming at the next code is never that quick). The
     # next scan waits for the paint.
-    page.wait_for_function(
-        "performance.getEntriesByName('first-contentful-paint').length > 0"
-    )
+    # (Polled from here: wait_for_function evaluates a string, which the page's CSP forbids.)
+    for _ in range(100):
+        if page.evaluate("performance.getEntriesByName('first-contentful-paint').length"):
+            break
+        page.wait_for_timeout(20)
     page.keyboard.type(code, delay=5)
     page.keyboard.press("Enter")
 
