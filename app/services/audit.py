@@ -29,6 +29,8 @@ SECRET_FIELDS = frozenset({
 SECRET = "(secret)"
 
 INSERT_EVENT = insert(AuditEvent.__table__)
+# The action of a low-stock threshold change, wherever it is made (one entry, bulk, import).
+THRESHOLD_SET = "entry.threshold_set"
 
 
 @dataclass(frozen=True)

@@ -310,7 +310,9 @@ def test_bulk_threshold_sets_every_entry_without_ledger_rows(three, owner, store
     change = stock.bulk_threshold(actor=owner, selection=stock.selection(entry_ids=ids(three)),
                                  low_stock_threshold=6)
 
+    batch = change.details.pop("batch_ref")
     assert change.details == {"count": 3, "changed": 3, "low_stock_threshold": 6}
+    assert len(batch) == 32
     for entry in three:
         row = stored(entry.id)
         assert (row["low_stock_threshold"], row["version"]) == (6, entry.version)

@@ -22,6 +22,8 @@ from app.clock import utcnow
 from app.extensions import db
 from app.models import Store
 from app.permissions import ADJUST, THRESHOLD, Actor
+from app.services import audit
+from app.services.audit import THRESHOLD_SET
 from app.services.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from app.services.queries import EntryFilters, filter_conditions, product_status
 from app.services.stock.engine import (
@@ -258,7 +260,8 @@ def bulk_threshold(
     idempotency_key: str | None = None,
 ) -> StockChange:
     """Set the low-stock threshold of every selected entry. As the single threshold
-    action: not a quantity change, so no ledger rows and versions stay. Raises
+    action: not a quantity change, so no ledger rows and versions stay; each entry whose
+    threshold changed gets an audit row, all under one batch. Raises
     ValidationError, NotFound, PermissionDenied."""
     _check_threshold(low_stock_threshold)
 
@@ -270,10 +273,17 @@ def bulk_threshold(
             session, actor, THRESHOLD, [row.id for row in rows],
             {"low_stock_threshold": low_stock_threshold, "updated_at": now}, true(),
         )
-        changed = sum(1 for line in plan.lines if line.before != line.after)
+        batch = uuid.uuid4().hex
+        changed = audit.record_many(session, actor, [
+            audit.Change(
+                THRESHOLD_SET, "entry", row.id, f"{row.sku} at {row.location_code}",
+                row.store_id, row.product_id, {"low_stock_threshold": (line.before, line.after)},
+            )
+            for row, line in zip(rows, plan.lines, strict=True) if line.before != line.after
+        ], batch_ref=batch, now=now)
         return StockChange(
             "bulk_threshold",
-            details={"count": len(rows), "changed": changed,
+            details={"count": len(rows), "changed": changed, "batch_ref": batch,
                      "low_stock_threshold": low_stock_threshold},
         )
 

@@ -22,6 +22,8 @@ from app.clock import utcnow
 from app.database import insert_ignoring_conflicts
 from app.models import UNLIMITED_TYPES
 from app.permissions import ADJUST, CATALOG, DELETE, THRESHOLD, Actor
+from app.services import audit
+from app.services.audit import THRESHOLD_SET
 from app.services.errors import (
     BelowReserved,
     Conflict,
@@ -135,15 +137,24 @@ def set_threshold(
     low_stock_threshold: int,
     idempotency_key: str | None = None,
 ) -> StockChange:
-    """Set the low-stock threshold (0 disables it); the status follows at once."""
+    """Set the low-stock threshold (0 disables it); the status follows at once. A change
+    leaves an audit row (setting the value it already has records nothing)."""
     check = Checker()
     check.whole("low_stock_threshold", low_stock_threshold, minimum=0)
     check.done()
 
     def work(session: Session) -> StockChange:
         # Not a quantity change: no ledger row, and the version stays so open forms stay valid.
+        # The audit trail keeps who changed it from what: the row is read under its lock.
         if not is_id(entry_id):
             raise NotFound("Inventory entry not found.", {"entry_id": "No such inventory entry."})
+        before = session.execute(
+            select(entries.c.low_stock_threshold, products.c.sku, locations.c.code)
+            .join(products, products.c.id == entries.c.product_id)
+            .join(locations, locations.c.id == entries.c.location_id)
+            .where(entries.c.id == entry_id, store_scope(actor, THRESHOLD))
+            .with_for_update(of=entries)
+        ).one_or_none()
         row = session.execute(
             update(entries)
             .where(entries.c.id == entry_id, store_scope(actor, THRESHOLD))
@@ -154,6 +165,12 @@ def set_threshold(
             entry_for(session, actor, THRESHOLD, entry_id)
             # pragma: no cover - raced a delete
             raise NotFound("Inventory entry not found.", {"entry_id": "No such inventory entry."})
+        if before is not None and before.low_stock_threshold != low_stock_threshold:
+            audit.record(
+                session, actor, THRESHOLD_SET, "entry", row.id, f"{before.sku} at {before.code}",
+                store_id=row.store_id, product_id=row.product_id,
+                changes={"low_stock_threshold": (before.low_stock_threshold, low_stock_threshold)},
+            )
         return StockChange(
             "threshold", (EntryState.of(row),), details={"low_stock_threshold": low_stock_threshold}
         )
@@ -262,6 +279,14 @@ def create_entry(
         ).one_or_none()
         if row is None:
             raise DuplicateEntry(f"{product.sku} already has an entry at {location.code}.")
+        # The entry is a record as well as stock: its start, with the settings it began
+        # with, is in the audit trail; its opening stock is in the ledger.
+        audit.record(
+            session, actor, "entry.created", "entry", row.id, f"{product.sku} at {location.code}",
+            store_id=row.store_id, product_id=row.product_id, now=now,
+            changes={"low_stock_threshold": (None, low_stock_threshold),
+                     "incoming_quantity": (None, incoming_quantity)},
+        )
         moved: tuple[int, ...] = ()
         if quantity:
             moved = (

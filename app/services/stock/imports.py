@@ -25,7 +25,8 @@ from app.extensions import db
 from app.models import UNLIMITED_TYPES, Store
 from app.models.stores import normalize_location_code
 from app.permissions import ADJUST, CATALOG, READ, THRESHOLD, Actor
-from app.services import csvfile
+from app.services import audit, csvfile
+from app.services.audit import THRESHOLD_SET
 from app.services.errors import Conflict, ValidationError
 from app.services.stock.engine import (
     SQLITE_TIME,
@@ -667,6 +668,19 @@ def _write(
     write_ledger(
         session, actor, [_ledger_row(r) for r in ledger], now, batch_ref=ref, want_ids=False
     )
+    # Not stock, so not the ledger: new entries and changed thresholds go to the audit
+    # trail, under the same batch as the ledger rows.
+    # (`creates` was taken before the entries existed: a row no longer says it creates.)
+    new = {id(r) for r in creates}
+    audit.record_many(session, actor, [
+        audit.Change(
+            "entry.created" if id(r) in new else THRESHOLD_SET, "entry", r.entry_id,
+            f"{r.sku} at {r.location}", r.store_id, r.product_id,
+            {"low_stock_threshold": (None if id(r) in new else r.old_threshold or 0,
+                                     _threshold_after(r))},
+        )
+        for r in plan.rows if id(r) in new or r.threshold_changes
+    ], batch_ref=ref, now=now)
     return ImportResult(
         batch_ref=ref, created=len(creates), updated=len(stock) + len(thresholds_only),
         thresholds=sum(1 for r in plan.rows if r.threshold_changes), movements=len(ledger),
