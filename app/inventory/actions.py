@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from app import permissions as perm
-from app.clock import utcnow
 from app.inventory import forms
 from app.permissions import Actor
 from app.services import queries, stock
@@ -90,7 +88,8 @@ def _reserve(actor: Actor, entry: EntryView, form: Any, key: str) -> StockChange
     return stock.reserve_stock(
         actor=actor, entry_id=entry.id, quantity=form.quantity.number,
         order_ref=form.order_ref.data, line_ref=clean_text(form.line_ref.data),
-        expires_at=utcnow() + timedelta(minutes=minutes) if minutes else None,
+        # A while, not a moment: a repeat of this post replays instead of being refused.
+        expires_in_seconds=minutes * 60 if minutes else None,
         idempotency_key=key,
     )
 

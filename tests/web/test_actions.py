@@ -366,6 +366,37 @@ def test_double_submit_without_htmx_applies_once(
     assert [m.type for m in movements_of(place.entry.id)].count("reserved") == 2
 
 
+def test_a_hold_with_minutes_submitted_twice_a_minute_apart_is_held_once(
+    owner_scene: Callable[..., SimpleNamespace],
+    db_state: Callable[[], Any],
+    htmx: Htmx,
+) -> None:
+    """The dialog sends hold minutes, a while rather than a moment: its repeat, even a
+    minute later, is the same request and replays instead of being refused as another."""
+    from datetime import datetime, timedelta
+
+    from app.clock import frozen_at
+
+    place = owner_scene("reserve")
+    form = {**valid_form("reserve", place), "hold_minutes": "30"}
+    start = datetime(2030, 1, 1, 9, 0)
+    with frozen_at(start):
+        first = htmx.post(place.client, place.url, data=form)
+    after_first = db_state()
+    with frozen_at(start + timedelta(minutes=1)):
+        second = htmx.post(place.client, place.url, data=form)
+
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert db_state() == after_first
+    db.session.rollback()
+    newest = db.session.scalars(
+        db.select(Reservation).where(Reservation.entry_id == place.entry.id)
+        .order_by(Reservation.id.desc())
+    ).first()
+    assert newest is not None and newest.expires_at == start + timedelta(minutes=30)
+    assert len(after_first.reservations) == 2  # the setup hold and this one
+
+
 def test_double_submit_of_a_versioned_set_is_a_replay_not_a_conflict(
     owner_scene: Callable[..., SimpleNamespace],
     read_entry: Callable[..., Any],

@@ -15,7 +15,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy import (
@@ -527,6 +527,31 @@ def insert_reservation(
     ).scalar_one()
 
 
+# The longest a hold may be given to live, from now.
+MAX_EXPIRY_SECONDS = 30 * 24 * 3600
+
+
+def check_expiry(check: Checker, expires_at: Any, expires_in_seconds: Any) -> None:
+    """A hold ends at a moment (`expires_at`) or after a while (`expires_in_seconds`), one or
+    neither. A while is what a form or a retried request should send: it means the same on
+    every repeat, so a keyed retry replays instead of looking like another request."""
+    check.moment("expires_at", expires_at)
+    if expires_in_seconds is not None:
+        if expires_at is not None:
+            check.fail("expires_in_seconds", "Give expires_at or expires_in_seconds, not both.")
+        check.whole("expires_in_seconds", expires_in_seconds, minimum=1)
+        if type(expires_in_seconds) is int and expires_in_seconds > MAX_EXPIRY_SECONDS:
+            check.fail("expires_in_seconds", f"Must be at most {MAX_EXPIRY_SECONDS}.")
+
+
+def expiry(expires_at: datetime | None, expires_in_seconds: int | None, now: datetime
+           ) -> datetime | None:
+    """When a hold made `now` ends, from what check_expiry accepted."""
+    if expires_in_seconds:
+        return now + timedelta(seconds=expires_in_seconds)
+    return expires_at
+
+
 def require_future_expiry(expires_at: datetime | None, now: datetime) -> None:
     """Checked inside the work, not before it: a keyed retry of a hold whose expiry has
     since passed replays the first result instead of failing validation."""
@@ -547,6 +572,7 @@ __all__ = [
     "EXPIRY_ACTOR",
     "HOLD",
     "LEDGER_COLUMNS",
+    "MAX_EXPIRY_SECONDS",
     "MAX_ORDER_LINES",
     "RECORD_COUNT",
     "RELEASE_HOLD",
@@ -559,11 +585,13 @@ __all__ = [
     "StockChange",
     "available",
     "change_entry",
+    "check_expiry",
     "check_order_refs",
     "chunks",
     "ensure_entry",
     "entry_exists",
     "entry_for",
+    "expiry",
     "guarded",
     "insert_reservation",
     "lock_entries",

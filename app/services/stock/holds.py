@@ -35,9 +35,11 @@ from app.services.stock.engine import (
     StockChange,
     available,
     change_entry,
+    check_expiry,
     check_order_refs,
     entries,
     entry_for,
+    expiry,
     insert_reservation,
     record,
     require,
@@ -58,18 +60,21 @@ def reserve_stock(
     expires_at: datetime | None = None,
     reason: str | None = None,
     idempotency_key: str | None = None,
+    expires_in_seconds: int | None = None,
 ) -> StockChange:
-    """Hold units of an entry for an order line. Raises InsufficientStock."""
+    """Hold units of an entry for an order line, until `expires_at` or for
+    `expires_in_seconds` (one or neither). Raises InsufficientStock."""
     check = Checker()
     check.whole("quantity", quantity, minimum=1)
     check_order_refs(check, order_ref, line_ref)
-    check.moment("expires_at", expires_at)
+    check_expiry(check, expires_at, expires_in_seconds)
     check.text("reason", reason, required=False, max_length=200)
     check.done()
 
     def work(session: Session) -> StockChange:
         now = utcnow()
         require_future_expiry(expires_at, now)
+        until = expiry(expires_at, expires_in_seconds, now)
 
         def attempt() -> Row[Any] | None:
             return change_entry(session, actor, RESERVE, HOLD, entry_id, now, n=quantity)
@@ -84,7 +89,7 @@ def reserve_stock(
                 current = entry_for(session, actor, RESERVE, entry_id)
                 raise InsufficientStock(available(current), quantity)
         reservation_id = insert_reservation(
-            session, actor, row, quantity, order_ref, line_ref, expires_at, now
+            session, actor, row, quantity, order_ref, line_ref, until, now
         )
         movement = record(
             session, actor, row, "reserved", 0, quantity, now,
@@ -98,6 +103,7 @@ def reserve_stock(
         {
             "entry_id": entry_id, "quantity": quantity, "order_ref": order_ref,
             "line_ref": line_ref, "expires_at": expires_at, "reason": reason,
+            "expires_in_seconds": expires_in_seconds,
         },
         work,
     )

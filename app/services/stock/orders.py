@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, func, select, update
@@ -34,6 +34,7 @@ from app.services.errors import (
 from app.services.stock.engine import (
     ADD_ON_HAND,
     HOLD,
+    MAX_EXPIRY_SECONDS,
     MAX_ORDER_LINES,
     RELEASE_HOLD,
     SHIP_HOLD,
@@ -41,8 +42,10 @@ from app.services.stock.engine import (
     StockChange,
     available,
     change_entry,
+    check_expiry,
     entries,
     entry_for,
+    expiry,
     insert_reservation,
     locations,
     lock_entries,
@@ -57,7 +60,6 @@ from app.services.stock.holds import expire_entry
 from app.services.stores import require_store
 from app.services.validation import Checker, clean_text, is_id
 
-MAX_EXPIRY_SECONDS = 30 * 24 * 3600
 # A line counts as reserved while its hold is active or has shipped.
 HOLDING = ("active", "fulfilled")
 
@@ -80,20 +82,14 @@ def reserve_order(
     line, Conflict when a line was reserved with other values, NotFound, ValidationError."""
     check = Checker()
     _check_order(check, store_id, order_ref)
-    check.moment("expires_at", expires_at)
-    if expires_in_seconds is not None:
-        if expires_at is not None:
-            check.fail("expires_in_seconds", "Give expires_at or expires_in_seconds, not both.")
-        check.whole("expires_in_seconds", expires_in_seconds, minimum=1)
-        if type(expires_in_seconds) is int and expires_in_seconds > MAX_EXPIRY_SECONDS:
-            check.fail("expires_in_seconds", f"Must be at most {MAX_EXPIRY_SECONDS}.")
+    check_expiry(check, expires_at, expires_in_seconds)
     _check_lines(check, lines, quantity=True, product=True, line_ref_required=False)
     check.done()
 
     def work(session: Session) -> StockChange:
         now = utcnow()
         require_future_expiry(expires_at, now)
-        until = now + timedelta(seconds=expires_in_seconds) if expires_in_seconds else expires_at
+        until = expiry(expires_at, expires_in_seconds, now)
         ref = clean_text(order_ref)
         require_store(actor, RESERVE, store_id)
         found, _physical, by_key = _resolve_lines(session, store_id, lines)
