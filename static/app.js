@@ -82,11 +82,9 @@
       window.htmx.ajax("GET", trigger.getAttribute("href"),
         { source: trigger, target: "#dialog-slot", swap: "innerHTML" });
     }
-    var closer = event.target.closest("[data-close-dialog]");
-    if (closer) {
-      var own = closer.closest("dialog");
-      if (own && own.id !== "action-dialog") { own.close(); } else { closeDialog(); }
-    }
+    if (event.target.closest("[data-close-dialog]")) { closeDialog(); }
+    var help = event.target.closest("[data-close-help]");
+    if (help && help.closest("dialog")) { help.closest("dialog").close(); }
   });
 
   document.addEventListener("htmx:afterSwap", function (event) {
