@@ -33,7 +33,8 @@ from app.models import (
     User,
 )
 from app.permissions import ADJUST, RESERVE, Actor, actor_for_user, system_actor
-from app.services import accounts, catalog, inventory, queries, stores
+from app.services import catalog, inventory, queries, stores
+from app.services.people import accounts, members
 
 DEMO_PASSWORD = "stockroom-demo-2026"
 DEFAULT_SEED = 2026
@@ -499,8 +500,8 @@ class _Seeder:
                 platform_admin=user.role == "platform admin", store_slug=slug, role=role,
                 grants=grants,
             ).id
-        stores.add_member(actor=system_actor("demo-setup"), store_id=harbor.id,
-                          user_id=made["owner"], role="owner")
+        members.add_user_to_store(actor=system_actor("demo-setup"), store_id=harbor.id,
+                                  user_id=made["owner"], role="owner")
         admin, owner = actor_for_user(made["platform admin"]), actor_for_user(made["owner"])
         manager, staff = actor_for_user(made["store admin"]), actor_for_user(made["staff"])
         northwind.people, northwind.lead = [staff, staff, manager, owner], manager

@@ -13,8 +13,8 @@ from app.account import bp
 from app.account.forms import EXPIRY_DAYS, PERMISSION_LABELS, CreateTokenForm, RevokeTokenForm
 from app.clock import utcnow
 from app.permissions import READ
-from app.services import tokens
 from app.services.errors import ValidationError
+from app.services.people import tokens
 
 # The service's field names as this form names them.
 FORM_FIELDS = {"expires_at": "expires_on", "store_ids": "stores"}

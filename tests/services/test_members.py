@@ -16,9 +16,10 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Membership, Store, User
 from app.permissions import ADJUST, AUDIT, MEMBERS, READ, RESERVE, Actor, actor_for_user
-from app.services import accounts, members, stores
+from app.services import stores
 from app.services.errors import Conflict, NotFound, PermissionDenied, ValidationError
-from app.services.members import LastOwner, OwnerRequired
+from app.services.people import accounts, credentials, members
+from app.services.people.ownership import LastOwner, OwnerRequired
 
 PASSWORD = "a long enough password"
 
@@ -160,7 +161,7 @@ def test_an_owner_creates_a_new_user_straight_into_the_store(store, people):
     assert change.created_user is True
     user = db.session.scalar(select(User).where(User.email == "new@example.test"))
     assert user is not None and user.name == "New Person" and user.active
-    assert accounts.authenticate("new@example.test", PASSWORD) is not None
+    assert credentials.authenticate("new@example.test", PASSWORD) is not None
     assert roles(store)["new@example.test"] == "admin"
 
 
@@ -481,7 +482,7 @@ def test_a_password_reset_rotates_the_session_token(people):
     accounts.reset_password(actor=people.platform, user_id=user.id, password="brand new secret")
     db.session.expire_all()
     assert db.session.get(User, user.id).session_token != token  # type: ignore[union-attr]
-    assert accounts.authenticate(user.email, "brand new secret") is not None
+    assert credentials.authenticate(user.email, "brand new secret") is not None
 
 
 def test_a_short_reset_password_changes_nothing(people, refused):

@@ -1,4 +1,8 @@
-"""Users and sign-in credentials: creating, deactivating and resetting accounts."""
+"""Accounts: opening, listing, deactivating and resetting users, and platform admin access.
+
+Passwords are checked and hashed by credentials.py; the rules that keep a store with an
+active owner and the platform with an active platform admin live in ownership.py.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -18,34 +20,15 @@ from app.models import ROLES, Membership, Store, User
 from app.models.users import new_session_token
 from app.permissions import GRANTABLE_TO_STAFF, Actor
 from app.services.errors import Conflict, NotFound, PermissionDenied
-from app.services.validation import Checker, identifier, is_id
-
-MIN_PASSWORD_LENGTH = 12
-USERS_PERMISSION = "users:manage"  # platform admins only; never part of a store role
-
-_hasher = PasswordHasher()  # Argon2id with the library's RFC 9106 low-memory profile
-# Verified against when the user does not exist, so both failures take the same time.
-_DUMMY_HASH = _hasher.hash("stockroom-dummy-password")
-
-
-def hash_password(password: str) -> str:
-    return _hasher.hash(password)
-
-
-def authenticate(email: str, password: str) -> User | None:
-    """The active user with these credentials, or None; unknown and wrong look alike."""
-    user = db.session.scalar(select(User).where(User.email == normalize_email(email)))
-    try:
-        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
-    except (VerificationError, InvalidHashError):
-        return None
-    if user is None or not user.active:
-        return None
-    return user
-
-
-def normalize_email(email: str) -> str:
-    return identifier(email).lower()
+from app.services.people import credentials
+from app.services.people.credentials import check_password, normalize_email
+from app.services.people.ownership import (
+    USERS_PERMISSION,
+    last_platform_admin,
+    lock_active_admins,
+    refuse_ownerless_stores,
+)
+from app.services.validation import Checker, is_id
 
 
 def create_user(
@@ -77,7 +60,7 @@ def create_user(
         if store is None:
             raise NotFound(f"No store with the slug {store_slug}.")
     user = User(
-        email=address, name=name.strip(), password_hash=hash_password(password),
+        email=address, name=name.strip(), password_hash=credentials.hash_password(password),
         is_platform_admin=platform_admin,
     )
     db.session.add(user)
@@ -91,14 +74,6 @@ def create_user(
     return user
 
 
-def end_sessions(user_id: int) -> None:
-    """Invalidate every signed session cookie of the user (sign-out)."""
-    with write_transaction() as session:
-        session.execute(
-            db.update(User).where(User.id == user_id).values(session_token=new_session_token())
-        )
-
-
 def check_account(check: Checker, *, email: Any, name: Any, password: Any) -> None:
     """The rules every new account meets, collected into `check`."""
     check.text("email", email, required=True, max_length=254)
@@ -108,15 +83,6 @@ def check_account(check: Checker, *, email: Any, name: Any, password: Any) -> No
             check.fail("email", "Enter an email address.")
     check.text("name", name, required=True, max_length=120)
     check_password(check, password)
-
-
-def check_password(check: Checker, password: Any, field: str = "password") -> None:
-    if not isinstance(password, str) or not password:
-        check.fail(field, "This field is required.")
-    elif len(password) < MIN_PASSWORD_LENGTH:
-        check.fail(field, f"Use at least {MIN_PASSWORD_LENGTH} characters.")
-    elif len(password) > 1024:
-        check.fail(field, "Use at most 1024 characters.")
 
 
 @dataclass(frozen=True)
@@ -169,7 +135,7 @@ def create_account(
     check.done()
     _require_platform_admin(actor)
     # Hashed before the transaction: Argon2 is slow on purpose, and SQLite has one writer.
-    hashed = hash_password(password)
+    hashed = credentials.hash_password(password)
     with write_transaction() as session:
         user = insert_user(session, email=email, name=name, password_hash=hashed,
                            platform_admin=platform_admin)
@@ -209,16 +175,14 @@ def set_user_active(*, actor: Actor, user_id: int, active: bool) -> UserView:
         raise Conflict("You cannot deactivate your own account.")
     with write_transaction() as session:
         if not active:
-            admins = _lock_active_admins(session, actor)
+            admins = lock_active_admins(session, actor)
             if admins == [user_id]:
-                raise _last_platform_admin(_user_view(session, user_id))
+                raise last_platform_admin(_user_view(session, user_id).name)
         target = _user_view(session, user_id)
         if target.active == active:
             return target
         if not active:
-            from app.services import members  # members builds on this module
-
-            members.refuse_ownerless_stores(session, user_id, target.name)
+            refuse_ownerless_stores(session, user_id, target.name)
         session.execute(
             update(User).where(User.id == user_id)
             .values(active=active, session_token=new_session_token())
@@ -237,12 +201,12 @@ def set_platform_admin(*, actor: Actor, user_id: int, admin: bool) -> UserView:
         raise Conflict("You cannot take away your own platform admin access; ask another "
                        "platform admin.")
     with write_transaction() as session:
-        admins = _lock_active_admins(session, actor)
+        admins = lock_active_admins(session, actor)
         target = _user_view(session, user_id)
         if target.is_platform_admin == admin:
             return target
         if not admin and admins == [user_id]:
-            raise _last_platform_admin(target)
+            raise last_platform_admin(target.name)
         session.execute(update(User).where(User.id == user_id).values(is_platform_admin=admin))
         return _user_view(session, user_id)
 
@@ -256,7 +220,7 @@ def reset_password(*, actor: Actor, user_id: int, password: str) -> UserView:
     _require_platform_admin(actor)
     if not is_id(user_id):
         raise NotFound("User not found.")
-    hashed = hash_password(password)
+    hashed = credentials.hash_password(password)
     with write_transaction() as session:
         _user_view(session, user_id)
         session.execute(
@@ -269,25 +233,6 @@ def reset_password(*, actor: Actor, user_id: int, password: str) -> UserView:
 def _require_platform_admin(actor: Actor) -> None:
     if not actor.is_platform_admin:
         raise PermissionDenied(USERS_PERMISSION)
-
-
-def _lock_active_admins(session: Session, actor: Actor) -> list[int]:
-    """The active platform admins' ids, locked in id order (PostgreSQL; SQLite's IMMEDIATE
-    transaction already excludes other writers), so two admins deactivating each other or
-    taking each other's access cannot both succeed. Raises PermissionDenied when the actor
-    was deactivated or lost the access since this request began."""
-    admins = list(session.execute(
-        select(User.id).where(User.is_platform_admin.is_(True), User.active.is_(True))
-        .order_by(User.id).with_for_update()
-    ).scalars())
-    if actor.user_id is not None and actor.user_id not in admins:
-        raise PermissionDenied(USERS_PERMISSION)
-    return admins
-
-
-def _last_platform_admin(user: UserView) -> Conflict:
-    return Conflict(f"{user.name} is the last active platform admin; make someone else "
-                    "platform admin first.")
 
 
 def _user_view(session: Session, user_id: int) -> UserView:
