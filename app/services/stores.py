@@ -29,6 +29,7 @@ from app.database import is_unique_violation, write_transaction
 from app.models import Location, Store
 from app.models.stores import normalize_location_code
 from app.permissions import CATALOG, Actor
+from app.services import audit
 from app.services.errors import Conflict, NotFound, PermissionDenied
 from app.services.validation import Checker, is_id
 
@@ -74,6 +75,9 @@ def create_store(*, actor: Actor, name: str, slug: str) -> Store:
             store = Store(name=name.strip(), slug=slug.strip())
             session.add(store)
             session.flush()
+            audit.record(session, actor, "store.created", "store", store.id, store.name,
+                         store_id=store.id,
+                         changes=audit.diff({}, {"name": store.name, "slug": store.slug}))
     except IntegrityError as exc:  # a concurrent create won the race for the slug
         if not is_unique_violation(exc, "slug"):
             raise
@@ -96,6 +100,8 @@ def rename_store(*, actor: Actor, store_id: int, name: str) -> StoreState:
             session.execute(
                 stores_table.update().where(stores_table.c.id == store_id).values(name=new_name)
             )
+            audit.record(session, actor, "store.renamed", "store", store_id, new_name,
+                         store_id=store_id, changes={"name": (current.name, new_name)})
     return StoreState(current.id, new_name, current.slug, current.archived_at,
                       previous_name=current.name)
 
@@ -113,6 +119,8 @@ def archive_store(*, actor: Actor, store_id: int) -> StoreState:
         session.execute(
             stores_table.update().where(stores_table.c.id == store_id).values(archived_at=now)
         )
+        audit.record(session, actor, "store.archived", "store", store_id, current.name,
+                     store_id=store_id, changes={"archived": (False, True)})
     return StoreState(current.id, current.name, current.slug, now)
 
 
@@ -127,6 +135,8 @@ def unarchive_store(*, actor: Actor, store_id: int) -> StoreState:
         session.execute(
             stores_table.update().where(stores_table.c.id == store_id).values(archived_at=None)
         )
+        audit.record(session, actor, "store.unarchived", "store", store_id, current.name,
+                     store_id=store_id, changes={"archived": (True, False)})
     return StoreState(current.id, current.name, current.slug, None)
 
 
@@ -155,6 +165,9 @@ def create_location(*, actor: Actor, store_id: int, code: str, name: str = "") -
             location = Location(store_id=store_id, code=normalized, name=(name or "").strip())
             session.add(location)
             session.flush()
+            audit.record(session, actor, "location.created", "location", location.id,
+                         normalized, store_id=store_id,
+                         changes=audit.diff({}, {"code": normalized, "name": location.name}))
     except IntegrityError as exc:
         if not is_unique_violation(exc, "code"):
             raise

@@ -18,7 +18,8 @@ from app.database import is_unique_violation, write_transaction
 from app.extensions import db
 from app.models import ROLES, Membership, Store, User
 from app.models.users import new_session_token
-from app.permissions import GRANTABLE_TO_STAFF, Actor
+from app.permissions import GRANTABLE_TO_STAFF, Actor, system_actor
+from app.services import audit
 from app.services.errors import Conflict, NotFound, PermissionDenied
 from app.services.people import credentials
 from app.services.people.credentials import check_password, normalize_email
@@ -40,8 +41,10 @@ def create_user(
     store_slug: str | None = None,
     role: str | None = None,
     grants: tuple[str, ...] = (),
+    actor: Actor | None = None,
 ) -> User:
-    """Create a user, optionally with a membership. Raises ValidationError, Conflict."""
+    """Create a user, optionally with a membership (the CLI and demo set-up; the audit
+    trail names `actor`, or the system). Raises ValidationError, Conflict, NotFound."""
     check = Checker()
     check_account(check, email=email, name=name, password=password)
     if role is not None and role not in ROLES:
@@ -52,26 +55,35 @@ def create_user(
     check.done()
 
     address = normalize_email(email)
-    if db.session.scalar(select(func.count()).where(User.email == address)):
-        raise Conflict(f"A user with the email {address} already exists.")
-    store = None
-    if store_slug is not None:
-        store = db.session.scalar(select(Store).where(Store.slug == store_slug))
-        if store is None:
-            raise NotFound(f"No store with the slug {store_slug}.")
-    user = User(
-        email=address, name=name.strip(), password_hash=credentials.hash_password(password),
-        is_platform_admin=platform_admin,
-    )
-    db.session.add(user)
-    db.session.flush()
-    if store is not None:
-        db.session.add(
-            Membership(user_id=user.id, store_id=store.id, role=role or "staff",
-                       grants=sorted(grants))
-        )
-    db.session.commit()
+    # Hashed before the transaction: Argon2 is slow on purpose, and SQLite has one writer.
+    hashed = credentials.hash_password(password)
+    by = actor or system_actor("create-user")
+    with write_transaction() as session:
+        user = insert_user(session, by, email=address, name=name, password_hash=hashed,
+                           platform_admin=platform_admin)
+        store = None
+        if store_slug is not None:
+            store = session.scalar(select(Store).where(Store.slug == store_slug))
+            if store is None:
+                raise NotFound(f"No store with the slug {store_slug}.")
+        if store is not None:
+            membership = Membership(user_id=user.id, store_id=store.id, role=role or "staff",
+                                    grants=sorted(grants))
+            session.add(membership)
+            session.flush()
+            audit.record(session, by, "member.added", "member", membership.id,
+                         f"{user.name} ({user.email})", store_id=store.id,
+                         changes=audit.diff({}, {"role": membership.role,
+                                                 "grants": membership.grants}))
     return user
+
+
+def record_created(session: Session, actor: Actor, user: User) -> None:
+    """The audit row of a new account: who it is and whether it is a platform admin."""
+    audit.record(session, actor, "user.created", "user", user.id,
+                 f"{user.name} ({user.email})",
+                 changes=audit.diff({}, {"email": user.email, "name": user.name,
+                                         "is_platform_admin": user.is_platform_admin}))
 
 
 def check_account(check: Checker, *, email: Any, name: Any, password: Any) -> None:
@@ -137,16 +149,17 @@ def create_account(
     # Hashed before the transaction: Argon2 is slow on purpose, and SQLite has one writer.
     hashed = credentials.hash_password(password)
     with write_transaction() as session:
-        user = insert_user(session, email=email, name=name, password_hash=hashed,
+        user = insert_user(session, actor, email=email, name=name, password_hash=hashed,
                            platform_admin=platform_admin)
         return _user_view(session, user.id)
 
 
 def insert_user(
-    session: Session, *, email: str, name: str, password_hash: str,
+    session: Session, actor: Actor, *, email: str, name: str, password_hash: str,
     platform_admin: bool = False,
 ) -> User:
-    """Add a checked account inside the caller's write transaction. Raises Conflict."""
+    """Add a checked account, and its audit row, inside the caller's write transaction.
+    Raises Conflict."""
     address = normalize_email(email)
     if session.scalar(select(func.count()).where(User.email == address)):
         raise Conflict(f"A user with the email {address} already exists.")
@@ -160,6 +173,7 @@ def insert_user(
         if not is_unique_violation(exc, "email"):
             raise
         raise Conflict(f"A user with the email {address} already exists.") from exc
+    record_created(session, actor, user)
     return user
 
 
@@ -187,6 +201,8 @@ def set_user_active(*, actor: Actor, user_id: int, active: bool) -> UserView:
             update(User).where(User.id == user_id)
             .values(active=active, session_token=new_session_token())
         )
+        audit.record(session, actor, "user.reactivated" if active else "user.deactivated",
+                     "user", user_id, target.label, changes={"active": (not active, active)})
         return _user_view(session, user_id)
 
 
@@ -208,6 +224,10 @@ def set_platform_admin(*, actor: Actor, user_id: int, admin: bool) -> UserView:
         if not admin and admins == [user_id]:
             raise last_platform_admin(target.name)
         session.execute(update(User).where(User.id == user_id).values(is_platform_admin=admin))
+        audit.record(session, actor,
+                     "user.platform_admin_granted" if admin else "user.platform_admin_revoked",
+                     "user", user_id, target.label,
+                     changes={"is_platform_admin": (not admin, admin)})
         return _user_view(session, user_id)
 
 
@@ -222,12 +242,15 @@ def reset_password(*, actor: Actor, user_id: int, password: str) -> UserView:
         raise NotFound("User not found.")
     hashed = credentials.hash_password(password)
     with write_transaction() as session:
-        _user_view(session, user_id)
+        target = _user_view(session, user_id)
         session.execute(
             update(User).where(User.id == user_id)
             .values(password_hash=hashed, session_token=new_session_token())
         )
-        return _user_view(session, user_id)
+        # The writer records a secret field as changed and never its values.
+        audit.record(session, actor, "user.password_reset", "user", user_id, target.label,
+                     changes={"password": (None, None)})
+        return target
 
 
 def _require_platform_admin(actor: Actor) -> None:

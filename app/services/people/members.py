@@ -31,6 +31,7 @@ from app.permissions import (
     THRESHOLD,
     Actor,
 )
+from app.services import audit
 from app.services.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from app.services.people import accounts, credentials, ownership
 from app.services.people.ownership import LastOwner, Owner, OwnerRequired
@@ -187,7 +188,8 @@ def add_member(
             user_id = session.scalar(select(User.id).where(User.email == address))
             created = False
             if user_id is None:
-                user_id = _create_for_store(session, is_owner, email, name, password, hashed)
+                user_id = _create_for_store(session, actor, is_owner, email, name, password,
+                                            hashed)
                 created = True
             elif session.scalar(
                 select(func.count()).where(Membership.user_id == user_id,
@@ -199,6 +201,8 @@ def add_member(
             session.add(membership)
             session.flush()
             member = _member(session, store_id, membership.id)
+            _record(session, actor, "member.added", member,
+                    audit.diff({}, {"role": role, "grants": wanted}))
     except IntegrityError as exc:  # a concurrent add of the same person won
         if not is_unique_violation(exc, "user_id", "store_id"):
             raise
@@ -230,6 +234,8 @@ def change_role(
                 .values(role=role, grants=list(before.grants) if role == "staff" else [])
             )
         after = _member(session, store_id, membership_id)
+        if before.role != role:
+            _record(session, actor, "member.role_changed", after, _changed(before, after))
     return MemberChange(member=after, store=store, previous_role=before.role,
                         previous_grants=before.grants)
 
@@ -253,6 +259,8 @@ def set_grants(
             update(Membership).where(Membership.id == before.id).values(grants=wanted)
         )
         after = _member(session, store_id, membership_id)
+        if after.grants != before.grants:
+            _record(session, actor, "member.grants_changed", after, _changed(before, after))
     return MemberChange(member=after, store=store, previous_role=before.role,
                         previous_grants=before.grants)
 
@@ -272,6 +280,8 @@ def remove_member(*, actor: Actor, store_id: int, membership_id: int) -> MemberC
             if _only_owner(owners, before):
                 raise LastOwner(before.name, store.name, active=len(owners) > 1)
         session.execute(delete(Membership).where(Membership.id == before.id))
+        _record(session, actor, "member.removed", before,
+                {"role": (before.role, None), "grants": (list(before.grants), None)})
     return MemberChange(member=before, store=store, previous_role=before.role,
                         previous_grants=before.grants)
 
@@ -314,6 +324,8 @@ def add_user_to_store(
             )
             session.add(membership)
             session.flush()
+            _record(session, actor, "member.added", _member(session, store_id, membership.id),
+                    audit.diff({}, {"role": role, "grants": sorted(grants)}))
     except IntegrityError as exc:
         if not is_unique_violation(exc, "user_id", "store_id"):
             raise
@@ -322,6 +334,19 @@ def add_user_to_store(
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _record(
+    session: Session, actor: Actor, action: str, member: MemberView,
+    changes: dict[str, tuple[Any, Any]],
+) -> None:
+    audit.record(session, actor, action, "member", member.id,
+                 f"{member.name} ({member.email})", store_id=member.store_id, changes=changes)
+
+
+def _changed(before: MemberView, after: MemberView) -> dict[str, tuple[Any, Any]]:
+    return audit.diff({"role": before.role, "grants": list(before.grants)},
+                      {"role": after.role, "grants": list(after.grants)})
 
 
 def _refuse(field: str, message: str) -> NoReturn:
@@ -353,8 +378,8 @@ def _checked_grants(grants: Iterable[str]) -> list[str]:
 
 
 def _create_for_store(
-    session: Session, is_owner: bool, email: str, name: str | None, password: str | None,
-    password_hash: str | None,
+    session: Session, actor: Actor, is_owner: bool, email: str, name: str | None,
+    password: str | None, password_hash: str | None,
 ) -> int:
     if not is_owner:
         _refuse("email", "No user has this email. Ask an owner of the store to create "
@@ -366,7 +391,7 @@ def _create_for_store(
     accounts.check_account(check, email=email, name=name, password=password)
     check.done()
     assert password_hash is not None  # a checked password was hashed before the transaction
-    user = accounts.insert_user(session, email=email, name=name or "",
+    user = accounts.insert_user(session, actor, email=email, name=name or "",
                                 password_hash=password_hash)
     return user.id
 
