@@ -18,8 +18,8 @@ from app.people.forms import (
     ResetPasswordForm,
     RoleForm,
 )
-from app.services.errors import Conflict, PermissionDenied, ValidationError
-from app.services.people import accounts, credentials, members, ownership
+from app.services.errors import Conflict, ValidationError
+from app.services.people import accounts, credentials, members
 from app.web import current_actor
 from app.web.htmx import is_htmx, trigger, vary_on_htmx
 
@@ -40,7 +40,7 @@ def create_user():  # type: ignore[no-untyped-def]
     """Open an account (platform admins)."""
     actor = current_actor()
     if not actor.is_platform_admin:
-        raise PermissionDenied(ownership.USERS_PERMISSION)
+        abort(404)  # accounts are platform admins' alone, as /admin is: no hint they exist
     form = CreateUserForm()
     if not form.validate():
         return _users_page(form, status=422)

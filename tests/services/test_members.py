@@ -577,3 +577,18 @@ def test_only_platform_admins_change_platform_admin_access(people, refused):
     for actor in (people.owner, people.admin, people.staff):
         with refused(PermissionDenied):
             accounts.set_platform_admin(actor=actor, user_id=people.staff_user.id, admin=True)
+
+
+@pytest.mark.parametrize("verb", [
+    lambda actor, user_id: accounts.get_user(actor, user_id),
+    lambda actor, user_id: accounts.set_user_active(actor=actor, user_id=user_id, active=False),
+    lambda actor, user_id: accounts.set_platform_admin(actor=actor, user_id=user_id, admin=True),
+    lambda actor, user_id: accounts.reset_password(actor=actor, user_id=user_id,
+                                                   password="long enough password"),
+], ids=["get", "deactivate", "platform-admin", "password"])
+def test_an_account_is_not_found_by_anyone_but_a_platform_admin(store, people, refused, verb):
+    """404, as /admin answers them and as for an id that does not exist: an owner learns
+    nothing about accounts, not even their own staff's."""
+    for target in (people.staff_user.id, 999_999):
+        with refused(NotFound, "User not found."):
+            verb(people.owner, target)

@@ -131,8 +131,8 @@ def list_users(actor: Actor) -> list[UserView]:
 
 
 def get_user(actor: Actor, user_id: int) -> UserView:
-    """One user. Raises PermissionDenied, NotFound."""
-    _require_platform_admin(actor)
+    """One user. Raises NotFound (also for anyone but a platform admin)."""
+    _require_user_admin(actor, user_id)
     return _user_view(db.session, user_id)
 
 
@@ -181,10 +181,9 @@ def set_user_active(*, actor: Actor, user_id: int, active: bool) -> UserView:
     """Deactivate or reactivate an account. Deactivating ends the user's sessions at their
     next request. Nobody deactivates themselves, the last active platform admin, or the
     last active owner of a store that is not archived.
-    Raises PermissionDenied, NotFound, Conflict (LastOwner)."""
-    _require_platform_admin(actor)
-    if not is_id(user_id):
-        raise NotFound("User not found.")
+    Raises NotFound (also for anyone but a platform admin), Conflict (LastOwner),
+    PermissionDenied (the actor lost platform admin access meanwhile)."""
+    _require_user_admin(actor, user_id)
     if not active and user_id == actor.user_id:
         raise Conflict("You cannot deactivate your own account.")
     with write_transaction() as session:
@@ -209,10 +208,9 @@ def set_user_active(*, actor: Actor, user_id: int, active: bool) -> UserView:
 def set_platform_admin(*, actor: Actor, user_id: int, admin: bool) -> UserView:
     """Give or take away platform admin access; it takes effect at the user's next request.
     Nobody takes away their own, and the last active platform admin keeps theirs.
-    Raises PermissionDenied, NotFound, Conflict."""
-    _require_platform_admin(actor)
-    if not is_id(user_id):
-        raise NotFound("User not found.")
+    Raises NotFound (also for anyone but a platform admin), Conflict, PermissionDenied
+    (the actor lost platform admin access meanwhile)."""
+    _require_user_admin(actor, user_id)
     if not admin and user_id == actor.user_id:
         raise Conflict("You cannot take away your own platform admin access; ask another "
                        "platform admin.")
@@ -233,13 +231,11 @@ def set_platform_admin(*, actor: Actor, user_id: int, admin: bool) -> UserView:
 
 def reset_password(*, actor: Actor, user_id: int, password: str) -> UserView:
     """Give a user a new password and end every session they have.
-    Raises ValidationError, PermissionDenied, NotFound."""
+    Raises ValidationError, NotFound (also for anyone but a platform admin)."""
     check = Checker()
     check_password(check, password)
     check.done()
-    _require_platform_admin(actor)
-    if not is_id(user_id):
-        raise NotFound("User not found.")
+    _require_user_admin(actor, user_id)
     hashed = credentials.hash_password(password)
     with write_transaction() as session:
         target = _user_view(session, user_id)
@@ -256,6 +252,13 @@ def reset_password(*, actor: Actor, user_id: int, password: str) -> UserView:
 def _require_platform_admin(actor: Actor) -> None:
     if not actor.is_platform_admin:
         raise PermissionDenied(USERS_PERMISSION)
+
+
+def _require_user_admin(actor: Actor, user_id: object) -> None:
+    # Accounts belong to no store a member manages: to anyone but a platform admin every
+    # account is as absent as an id that does not exist, as the /admin area is (404).
+    if not actor.is_platform_admin or not is_id(user_id):
+        raise NotFound("User not found.")
 
 
 def _user_view(session: Session, user_id: int) -> UserView:
