@@ -156,7 +156,7 @@ def create_user(
     role: str | None, grants: tuple[str, ...],
 ) -> None:
     """Create a user who can sign in, optionally with a role in one store."""
-    from app.services import accounts
+    from app.services.people import accounts
 
     if (role or grants) and not store_slug:
         raise click.UsageError("--role and --grant need --store.")
@@ -275,7 +275,7 @@ def _import_actor(email: str | None) -> Any:
 
     from app.models import User
     from app.permissions import actor_for_user, system_actor
-    from app.services.accounts import normalize_email
+    from app.services.people.credentials import normalize_email
 
     if email is None:
         return system_actor("import")

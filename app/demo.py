@@ -15,17 +15,15 @@ import re
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, func, select
 
 from app.clock import frozen_at, utcnow
-from app.database import write_transaction
 from app.extensions import db
 from app.models import (
-    AuditEvent,
     InventoryEntry,
     Location,
     Product,
@@ -35,7 +33,8 @@ from app.models import (
     User,
 )
 from app.permissions import ADJUST, RESERVE, Actor, actor_for_user, system_actor
-from app.services import accounts, audit, catalog, queries, stock, stores
+from app.services import catalog, queries, stock, stores
+from app.services.people import accounts, members
 
 DEMO_PASSWORD = "stockroom-demo-2026"
 DEFAULT_SEED = 2026
@@ -460,8 +459,6 @@ class _Seeder:
         self.sequence = itertools.count()
         self.po_numbers = itertools.count(4_101)
         self.opening: dict[int, tuple[int, int]] = {}  # product id -> on-hand range
-        # Changes that are not stock, for the Activity screen: (when, who, what, ...).
-        self.changes: list[tuple[datetime, Actor, audit.Change]] = []
 
     # ---- set-up ---------------------------------------------------------------------
 
@@ -475,7 +472,6 @@ class _Seeder:
         self.schedule_days()
         self.replay()
         self.set_the_scene()
-        self.record_changes()
 
     def create_stores(self) -> None:
         platform = system_actor("demo-setup")
@@ -486,13 +482,6 @@ class _Seeder:
                                              name=name).id
                 for code, name in spec.locations
             }
-            when = utcnow()
-            self.changes.append((when, platform, audit.Change(
-                "store.created", "store", store.id, spec.name, store.id, None,
-                {"name": (None, spec.name), "slug": (None, spec.slug)})))
-            self.changes.extend((when, platform, audit.Change(
-                "location.created", "location", location_id, code, store.id, None,
-                {"code": (None, code)})) for code, location_id in locations.items())
             self.stores.append(_Store(spec, store.id, locations))
 
     def create_users(self) -> None:
@@ -511,12 +500,8 @@ class _Seeder:
                 platform_admin=user.role == "platform admin", store_slug=slug, role=role,
                 grants=grants,
             ).id
-        setup = system_actor("demo-setup")
-        stores.add_member(actor=setup, store_id=harbor.id, user_id=made["owner"], role="owner")
-        owner_email = next(u.email for u in USERS if u.role == "owner")
-        self.changes.append((utcnow(), setup, audit.Change(
-            "member.added", "member", made["owner"], owner_email, harbor.id, None,
-            {"role": (None, "owner")})))
+        members.add_user_to_store(actor=system_actor("demo-setup"), store_id=harbor.id,
+                                  user_id=made["owner"], role="owner")
         admin, owner = actor_for_user(made["platform admin"]), actor_for_user(made["owner"])
         manager, staff = actor_for_user(made["store admin"]), actor_for_user(made["staff"])
         northwind.people, northwind.lead = [staff, staff, manager, owner], manager
@@ -907,25 +892,6 @@ class _Seeder:
 
     # ---- the present ----------------------------------------------------------------
 
-    def record_changes(self) -> None:
-        """The trail of the demo's changes that are not stock (a member added, thresholds
-        set), so the Activity screen has something to show. Verbs that record their own
-        changes make this unnecessary: then it adds nothing."""
-        if db.session.scalar(select(func.count()).select_from(AuditEvent)):
-            db.session.rollback()
-            return
-        labels = dict(db.session.execute(
-            select(InventoryEntry.id, Product.sku + " at " + Location.code)
-            .join(Product, Product.id == InventoryEntry.product_id)
-            .join(Location, Location.id == InventoryEntry.location_id)
-        ).all())
-        db.session.rollback()
-        with write_transaction() as session:
-            for when, actor, change in self.changes:
-                if change.object_type == "entry":
-                    change = replace(change, label=labels.get(change.object_id, "—"))
-                audit.record_many(session, actor, [change], now=when)
-
     def set_the_scene(self) -> None:
         """The last hours before now: a few sell-outs, low shelves and holds, so that every
         status and every kind of reservation is there to look at."""
@@ -955,9 +921,6 @@ class _Seeder:
                         entry.threshold = self.rng.randint(3, 8)
                         stock.set_threshold(actor=store.lead, entry_id=entry.id,
                                                 low_stock_threshold=entry.threshold)
-                        self.changes.append((moment, store.lead, audit.Change(
-                            "entry.threshold_set", "entry", entry.id, "", entry.store,
-                            entry.product, {"low_stock_threshold": (0, entry.threshold)})))
                     keep = self.rng.randint(1, entry.threshold)
                     if entry.available > keep:
                         self.wholesale(store, entry, entry.available - keep)
@@ -1005,10 +968,6 @@ class _Seeder:
             reorder_quantity=quantity,
         )
         self.reorder[product.id] = (point, quantity)
-        self.changes.append((utcnow(), store.lead, audit.Change(
-            "product.updated", "product", product.id, f"{product.sku} — {product.title}",
-            store.id, product.id, {"reorder_point": (product.reorder_point, point),
-                                   "reorder_quantity": (product.reorder_quantity, quantity)})))
 
     def wholesale(self, store: _Store, entry: _Entry, quantity: int) -> None:
         """A trade customer takes a large lot: reserved, then collected a minute later."""

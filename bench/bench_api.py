@@ -45,8 +45,9 @@ from app import create_app  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.models import Location, Membership, Product, Store, User  # noqa: E402
 from app.permissions import actor_for_user  # noqa: E402
-from app.services import stock, tokens  # noqa: E402
-from app.services.accounts import hash_password  # noqa: E402
+from app.services import stock  # noqa: E402
+from app.services.people import tokens  # noqa: E402
+from app.services.people.credentials import hash_password  # noqa: E402
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 DEFAULT_PG_URL = os.environ.get(

@@ -67,7 +67,7 @@ from app import create_app
 from app.database import configure_engine
 from app.extensions import db
 from app.services import tallies
-from app.services.accounts import hash_password
+from app.services.people.credentials import hash_password
 
 BENCH_DIR = Path(__file__).resolve().parent
 SEED_ACTOR = "system:bench-seed"

@@ -242,7 +242,7 @@ def make_entry(
 
 @pytest.fixture
 def make_user(app: Flask) -> Callable[..., User]:
-    from app.services.accounts import hash_password
+    from app.services.people.credentials import hash_password
 
     counter = iter(range(1, 10_000))
     hashed = hash_password("correct horse battery staple")

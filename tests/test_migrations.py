@@ -24,7 +24,8 @@ from app.models import Location, Membership, Product, Store, User
 from app.models.catalog import is_search_object
 from app.models.tallies import TALLY_TRIGGERS
 from app.permissions import system_actor
-from app.services import queries, stock, tallies, tokens
+from app.services import queries, stock, tallies
+from app.services.people import tokens
 
 TRIGGERS = {
     "sqlite": (

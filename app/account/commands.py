@@ -11,9 +11,9 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Store, User
 from app.permissions import ALL_PERMISSIONS, READ
-from app.services import tokens
-from app.services.accounts import normalize_email
 from app.services.errors import StockroomError
+from app.services.people import tokens
+from app.services.people.credentials import normalize_email
 
 
 @click.command("create-token")

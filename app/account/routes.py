@@ -13,8 +13,9 @@ from app.account import bp
 from app.account.forms import EXPIRY_DAYS, PERMISSION_LABELS, CreateTokenForm, RevokeTokenForm
 from app.clock import utcnow
 from app.permissions import READ
-from app.services import activity, tokens
+from app.services import activity
 from app.services.errors import ValidationError
+from app.services.people import tokens
 from app.web.actions import attach_field_errors
 
 # The service's field names as this form names them.

@@ -14,8 +14,8 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import User
 from app.permissions import ALL_PERMISSIONS, Actor, actor_for_user
-from app.services import tokens
 from app.services.errors import PermissionDenied, StockroomError
+from app.services.people import tokens
 
 
 class NotAuthenticated(StockroomError):

@@ -6,7 +6,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from app.auth import bp
 from app.auth.forms import SignInForm
 from app.extensions import limiter
-from app.services import accounts
+from app.services.people import credentials
 from app.web.urls import safe_next
 
 FAILED = "Email or password is not right."
@@ -14,7 +14,7 @@ FAILED = "Email or password is not right."
 
 def _attempt_key() -> str:
     """Throttle per client address and per account tried, so one can't lock out the other."""
-    email = accounts.normalize_email(request.form.get("email", ""))[:254]
+    email = credentials.normalize_email(request.form.get("email", ""))[:254]
     return f"{request.remote_addr}|{email}"
 
 
@@ -32,7 +32,7 @@ def sign_in():  # type: ignore[no-untyped-def]
     form = SignInForm(next=request.args.get("next", ""))
     status = 200
     if form.validate_on_submit():
-        user = accounts.authenticate(form.email.data or "", form.password.data or "")
+        user = credentials.authenticate(form.email.data or "", form.password.data or "")
         if user is not None:
             target = safe_next(form.next.data) or url_for("inventory.overview")
             session.clear()  # a fresh session at sign-in: nothing carries over
@@ -49,7 +49,7 @@ def sign_in():  # type: ignore[no-untyped-def]
 @login_required
 def sign_out():  # type: ignore[no-untyped-def]
     """End the session; the old cookie stops working everywhere."""
-    accounts.end_sessions(current_user.id)
+    credentials.end_sessions(current_user.id)
     logout_user()
     session.clear()
     flash("You are signed out.", "info")

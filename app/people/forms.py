@@ -6,7 +6,7 @@ from wtforms import BooleanField, PasswordField, SelectField, SelectMultipleFiel
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length
 
-from app.services.members import GROUP_LABELS, ROLE_LABELS
+from app.services.people.members import GROUP_LABELS, ROLE_LABELS
 from app.web.forms import Form
 
 ROLE_CHOICES = [SelectChoice(value, label) for value, label in ROLE_LABELS.items()]

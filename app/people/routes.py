@@ -18,8 +18,8 @@ from app.people.forms import (
     ResetPasswordForm,
     RoleForm,
 )
-from app.services import accounts, members
-from app.services.errors import Conflict, OwnerRequired, PermissionDenied, ValidationError
+from app.services.errors import Conflict, OwnerRequired, ValidationError
+from app.services.people import accounts, credentials, members
 from app.web import current_actor
 from app.web.actions import FormView, run_form
 from app.web.htmx import is_htmx, trigger, vary_on_htmx
@@ -41,7 +41,7 @@ def create_user():  # type: ignore[no-untyped-def]
     """Open an account (platform admins)."""
     actor = current_actor()
     if not actor.is_platform_admin:
-        raise PermissionDenied(accounts.USERS_PERMISSION)
+        abort(404)  # accounts are platform admins' alone, as /admin is: no hint they exist
     form = CreateUserForm()
 
     def created(user: Any) -> Response:
@@ -158,7 +158,7 @@ def reset_password(user_id: int):  # type: ignore[no-untyped-def]
         "danger": False,
         "cancel": url_for("people.users"),
         "fields": [form.password],
-        "hint": f"At least {accounts.MIN_PASSWORD_LENGTH} characters.",
+        "hint": f"At least {credentials.MIN_PASSWORD_LENGTH} characters.",
     }
     view = _dialog(dialog, form)
     if request.method == "GET":
@@ -174,7 +174,7 @@ def reset_password(user_id: int):  # type: ignore[no-untyped-def]
 
 def _users_page(form: CreateUserForm, *, status: int = 200) -> Response:
     actor = current_actor()
-    context: dict[str, Any] = {"form": form, "min_password": accounts.MIN_PASSWORD_LENGTH}
+    context: dict[str, Any] = {"form": form, "min_password": credentials.MIN_PASSWORD_LENGTH}
     if actor.is_platform_admin:
         context["users"] = accounts.list_users(actor)
     context["stores"] = members.managed_stores(actor)
@@ -201,7 +201,7 @@ def _users_done(message: str, *, dialog: bool = False) -> Response:
     html = render_template(
         "people/_users_panel.html", form=CreateUserForm(formdata=None),
         users=users, stores=members.managed_stores(actor),
-        min_password=accounts.MIN_PASSWORD_LENGTH,
+        min_password=credentials.MIN_PASSWORD_LENGTH,
     )
     response = make_response(html + _users_count(users) + _oob_flashes([("success", message)]))
     if dialog:
@@ -360,7 +360,7 @@ def _members_context(
         "row_errors": row_errors or {},
         "roles": members.ROLE_LABELS,
         "groups": members.GROUP_LABELS,
-        "min_password": accounts.MIN_PASSWORD_LENGTH,
+        "min_password": credentials.MIN_PASSWORD_LENGTH,
     }
 
 

@@ -15,6 +15,7 @@ from app.database import is_unique_violation, write_transaction
 from app.extensions import db
 from app.models import PRODUCT_TYPES, UNLIMITED_TYPES, InventoryEntry, Location, Product, Store
 from app.permissions import CATALOG, READ, Actor
+from app.services import audit
 from app.services.cursors import decode_cursor, encode_cursor
 from app.services.errors import (
     Conflict,
@@ -138,11 +139,23 @@ def create_product(
             )
             session.add(product)
             session.flush()
+            audit.record(session, actor, "product.created", "product", product.id, product.sku,
+                         store_id=store_id, product_id=product.id,
+                         changes=audit.diff({}, _audited(product.__dict__)))
     except IntegrityError as exc:
         if not is_unique_violation(exc, "sku"):
             raise
         raise _duplicate_sku(sku) from exc
     return product
+
+
+# The product fields its audit rows follow: what an edit can change.
+AUDITED_FIELDS = ("sku", "title", "gtin", "type", "allow_backorder", "reorder_point",
+                  "reorder_quantity")
+
+
+def _audited(values: Any) -> dict[str, Any]:
+    return {name: values[name] for name in AUDITED_FIELDS}
 
 
 
@@ -196,15 +209,22 @@ def update_product(
                     raise ReservedStockBlocksTypeChange(
                         current.sku, product_type, sum(reserved), len(reserved)
                     )
+            after = {
+                "sku": sku, "title": title.strip(), "gtin": (gtin or "").strip() or None,
+                "type": product_type,
+                "allow_backorder": allow_backorder and product_type == "physical",
+                "reorder_point": reorder_point, "reorder_quantity": reorder_quantity,
+            }
             session.execute(
-                update(products).where(products.c.id == product_id).values(
-                    sku=sku, title=title.strip(), gtin=(gtin or "").strip() or None,
-                    type=product_type,
-                    allow_backorder=allow_backorder and product_type == "physical",
-                    reorder_point=reorder_point, reorder_quantity=reorder_quantity,
-                    updated_at=utcnow(),
-                )
+                update(products).where(products.c.id == product_id)
+                .values(**after, updated_at=utcnow())
             )
+            changed = audit.diff(_audited(current._mapping), after)
+            # An edit that changes nothing leaves nothing to record.
+            if changed:
+                audit.record(session, actor, "product.updated", "product", product_id, sku,
+                             store_id=current.store_id, product_id=product_id,
+                             changes=changed)
     except IntegrityError as exc:  # a concurrent create or edit took the SKU first
         if not is_unique_violation(exc, "sku"):
             raise
@@ -235,13 +255,16 @@ def _set_archived(actor: Actor, product_id: int, *, archived: bool) -> ProductRo
             update(products).where(products.c.id == product_id)
             .values(archived_at=utcnow() if archived else None, updated_at=utcnow())
         )
+        audit.record(session, actor, "product.archived" if archived else "product.unarchived",
+                     "product", product_id, current.sku, store_id=current.store_id,
+                     product_id=product_id, changes={"archived": (not archived, archived)})
     return get_product(actor, product_id)
 
 
 def _manageable(session: Session, actor: Actor, product_id: object) -> Any:
     current = session.execute(
-        select(products.c.id, products.c.store_id, products.c.sku, products.c.type,
-               products.c.archived_at)
+        select(products.c.id, products.c.store_id, products.c.archived_at,
+               *(products.c[name] for name in AUDITED_FIELDS))
         .where(products.c.id == product_id)
         # NO KEY UPDATE: stock operations take KEY SHARE on the product (their ledger and
         # reservation rows reference it) while holding an entry; FOR UPDATE would deadlock.

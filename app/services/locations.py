@@ -17,6 +17,7 @@ from app.database import write_transaction
 from app.extensions import db
 from app.models import InventoryEntry, Location, Store
 from app.permissions import CATALOG, READ, Actor
+from app.services import audit
 from app.services.errors import Conflict, LocationHoldsStock, NotFound, PermissionDenied
 from app.services.stores import create_location, require_store
 from app.services.validation import Checker, is_id
@@ -119,13 +120,21 @@ def rename_location(*, actor: Actor, location_id: int, name: str) -> LocationRow
     check = Checker()
     check.text("name", name, required=False, max_length=120)
     check.done()
+    new_name = (name or "").strip()
     with write_transaction() as session:
         store_id = _manageable(session, actor, location_id)
+        current = session.execute(
+            select(locations.c.code, locations.c.name).where(locations.c.id == location_id)
+        ).one()
         session.execute(
             update(locations).where(locations.c.id == location_id,
                                     locations.c.store_id == store_id)
-            .values(name=(name or "").strip())
+            .values(name=new_name)
         )
+        if current.name != new_name:
+            audit.record(session, actor, "location.renamed", "location", location_id,
+                         current.code, store_id=store_id,
+                         changes={"name": (current.name, new_name)})
     return get_location(actor, location_id)
 
 
@@ -165,6 +174,8 @@ def archive_location(*, actor: Actor, location_id: int) -> LocationRow:
                                     locations.c.store_id == store_id)
             .values(archived_at=utcnow())
         )
+        audit.record(session, actor, "location.archived", "location", location_id,
+                     location.code, store_id=store_id, changes={"archived": (False, True)})
     return get_location(actor, location_id)
 
 
@@ -179,9 +190,11 @@ def unarchive_location(*, actor: Actor, location_id: int) -> LocationRow:
                    locations.c.archived_at.is_not(None))
             .values(archived_at=None)
         )
+        code = session.scalar(select(locations.c.code).where(locations.c.id == location_id))
         if done.rowcount != 1:
-            code = session.scalar(select(locations.c.code).where(locations.c.id == location_id))
             raise Conflict(f"{code} is not archived.")
+        audit.record(session, actor, "location.unarchived", "location", location_id, code,
+                     store_id=store_id, changes={"archived": (True, False)})
     return get_location(actor, location_id)
 
 

@@ -1,4 +1,4 @@
-"""Stores, their locations and their members.
+"""Stores and their locations (members: app.services.people.members).
 
 Stores are opened, renamed, archived and unarchived by platform admins only. A store's
 slug is permanent: the CLI and integrations name stores by it, so a rename changes the
@@ -26,10 +26,10 @@ from sqlalchemy.orm import Session
 
 from app.clock import utcnow
 from app.database import is_unique_violation, write_transaction
-from app.extensions import db
-from app.models import ROLES, Location, Membership, Store, User
+from app.models import Location, Store
 from app.models.stores import normalize_location_code
-from app.permissions import CATALOG, GRANTABLE_TO_STAFF, MEMBERS, Actor
+from app.permissions import CATALOG, Actor
+from app.services import audit
 from app.services.errors import Conflict, NotFound, PermissionDenied
 from app.services.validation import Checker, is_id
 
@@ -75,6 +75,9 @@ def create_store(*, actor: Actor, name: str, slug: str) -> Store:
             store = Store(name=name.strip(), slug=slug.strip())
             session.add(store)
             session.flush()
+            audit.record(session, actor, "store.created", "store", store.id, store.name,
+                         store_id=store.id,
+                         changes=audit.diff({}, {"name": store.name, "slug": store.slug}))
     except IntegrityError as exc:  # a concurrent create won the race for the slug
         if not is_unique_violation(exc, "slug"):
             raise
@@ -97,6 +100,8 @@ def rename_store(*, actor: Actor, store_id: int, name: str) -> StoreState:
             session.execute(
                 stores_table.update().where(stores_table.c.id == store_id).values(name=new_name)
             )
+            audit.record(session, actor, "store.renamed", "store", store_id, new_name,
+                         store_id=store_id, changes={"name": (current.name, new_name)})
     return StoreState(current.id, new_name, current.slug, current.archived_at,
                       previous_name=current.name)
 
@@ -114,6 +119,8 @@ def archive_store(*, actor: Actor, store_id: int) -> StoreState:
         session.execute(
             stores_table.update().where(stores_table.c.id == store_id).values(archived_at=now)
         )
+        audit.record(session, actor, "store.archived", "store", store_id, current.name,
+                     store_id=store_id, changes={"archived": (False, True)})
     return StoreState(current.id, current.name, current.slug, now)
 
 
@@ -128,6 +135,8 @@ def unarchive_store(*, actor: Actor, store_id: int) -> StoreState:
         session.execute(
             stores_table.update().where(stores_table.c.id == store_id).values(archived_at=None)
         )
+        audit.record(session, actor, "store.unarchived", "store", store_id, current.name,
+                     store_id=store_id, changes={"archived": (True, False)})
     return StoreState(current.id, current.name, current.slug, None)
 
 
@@ -156,57 +165,14 @@ def create_location(*, actor: Actor, store_id: int, code: str, name: str = "") -
             location = Location(store_id=store_id, code=normalized, name=(name or "").strip())
             session.add(location)
             session.flush()
+            audit.record(session, actor, "location.created", "location", location.id,
+                         normalized, store_id=store_id,
+                         changes=audit.diff({}, {"code": normalized, "name": location.name}))
     except IntegrityError as exc:
         if not is_unique_violation(exc, "code"):
             raise
         raise Conflict(f"This store already has a location {normalized}.") from exc
     return location
-
-
-def add_member(
-    *,
-    actor: Actor,
-    store_id: int,
-    user_id: int,
-    role: str,
-    grants: tuple[str, ...] = (),
-) -> Membership:
-    """Give a user a role in a store. Only owners and platform admins make owners.
-    Raises ValidationError, Conflict, NotFound, PermissionDenied."""
-    check = Checker()
-    if role not in ROLES:
-        check.fail("role", f"Choose one of: {', '.join(ROLES)}.")
-    bad = sorted(set(grants) - GRANTABLE_TO_STAFF)
-    if bad:
-        check.fail("grants", f"Unknown permission group: {bad[0]}.")
-    if grants and role != "staff":
-        check.fail("grants", "Permission groups are granted to staff only.")
-    check.done()
-    require_store(actor, MEMBERS, store_id)
-    if role == "owner" and not _is_owner(actor, store_id):
-        raise PermissionDenied(MEMBERS)
-
-    try:
-        with write_transaction() as session:
-            _store_exists(session, store_id)
-            if session.get(User, user_id) is None:
-                raise NotFound("User not found.")
-            existing = session.scalar(
-                select(func.count()).where(Membership.user_id == user_id,
-                                           Membership.store_id == store_id)
-            )
-            if existing:
-                raise Conflict("This user is already a member of the store.")
-            membership = Membership(
-                user_id=user_id, store_id=store_id, role=role, grants=sorted(grants)
-            )
-            session.add(membership)
-            session.flush()
-    except IntegrityError as exc:
-        if not is_unique_violation(exc, "user_id", "store_id"):
-            raise
-        raise Conflict("This user is already a member of the store.") from exc
-    return membership
 
 
 def require_store(actor: Actor, permission: str, store_id: object) -> None:
@@ -246,15 +212,3 @@ def _store_exists(session: Session, store_id: int) -> None:
     # Platform admins pass the membership check even for ids that do not exist.
     if session.get(Store, store_id) is None:
         raise NotFound("Store not found.")
-
-
-def _is_owner(actor: Actor, store_id: int) -> bool:
-    if actor.is_platform_admin:
-        return True
-    if actor.user_id is None:
-        return False
-    role = db.session.scalar(
-        select(Membership.role).where(Membership.user_id == actor.user_id,
-                                      Membership.store_id == store_id)
-    )
-    return role == "owner"

@@ -28,7 +28,7 @@ from app.models import (
     Store,
     User,
 )
-from app.services import accounts, tokens
+from app.services.people import credentials, tokens
 
 from .calls import build_scene
 from .helpers import ApiClient
@@ -54,8 +54,8 @@ def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     """Users here never sign in with a password, except the few browser-session tests;
     Argon2's production cost would dominate the run."""
     fast = PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)
-    monkeypatch.setattr(accounts, "_hasher", fast)
-    monkeypatch.setattr(accounts, "_DUMMY_HASH", fast.hash("stockroom-dummy-password"))
+    monkeypatch.setattr(credentials, "_hasher", fast)
+    monkeypatch.setattr(credentials, "_DUMMY_HASH", fast.hash("stockroom-dummy-password"))
 
 
 @pytest.fixture(autouse=True)

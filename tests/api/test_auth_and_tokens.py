@@ -11,8 +11,8 @@ from sqlalchemy import select
 from app import create_app
 from app.extensions import db
 from app.models import ApiToken, User
-from app.services import tokens
 from app.services.errors import NotFound
+from app.services.people import tokens
 
 from .helpers import ApiClient, assert_error
 

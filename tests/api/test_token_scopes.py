@@ -16,8 +16,8 @@ from app.clock import frozen_at, utcnow
 from app.extensions import db
 from app.models import ApiToken, Membership, Store
 from app.permissions import ADJUST, AUDIT, READ, RESERVE
-from app.services import tokens
 from app.services.errors import ValidationError
+from app.services.people import tokens
 
 from .helpers import ApiClient, assert_error
 

@@ -28,7 +28,7 @@ from app.extensions import db
 from app.models import Location, Membership, Product, Store, User
 from app.permissions import ADJUST, Actor, system_actor
 from app.services import audit, stock
-from app.services.accounts import hash_password
+from app.services.people.credentials import hash_password
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Playwright

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Store, User
-from app.services.accounts import hash_password
+from app.services.people.credentials import hash_password
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page

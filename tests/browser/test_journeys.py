@@ -16,7 +16,7 @@ from flask import Flask
 
 from app.permissions import actor_for_user
 from app.services import stock
-from app.services.accounts import normalize_email
+from app.services.people.credentials import normalize_email
 
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext, Locator, Page, Request

@@ -16,8 +16,8 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import InventoryEntry, Location, Membership, Product, StockMovement, Store, User
 from app.permissions import ADJUST
-from app.services.accounts import hash_password
 from app.services.ledger import verify_ledger
+from app.services.people.credentials import hash_password
 
 if TYPE_CHECKING:
     from playwright.sync_api import Locator, Page

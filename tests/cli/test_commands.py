@@ -21,7 +21,8 @@ from app.models import (
     User,
 )
 from app.permissions import ADJUST, READ, RESERVE, actor_for_user
-from app.services import accounts, catalog, queries
+from app.services import catalog, queries
+from app.services.people import credentials
 
 
 def run(app: Flask, *args: str, **kwargs):
@@ -134,7 +135,7 @@ def test_seed_creates_a_user_for_every_role(seeded_app):
     assert staff.can(ADJUST, store_id) and staff.can(RESERVE, store_id)
     assert viewer.can(READ, store_id) and not viewer.can(ADJUST, store_id)
     for email in users:
-        assert accounts.authenticate(email, DEMO_PASSWORD) is not None
+        assert credentials.authenticate(email, DEMO_PASSWORD) is not None
 
 
 def test_seed_refuses_a_database_that_has_data(seeded_app):
@@ -181,7 +182,7 @@ def test_create_user_with_a_store_role_and_grants(app, make_store):
     user = db.session.scalar(select(User).where(User.email == "pat@example.test"))
     actor = actor_for_user(user.id)
     assert actor.can(ADJUST, store.id) and actor.can(RESERVE, store.id)
-    assert accounts.authenticate("pat@example.test", "long enough password") is not None
+    assert credentials.authenticate("pat@example.test", "long enough password") is not None
 
 
 def test_create_user_asks_for_the_password_when_left_out(app):

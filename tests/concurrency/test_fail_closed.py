@@ -24,7 +24,8 @@ from sqlalchemy.orm import Session
 
 from app.extensions import db
 from app.models import Location, Product, Store
-from app.services import stock, tokens
+from app.services import stock
+from app.services.people import tokens
 from app.services.stock import engine
 from app.services.stock.engine import entries
 

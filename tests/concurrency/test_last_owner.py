@@ -19,8 +19,8 @@ from sqlalchemy import func, select, update
 from app.extensions import db
 from app.models import Membership, Store, User
 from app.permissions import Actor, actor_for_user
-from app.services import accounts, members
 from app.services.errors import Conflict, LastOwner, NotFound, OwnerRequired, PermissionDenied
+from app.services.people import accounts, members, ownership
 
 from .harness import Outcomes, hammer, summary
 
@@ -60,14 +60,14 @@ def naive_remove(*, actor: Actor, store_id: int, membership_id: int) -> None:
 @pytest.fixture
 def slow_locks(monkeypatch: pytest.MonkeyPatch) -> None:
     """Hold the owner lock a while before writing, so the two requests surely overlap."""
-    original = members._lock_owners
+    original = ownership.lock_owners
 
     def held(*args: Any, **kwargs: Any) -> Any:
         rows = original(*args, **kwargs)
         time.sleep(PAUSE_S)
         return rows
 
-    monkeypatch.setattr(members, "_lock_owners", held)
+    monkeypatch.setattr(ownership, "lock_owners", held)
 
 
 def owner_store(make_store: Callable[..., Store], make_user: Callable[..., User],
@@ -196,16 +196,16 @@ def test_the_race_catches_owners_read_without_locking(
     if backend != "postgresql":
         pytest.skip("SQLite serializes every writer; the naive race needs row-level locking")
 
-    def unlocked(session: Any, store_id: int) -> list[members.Owner]:
+    def unlocked(session: Any, store_id: int) -> list[ownership.Owner]:
         rows = session.execute(
             select(Membership.id, Membership.user_id, User.active)
             .join(User, User.id == Membership.user_id)
             .where(Membership.store_id == store_id, Membership.role == "owner")
         ).all()
         time.sleep(PAUSE_S)
-        return [members.Owner(r.id, r.user_id, r.active) for r in rows]
+        return [ownership.Owner(r.id, r.user_id, r.active) for r in rows]
 
-    monkeypatch.setattr(members, "_lock_owners", unlocked)
+    monkeypatch.setattr(ownership, "lock_owners", unlocked)
     problems = deactivation_race(app, make_store, make_user)
     assert any("0 active owners" in p for p in problems), problems
 

@@ -27,7 +27,7 @@ from sqlalchemy import and_, insert, select, text
 from web.conftest import FreshContextClient
 
 from app.extensions import db
-from app.services import accounts
+from app.services.people import credentials
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -42,8 +42,8 @@ def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     """Argon2's production cost would dominate: the tier signs in and creates accounts
     hundreds of times, and measures the boundary, not the hash."""
     fast = PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)
-    monkeypatch.setattr(accounts, "_hasher", fast)
-    monkeypatch.setattr(accounts, "_DUMMY_HASH", fast.hash("stockroom-dummy-password"))
+    monkeypatch.setattr(credentials, "_hasher", fast)
+    monkeypatch.setattr(credentials, "_DUMMY_HASH", fast.hash("stockroom-dummy-password"))
 
 
 @pytest.fixture(autouse=True)

@@ -28,7 +28,7 @@ from flask import Flask
 from werkzeug.test import TestResponse
 
 from app.models import User
-from app.services import tokens
+from app.services.people import tokens
 
 from .conftest import Counter, Tally, changed_tables, fingerprint
 from .hostile import CONTROLS, MARKUP, MISSING, SQL

@@ -39,7 +39,8 @@ from app.extensions import db
 from app.inventory.actions import ACTIONS as ENTRY_ACTIONS
 from app.inventory.bulk_view import BULK_ACTIONS
 from app.permissions import ADJUST, THRESHOLD, system_actor
-from app.services import stock, tokens
+from app.services import stock
+from app.services.people import tokens
 
 from .conftest import Counter, Tally, changed_tables, fingerprint
 from .hostile import CONTROLS, MISSING, Raw, values_for

@@ -24,7 +24,8 @@ from outages import Outage
 from app import create_app
 from app.extensions import db
 from app.permissions import system_actor
-from app.services import accounts, stores, tokens
+from app.services import stores
+from app.services.people import accounts, credentials, tokens
 
 from .server import Gunicorn
 
@@ -41,7 +42,7 @@ def served(
     gunicorn_installed: None, migrated: dict[str, str], database_url: str, tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[tuple[Gunicorn, str]]:
-    monkeypatch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=64,
+    monkeypatch.setattr(credentials, "_hasher", PasswordHasher(time_cost=1, memory_cost=64,
                                                             parallelism=1))
     seeding = create_app({"TESTING": True, "SECRET_KEY": "seed",
                           "SQLALCHEMY_DATABASE_URI": database_url})

@@ -32,7 +32,8 @@ from app import create_app
 from app.extensions import db
 from app.models import InventoryEntry, StockMovement
 from app.permissions import ADJUST, RESERVE, system_actor
-from app.services import accounts, catalog, stock, stores, tokens
+from app.services import catalog, stock, stores
+from app.services.people import accounts, credentials, tokens
 
 from .server import Gunicorn, process_alive, run_flask
 
@@ -95,7 +96,7 @@ def seed(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Scene:
     Passwords get a cheap Argon2 hash: verification takes the hash's own parameters, and the
     production cost would make 32 sign-ins the slowest part of the test."""
     fast = PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)
-    monkeypatch.setattr(accounts, "_hasher", fast)
+    monkeypatch.setattr(credentials, "_hasher", fast)
     application = _app(database_url)
     seeder = system_actor("race-seed")
     with application.app_context():

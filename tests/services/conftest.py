@@ -20,8 +20,9 @@ from sqlalchemy import Select, select
 from app.extensions import db
 from app.models import InventoryEntry, Location, Reservation, StockMovement, Store, User
 from app.permissions import Actor
-from app.services import accounts, tallies
+from app.services import tallies
 from app.services.ledger import verify_ledger
+from app.services.people import credentials
 
 entries = InventoryEntry.__table__
 movements = StockMovement.__table__
@@ -30,13 +31,13 @@ reservations = Reservation.__table__
 # The columns that say what a ledger row did; the order `trail` reports them in.
 TRAIL_COLUMNS = ("type", "quantity_delta", "reserved_delta", "quantity_after", "reserved_after")
 
-_hash_once = functools.cache(accounts.hash_password)
+_hash_once = functools.cache(credentials.hash_password)
 
 
 @pytest.fixture(autouse=True)
 def _hash_passwords_once(monkeypatch: pytest.MonkeyPatch) -> None:
     """Argon2 is slow on purpose and these tests never sign in: hash the one password once."""
-    monkeypatch.setattr(accounts, "hash_password", _hash_once)
+    monkeypatch.setattr(credentials, "hash_password", _hash_once)
 
 
 @pytest.fixture(autouse=True)

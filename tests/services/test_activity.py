@@ -219,7 +219,7 @@ def test_actions_read_as_words() -> None:
 def test_a_user_reads_the_changes_to_their_own_account_and_tokens(
     app, admin_actor: Actor, make_user: Callable[..., User],
 ) -> None:
-    from app.services import tokens
+    from app.services.people import tokens
 
     me, other = make_user(), make_user()
     mine = tokens.create_token(user_id=me.id, name="laptop")[0]

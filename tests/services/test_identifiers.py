@@ -8,8 +8,9 @@ import pytest
 
 from app.extensions import db
 from app.models import Location
-from app.services import accounts, catalog
+from app.services import catalog
 from app.services.errors import Conflict
+from app.services.people import credentials
 
 
 def test_a_full_width_sku_is_stored_as_ascii(admin_actor, make_store):
@@ -36,10 +37,10 @@ def test_a_full_width_location_code_is_stored_as_ascii(make_store):
 
 
 def test_a_full_width_email_signs_in(make_user):
-    from app.services.accounts import hash_password
+    from app.services.people.credentials import hash_password
 
     user = make_user(email="owner@example.test")
     user.password_hash = hash_password("a long enough password")
     db.session.commit()
-    found = accounts.authenticate("ＯＷＮＥＲ@example.test", "a long enough password")
+    found = credentials.authenticate("ＯＷＮＥＲ@example.test", "a long enough password")
     assert found is not None and found.id == user.id

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Membership, Store, User
 from app.permissions import ADJUST, AUDIT, MEMBERS, READ, RESERVE, Actor, actor_for_user
-from app.services import accounts, members, stores
+from app.services import stores
 from app.services.errors import (
     Conflict,
     LastOwner,
@@ -25,6 +25,7 @@ from app.services.errors import (
     PermissionDenied,
     ValidationError,
 )
+from app.services.people import accounts, credentials, members
 
 PASSWORD = "a long enough password"
 
@@ -166,7 +167,7 @@ def test_an_owner_creates_a_new_user_straight_into_the_store(store, people):
     assert change.created_user is True
     user = db.session.scalar(select(User).where(User.email == "new@example.test"))
     assert user is not None and user.name == "New Person" and user.active
-    assert accounts.authenticate("new@example.test", PASSWORD) is not None
+    assert credentials.authenticate("new@example.test", PASSWORD) is not None
     assert roles(store)["new@example.test"] == "admin"
 
 
@@ -436,9 +437,10 @@ def test_only_platform_admins_manage_accounts(people, refused):
         with refused(PermissionDenied):
             accounts.create_account(actor=actor, email="x@example.test", name="X",
                                     password=PASSWORD)
-        with refused(PermissionDenied):
+        # An account is not found by anyone but a platform admin (see below).
+        with refused(NotFound):
             accounts.set_user_active(actor=actor, user_id=people.staff_user.id, active=False)
-        with refused(PermissionDenied):
+        with refused(NotFound):
             accounts.reset_password(actor=actor, user_id=people.staff_user.id,
                                     password=PASSWORD)
 
@@ -487,7 +489,7 @@ def test_a_password_reset_rotates_the_session_token(people):
     accounts.reset_password(actor=people.platform, user_id=user.id, password="brand new secret")
     db.session.expire_all()
     assert db.session.get(User, user.id).session_token != token  # type: ignore[union-attr]
-    assert accounts.authenticate(user.email, "brand new secret") is not None
+    assert credentials.authenticate(user.email, "brand new secret") is not None
 
 
 def test_a_short_reset_password_changes_nothing(people, refused):
@@ -580,5 +582,20 @@ def test_the_last_active_platform_admin_keeps_their_access(people, admin_actor, 
 
 def test_only_platform_admins_change_platform_admin_access(people, refused):
     for actor in (people.owner, people.admin, people.staff):
-        with refused(PermissionDenied):
+        with refused(NotFound, "User not found."):
             accounts.set_platform_admin(actor=actor, user_id=people.staff_user.id, admin=True)
+
+
+@pytest.mark.parametrize("verb", [
+    lambda actor, user_id: accounts.get_user(actor, user_id),
+    lambda actor, user_id: accounts.set_user_active(actor=actor, user_id=user_id, active=False),
+    lambda actor, user_id: accounts.set_platform_admin(actor=actor, user_id=user_id, admin=True),
+    lambda actor, user_id: accounts.reset_password(actor=actor, user_id=user_id,
+                                                   password="long enough password"),
+], ids=["get", "deactivate", "platform-admin", "password"])
+def test_an_account_is_not_found_by_anyone_but_a_platform_admin(store, people, refused, verb):
+    """404, as /admin answers them and as for an id that does not exist: an owner learns
+    nothing about accounts, not even their own staff's."""
+    for target in (people.staff_user.id, 999_999):
+        with refused(NotFound, "User not found."):
+            verb(people.owner, target)

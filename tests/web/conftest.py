@@ -29,7 +29,7 @@ from app.models import (
     Store,
     User,
 )
-from app.services import accounts
+from app.services.people import credentials
 
 from .helpers import PASSWORD, Htmx, csrf_from_page
 
@@ -67,8 +67,8 @@ def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     """Argon2's production cost is half a second per sign-in here; these tests sign in
     hundreds of times and measure the web layer, not the hash."""
     fast = PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)
-    monkeypatch.setattr(accounts, "_hasher", fast)
-    monkeypatch.setattr(accounts, "_DUMMY_HASH", fast.hash("stockroom-dummy-password"))
+    monkeypatch.setattr(credentials, "_hasher", fast)
+    monkeypatch.setattr(credentials, "_DUMMY_HASH", fast.hash("stockroom-dummy-password"))
 
 
 @pytest.fixture(autouse=True)

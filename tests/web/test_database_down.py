@@ -23,7 +23,7 @@ from sqlalchemy import text
 
 from app.extensions import db
 from app.permissions import ADJUST
-from app.services import tokens
+from app.services.people import tokens
 
 from .helpers import HX, PASSWORD
 

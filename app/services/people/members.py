@@ -2,10 +2,8 @@
 
 Owners and store admins hold `members:manage`; only owners (and platform admins) make,
 change or remove owners, and no store is ever left without an active owner (a store whose
-owners are all deactivated keeps at least its last owner membership). Every rule that
-depends on who the owners are is decided inside the write transaction, after the store's
-owner memberships are locked, so two owners demoting each other (or deactivated by two
-platform admins) at once cannot both win.
+owners are all deactivated keeps at least its last owner membership): the rules are in
+ownership.py.
 """
 
 from __future__ import annotations
@@ -32,9 +30,8 @@ from app.permissions import (
     RESERVE,
     THRESHOLD,
     Actor,
-    permissions_for,
 )
-from app.services import accounts
+from app.services import audit
 from app.services.errors import (
     Conflict,
     LastOwner,
@@ -43,6 +40,8 @@ from app.services.errors import (
     PermissionDenied,
     ValidationError,
 )
+from app.services.people import accounts, credentials, ownership
+from app.services.people.ownership import Owner
 from app.services.stores import require_store
 from app.services.validation import Checker, is_id
 
@@ -146,7 +145,7 @@ def store_members(actor: Actor, store_id: int) -> StoreMembers:
         or any(m.user_id == actor.user_id for m in owners),
         owner_count=len(owners),
         last_owners=frozenset(
-            m.id for m in owners if not keeps_an_active_owner(
+            m.id for m in owners if not ownership.keeps_an_active_owner(
                 [Owner(o.id, o.user_id, o.active) for o in owners], m.id
             )
         ),
@@ -179,26 +178,27 @@ def add_member(
     _check_role(check, role, wanted)
     check.done()
     _require(actor, store_id)
-    address = accounts.normalize_email(email)
+    address = credentials.normalize_email(email)
     # Hashed before the transaction in case the account is created: Argon2 is slow on
     # purpose and must not hold SQLite's one write lock.
     hashed = (
-        accounts.hash_password(password)
-        if isinstance(password, str) and len(password) >= accounts.MIN_PASSWORD_LENGTH
+        credentials.hash_password(password)
+        if isinstance(password, str) and len(password) >= credentials.MIN_PASSWORD_LENGTH
         else None
     )
 
     try:
         with write_transaction() as session:
             store = _store(session, store_id)
-            owners = _lock_owners(session, store_id)
-            is_owner = _acts_as_owner(session, actor, store_id, owners)
+            owners = ownership.lock_owners(session, store_id)
+            is_owner = ownership.acts_as_owner(session, actor, store_id, owners)
             if role == "owner" and not is_owner:
                 raise OwnerRequired()
             user_id = session.scalar(select(User.id).where(User.email == address))
             created = False
             if user_id is None:
-                user_id = _create_for_store(session, is_owner, email, name, password, hashed)
+                user_id = _create_for_store(session, actor, is_owner, email, name, password,
+                                            hashed)
                 created = True
             elif session.scalar(
                 select(func.count()).where(Membership.user_id == user_id,
@@ -210,6 +210,8 @@ def add_member(
             session.add(membership)
             session.flush()
             member = _member(session, store_id, membership.id)
+            _record(session, actor, "member.added", member,
+                    audit.diff({}, {"role": role, "grants": wanted}))
     except IntegrityError as exc:  # a concurrent add of the same person won
         if not is_unique_violation(exc, "user_id", "store_id"):
             raise
@@ -228,8 +230,8 @@ def change_role(
     _require(actor, store_id)
     with write_transaction() as session:
         store = _store(session, store_id)
-        owners = _lock_owners(session, store_id)
-        is_owner = _acts_as_owner(session, actor, store_id, owners)
+        owners = ownership.lock_owners(session, store_id)
+        is_owner = ownership.acts_as_owner(session, actor, store_id, owners)
         before = _member(session, store_id, membership_id, lock=True)
         if "owner" in (before.role, role) and before.role != role and not is_owner:
             raise OwnerRequired()
@@ -241,6 +243,8 @@ def change_role(
                 .values(role=role, grants=list(before.grants) if role == "staff" else [])
             )
         after = _member(session, store_id, membership_id)
+        if before.role != role:
+            _record(session, actor, "member.role_changed", after, _changed(before, after))
     return MemberChange(member=after, store=store, previous_role=before.role,
                         previous_grants=before.grants)
 
@@ -254,8 +258,8 @@ def set_grants(
     _require(actor, store_id)
     with write_transaction() as session:
         store = _store(session, store_id)
-        owners = _lock_owners(session, store_id)
-        _acts_as_owner(session, actor, store_id, owners)
+        owners = ownership.lock_owners(session, store_id)
+        ownership.acts_as_owner(session, actor, store_id, owners)
         before = _member(session, store_id, membership_id, lock=True)
         if before.role != "staff":
             _refuse("grants", f"{before.name} is {before.role_label.lower()}: permission "
@@ -264,6 +268,8 @@ def set_grants(
             update(Membership).where(Membership.id == before.id).values(grants=wanted)
         )
         after = _member(session, store_id, membership_id)
+        if after.grants != before.grants:
+            _record(session, actor, "member.grants_changed", after, _changed(before, after))
     return MemberChange(member=after, store=store, previous_role=before.role,
                         previous_grants=before.grants)
 
@@ -274,8 +280,8 @@ def remove_member(*, actor: Actor, store_id: int, membership_id: int) -> MemberC
     _require(actor, store_id)
     with write_transaction() as session:
         store = _store(session, store_id)
-        owners = _lock_owners(session, store_id)
-        is_owner = _acts_as_owner(session, actor, store_id, owners)
+        owners = ownership.lock_owners(session, store_id)
+        is_owner = ownership.acts_as_owner(session, actor, store_id, owners)
         before = _member(session, store_id, membership_id, lock=True)
         if before.role == "owner":
             if not is_owner:
@@ -283,11 +289,73 @@ def remove_member(*, actor: Actor, store_id: int, membership_id: int) -> MemberC
             if _only_owner(owners, before):
                 raise LastOwner(before.name, store.name, active=len(owners) > 1)
         session.execute(delete(Membership).where(Membership.id == before.id))
+        _record(session, actor, "member.removed", before,
+                {"role": (before.role, None), "grants": (list(before.grants), None)})
     return MemberChange(member=before, store=store, previous_role=before.role,
                         previous_grants=before.grants)
 
 
+def add_user_to_store(
+    *,
+    actor: Actor,
+    store_id: int,
+    user_id: int,
+    role: str,
+    grants: tuple[str, ...] = (),
+) -> Membership:
+    """Give an existing user, named by id, a role in a store (the CLI and demo set-up).
+    Only owners and platform admins make owners.
+    Raises ValidationError, Conflict, NotFound, PermissionDenied."""
+    check = Checker()
+    _check_role(check, role, list(grants))
+    bad = sorted(set(grants) - GRANTABLE_TO_STAFF)
+    if bad:
+        check.fail("grants", f"Unknown permission group: {bad[0]}.")
+    check.done()
+    _require(actor, store_id)
+
+    try:
+        with write_transaction() as session:
+            _store(session, store_id)
+            owners = ownership.lock_owners(session, store_id)
+            if role == "owner" and not ownership.acts_as_owner(session, actor, store_id, owners):
+                raise PermissionDenied(MEMBERS)
+            if session.get(User, user_id) is None:
+                raise NotFound("User not found.")
+            existing = session.scalar(
+                select(func.count()).where(Membership.user_id == user_id,
+                                           Membership.store_id == store_id)
+            )
+            if existing:
+                raise Conflict("This user is already a member of the store.")
+            membership = Membership(
+                user_id=user_id, store_id=store_id, role=role, grants=sorted(grants)
+            )
+            session.add(membership)
+            session.flush()
+            _record(session, actor, "member.added", _member(session, store_id, membership.id),
+                    audit.diff({}, {"role": role, "grants": sorted(grants)}))
+    except IntegrityError as exc:
+        if not is_unique_violation(exc, "user_id", "store_id"):
+            raise
+        raise Conflict("This user is already a member of the store.") from exc
+    return membership
+
+
 # --------------------------------------------------------------------------- helpers
+
+
+def _record(
+    session: Session, actor: Actor, action: str, member: MemberView,
+    changes: dict[str, tuple[Any, Any]],
+) -> None:
+    audit.record(session, actor, action, "member", member.id,
+                 f"{member.name} ({member.email})", store_id=member.store_id, changes=changes)
+
+
+def _changed(before: MemberView, after: MemberView) -> dict[str, tuple[Any, Any]]:
+    return audit.diff({"role": before.role, "grants": list(before.grants)},
+                      {"role": after.role, "grants": list(after.grants)})
 
 
 def _refuse(field: str, message: str) -> NoReturn:
@@ -319,8 +387,8 @@ def _checked_grants(grants: Iterable[str]) -> list[str]:
 
 
 def _create_for_store(
-    session: Session, is_owner: bool, email: str, name: str | None, password: str | None,
-    password_hash: str | None,
+    session: Session, actor: Actor, is_owner: bool, email: str, name: str | None,
+    password: str | None, password_hash: str | None,
 ) -> int:
     if not is_owner:
         _refuse("email", "No user has this email. Ask an owner of the store to create "
@@ -332,87 +400,13 @@ def _create_for_store(
     accounts.check_account(check, email=email, name=name, password=password)
     check.done()
     assert password_hash is not None  # a checked password was hashed before the transaction
-    user = accounts.insert_user(session, email=email, name=name or "",
+    user = accounts.insert_user(session, actor, email=email, name=name or "",
                                 password_hash=password_hash)
     return user.id
 
 
-@dataclass(frozen=True)
-class Owner:
-    membership_id: int
-    user_id: int
-    active: bool  # a deactivated owner can't sign in: the store needs an active one
-
-
-def _lock_owners(session: Session, store_id: int) -> list[Owner]:
-    """The store's owner memberships, locked in id order, with whether each owner's account
-    is active.
-
-    On PostgreSQL a concurrent change (of a role, a membership, or an owner's account:
-    accounts.set_user_active takes the same locks) waits here and then sees the owners as
-    the first change left them; SQLite's IMMEDIATE write transaction excludes other writers
-    anyway. The accounts are read by a second statement, which starts after the locks are
-    held and so sees a deactivation that committed while this one waited."""
-    locked = session.execute(
-        select(Membership.id, Membership.user_id)
-        .where(Membership.store_id == store_id, Membership.role == "owner")
-        .order_by(Membership.id).with_for_update()
-    ).all()
-    active = set(session.scalars(
-        select(User.id).where(User.id.in_([row.user_id for row in locked]), User.active)
-    )) if locked else set()
-    return [Owner(row.id, row.user_id, row.user_id in active) for row in locked]
-
-
-def keeps_an_active_owner(owners: list[Owner], leaving: int) -> bool:
-    """Whether the store still has an active owner once membership `leaving` stops being
-    one (demoted, removed, or its account deactivated). A store whose owners are all
-    deactivated already may still lose an inactive one, but never its last membership."""
-    others = [o for o in owners if o.membership_id != leaving]
-    if not others:
-        return False
-    gone = next((o for o in owners if o.membership_id == leaving), None)
-    return any(o.active for o in others) or gone is None or not gone.active
-
-
-def refuse_ownerless_stores(session: Session, user_id: int, name: str) -> None:
-    """Raise LastOwner if deactivating `user_id` would leave an active store without an
-    active owner; the owners of each store the user owns are locked, in store order."""
-    owned = session.execute(
-        select(Membership.id, Membership.store_id, Store.name)
-        .join(Store, Store.id == Membership.store_id)
-        .where(Membership.user_id == user_id, Membership.role == "owner",
-               Store.archived_at.is_(None))
-        .order_by(Membership.store_id)
-    ).all()
-    for membership_id, store_id, store_name in owned:
-        if not keeps_an_active_owner(_lock_owners(session, store_id), membership_id):
-            raise LastOwner(name, store_name, active=True)
-
-
-def _acts_as_owner(
-    session: Session, actor: Actor, store_id: int, owners: list[tuple[int, int]]
-) -> bool:
-    """Whether the actor holds owner powers here, judged inside the transaction: a member
-    demoted a moment ago has lost them. Raises PermissionDenied when they lost
-    `members:manage` altogether."""
-    if actor.is_platform_admin:
-        return True
-    if any(o.user_id == actor.user_id for o in owners):
-        return True
-    row = session.execute(
-        select(Membership.role, Membership.grants)
-        .where(Membership.user_id == actor.user_id, Membership.store_id == store_id)
-    ).one_or_none()
-    if row is None:
-        raise NotFound("Store not found.")
-    if MEMBERS not in permissions_for(row.role, row.grants or ()):
-        raise PermissionDenied(MEMBERS)
-    return False
-
-
 def _only_owner(owners: list[Owner], member: MemberView) -> bool:
-    return not keeps_an_active_owner(owners, member.id)
+    return not ownership.keeps_an_active_owner(owners, member.id)
 
 
 def _store(session: Session, store_id: int) -> StoreRef:
@@ -474,6 +468,7 @@ __all__ = [
     "StoreMembers",
     "StoreRef",
     "add_member",
+    "add_user_to_store",
     "change_role",
     "get_member",
     "managed_stores",

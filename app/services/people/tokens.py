@@ -25,7 +25,8 @@ from app.clock import utcnow
 from app.database import write_transaction
 from app.extensions import db
 from app.models import ApiToken, Membership, Store, User
-from app.permissions import ALL_PERMISSIONS, READ, UNLIMITED, TokenScope
+from app.permissions import ALL_PERMISSIONS, READ, UNLIMITED, Actor, TokenScope
+from app.services import audit
 from app.services.errors import NotFound, TokenExpired
 from app.services.validation import Checker, is_id
 
@@ -146,8 +147,19 @@ def create_token(
         )
         session.add(token)
         session.flush()
+        # What the token may do, never its secret, hash or prefix.
+        audit.record(session, _owner(user), "token.created", "token", token.id, token.name,
+                     changes=audit.diff({}, {
+                         "name": token.name, "expires_at": expiry, "store_ids": stores,
+                         "permissions": granted, "platform_admin": platform_admin,
+                     }))
         view = _views([token])[0]
     return view, plaintext
+
+
+def _owner(user: User) -> Actor:
+    """A token's user as the actor of its audit rows: only they create or revoke it."""
+    return Actor(name=user.email, user_id=user.id)
 
 
 def store_choices(user_id: int, *, platform_admin: bool) -> list[StoreChoice]:
@@ -221,6 +233,8 @@ def revoke_token(*, user_id: int, token_id: int) -> TokenView:
             raise NotFound("Token not found.")
         if token.revoked_at is None:
             token.revoked_at = utcnow()
+            audit.record(session, _owner(session.get(User, user_id)), "token.revoked", "token",
+                         token.id, token.name, changes={"revoked": (False, True)})
         session.flush()
         return _views([token])[0]
 

@@ -1,4 +1,8 @@
-"""Users and sign-in credentials: creating, deactivating and resetting accounts."""
+"""Accounts: opening, listing, deactivating and resetting users, and platform admin access.
+
+Passwords are checked and hashed by credentials.py; the rules that keep a store with an
+active owner and the platform with an active platform admin live in ownership.py.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -16,36 +18,18 @@ from app.database import is_unique_violation, write_transaction
 from app.extensions import db
 from app.models import ROLES, Membership, Store, User
 from app.models.users import new_session_token
-from app.permissions import GRANTABLE_TO_STAFF, Actor
+from app.permissions import GRANTABLE_TO_STAFF, Actor, system_actor
+from app.services import audit
 from app.services.errors import Conflict, NotFound, PermissionDenied
-from app.services.validation import Checker, identifier, is_id
-
-MIN_PASSWORD_LENGTH = 12
-USERS_PERMISSION = "users:manage"  # platform admins only; never part of a store role
-
-_hasher = PasswordHasher()  # Argon2id with the library's RFC 9106 low-memory profile
-# Verified against when the user does not exist, so both failures take the same time.
-_DUMMY_HASH = _hasher.hash("stockroom-dummy-password")
-
-
-def hash_password(password: str) -> str:
-    return _hasher.hash(password)
-
-
-def authenticate(email: str, password: str) -> User | None:
-    """The active user with these credentials, or None; unknown and wrong look alike."""
-    user = db.session.scalar(select(User).where(User.email == normalize_email(email)))
-    try:
-        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
-    except (VerificationError, InvalidHashError):
-        return None
-    if user is None or not user.active:
-        return None
-    return user
-
-
-def normalize_email(email: str) -> str:
-    return identifier(email).lower()
+from app.services.people import credentials
+from app.services.people.credentials import check_password, normalize_email
+from app.services.people.ownership import (
+    USERS_PERMISSION,
+    last_platform_admin,
+    lock_active_admins,
+    refuse_ownerless_stores,
+)
+from app.services.validation import Checker, is_id
 
 
 def create_user(
@@ -57,8 +41,10 @@ def create_user(
     store_slug: str | None = None,
     role: str | None = None,
     grants: tuple[str, ...] = (),
+    actor: Actor | None = None,
 ) -> User:
-    """Create a user, optionally with a membership. Raises ValidationError, Conflict."""
+    """Create a user, optionally with a membership (the CLI and demo set-up; the audit
+    trail names `actor`, or the system). Raises ValidationError, Conflict, NotFound."""
     check = Checker()
     check_account(check, email=email, name=name, password=password)
     if role is not None and role not in ROLES:
@@ -69,34 +55,35 @@ def create_user(
     check.done()
 
     address = normalize_email(email)
-    if db.session.scalar(select(func.count()).where(User.email == address)):
-        raise Conflict(f"A user with the email {address} already exists.")
-    store = None
-    if store_slug is not None:
-        store = db.session.scalar(select(Store).where(Store.slug == store_slug))
-        if store is None:
-            raise NotFound(f"No store with the slug {store_slug}.")
-    user = User(
-        email=address, name=name.strip(), password_hash=hash_password(password),
-        is_platform_admin=platform_admin,
-    )
-    db.session.add(user)
-    db.session.flush()
-    if store is not None:
-        db.session.add(
-            Membership(user_id=user.id, store_id=store.id, role=role or "staff",
-                       grants=sorted(grants))
-        )
-    db.session.commit()
+    # Hashed before the transaction: Argon2 is slow on purpose, and SQLite has one writer.
+    hashed = credentials.hash_password(password)
+    by = actor or system_actor("create-user")
+    with write_transaction() as session:
+        user = insert_user(session, by, email=address, name=name, password_hash=hashed,
+                           platform_admin=platform_admin)
+        store = None
+        if store_slug is not None:
+            store = session.scalar(select(Store).where(Store.slug == store_slug))
+            if store is None:
+                raise NotFound(f"No store with the slug {store_slug}.")
+        if store is not None:
+            membership = Membership(user_id=user.id, store_id=store.id, role=role or "staff",
+                                    grants=sorted(grants))
+            session.add(membership)
+            session.flush()
+            audit.record(session, by, "member.added", "member", membership.id,
+                         f"{user.name} ({user.email})", store_id=store.id,
+                         changes=audit.diff({}, {"role": membership.role,
+                                                 "grants": membership.grants}))
     return user
 
 
-def end_sessions(user_id: int) -> None:
-    """Invalidate every signed session cookie of the user (sign-out)."""
-    with write_transaction() as session:
-        session.execute(
-            db.update(User).where(User.id == user_id).values(session_token=new_session_token())
-        )
+def record_created(session: Session, actor: Actor, user: User) -> None:
+    """The audit row of a new account: who it is and whether it is a platform admin."""
+    audit.record(session, actor, "user.created", "user", user.id,
+                 f"{user.name} ({user.email})",
+                 changes=audit.diff({}, {"email": user.email, "name": user.name,
+                                         "is_platform_admin": user.is_platform_admin}))
 
 
 def check_account(check: Checker, *, email: Any, name: Any, password: Any) -> None:
@@ -108,15 +95,6 @@ def check_account(check: Checker, *, email: Any, name: Any, password: Any) -> No
             check.fail("email", "Enter an email address.")
     check.text("name", name, required=True, max_length=120)
     check_password(check, password)
-
-
-def check_password(check: Checker, password: Any, field: str = "password") -> None:
-    if not isinstance(password, str) or not password:
-        check.fail(field, "This field is required.")
-    elif len(password) < MIN_PASSWORD_LENGTH:
-        check.fail(field, f"Use at least {MIN_PASSWORD_LENGTH} characters.")
-    elif len(password) > 1024:
-        check.fail(field, "Use at most 1024 characters.")
 
 
 @dataclass(frozen=True)
@@ -153,8 +131,8 @@ def list_users(actor: Actor) -> list[UserView]:
 
 
 def get_user(actor: Actor, user_id: int) -> UserView:
-    """One user. Raises PermissionDenied, NotFound."""
-    _require_platform_admin(actor)
+    """One user. Raises NotFound (also for anyone but a platform admin)."""
+    _require_user_admin(actor, user_id)
     return _user_view(db.session, user_id)
 
 
@@ -169,18 +147,19 @@ def create_account(
     check.done()
     _require_platform_admin(actor)
     # Hashed before the transaction: Argon2 is slow on purpose, and SQLite has one writer.
-    hashed = hash_password(password)
+    hashed = credentials.hash_password(password)
     with write_transaction() as session:
-        user = insert_user(session, email=email, name=name, password_hash=hashed,
+        user = insert_user(session, actor, email=email, name=name, password_hash=hashed,
                            platform_admin=platform_admin)
         return _user_view(session, user.id)
 
 
 def insert_user(
-    session: Session, *, email: str, name: str, password_hash: str,
+    session: Session, actor: Actor, *, email: str, name: str, password_hash: str,
     platform_admin: bool = False,
 ) -> User:
-    """Add a checked account inside the caller's write transaction. Raises Conflict."""
+    """Add a checked account, and its audit row, inside the caller's write transaction.
+    Raises Conflict."""
     address = normalize_email(email)
     if session.scalar(select(func.count()).where(User.email == address)):
         raise Conflict(f"A user with the email {address} already exists.")
@@ -194,6 +173,7 @@ def insert_user(
         if not is_unique_violation(exc, "email"):
             raise
         raise Conflict(f"A user with the email {address} already exists.") from exc
+    record_created(session, actor, user)
     return user
 
 
@@ -201,69 +181,72 @@ def set_user_active(*, actor: Actor, user_id: int, active: bool) -> UserView:
     """Deactivate or reactivate an account. Deactivating ends the user's sessions at their
     next request. Nobody deactivates themselves, the last active platform admin, or the
     last active owner of a store that is not archived.
-    Raises PermissionDenied, NotFound, Conflict (LastOwner)."""
-    _require_platform_admin(actor)
-    if not is_id(user_id):
-        raise NotFound("User not found.")
+    Raises NotFound (also for anyone but a platform admin), Conflict (LastOwner),
+    PermissionDenied (the actor lost platform admin access meanwhile)."""
+    _require_user_admin(actor, user_id)
     if not active and user_id == actor.user_id:
         raise Conflict("You cannot deactivate your own account.")
     with write_transaction() as session:
         if not active:
-            admins = _lock_active_admins(session, actor)
+            admins = lock_active_admins(session, actor)
             if admins == [user_id]:
-                raise _last_platform_admin(_user_view(session, user_id))
+                raise last_platform_admin(_user_view(session, user_id).name)
         target = _user_view(session, user_id)
         if target.active == active:
             return target
         if not active:
-            from app.services import members  # members builds on this module
-
-            members.refuse_ownerless_stores(session, user_id, target.name)
+            refuse_ownerless_stores(session, user_id, target.name)
         session.execute(
             update(User).where(User.id == user_id)
             .values(active=active, session_token=new_session_token())
         )
+        audit.record(session, actor, "user.reactivated" if active else "user.deactivated",
+                     "user", user_id, target.label, changes={"active": (not active, active)})
         return _user_view(session, user_id)
 
 
 def set_platform_admin(*, actor: Actor, user_id: int, admin: bool) -> UserView:
     """Give or take away platform admin access; it takes effect at the user's next request.
     Nobody takes away their own, and the last active platform admin keeps theirs.
-    Raises PermissionDenied, NotFound, Conflict."""
-    _require_platform_admin(actor)
-    if not is_id(user_id):
-        raise NotFound("User not found.")
+    Raises NotFound (also for anyone but a platform admin), Conflict, PermissionDenied
+    (the actor lost platform admin access meanwhile)."""
+    _require_user_admin(actor, user_id)
     if not admin and user_id == actor.user_id:
         raise Conflict("You cannot take away your own platform admin access; ask another "
                        "platform admin.")
     with write_transaction() as session:
-        admins = _lock_active_admins(session, actor)
+        admins = lock_active_admins(session, actor)
         target = _user_view(session, user_id)
         if target.is_platform_admin == admin:
             return target
         if not admin and admins == [user_id]:
-            raise _last_platform_admin(target)
+            raise last_platform_admin(target.name)
         session.execute(update(User).where(User.id == user_id).values(is_platform_admin=admin))
+        audit.record(session, actor,
+                     "user.platform_admin_granted" if admin else "user.platform_admin_revoked",
+                     "user", user_id, target.label,
+                     changes={"is_platform_admin": (not admin, admin)})
         return _user_view(session, user_id)
 
 
 def reset_password(*, actor: Actor, user_id: int, password: str) -> UserView:
     """Give a user a new password and end every session they have.
-    Raises ValidationError, PermissionDenied, NotFound."""
+    Raises ValidationError, NotFound (also for anyone but a platform admin)."""
     check = Checker()
     check_password(check, password)
     check.done()
-    _require_platform_admin(actor)
-    if not is_id(user_id):
-        raise NotFound("User not found.")
-    hashed = hash_password(password)
+    _require_user_admin(actor, user_id)
+    hashed = credentials.hash_password(password)
     with write_transaction() as session:
-        _user_view(session, user_id)
+        target = _user_view(session, user_id)
         session.execute(
             update(User).where(User.id == user_id)
             .values(password_hash=hashed, session_token=new_session_token())
         )
-        return _user_view(session, user_id)
+        # The writer records a secret field as changed and never its values.
+        audit.record(session, actor, "user.password_reset", "user", user_id, target.label,
+                     changes={"password": (None, None)})
+        return target
 
 
 def _require_platform_admin(actor: Actor) -> None:
@@ -271,23 +254,11 @@ def _require_platform_admin(actor: Actor) -> None:
         raise PermissionDenied(USERS_PERMISSION)
 
 
-def _lock_active_admins(session: Session, actor: Actor) -> list[int]:
-    """The active platform admins' ids, locked in id order (PostgreSQL; SQLite's IMMEDIATE
-    transaction already excludes other writers), so two admins deactivating each other or
-    taking each other's access cannot both succeed. Raises PermissionDenied when the actor
-    was deactivated or lost the access since this request began."""
-    admins = list(session.execute(
-        select(User.id).where(User.is_platform_admin.is_(True), User.active.is_(True))
-        .order_by(User.id).with_for_update()
-    ).scalars())
-    if actor.user_id is not None and actor.user_id not in admins:
-        raise PermissionDenied(USERS_PERMISSION)
-    return admins
-
-
-def _last_platform_admin(user: UserView) -> Conflict:
-    return Conflict(f"{user.name} is the last active platform admin; make someone else "
-                    "platform admin first.")
+def _require_user_admin(actor: Actor, user_id: object) -> None:
+    # Accounts belong to no store a member manages: to anyone but a platform admin every
+    # account is as absent as an id that does not exist, as the /admin area is (404).
+    if not actor.is_platform_admin or not is_id(user_id):
+        raise NotFound("User not found.")
 
 
 def _user_view(session: Session, user_id: int) -> UserView:
