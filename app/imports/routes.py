@@ -27,7 +27,8 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from app.extensions import csrf
 from app.imports import bp
 from app.services import stock
-from app.services.stock import ImportPlan, ImportRefused
+from app.services.errors import ImportRefused
+from app.services.stock import ImportPlan
 from app.web import current_actor
 from app.web.boundary import screen_form, screens_its_own_form
 

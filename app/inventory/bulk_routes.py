@@ -22,8 +22,8 @@ from app.inventory.bulk_view import (
 from app.inventory.filters import OverviewView, parse_overview_args
 from app.inventory.routes import _response, overview_context
 from app.services import queries, stock
-from app.services.errors import Conflict, ValidationError
-from app.services.stock import BulkPreview, BulkRefused, Selection
+from app.services.errors import BulkRefused, Conflict, ValidationError
+from app.services.stock import BulkPreview, Selection
 from app.web import current_actor, readable_stores
 from app.web.actions import FormView, attach_field_errors, finish, flash_oob, swap
 from app.web.boundary import screen_beyond_form

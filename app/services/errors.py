@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from app.permissions import MEMBERS
 
@@ -234,3 +235,36 @@ class LocationHoldsStock(Conflict):
         self.units = units
         self.entries = entries
         self.reserved = reserved
+
+
+# How many items a message about many names before it says "and N more".
+NAMED_IN_MESSAGE = 10
+
+
+class BulkRefused(Conflict):
+    """Some entries of a bulk action would break a rule; nothing was applied. Each problem
+    has a `label` (which entry) and a `problem` (which rule)."""
+
+    code = "bulk_refused"
+
+    def __init__(self, problems: Sequence[Any]) -> None:
+        named = "; ".join(f"{p.label}: {p.problem}" for p in problems[:NAMED_IN_MESSAGE])
+        more = len(problems) - NAMED_IN_MESSAGE
+        tail = f"; and {more:,} more" if more > 0 else ""
+        noun = "entry" if len(problems) == 1 else "entries"
+        super().__init__(
+            f"Nothing was applied: {len(problems):,} {noun} would break the rules. "
+            f"{named}{tail}"
+        )
+        self.problems = list(problems)
+
+
+class ImportRefused(Conflict):
+    """The file cannot be applied as it stands: it has errors, or rows moved since the
+    preview. Carries the lines concerned."""
+
+    code = "import_refused"
+
+    def __init__(self, message: str, lines: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.lines = list(lines)

@@ -15,6 +15,7 @@ from app.models import InventoryEntry, StockMovement
 from app.permissions import ADJUST, RESERVE, THRESHOLD, system_actor
 from app.services import stock
 from app.services.errors import (
+    BulkRefused,
     IdempotencyKeyReused,
     InsufficientStock,
     NotFound,
@@ -22,7 +23,6 @@ from app.services.errors import (
     ValidationError,
 )
 from app.services.queries import EntryFilters
-from app.services.stock import BulkRefused
 
 movements = StockMovement.__table__
 entries = InventoryEntry.__table__

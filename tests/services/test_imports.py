@@ -13,7 +13,8 @@ from app.extensions import db
 from app.models import InventoryEntry, Location, Product, StockMovement, Store
 from app.permissions import ADJUST, Actor
 from app.services import stock
-from app.services.stock import ImportRefused, apply_import, plan_import
+from app.services.errors import ImportRefused
+from app.services.stock import apply_import, plan_import
 
 HEADER = "store,location,sku,title,quantity,reserved,available,threshold,status,version"
 

@@ -24,7 +24,14 @@ from app.models import Store
 from app.permissions import ADJUST, THRESHOLD, Actor
 from app.services import audit
 from app.services.audit import THRESHOLD_SET
-from app.services.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from app.services.errors import (
+    NAMED_IN_MESSAGE,
+    BulkRefused,
+    Conflict,
+    NotFound,
+    PermissionDenied,
+    ValidationError,
+)
 from app.services.queries import EntryFilters, filter_conditions, product_status
 from app.services.stock.engine import (
     ENTRY_COLUMNS,
@@ -42,7 +49,6 @@ stores = Store.__table__
 
 MAX_BULK = 5_000
 # A problem list longer than this is cut short in messages; the preview lists every one.
-NAMED_IN_MESSAGE = 10
 
 _TARGET_COLUMNS = (
     *ENTRY_COLUMNS,
@@ -120,23 +126,6 @@ class BulkPreview:
     @property
     def total_after(self) -> int:
         return sum(line.after for line in self.lines)
-
-
-class BulkRefused(Conflict):
-    """Some entries of a bulk action would break a rule; nothing was applied."""
-
-    code = "bulk_refused"
-
-    def __init__(self, problems: Sequence[BulkLine]) -> None:
-        named = "; ".join(f"{p.label}: {p.problem}" for p in problems[:NAMED_IN_MESSAGE])
-        more = len(problems) - NAMED_IN_MESSAGE
-        tail = f"; and {more:,} more" if more > 0 else ""
-        noun = "entry" if len(problems) == 1 else "entries"
-        super().__init__(
-            f"Nothing was applied: {len(problems):,} {noun} would break the rules. "
-            f"{named}{tail}"
-        )
-        self.problems = list(problems)
 
 
 # --------------------------------------------------------------------------- public

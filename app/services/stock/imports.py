@@ -11,7 +11,7 @@ sharing one batch reference, written in batches by the engine's ledger writer.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -27,7 +27,7 @@ from app.models.stores import normalize_location_code
 from app.permissions import ADJUST, CATALOG, READ, THRESHOLD, Actor
 from app.services import audit, csvfile
 from app.services.audit import THRESHOLD_SET
-from app.services.errors import Conflict, ValidationError
+from app.services.errors import Conflict, ImportRefused, ValidationError
 from app.services.stock.engine import (
     SQLITE_TIME,
     WRITE_CHUNK,
@@ -56,17 +56,6 @@ ENTRY_STATE = (
 BULK_KEYS = 2_000  # beyond this many keys in one store, read the store's rows whole
 CHUNK = 500  # keys per IN (...) lookup: well inside every backend's parameter limit
 Progress = Callable[[int], None]
-
-
-class ImportRefused(Conflict):
-    """The file cannot be applied as it stands: it has errors, or rows moved since the
-    preview. Carries the lines concerned."""
-
-    code = "import_refused"
-
-    def __init__(self, message: str, lines: Sequence[str] = ()) -> None:
-        super().__init__(message)
-        self.lines = list(lines)
 
 
 @dataclass
