@@ -338,4 +338,4 @@ def test_the_product_forms_inline_stock_form_starts_tracking(page: Page, shop, s
     form.get_by_role("button", name="Start tracking").click()
     expect(page).to_have_url(re.compile(rf"/products/{product_id}$"))
     expect(flash(page)).to_contain_text("Now tracking POT-RED at BACKROOM: 6 on hand.")
-    expect(page.locator("tbody tr", has_text="BACKROOM")).to_contain_text("6")
+    expect(page.locator("tbody tr[id^=entry-]", has_text="BACKROOM")).to_contain_text("6")

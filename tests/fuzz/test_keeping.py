@@ -22,7 +22,8 @@ def test_the_fingerprint_sees_a_change_and_the_reset_undoes_it(
     stock.set_threshold(actor=system_actor("fuzz"), entry_id=kept.data.entry_main,
                             low_stock_threshold=7)
     after = fingerprint()
-    assert changed_tables(before, after) == ["inventory_entries"]
+    # A threshold is not stock: the entry changes, and the audit trail records it.
+    assert changed_tables(before, after) == ["audit_events", "inventory_entries"]
     # A row added to the ledger, and one to the tallies, are seen as well.
     stock.adjust_stock(actor=system_actor("fuzz"), entry_id=kept.data.entry_main,
                            delta=1, reason="fuzz")
