@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import hmac
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -119,20 +120,44 @@ class Actor:
 
 @functools.cache
 def _actor_statement() -> Any:
-    """actor_for_user's statement, built once: every request runs it, and building it
-    costs more than running it."""
+    """The user's row with the memberships that give something (one row per membership, or
+    one row with NULL membership columns): built once, in Core, since every signed-in
+    request runs it and building it, or loading it through the ORM, costs more than
+    running it."""
     from app.models import Membership, Store, User
 
+    users, memberships, stores = User.__table__.c, Membership.__table__.c, Store.__table__.c
     return (
-        select(User.email, User.is_platform_admin, User.active, Membership.store_id,
-               Membership.role, Membership.grants)
+        select(users.email, users.name, users.is_platform_admin, users.active,
+               users.session_token, memberships.store_id, memberships.role,
+               memberships.grants)
+        .select_from(User.__table__)
         # Memberships of archived stores give nothing: the store is gone for its members.
-        .outerjoin(Membership, and_(
-            Membership.user_id == User.id,
-            Membership.store_id.in_(select(Store.id).where(Store.archived_at.is_(None))),
+        .outerjoin(Membership.__table__, and_(
+            memberships.user_id == users.id,
+            memberships.store_id.in_(select(stores.id).where(stores.archived_at.is_(None))),
         ))
-        .where(User.id == bindparam("user_id", type_=Integer()))
+        .where(users.id == bindparam("user_id", type_=Integer()))
     )
+
+
+@dataclass(frozen=True)
+class SignedInUser:
+    """The signed-in user as pages see it (current_user): read with their actor in one
+    query on every request, never an ORM object, so nothing a view does can change it."""
+
+    id: int
+    email: str
+    name: str
+    is_platform_admin: bool
+    session_token: str = field(repr=False)
+
+    is_authenticated = True
+    is_active = True
+    is_anonymous = False
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_token}"
 
 
 def system_actor(name: str) -> Actor:
@@ -141,7 +166,36 @@ def system_actor(name: str) -> Actor:
 
 
 def actor_for_user(user_id: int, scope: TokenScope = UNLIMITED) -> Actor:
-    """Load a user's memberships into an Actor (one query), limited to a token's scope.
+    """Load a user's memberships into an Actor (one query), limited to a token's scope;
+    an inactive or unknown user is the anonymous actor."""
+    rows = db.session.execute(_actor_statement(), {"user_id": user_id}).all()
+    if not rows or not rows[0].active:
+        return Actor(name="anonymous")
+    return actor_from_rows(user_id, rows, scope)
+
+
+def signed_in(user_id: int, session_token: str) -> tuple[SignedInUser, Actor] | None:
+    """The user a session names and their actor, in one query; None when the user is gone,
+    inactive, or the session's token is not theirs any more (signed out everywhere, password
+    changed). Nothing is kept between requests: a role taken away, a grant narrowed or a user
+    deactivated by any process holds from the very next request."""
+    rows = db.session.execute(_actor_statement(), {"user_id": user_id}).all()
+    if not rows:
+        return None
+    first = rows[0]
+    if not first.active or not hmac.compare_digest(
+        first.session_token.encode(), session_token.encode()
+    ):
+        return None
+    user = SignedInUser(id=user_id, email=first.email, name=first.name,
+                        is_platform_admin=bool(first.is_platform_admin),
+                        session_token=first.session_token)
+    return user, actor_from_rows(user_id, rows)
+
+
+def actor_from_rows(user_id: int, rows: Sequence[Any], scope: TokenScope = UNLIMITED) -> Actor:
+    """An active user's Actor from their rows: `email`, `is_platform_admin` and, one row per
+    membership of a live store (or a single row with NULLs), `store_id`, `role`, `grants`.
 
     The scope only takes away from what the user holds now. A platform admin's token acts
     as platform admin across the platform only while it is unlimited; limited to some
@@ -149,10 +203,8 @@ def actor_for_user(user_id: int, scope: TokenScope = UNLIMITED) -> Actor:
     when not limited to some) and nothing platform-wide. With `platform_admin` False it
     holds what the user's memberships give.
     """
-    rows = db.session.execute(_actor_statement(), {"user_id": user_id}).all()
-    if not rows or not rows[0].active:
-        return Actor(name="anonymous")
-    platform = rows[0].is_platform_admin and scope.platform_admin
+    first = rows[0]
+    platform = bool(first.is_platform_admin) and scope.platform_admin
     if scope == UNLIMITED:
         perms = {
             r.store_id: permissions_for(r.role, r.grants or ())
@@ -160,7 +212,7 @@ def actor_for_user(user_id: int, scope: TokenScope = UNLIMITED) -> Actor:
             if r.store_id is not None
         }
         return Actor(
-            name=rows[0].email, user_id=user_id, is_platform_admin=platform,
+            name=first.email, user_id=user_id, is_platform_admin=platform,
             store_permissions=perms,
         )
     if platform:
@@ -178,7 +230,7 @@ def actor_for_user(user_id: int, scope: TokenScope = UNLIMITED) -> Actor:
         # what the token lacks; a store outside the token's stores is not found.
         perms = {s: p & scope.permissions for s, p in perms.items()}
     return Actor(
-        name=rows[0].email, user_id=user_id, is_platform_admin=False,
+        name=first.email, user_id=user_id, is_platform_admin=False,
         store_permissions=perms, token_scope=scope,
     )
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import User
-from app.permissions import ALL_PERMISSIONS, Actor, actor_for_user
+from app.permissions import ALL_PERMISSIONS, Actor
 from app.services.errors import PermissionDenied, StockroomError
 from app.services.people import tokens
 
@@ -44,11 +44,10 @@ def authenticate() -> None:
             "create one on your account's API tokens page."
         )
     grant = tokens.authenticate_token(token)
-    actor = actor_for_user(grant.user_id, grant.scope) if grant is not None else None
-    if actor is None or actor.user_id is None:
+    if grant is None:
         raise NotAuthenticated("This API token is not valid, or it was revoked.")
-    g.api_actor = actor
-    g.api_token_expires_at = grant.expires_at if grant is not None else None
+    g.api_actor = grant.actor
+    g.api_token_expires_at = grant.expires_at
 
 
 def token_refusal(exc: PermissionDenied) -> str | None:

@@ -10,8 +10,8 @@ from flask import Flask, Response, g, request, url_for
 from flask_login import current_user
 
 from app.extensions import db, login_manager
-from app.models import Store, User
-from app.permissions import READ, Actor, actor_for_user
+from app.models import Store
+from app.permissions import READ, Actor, SignedInUser, actor_for_user, signed_in
 from app.services.queries import STATUS_LABELS
 from app.web.boundary import screen_request
 from app.web.errors import register_error_handlers
@@ -58,14 +58,16 @@ def init_web(app: Flask) -> None:
 
 
 def current_actor() -> Actor:
-    """The signed-in user's permissions, loaded once per request."""
+    """The signed-in user's permissions, read with the user (see _load_user) once per
+    request."""
     if "actor" not in g:
-        g.actor = (
-            actor_for_user(current_user.id)
-            if current_user.is_authenticated
-            else Actor(name="anonymous")
-        )
-    return g.actor
+        # Loading the session's user sets g.actor from the same query.
+        authenticated = current_user.is_authenticated
+        if "actor" not in g:
+            # Signed in during this request (login_user), or not signed in at all.
+            g.actor = (actor_for_user(current_user.id) if authenticated
+                       else Actor(name="anonymous"))
+    return g.actor  # type: ignore[no-any-return]
 
 
 def readable_stores() -> list[Store]:
@@ -136,13 +138,16 @@ def format_day(value: datetime | None) -> str:
     return "—" if value is None else value.strftime("%d %b")
 
 
-def _load_user(token: str) -> User | None:
+def _load_user(token: str) -> SignedInUser | None:
+    """The session's user and, from the same query, their actor (kept in g for
+    current_actor): one statement per signed-in request, nothing cached across requests."""
     user_id, _, session_token = token.partition(":")
-    if not user_id.isdigit():
+    if not user_id.isascii() or not user_id.isdigit() or len(user_id) > 10:
         return None
-    user = db.session.get(User, int(user_id))
-    if user is None or not user.active or user.session_token != session_token:
+    loaded = signed_in(int(user_id), session_token)
+    if loaded is None:
         return None
+    user, g.actor = loaded
     return user
 
 

@@ -12,6 +12,7 @@ user holds at that moment (app/permissions.py, actor_for_user).
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
 import secrets
 from collections.abc import Collection
@@ -19,13 +20,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import String, and_, bindparam, or_, select, update
 
 from app.clock import utcnow
 from app.database import write_transaction
 from app.extensions import db
 from app.models import ApiToken, Membership, Store, User
-from app.permissions import ALL_PERMISSIONS, READ, UNLIMITED, Actor, TokenScope
+from app.permissions import (
+    ALL_PERMISSIONS,
+    READ,
+    UNLIMITED,
+    Actor,
+    TokenScope,
+    actor_from_rows,
+)
 from app.services import audit
 from app.services.errors import NotFound, TokenExpired
 from app.services.validation import Checker, is_id
@@ -79,11 +87,13 @@ class TokenView:
 
 @dataclass(frozen=True)
 class TokenGrant:
-    """What a live token lets through: its user, limited to its scope."""
+    """What a live token lets through: its user's actor, limited to its scope, as the
+    user's memberships stand at this request."""
 
     user_id: int
     scope: TokenScope
     expires_at: datetime | None
+    actor: Actor
 
 
 @dataclass(frozen=True)
@@ -249,27 +259,48 @@ def user_tokens(user_id: int) -> list[TokenView]:
     return _views(list(rows))
 
 
+@functools.cache
+def _token_statement() -> Any:
+    """authenticate_token's one statement: the live token of an active user, with the
+    user's memberships of live stores (one row each, or one row of NULLs). Built once."""
+    users, memberships, stores = User.__table__.c, Membership.__table__.c, Store.__table__.c
+    return (
+        select(tokens.c.id, tokens.c.user_id, tokens.c.last_used_at, tokens.c.expires_at,
+               tokens.c.store_ids, tokens.c.permissions, tokens.c.platform_admin,
+               users.email, users.is_platform_admin, memberships.store_id, memberships.role,
+               memberships.grants)
+        .select_from(tokens)
+        .join(User.__table__, users.id == tokens.c.user_id)
+        .outerjoin(Membership.__table__, and_(
+            memberships.user_id == users.id,
+            memberships.store_id.in_(select(stores.id).where(stores.archived_at.is_(None))),
+        ))
+        .where(tokens.c.token_hash == bindparam("digest", type_=String()),
+               tokens.c.revoked_at.is_(None), users.active)
+    )
+
+
 def authenticate_token(plaintext: str) -> TokenGrant | None:
-    """What a live token of an active user grants, or None. Raises TokenExpired for a
-    token past its expiry, so its user learns why it stopped working."""
+    """What a live token of an active user grants, or None, read in one statement with the
+    user's memberships: nothing is kept between requests, so a revoked token, a deactivated
+    user or a role taken away holds from the very next request, whichever process changed
+    it. Raises TokenExpired for a token past its expiry, so its user learns why it stopped
+    working."""
     if not plaintext.startswith(TOKEN_PREFIX) or len(plaintext) > 100:
         return None
-    digest = hash_token(plaintext)
-    row = db.session.execute(
-        select(tokens.c.id, tokens.c.user_id, tokens.c.last_used_at, tokens.c.expires_at,
-               tokens.c.store_ids, tokens.c.permissions, tokens.c.platform_admin)
-        .join(User, User.id == tokens.c.user_id)
-        .where(tokens.c.token_hash == digest, tokens.c.revoked_at.is_(None), User.active)
-    ).one_or_none()
-    if row is None:
+    rows = db.session.execute(_token_statement(), {"digest": hash_token(plaintext)}).all()
+    if not rows:
         return None
+    row = rows[0]
     now = utcnow()
     if row.expires_at is not None and row.expires_at <= now:
         raise TokenExpired(row.expires_at)
     if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
         _touch(row.id, now)
-    return TokenGrant(user_id=int(row.user_id), expires_at=row.expires_at,
-                      scope=scope_of(row.store_ids, row.permissions, row.platform_admin))
+    user_id = int(row.user_id)
+    scope = scope_of(row.store_ids, row.permissions, row.platform_admin)
+    return TokenGrant(user_id=user_id, expires_at=row.expires_at, scope=scope,
+                      actor=actor_from_rows(user_id, rows, scope))
 
 
 def scope_of(store_ids: Any, permissions: Any, platform_admin: bool | None) -> TokenScope:
