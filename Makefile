@@ -35,7 +35,7 @@ help:
 	@echo "make test     set up and run the tests (PostgreSQL tests skip when no server answers)"
 	@echo "make test-ci  the tests as CI runs them: PostgreSQL and Chromium required, the 'ci' Hypothesis profile"
 	@echo "make lint     ruff, and the import contracts (lint-imports)"
-	@echo "make bench    the service-layer, overview and scale benchmarks (BENCH_ARGS, BENCH_OVERVIEW_ARGS, BENCH_SCALE_ARGS)"
+	@echo "make bench    the service-layer, overview, scale and bytes-over-the-wire benchmarks (BENCH_ARGS, BENCH_OVERVIEW_ARGS, BENCH_SCALE_ARGS)"
 	@echo "make clean    remove the virtualenv, caches and hashed static files (instance/ and its database stay)"
 
 $(BIN)/python:
@@ -96,6 +96,7 @@ bench: setup
 	$(BIN)/python bench/bench_services.py $(BENCH_ARGS)
 	$(BIN)/python bench/bench_overview.py $(BENCH_OVERVIEW_ARGS)
 	$(BIN)/python bench/bench_scale.py $(BENCH_SCALE_ARGS)
+	$(BIN)/python bench/wire.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build *.egg-info
