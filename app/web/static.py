@@ -17,7 +17,7 @@ files are edited while the app runs), the plain name is linked instead.
 Compression: Flask-Compress sends HTML, CSS, JavaScript, JSON and SVG as brotli (level 5: about
 gzip's speed, a little smaller) or gzip, whichever the client prefers, with
 `Vary: Accept-Encoding` on every response. Bodies under 500 bytes go as they are, and so
-do CSV exports: they are streamed row by row, and text/csv is not on the list.
+do CSV exports (streamed row by row, and text/csv is not on the list) and partial content.
 """
 
 from __future__ import annotations
@@ -71,8 +71,19 @@ def init_static(app: Flask) -> None:
         digest.manifests["static"] = (
             {} if app.debug else current_names(Path(app.static_folder))
         )
-    Compress(app)
+    WholeBodiesCompress(app)
     app.after_request(_cache_hashed_files)
+
+
+class WholeBodiesCompress(Compress):
+    """Flask-Compress, leaving partial content (206, a Range request for a static file)
+    as it is: its Content-Range counts the file's own bytes, which compressing the slice
+    would contradict (HTTP counts ranges in the encoded bytes)."""
+
+    def after_request(self, response: Response | None) -> Response:
+        if response is not None and response.status_code == 206:
+            return response
+        return super().after_request(response)
 
 
 def current_names(static_folder: Path) -> dict[str, str]:

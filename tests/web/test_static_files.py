@@ -151,7 +151,7 @@ def test_html_css_and_javascript_go_compressed_as_the_client_asks(
     assert "Content-Encoding" not in owner.get("/inventory").headers
 
 
-def test_csv_exports_and_small_responses_go_uncompressed(
+def test_csv_exports_small_responses_and_ranges_go_uncompressed(
     scene: Callable[..., SimpleNamespace], login_as: Callable[..., FlaskClient],
     app: Flask, manifest: dict[str, str],
 ) -> None:
@@ -165,6 +165,12 @@ def test_csv_exports_and_small_responses_go_uncompressed(
     icon = app.test_client().get(f"/static/{manifest['favicon.svg']}", headers=asked)
     assert len(icon.get_data()) < 500 and "Content-Encoding" not in icon.headers
     assert icon.headers["Cache-Control"] == IMMUTABLE
+    # A range of a file is sent as those bytes: Content-Range counts them uncompressed.
+    part = app.test_client().get(f"/static/{manifest['app.css']}",
+                                 headers={**asked, "Range": "bytes=0-9999"})
+    assert part.status_code == 206 and "Content-Encoding" not in part.headers
+    assert part.headers["Content-Range"].startswith("bytes 0-9999/")
+    assert part.get_data() == (STATIC / "app.css").read_bytes()[:10000]
 
 
 def test_the_overview_static_files_fit_half_the_first_visit_budget(
