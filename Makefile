@@ -35,8 +35,8 @@ help:
 	@echo "make test     set up and run the tests (PostgreSQL tests skip when no server answers)"
 	@echo "make test-ci  the tests as CI runs them: PostgreSQL and Chromium required, the 'ci' Hypothesis profile"
 	@echo "make lint     ruff, and the import contracts (lint-imports)"
-	@echo "make bench    the service-layer, overview and scale benchmarks (BENCH_ARGS, BENCH_OVERVIEW_ARGS, BENCH_SCALE_ARGS)"
-	@echo "make clean    remove the virtualenv and caches (instance/ and its database stay)"
+	@echo "make bench    the service-layer, overview, scale and bytes-over-the-wire benchmarks (BENCH_ARGS, BENCH_OVERVIEW_ARGS, BENCH_SCALE_ARGS)"
+	@echo "make clean    remove the virtualenv, caches and hashed static files (instance/ and its database stay)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,7 +47,19 @@ $(INSTALLED): pyproject.toml | $(BIN)/python
 	@touch $@
 	@echo "==> Installed"
 
-setup: $(INSTALLED)
+# The content-hashed copies of static/ and their manifest (app/web/static.py), rebuilt when a
+# static file changes: `make run` links and serves the hashed names. A deploy runs the same
+# `flask digest compile` after installing.
+MANIFEST := static/cache_manifest.json
+STATIC_SOURCES := $(shell find static -type f ! -name cache_manifest.json \
+	! -name '*-????????????????????????????????.*' 2>/dev/null)
+
+$(MANIFEST): $(STATIC_SOURCES) | $(INSTALLED)
+	@echo "==> Content-hashed static files"
+	$(BIN)/flask digest clean >/dev/null
+	$(BIN)/flask digest compile
+
+setup: $(INSTALLED) $(MANIFEST)
 
 db: setup
 	@echo "==> Migrating the database"
@@ -84,7 +96,10 @@ bench: setup
 	$(BIN)/python bench/bench_services.py $(BENCH_ARGS)
 	$(BIN)/python bench/bench_overview.py $(BENCH_OVERVIEW_ARGS)
 	$(BIN)/python bench/bench_scale.py $(BENCH_SCALE_ARGS)
+	$(BIN)/python bench/wire.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build *.egg-info
+	rm -f $(MANIFEST)
+	find static -type f -name '*-????????????????????????????????.*' -delete
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

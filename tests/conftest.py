@@ -27,6 +27,7 @@ from app.extensions import db
 from app.models import Location, Membership, Product, Store, User
 from app.permissions import Actor, actor_for_user, system_actor
 from app.services import stock
+from app.web.static import build_manifest, manifest_is_current
 
 PG_ADMIN_URL = os.environ.get(
     "STOCKROOM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -40,6 +41,15 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+STATIC_FOLDER = Path(__file__).resolve().parents[1] / "static"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Pages link the content-hashed static files, as served: build their manifest (what
+    `make setup` does) when a fresh clone has none or a static file changed since."""
+    if not manifest_is_current(STATIC_FOLDER):
+        build_manifest(STATIC_FOLDER)
 
 
 def _base_config(uri: str) -> dict[str, Any]:

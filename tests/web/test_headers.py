@@ -109,7 +109,7 @@ def test_redirects_and_static_files_are_covered_too(
         assert response.status_code == 302
         assert_secure_headers(response)
     for path, kind in (("/static/app.js", "javascript"), ("/static/app.css", "text/css"),
-                       ("/static/vendor/htmx-2.0.11.js", "javascript")):
+                       ("/static/vendor/htmx-2.0.11.min.js", "javascript")):
         response = app.test_client().get(path)
         assert response.status_code == 200
         assert kind in response.content_type
@@ -128,9 +128,11 @@ def test_htmx_is_configured_for_the_csp(site: SimpleNamespace) -> None:
     assert config["includeIndicatorStyles"] is False
     swapped = {rule["code"]: rule for rule in config["responseHandling"]}
     assert swapped["409"]["swap"] is True and swapped["422"]["swap"] is True
-    # Scripts only from this site's static folder, htmx vendored with its version in the name.
+    # Scripts only from this site's static folder, htmx vendored (minified) with its version
+    # in the name, linked by its content-hashed copy.
     assert found.script_srcs and all(s.startswith("/static/") for s in found.script_srcs)
-    assert any(re.fullmatch(r"/static/vendor/htmx-2\.0\.\d+\.js", s) for s in found.script_srcs)
+    assert any(re.fullmatch(r"/static/vendor/htmx-2\.0\.\d+\.min-[0-9a-f]{32}\.js", s)
+               for s in found.script_srcs)
     assert "hx-on" not in page
 
 
