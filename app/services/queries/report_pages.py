@@ -40,7 +40,7 @@ from app.services.queries.listing import EntryPage
 
 ENTRY_REPORTS = ("low_stock", "out_of_stock")
 
-# What each entry report sorts on, and its default order: the most pressing rows first.
+# What the entry reports sort on; `shortfall` is how far available is below the threshold.
 _ENTRY_KEYS: dict[str, Any] = {
     "title": products.c.title,
     "sku": products.c.sku,
@@ -52,10 +52,10 @@ _ENTRY_KEYS: dict[str, Any] = {
     "shortfall": entries.c.low_stock_threshold - available,
 }
 REPORT_SORTS: dict[str, tuple[str, ...]] = {
-    "low_stock": ("title", "sku", "location", "quantity", "available", "threshold", "shortfall"),
+    "low_stock": ("title", "sku", "location", "quantity", "reserved", "available", "threshold",
+                  "shortfall"),
     "out_of_stock": ("title", "sku", "location", "quantity", "reserved", "threshold"),
 }
-REPORT_DEFAULT_SORT = {"low_stock": ("shortfall", True), "out_of_stock": ("title", False)}
 _TEXT_KEYS = frozenset({"title", "sku", "location"})
 
 
