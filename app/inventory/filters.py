@@ -79,7 +79,9 @@ class OverviewView:
         return out
 
 
-def _whole(raw: str | None, name: str, errors: dict[str, str], minimum: int = 0) -> int | None:
+def whole_number(raw: str | None, name: str, errors: dict[str, str], minimum: int = 0
+                 ) -> int | None:
+    """A whole number from the query string; a bad one is recorded in `errors` under `name`."""
     text = ascii_strip(raw or "")
     if not text:
         return None
@@ -119,15 +121,15 @@ def parse_overview_args(args: Mapping[str, str]) -> OverviewView:
     if search is not None and (len(search) > 100 or any(ord(c) < 32 for c in search)):
         errors["q"] = "Search for at most 100 characters of plain text."
         search = None
-    per_page = _whole(args.get("per_page"), "per_page", errors) or DEFAULT_PER_PAGE
+    per_page = whole_number(args.get("per_page"), "per_page", errors) or DEFAULT_PER_PAGE
     if per_page not in PAGE_SIZES:
         errors["per_page"] = f"Show {', '.join(map(str, PAGE_SIZES))} rows per page."
         per_page = DEFAULT_PER_PAGE
     filters = EntryFilters(
-        store_id=_whole(args.get("store"), "store", errors, minimum=1),
-        location_id=_whole(args.get("location"), "location", errors, minimum=1),
+        store_id=whole_number(args.get("store"), "store", errors, minimum=1),
+        location_id=whole_number(args.get("location"), "location", errors, minimum=1),
         status=status,
-        max_quantity=_whole(args.get("max_qty"), "max_qty", errors),
+        max_quantity=whole_number(args.get("max_qty"), "max_qty", errors),
         search=search,
         sort=sort,
         descending=args.get("dir") == "desc",

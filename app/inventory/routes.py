@@ -1,4 +1,5 @@
-"""Inventory screens: overview, stock actions, entry and product pages, reports."""
+"""Inventory screens: overview, stock actions, entry and product pages (the reports are in
+report_routes.py)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from app.inventory import bp
 from app.inventory.actions import ACTIONS, ROW_ACTIONS, StockAction, row_note
 from app.inventory.bulk_view import bulk_bar
 from app.inventory.filters import OverviewView, overview_args
+from app.inventory.report_view import report_at
 from app.permissions import Actor
 from app.services import activity, export, queries
 from app.services.csvfile import neutralise
@@ -312,10 +314,12 @@ def _swapped(action: StockAction, entry: EntryView, change: Any, next_url: str,
              message: str) -> Response:
     """What an htmx page swaps after a stock action, with the stats told it changed."""
     changed = {"stock-changed": {"entry": entry.id}}
-    if urlsplit(next_url).path != url_for("inventory.overview"):
+    path = urlsplit(next_url).path
+    report = report_at(path)
+    if path != url_for("inventory.overview") and report is None:
         # Opened from the entry's or its product's page: that page shows the quantities,
         # totals and history the change moved, so it is loaded again (its main part), with
-        # the message. Only the overview has a row of this entry to swap.
+        # the message. Only the overview and the entry reports have a row to swap.
         flash(message, "success")
         response = _response("", 200)
         response.headers["HX-Location"] = json.dumps(
@@ -326,7 +330,8 @@ def _swapped(action: StockAction, entry: EntryView, change: Any, next_url: str,
         html = render_template("_flashes.html", oob=True, messages=[("success", message)])
         return swap(html, f"#entry-{entry.id}", how="delete", **changed)
     html = render_template(
-        "inventory/_row_update.html",
+        "inventory/_report_row_update.html" if report else "inventory/_row_update.html",
+        report=report,
         entry=queries.get_entry(current_actor(), entry.id),
         row_actions=ROW_ACTIONS,
         actions=ACTIONS,
@@ -346,42 +351,6 @@ def product(product_id: int):  # type: ignore[no-untyped-def]
     show_store(stock.store_id)
     changes = activity.product_changes(actor, product_id)
     return render_template("inventory/product.html", product=stock, changes=changes)
-
-
-@bp.get("/reports/low-stock")
-@login_required
-def low_stock():  # type: ignore[no-untyped-def]
-    """Entries at or below their low-stock threshold."""
-    actor = current_actor()
-    view = overview_args(actor, request.args)
-    rows = queries.low_stock(actor, store_id=view.filters.store_id)
-    return render_template(
-        "inventory/report.html", rows=rows, view=view, report="low-stock", title="Low stock",
-        empty="Nothing is running low. Set thresholds on entries to be warned here.",
-    )
-
-
-@bp.get("/reports/out-of-stock")
-@login_required
-def out_of_stock():  # type: ignore[no-untyped-def]
-    """Entries with nothing available."""
-    actor = current_actor()
-    view = overview_args(actor, request.args)
-    rows = queries.out_of_stock(actor, store_id=view.filters.store_id)
-    return render_template(
-        "inventory/report.html", rows=rows, view=view, report="out-of-stock",
-        title="Out of stock", empty="Every tracked entry has stock available.",
-    )
-
-
-@bp.get("/reports/reorder")
-@login_required
-def reorder():  # type: ignore[no-untyped-def]
-    """Products at or below their reorder point, with the suggested order."""
-    actor = current_actor()
-    view = overview_args(actor, request.args)
-    lines = queries.reorder_report(actor, store_id=view.filters.store_id)
-    return render_template("inventory/reorder.html", lines=lines, view=view)
 
 
 def _offer_choices(action: StockAction, form: Any, entry: EntryView) -> None:

@@ -1,16 +1,26 @@
-"""The overview's entries as CSV rows: the same filters, scope and order as the page."""
+"""The overview's entries and the reports as CSV rows: the same filters, scope and order as
+the pages, free text neutralised so a spreadsheet never runs it as a formula."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 
 from app.extensions import db
 from app.models import InventoryEntry, Location, Product, Store
 from app.permissions import Actor
-from app.services.queries import SORTS, EntryFilters, filter_conditions, status_expression
+from app.services import queries
+from app.services.csvfile import neutralise
+from app.services.queries import (
+    SORTS,
+    EntryFilters,
+    ReportFilters,
+    filter_conditions,
+    status_expression,
+)
 
 entries = InventoryEntry.__table__
 products = Product.__table__
@@ -71,3 +81,35 @@ def iter_entries_csv(actor: Actor, filters: EntryFilters) -> Iterator[ExportRow]
                 yield ExportRow(*row)  # columns in field order; faster than by name
     finally:
         result.close()
+
+
+# The report files: the columns the screens show, the store by its name.
+REPORT_COLUMNS = {
+    "low_stock": ("store", "location", "sku", "title", "on_hand", "reserved", "available",
+                  "threshold", "shortfall", "status"),
+    "out_of_stock": ("store", "location", "sku", "title", "on_hand", "reserved", "available",
+                     "threshold", "status"),
+    "reorder": ("store", "sku", "title", "on_hand", "available", "incoming", "reorder_point",
+                "shortfall", "suggested_order"),
+}
+
+
+def iter_report_csv(actor: Actor, report: str, filters: ReportFilters
+                    ) -> Iterator[tuple[Any, ...]]:
+    """A report's rows as REPORT_COLUMNS[report] cells, every page of them, in its order."""
+    if report == "reorder":
+        for line in queries.iter_reorder(actor, filters):
+            yield (neutralise(line.store_name), neutralise(line.sku), neutralise(line.title),
+                   line.quantity_on_hand, line.quantity_available, line.incoming_quantity,
+                   line.reorder_point, line.shortfall, line.suggested_order)
+        return
+    low = report == "low_stock"
+    for e in queries.iter_report(actor, report, filters):
+        cells: tuple[Any, ...] = (
+            neutralise(e.store_name), neutralise(e.location_code), neutralise(e.sku),
+            neutralise(e.title), e.quantity, e.reserved_quantity, e.available_quantity,
+            e.low_stock_threshold,
+        )
+        if low:
+            cells += (e.low_stock_threshold - e.available_quantity,)
+        yield (*cells, e.status)

@@ -8,10 +8,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app.extensions import db
-from app.models import Product, User
+from app.models import Location, Product, User
 from app.services.people.credentials import hash_password
 
 if TYPE_CHECKING:
@@ -102,6 +102,24 @@ def test_every_screen_has_no_axe_violations(
         f"/labels?product={product_id}",
     ):
         visit(path)
+    # The reports with rows to sort, filter and act on: sorted, narrowed to a location,
+    # their folded filters open on a phone, a row's dialog open, and reorder lines.
+    db.session.execute(update(Product).where(Product.sku == "MUG-BLU").values(
+        reorder_point=20, reorder_quantity=24))
+    db.session.commit()
+    shelf = db.session.scalar(select(Location.id).where(Location.code == "SHELF_B"))
+    db.session.remove()
+    visit("/reports/reorder?sort=suggested&dir=desc", "Reorder report")
+    visit(f"/reports/low-stock?sort=shortfall&dir=desc&location={shelf}", "Low stock")
+    if phone:
+        page.locator("summary", has_text="Filter and sort").click()
+        expect(page.get_by_label("Sort by", exact=True)).to_be_visible()
+        check("/reports/low-stock (filters open)")
+    page.get_by_role("link", name="Adjust MUG-BLU at SHELF_B").click()
+    expect(page.locator("dialog[open]")).to_be_visible()
+    check("/reports/low-stock (adjust dialog open)")
+    visit("/reports/out-of-stock?sort=location&dir=desc", "Out of stock")
+
     page_problems.expect("status of 404")
     visit("/no-such-screen", "Not found")
 

@@ -117,3 +117,39 @@ def test_the_counter_sees_a_query_per_row_when_there_is_one(
             db.session.execute(select(Store.id).where(Store.id == n))
     db.session.rollback()
     assert len(statements) >= 3
+
+
+@pytest.mark.parametrize(("path", "query", "row", "expect_pages"), [
+    ("/reports/low-stock", "", r'<tr id="entry-\d+"', True),
+    ("/reports/low-stock", "&sort=shortfall&dir=desc", r'<tr id="entry-\d+"', True),
+    ("/reports/low-stock", "&sort=sku&location={location}", r'<tr id="entry-\d+"', False),
+    ("/reports/out-of-stock", "&sort=location", r'<tr id="entry-\d+"', False),
+    ("/reports/reorder", "&sort=suggested", r'<tr id="product-\d+"', False),
+])
+def test_report_statements_do_not_grow_with_page_size_or_depth(
+    big_store: SimpleNamespace, count_statements: Callable[[], Any], path: str, query: str,
+    row: str, expect_pages: bool,
+) -> None:
+    """The reports too: two statements for the page and its count, plus the same few for
+    the page around them, whatever the page size and depth."""
+    client = big_store.client
+    location = db.session.query(Location).filter_by(store_id=big_store.store.id).first()
+    query = f"&store={big_store.store.id}" + query.format(location=location.id)
+    client.get(path)  # warm up
+
+    def measure(url: str) -> tuple[int, str]:
+        with count_statements() as statements:
+            response = client.get(url, headers=HX)
+        assert response.status_code == 200
+        return len(statements), response.get_data(as_text=True)
+
+    small, body = measure(f"{path}?per_page=25{query}")
+    first = len(re.findall(row, body))
+    large, body = measure(f"{path}?per_page=100{query}")
+    assert first == min(25, len(re.findall(row, body))) and first > 0
+    assert large == small
+    if expect_pages:
+        url = next_link(measure(f"{path}?per_page=25{query}")[1])
+        deep, body = measure(url)
+        assert len(re.findall(row, body)) >= 1
+        assert deep == small

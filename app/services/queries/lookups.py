@@ -201,3 +201,15 @@ def product_store(actor: Actor, product_id: int) -> int:
     if store_id is None:
         raise NotFound("Product not found.", {"product_id": "No such product."})
     return int(store_id)
+
+
+def location_store(actor: Actor, location_id: int) -> int:
+    """The store a location belongs to. Raises NotFound (also for foreign locations)."""
+    store_id = db.session.scalar(
+        select(locations.c.store_id).where(
+            locations.c.id == location_id, readable_scope(actor, locations.c.store_id)
+        )
+    ) if is_id(location_id) else None
+    if store_id is None:
+        raise NotFound("No such location among your stores.", {"location": "No such location."})
+    return int(store_id)

@@ -1,0 +1,313 @@
+"""The low stock, out of stock and reorder reports as the screens show them: filtered to a
+store and a location, sorted on any of their columns, in keyset pages, and in full for CSV.
+
+A page is two statements whatever its depth: the page (past the cursor's sort value and
+id, so a deep page costs what the first does) and a count that stops at a limit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    exists,
+    func,
+    select,
+    tuple_,
+)
+
+from app.extensions import db
+from app.permissions import Actor
+from app.services.cursors import decode_cursor, encode_cursor
+from app.services.queries.common import (
+    EntryView,
+    available,
+    entries,
+    entry_select,
+    is_physical,
+    locations,
+    products,
+    readable_scope,
+    status_condition,
+    stores,
+)
+from app.services.queries.listing import EntryPage
+
+ENTRY_REPORTS = ("low_stock", "out_of_stock")
+
+# What the entry reports sort on; `shortfall` is how far available is below the threshold.
+_ENTRY_KEYS: dict[str, Any] = {
+    "title": products.c.title,
+    "sku": products.c.sku,
+    "location": locations.c.code,
+    "quantity": entries.c.quantity,
+    "reserved": entries.c.reserved_quantity,
+    "available": available,
+    "threshold": entries.c.low_stock_threshold,
+    "shortfall": entries.c.low_stock_threshold - available,
+}
+REPORT_SORTS: dict[str, tuple[str, ...]] = {
+    "low_stock": ("title", "sku", "location", "quantity", "reserved", "available", "threshold",
+                  "shortfall"),
+    "out_of_stock": ("title", "sku", "location", "quantity", "reserved", "threshold"),
+}
+_TEXT_KEYS = frozenset({"title", "sku", "location"})
+
+
+@dataclass(frozen=True)
+class ReportFilters:
+    """What narrows and orders a report; the URL carries all of it."""
+
+    store_id: int | None = None
+    location_id: int | None = None
+    sort: str = "title"
+    descending: bool = False
+
+
+def report_condition(report: str) -> ColumnElement[bool]:
+    """Which entries a report lists: low stock by the SPEC's status rule; out of stock is
+    every physical entry with nothing available, backordered or not."""
+    if report == "low_stock":
+        return status_condition("low_stock")
+    if report == "out_of_stock":
+        return and_(is_physical, available <= 0)
+    raise ValueError(report)
+
+
+def _entry_query(actor: Actor, report: str, filters: ReportFilters) -> Select[Any]:
+    if filters.sort not in REPORT_SORTS[report]:
+        raise ValueError(filters.sort)
+    query = entry_select().where(report_condition(report), readable_scope(actor))
+    if filters.store_id is not None:
+        query = query.where(entries.c.store_id == filters.store_id)
+    if filters.location_id is not None:
+        query = query.where(entries.c.location_id == filters.location_id)
+    return query
+
+
+def _order(sort_expr: Any, tiebreak: Any, descending: bool) -> list[Any]:
+    return [sort_expr.desc(), tiebreak.desc()] if descending else [sort_expr, tiebreak]
+
+
+def _past(sort_expr: Any, tiebreak: Any, cursor: Any, descending: bool) -> ColumnElement[bool]:
+    pair, bound = tuple_(sort_expr, tiebreak), tuple_(cursor.value, cursor.id)
+    return pair < bound if descending else pair > bound
+
+
+def _key_type(sort: str) -> type:
+    return str if sort in _TEXT_KEYS else int
+
+
+@dataclass(frozen=True)
+class _Walk:
+    """One page's bounds: the order it reads in and where it starts."""
+
+    descending: bool
+    backwards: bool
+    cursor: Any
+
+
+def _walk(filters: ReportFilters, cursor: str | None) -> _Walk:
+    key = decode_cursor(cursor, _key_type(filters.sort), ranked=False) if cursor else None
+    backwards = bool(key and key.backwards)
+    return _Walk(descending=filters.descending != backwards, backwards=backwards, cursor=key)
+
+
+def _pages(fetched: list[Any], limit: int, walk: _Walk, key_of: Any
+           ) -> tuple[list[Any], str | None, str | None]:
+    """The rows of a page in reading order, and the cursors to the next and previous one."""
+    more = len(fetched) > limit
+    fetched = fetched[:limit]
+    if walk.backwards:
+        fetched.reverse()
+    next_cursor = prev_cursor = None
+    if fetched:
+        if more or walk.backwards:
+            next_cursor = encode_cursor(*key_of(fetched[-1]), backwards=False)
+        if walk.cursor is not None and (more or not walk.backwards):
+            prev_cursor = encode_cursor(*key_of(fetched[0]), backwards=True)
+    return fetched, next_cursor, prev_cursor
+
+
+def report_page(
+    actor: Actor, report: str, filters: ReportFilters, *, cursor: str | None = None,
+    limit: int = 50, count_limit: int = 10_000,
+) -> EntryPage:
+    """One page of a low or out of stock report, keyset-paginated on (sort value, entry id):
+    two statements, whatever the page. Raises ValidationError naming `cursor` for a page
+    link this report did not make."""
+    walk = _walk(filters, cursor)
+    sort_expr = _ENTRY_KEYS[filters.sort]
+    base = _entry_query(actor, report, filters)
+    query = base.add_columns(sort_expr.label("sort_key"))
+    if walk.cursor is not None:
+        query = query.where(_past(sort_expr, entries.c.id, walk.cursor, walk.descending))
+    query = query.order_by(*_order(sort_expr, entries.c.id, walk.descending)).limit(limit + 1)
+    fetched = db.session.execute(query).all()
+    rows, next_cursor, prev_cursor = _pages(fetched, limit, walk,
+                                            lambda r: (r.sort_key, r.id))
+    counted = base.with_only_columns(entries.c.id).limit(count_limit + 1).subquery()
+    total = int(db.session.execute(select(func.count()).select_from(counted)).scalar_one())
+    capped = total > count_limit
+    return EntryPage(
+        rows=[EntryView(**{k: v for k, v in r._asdict().items() if k != "sort_key"})
+              for r in rows],
+        total=min(total, count_limit), next_cursor=next_cursor, prev_cursor=prev_cursor,
+        total_capped=capped,
+    )
+
+
+def iter_report(actor: Actor, report: str, filters: ReportFilters) -> Iterator[EntryView]:
+    """Every entry of a report in its order, read in batches through a server-side cursor,
+    so an export of any size runs in constant memory."""
+    sort_expr = _ENTRY_KEYS[filters.sort]
+    query = _entry_query(actor, report, filters).order_by(
+        *_order(sort_expr, entries.c.id, filters.descending))
+    result = db.session.execute(query, execution_options={"yield_per": 1_000})
+    try:
+        for batch in result.partitions():
+            for row in batch:
+                yield EntryView(**row._asdict())
+    finally:
+        result.close()
+
+
+# ------------------------------------------------------------------------------- reorder
+
+
+@dataclass(frozen=True)
+class ReorderRow:
+    product_id: int
+    store_id: int
+    store_name: str
+    sku: str
+    title: str
+    quantity_on_hand: int
+    quantity_available: int
+    incoming_quantity: int
+    reorder_point: int
+    reorder_quantity: int
+    shortfall: int
+
+    @property
+    def suggested_order(self) -> int:
+        return self.reorder_quantity
+
+
+@dataclass(frozen=True)
+class ReorderPage:
+    rows: list[ReorderRow]
+    total: int
+    next_cursor: str | None
+    prev_cursor: str | None
+    total_capped: bool = False
+
+
+_on_hand = func.coalesce(func.sum(entries.c.quantity), 0)
+_available = func.coalesce(func.sum(available), 0)
+_incoming = func.coalesce(func.sum(entries.c.incoming_quantity), 0)
+_REORDER_KEYS: dict[str, Any] = {
+    "title": products.c.title,
+    "sku": products.c.sku,
+    "quantity": _on_hand,
+    "available": _available,
+    "incoming": _incoming,
+    "reorder_point": products.c.reorder_point,
+    "shortfall": products.c.reorder_point - _on_hand,
+    "suggested": products.c.reorder_quantity,
+}
+REORDER_SORTS = tuple(_REORDER_KEYS)
+
+
+def _reorder_query(actor: Actor, filters: ReportFilters) -> Select[Any]:
+    """Physical products whose on-hand total, over every location of their store, is at or
+    below their reorder point (0: never reordered). A location filter keeps the products
+    kept there; their totals stay the store's, as an order is placed for the store."""
+    if filters.sort not in _REORDER_KEYS:
+        raise ValueError(filters.sort)
+    query = (
+        select(
+            products.c.id.label("product_id"),
+            products.c.store_id,
+            stores.c.name.label("store_name"),
+            products.c.sku,
+            products.c.title,
+            _on_hand.label("quantity_on_hand"),
+            _available.label("quantity_available"),
+            _incoming.label("incoming_quantity"),
+            products.c.reorder_point,
+            products.c.reorder_quantity,
+            (products.c.reorder_point - _on_hand).label("shortfall"),
+        )
+        .select_from(products)
+        .join(stores, stores.c.id == products.c.store_id)
+        .outerjoin(entries, entries.c.product_id == products.c.id)
+        .where(
+            is_physical,
+            products.c.reorder_point > 0,
+            products.c.archived_at.is_(None),
+            readable_scope(actor, products.c.store_id),
+        )
+        .group_by(products.c.id, stores.c.name)
+        .having(_on_hand <= products.c.reorder_point)
+    )
+    if filters.store_id is not None:
+        query = query.where(products.c.store_id == filters.store_id)
+    if filters.location_id is not None:
+        # A second copy of entries: the EXISTS must not correlate with the grouped one.
+        kept = entries.alias("kept")
+        kept_there = exists().where(
+            kept.c.product_id == products.c.id, kept.c.location_id == filters.location_id,
+        )
+        query = query.where(kept_there.correlate(products))
+    return query
+
+
+def reorder_page(
+    actor: Actor, filters: ReportFilters, *, cursor: str | None = None, limit: int = 50,
+    count_limit: int = 10_000,
+) -> ReorderPage:
+    """One page of the reorder report, keyset-paginated on (sort value, product id): two
+    statements, whatever the page. Raises ValidationError naming `cursor` for a page link
+    this report did not make."""
+    walk = _walk(filters, cursor)
+    sort_expr = _REORDER_KEYS[filters.sort]
+    base = _reorder_query(actor, filters)
+    query = base
+    if walk.cursor is not None:
+        query = query.having(_past(sort_expr, products.c.id, walk.cursor, walk.descending))
+    query = query.order_by(*_order(sort_expr, products.c.id, walk.descending)).limit(limit + 1)
+    fetched = [ReorderRow(**r._asdict()) for r in db.session.execute(query)]
+    sort_of = _reorder_value(filters.sort)
+    rows, next_cursor, prev_cursor = _pages(fetched, limit, walk,
+                                            lambda r: (sort_of(r), r.product_id))
+    counted = base.with_only_columns(products.c.id).limit(count_limit + 1).subquery()
+    total = int(db.session.execute(select(func.count()).select_from(counted)).scalar_one())
+    return ReorderPage(rows=rows, total=min(total, count_limit), next_cursor=next_cursor,
+                       prev_cursor=prev_cursor, total_capped=total > count_limit)
+
+
+def _reorder_value(sort: str) -> Any:
+    field = {"quantity": "quantity_on_hand", "available": "quantity_available",
+             "incoming": "incoming_quantity", "suggested": "reorder_quantity"}.get(sort, sort)
+    return lambda row: getattr(row, field)
+
+
+def iter_reorder(actor: Actor, filters: ReportFilters) -> Iterator[ReorderRow]:
+    """Every line of the reorder report in its order, in batches (see iter_report)."""
+    sort_expr = _REORDER_KEYS[filters.sort]
+    query = _reorder_query(actor, filters).order_by(
+        *_order(sort_expr, products.c.id, filters.descending))
+    result = db.session.execute(query, execution_options={"yield_per": 1_000})
+    try:
+        for batch in result.partitions():
+            for row in batch:
+                yield ReorderRow(**row._asdict())
+    finally:
+        result.close()
+
