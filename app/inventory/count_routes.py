@@ -135,10 +135,12 @@ def count_edit():  # type: ignore[no-untyped-def]
     if removed is not None:
         key = count_key(removed)
         page.lines = [line for line in page.lines if count_key(line.code) != key]
-        return _render(actor, page)
+        if not any(line.errors for line in page.lines):
+            page.errors.pop("lines", None)
+        return _render(actor, page, _status(page))
     code = ascii_strip(page.code)
-    if not code:
-        return _render(actor, page)  # Enter in a counted figure: the list as edited
+    if not code or page.location is None:
+        return _render(actor, page, _status(page))  # Enter in a counted figure: as edited
     quantity = _whole(page.quantity) if ascii_strip(page.quantity) else 1
     if quantity is None or not 0 <= quantity <= LIMIT:
         page.errors["quantity"] = f"Enter a whole number from 0 to {LIMIT_TEXT}."
@@ -159,7 +161,12 @@ def count_edit():  # type: ignore[no-untyped-def]
         page.lines.append(CountLine(found.sku, str(quantity), found.quantity, found,
                                     position=len(page.lines) + 1))
     page.code, page.quantity = "", ""
-    return _render(actor, page)
+    return _render(actor, page, _status(page))
+
+
+def _status(page: CountPage) -> int:
+    """A list drawn with something to fix is a 422, like any form sent back with errors."""
+    return 422 if page.errors else 200
 
 
 @bp.post("/inventory/count")
@@ -169,8 +176,7 @@ def count_apply():  # type: ignore[no-untyped-def]
     actor = current_actor()
     page = _posted_page(actor)
     location = page.location
-    assert location is not None
-    if page.errors:
+    if location is None or page.errors:
         page.problem = "Nothing was counted: fix what is marked below and apply again."
         return _render(actor, page, 422)
     lines = [{"code": line.code, "counted_quantity": line.counted,
@@ -306,10 +312,12 @@ def _posted_page(actor: Actor) -> CountPage:
     for n, (code, count_text, expected_text) in enumerate(
         zip(codes, counted, expected, strict=True), start=1
     ):
+        # The on hand the line was scanned against; blank (a list typed by hand) means
+        # "count it whatever it is now".
         line = CountLine(ascii_strip(code), count_text, _whole(expected_text), position=n)
-        if line.expected is None or line.expected < 0:
+        if ascii_strip(expected_text) and (line.expected is None or line.expected < 0):
             line.expected = None
-            line.errors["expected"] = "The on hand it was scanned against is missing."
+            line.errors["expected"] = "The on hand it was scanned against is not a number."
         if line.counted is None:
             line.errors["counted"] = "Enter a whole number, like 12."
         elif line.counted < 0:

@@ -162,7 +162,7 @@ def test_a_count_with_bad_lines_names_each_one_and_changes_nothing(shelf, db_sta
     body = response.get_data(as_text=True)
 
     assert response.status_code == 422
-    assert 'id="line_counted-error-e' in body and "Enter a whole number, like 12." in body
+    assert '-line_counted-error"' in body and "Enter a whole number, like 12." in body
     assert "Nothing in this store has the SKU or GTIN “GONE-9”." in body
     assert "Nothing was counted" in body
     assert _lines(body) == lines  # kept as typed, to fix
@@ -193,9 +193,9 @@ def test_a_count_below_reserved_or_after_a_sale_is_refused_with_the_figure_now(
     ({"line_code": ["MUG-BLU"], "line_counted": [], "line_expected": []}, "lines-error"),
     ({"line_code": [], "line_counted": [], "line_expected": []}, "lines-error"),
     ({"line_code": ["MUG-BLU"], "line_counted": ["1"], "line_expected": ["x"]},
-     "line_expected-error-e"),
+     "line_expected-error"),
     ({"line_code": ["MUG-BLU"], "line_counted": ["-1"], "line_expected": ["10"]},
-     "line_counted-error-e"),
+     "line_counted-error"),
     ({"line_code": ["MUG-BLU"], "line_counted": ["1"], "line_expected": ["10"],
       "reason": "x" * 201}, "count-reason-error"),
 ])
@@ -205,7 +205,7 @@ def test_malformed_posts_are_422_naming_the_field(shelf, db_state, form, field):
                                  data={"location": str(shelf.location.id), **form})
 
     assert response.status_code == 422
-    assert f'id="{field}' in response.get_data(as_text=True)
+    assert re.search(rf'id="(?:\w+-)?{field}"', response.get_data(as_text=True))
     assert db_state() == before
 
 
