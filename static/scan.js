@@ -190,6 +190,8 @@
 
   // ------------------------------------------------------------------ the camera
 
+  // Keys closer together than this are a scanner, not a person (as in app.js).
+  var SCAN_GAP_MS = 40;
   var FORMATS = ["code_128", "ean_13", "ean_8", "upc_a", "upc_e", "code_39", "qr_code", "data_matrix"];
   var camera = { stream: null, timer: null, last: "", lastAt: 0 };
 
@@ -308,6 +310,32 @@
     form.addEventListener("input", function (event) {
       var row = event.target.closest && event.target.closest("tr[data-count-line]");
       if (row && event.target.matches("[data-counted]")) { refresh(row); save(); }
+    });
+
+    // A scan while a counted figure has focus (the user just corrected one) is a scan, not
+    // more digits: keys a few milliseconds apart ending in Enter are taken back out of the
+    // figure and counted as a code.
+    var burst = { input: null, keys: "", before: "", at: 0 };
+    form.addEventListener("keydown", function (event) {
+      var input = event.target;
+      if (!input.matches || !input.matches("[data-counted]") || event.ctrlKey ||
+          event.metaKey || event.altKey || event.isComposing) { return; }
+      var fast = burst.input === input && event.timeStamp - burst.at <= SCAN_GAP_MS;
+      burst.at = event.timeStamp;
+      if (event.key === "Enter") {
+        var scanned = fast && burst.keys.length >= 3 ? burst.keys : "";
+        burst.input = null;
+        if (!scanned) { return; }  // a person's Enter: the form's own (Add, an empty box)
+        event.preventDefault();
+        input.value = burst.before;
+        refresh(input.closest("tr[data-count-line]"));
+        box.focus();
+        addCode(scanned, 1);
+        return;
+      }
+      if (event.key.length !== 1) { burst.input = null; return; }
+      if (!fast) { burst.input = input; burst.keys = ""; burst.before = input.value; }
+      burst.keys += event.key;
     });
 
     // Away from any field (after a tap on the list, say), a scanner's keys still go to the

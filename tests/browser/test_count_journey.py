@@ -148,6 +148,12 @@ def test_scan_a_location_and_apply_the_counts(
     # A typed correction moves the difference; Remove takes a line out.
     line(page, "POT-RED").locator("[data-counted]").fill("3")
     expect(line(page, "POT-RED").locator("[data-diff]")).to_have_text("+3")
+    # A scan while that figure still has focus counts the code; the figure stays as typed.
+    expect(line(page, "POT-RED").locator("[data-counted]")).to_be_focused()
+    scan(page, "MUG-BLU")
+    expect(line(page, "MUG-BLU").locator("[data-counted]")).to_have_value("5")
+    expect(line(page, "POT-RED").locator("[data-counted]")).to_have_value("3")
+    expect(box).to_be_focused()
     line(page, "VAS-GRN").get_by_role("button", name="Remove Green Vase (VAS-GRN)").click()
     expect(page.locator("tr[data-count-line]")).to_have_count(2)
     expect(page.locator("[data-count-total]")).to_have_text("2 items in the list")
@@ -160,10 +166,10 @@ def test_scan_a_location_and_apply_the_counts(
 
     apply.click()
     expect(page.locator(".flash-success")).to_have_text(
-        "Counted 2 items at WAREHOUSE_A. Changed: Blue Mug (MUG-BLU) 10 → 4, "
+        "Counted 2 items at WAREHOUSE_A. Changed: Blue Mug (MUG-BLU) 10 → 5, "
         "Red Teapot (POT-RED) 0 → 3.")
     expect(page.locator("tr[data-count-line]")).to_have_count(0)
-    assert on_hand(shop.entries["mug_warehouse"]) == 4
+    assert on_hand(shop.entries["mug_warehouse"]) == 5
     assert on_hand(shop.entries["teapot"]) == 3
     assert on_hand(shop.entries["vase"]) == 0  # removed from the list: not counted
     # The next count starts empty, even after a reload.
