@@ -81,6 +81,8 @@
     if (total) { total.textContent = count + (count === 1 ? " item" : " items") + " in the list"; }
     var empty = form.parentNode.querySelector("[data-count-empty]");
     if (empty) { empty.hidden = count > 0; }
+    var table = form.querySelector("[data-count-table]");
+    if (table) { table.hidden = count === 0; }
     if (!keepStorage) { save(); }
   }
 
