@@ -2,7 +2,7 @@ from flask import Blueprint
 
 bp = Blueprint("inventory", __name__)
 
-from app.inventory import bulk_routes, report_routes, routes  # noqa: E402,F401
+from app.inventory import bulk_routes, count_routes, report_routes, routes  # noqa: E402,F401
 from app.inventory.rows import (  # noqa: E402
     entry_action_url,
     row_actions_for,

@@ -268,3 +268,28 @@ class ImportRefused(Conflict):
     def __init__(self, message: str, lines: Sequence[str] = ()) -> None:
         super().__init__(message)
         self.lines = list(lines)
+
+
+class CountRefused(Conflict):
+    """A location's count cannot be applied as it stands; nothing was counted. Each problem
+    has a `label` (which line), a `field` (the line's field, as the API names it) and a
+    `problem`. Malformed lines make it a 422, lines the stock refuses (below reserved, on
+    hand moved since the scan) a 409; `current` then carries each line's on hand now."""
+
+    code = "count_refused"
+
+    def __init__(self, problems: Sequence[Any], *,
+                 current: Mapping[int, int] | None = None) -> None:
+        named = "; ".join(f"{p.label}: {p.problem}" for p in problems[:NAMED_IN_MESSAGE])
+        more = len(problems) - NAMED_IN_MESSAGE
+        tail = f"; and {more:,} more" if more > 0 else ""
+        noun = "line needs" if len(problems) == 1 else "lines need"
+        super().__init__(
+            f"Nothing was counted: {len(problems):,} {noun} attention. {named}{tail}",
+            {p.field: p.problem for p in problems},
+        )
+        self.problems = list(problems)
+        self.current = dict(current or {})
+        if any(p.invalid for p in problems):
+            self.status = 422
+            self.code = "invalid"

@@ -119,6 +119,26 @@ def test_every_screen_has_no_axe_violations(
     expect(page.locator("dialog[open]")).to_be_visible()
     check("/reports/low-stock (adjust dialog open)")
     visit("/reports/out-of-stock?sort=location&dir=desc", "Out of stock")
+    # Counting a location: the chooser, then a list with a line, a line to fix and the
+    # scan box's error.
+    visit("/inventory/count", "Count stock")
+    warehouse = db.session.scalar(select(Location.id).where(Location.code == "WAREHOUSE_A"))
+    db.session.remove()
+    visit(f"/inventory/count?location={warehouse}", "Count stock at WAREHOUSE_A")
+    for code in ("MUG-BLU", "POT-RED"):
+        page.keyboard.type(code, delay=5)
+        page.keyboard.press("Enter")
+    expect(page.locator("tr[data-count-line]")).to_have_count(2)
+    page_problems.expect("status of 422")
+    page.keyboard.type("NOPE-1", delay=5)
+    page.keyboard.press("Enter")
+    expect(page.locator("#count-code-error")).to_be_visible()
+    check("/inventory/count (a list and an unknown code)")
+    page.locator("tr[data-count-line][data-sku='POT-RED'] [data-counted]").fill("x")
+    page_problems.expect("status of 422")
+    page.get_by_role("button", name="Apply counts").click()
+    expect(page.locator("#count-problem")).to_be_visible()
+    check("/inventory/count (a line to fix)")
 
     page_problems.expect("status of 404")
     visit("/no-such-screen", "Not found")

@@ -57,6 +57,7 @@ class Setup:
         )[1]
         location = db.session.get(Location, self.entry.location_id)
         product = db.session.get(Product, self.entry.product_id)
+        self.sku = product.sku
         self.csv = (f"store,location,sku,quantity\r\n"
                     f"{self.store.slug},{location.code},{product.sku},7\r\n").encode()
 
@@ -101,6 +102,8 @@ WRITERS: dict[str, Writer] = {
     "set": Writer(lambda s, **k: stock.set_stock(entry_id=s.entry.id, quantity=15, **k)),
     "count": Writer(lambda s, **k: stock.count_stock(
         entry_id=s.entry.id, counted_quantity=8, **k)),
+    "count_many": Writer(lambda s, **k: stock.count_many(
+        location_id=s.entry.location_id, lines=[{"code": s.sku, "counted_quantity": 8}], **k)),
     "threshold": Writer(lambda s, **k: stock.set_threshold(
         entry_id=s.entry.id, low_stock_threshold=4, **k), fault="commit"),
     "create": Writer(lambda s, **k: stock.create_entry(

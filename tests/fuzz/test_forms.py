@@ -278,6 +278,33 @@ CASES: list[FormCase] = [
     # The stock dialogs and the overview's bulk changes.
     *(_entry_case(action) for action in ENTRY_ACTIONS),
     *(_bulk_case(action, step) for action in BULK_ACTIONS for step in ("preview", "apply")),
+    # Counting a location (adding a line only redraws the list, like a preview): the list
+    # travels as repeated fields, one of each per line; a
+    # line's error stands in its row (`e12-line_counted-error`), a list that does not add
+    # up is named as the lines.
+    FormCase("count-list-preview", "inventory.count_edit", None, "owner_a",
+             lambda w: "/inventory/count/line",
+             lambda w, n: {"location": str(w.loc_main), "code": "ALPHA-SKU-1",
+                           "quantity": "2", "line_code": ["ALPHA-SKU-1"],
+                           "line_counted": ["3"], "line_expected": ["10"], "reason": ""},
+             (Field("location", "id"), Field("code", "optional_text"),
+              Field("quantity", "optional_number"),
+              Field("line_code", "identifier", ("lines",)),
+              Field("line_counted", "number", ("lines",)),
+              Field("line_expected", "optional_number", ("lines",)),
+              Field("reason", "optional_text")),
+             ok=(200,), foreign=lambda w: {"location": [str(w.loc_b)]}),
+    FormCase("count-apply", "inventory.count_apply", None, "owner_a",
+             lambda w: "/inventory/count",
+             lambda w, n: {"location": str(w.loc_main), "idempotency_key": f"fuzz-count-{n}",
+                           "line_code": ["ALPHA-SKU-1"], "line_counted": [str(20 + n % 5)],
+                           "line_expected": [""], "reason": "Fuzz count", "code": "",
+                           "quantity": ""},
+             (Field("location", "id"), Field("line_code", "identifier", ("lines",)),
+              Field("line_counted", "number", ("lines",)),
+              Field("line_expected", "optional_number", ("lines",)),
+              Field("reason", "optional_text"), Field("idempotency_key", "optional_text")),
+             foreign=lambda w: {"location": [str(w.loc_b)]}),
     # CSV import: the cells of the file are its fields (see test_import_* below); here the
     # form around it.
     FormCase("import-preview", "imports.preview", None, "owner_a", lambda w: "/import/preview",

@@ -3,8 +3,9 @@
 `from app.services import stock`, then `stock.adjust_stock(...)`. The engine
 (`stock.engine`) holds the guarded statements, the mutation runner and the one ledger
 writer; the verbs live by area: `entries` (create, delete, adjust, set, count, threshold),
-`holds` (reserve, release, fulfill, return, expire), `orders` (an order's lines all or
-nothing), `transfers`, `bulk` (one change to many entries) and `imports` (CSV files).
+`counts` (a location's count, many lines at once), `holds` (reserve, release, fulfill,
+return, expire), `orders` (an order's lines all or nothing), `transfers`, `bulk` (one
+change to many entries) and `imports` (CSV files).
 Nothing outside this package writes inventory entries or ledger rows.
 """
 
@@ -24,6 +25,7 @@ from app.services.stock.bulk import (
     selection,
     selection_size,
 )
+from app.services.stock.counts import MAX_COUNT_LINES, CountProblem, CountRefused, count_many
 from app.services.stock.engine import EntryState, LedgerRow, StockChange
 from app.services.stock.entries import (
     adjust_stock,
@@ -59,9 +61,12 @@ from app.services.stock.transfers import transfer_stock
 __all__ = [
     "BROWSER_MAX_ROWS",
     "MAX_BULK",
+    "MAX_COUNT_LINES",
     "BulkLine",
     "BulkPreview",
     "BulkRefused",
+    "CountProblem",
+    "CountRefused",
     "EntryState",
     "ImportPlan",
     "ImportRefused",
@@ -75,6 +80,7 @@ __all__ = [
     "batch_movements",
     "bulk_adjust",
     "bulk_threshold",
+    "count_many",
     "count_matching",
     "count_stock",
     "create_entry",
