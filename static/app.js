@@ -108,10 +108,9 @@
     closeRowMenus();
     var menu = rowMenuLinks(more);
     if (!menu) { window.location.assign(more.getAttribute("href")); return; }
+    // A disclosure: focus stays on "More", and Tab goes on into the links just after it.
     more.after(menu);
     more.setAttribute("aria-expanded", "true");
-    var first = menu.querySelector("a");
-    if (first) { first.focus(); }
   }
 
   document.addEventListener("click", function (event) {
@@ -132,8 +131,9 @@
       if (menu) { menu.open = false; }
       var rowMenu = trigger.closest(".row-menu");
       var rowMore = rowMenu ? rowMenu.previousElementSibling : null;
+      // The menu goes before the request: its "More" stands in as the request's source.
       if (rowMenu) { closeRowMenus(); }
-      openDialog(trigger.getAttribute("href"), trigger,
+      openDialog(trigger.getAttribute("href"), rowMore || trigger,
         menu ? menu.querySelector("summary") : rowMore || trigger);
     }
     if (event.target.closest("[data-close-dialog]")) { closeDialog(); }

@@ -80,7 +80,7 @@ def test_a_signed_change_is_made_with_the_buttons_and_the_row_says_so(phone: Pag
     row.scroll_into_view_if_needed()
     top_before = row.bounding_box()["y"]
 
-    row.get_by_role("link", name="Adjust SPN-20 at BACKROOM").click()
+    row.get_by_role("link", name="Adjust", exact=True).click()
     dialog = phone.locator("dialog[open]")
     change = dialog.get_by_label("Change (+ adds, − removes)")
     expect(change).to_have_attribute("inputmode", "numeric")
