@@ -24,7 +24,9 @@
       var after = row.nextElementSibling || row.previousElementSibling;
       openerKey = {
         id: row.id,
-        selector: element.matches("summary") ? "details.menu > summary" : ".row-actions > a[data-dialog]",
+        selector: element.matches("summary") ? "details.menu > summary"
+          : element.matches("[data-more]") ? ".row-actions > a[data-more]"
+          : ".row-actions > a[data-dialog]",
         neighbour: after && after.id ? after.id : null
       };
     }
@@ -69,18 +71,70 @@
     if (d && d.open) { d.close(); }
   }
 
+  function openDialog(href, source, openerElement) {
+    rememberOpener(openerElement);
+    window.htmx.ajax("GET", href, { source: source, target: "#dialog-slot", swap: "innerHTML" });
+  }
+
+  // An overview row's "More": the page holds one menu per store (a template whose links
+  // name entry 0); opening it puts a copy under the row's button with the row's entry in
+  // its links. Without JavaScript "More" is a plain link to the entry's page.
+  var ROW_MENU_SLOT = /\/entries\/0\//;
+
+  function rowMenuLinks(more) {
+    var template = document.getElementById("row-menu-" + more.getAttribute("data-more"));
+    var row = more.closest("tr[id^='entry-']");
+    if (!template || !row) { return null; }
+    var menu = template.content.firstElementChild.cloneNode(true);
+    var slot = "/entries/" + row.id.slice("entry-".length) + "/";
+    menu.querySelectorAll("a[href]").forEach(function (link) {
+      link.setAttribute("href", link.getAttribute("href").replace(ROW_MENU_SLOT, slot));
+    });
+    return menu;
+  }
+
+  function closeRowMenus(except) {
+    document.querySelectorAll(".row-menu").forEach(function (menu) {
+      if (menu === except) { return; }
+      var more = menu.previousElementSibling;
+      if (more && more.hasAttribute("data-more")) { more.setAttribute("aria-expanded", "false"); }
+      menu.remove();
+    });
+  }
+
+  function toggleRowMenu(more) {
+    var open = more.nextElementSibling;
+    if (open && open.classList.contains("row-menu")) { closeRowMenus(); return; }
+    closeRowMenus();
+    var menu = rowMenuLinks(more);
+    if (!menu) { window.location.assign(more.getAttribute("href")); return; }
+    // A disclosure: focus stays on "More", and Tab goes on into the links just after it.
+    more.after(menu);
+    more.setAttribute("aria-expanded", "true");
+  }
+
   document.addEventListener("click", function (event) {
     // Action links are plain links (they work without JavaScript); with it, they open
     // their form in the dialog. One href per link keeps the overview's rows small.
+    var plain = event.button === 0 && !event.ctrlKey && !event.metaKey && !event.shiftKey &&
+      !event.altKey && window.htmx;
+    var more = event.target.closest("a[data-more]");
+    if (more && plain) {
+      event.preventDefault();
+      toggleRowMenu(more);
+      return;
+    }
     var trigger = event.target.closest("a[data-dialog]");
-    if (trigger && event.button === 0 && !event.ctrlKey && !event.metaKey && !event.shiftKey &&
-        !event.altKey && window.htmx) {
+    if (trigger && plain) {
       event.preventDefault();
       var menu = trigger.closest("details.menu");
       if (menu) { menu.open = false; }
-      rememberOpener(menu ? menu.querySelector("summary") : trigger);
-      window.htmx.ajax("GET", trigger.getAttribute("href"),
-        { source: trigger, target: "#dialog-slot", swap: "innerHTML" });
+      var rowMenu = trigger.closest(".row-menu");
+      var rowMore = rowMenu ? rowMenu.previousElementSibling : null;
+      // The menu goes before the request: its "More" stands in as the request's source.
+      if (rowMenu) { closeRowMenus(); }
+      openDialog(trigger.getAttribute("href"), rowMore || trigger,
+        menu ? menu.querySelector("summary") : rowMore || trigger);
     }
     if (event.target.closest("[data-close-dialog]")) { closeDialog(); }
     var help = event.target.closest("[data-close-help]");
@@ -130,6 +184,14 @@
   document.addEventListener("keydown", function (event) {
     if (event.key !== "Escape") { return; }
     if (document.querySelector("dialog[open]")) { return; }
+    var rowMenu = document.querySelector(".row-menu");
+    if (rowMenu) {
+      var owner = rowMenu.previousElementSibling;
+      closeRowMenus();
+      if (owner) { owner.focus(); }
+      event.preventDefault();
+      return;
+    }
     var open = Array.prototype.filter.call(
       document.querySelectorAll("details.menu[open], details.fold[open]"),
       function (menu) {
@@ -289,10 +351,23 @@
   function rowKey(key) {
     var row = currentRow();
     if (!row) { return; }
-    var link = key === "o" ? row.querySelector("td a[href]:not([data-dialog])")
-      : row.querySelector("a[data-dialog][data-action=" + ROW_KEYS[key] + "]");
-    // A click, so a link in the More menu opens the dialog just as a pointer would.
-    if (link) { link.click(); }
+    if (key === "o") {
+      var page = row.querySelector("td a[href]:not([data-dialog]):not([data-more])");
+      if (page) { page.click(); }
+      return;
+    }
+    var name = ROW_KEYS[key];
+    // The row's own button, or the action from its "More" menu: only what the row offers.
+    var link = row.querySelector("a[data-dialog][data-action=" + name + "]");
+    var primary = row.querySelector(".row-actions > a[data-dialog]");
+    if (!link && primary && new RegExp("/" + name + "(\\?|$)").test(primary.getAttribute("href"))) {
+      link = primary;
+    }
+    if (link) { link.click(); return; }
+    var more = row.querySelector("a[data-more]");
+    var menu = more ? rowMenuLinks(more) : null;
+    var item = menu ? menu.querySelector("a[data-action=" + name + "]") : null;
+    if (item) { openDialog(item.getAttribute("href"), more, more); }
   }
 
   var helpOpener = null;
@@ -464,10 +539,12 @@
   // Bulk selection on the overview. Without JavaScript the row checkboxes simply belong to
   // the bulk bar's form; with it, the bar shows only while something is selected, the
   // header box selects the page, and the chosen action opens in the dialog.
+  var SELECT_ROW = "input[type=checkbox][name=entry][form=bulk-select]";
+
   function bulkBar() { return document.querySelector("[data-bulk-bar]"); }
 
   function rowBoxes() {
-    return Array.prototype.slice.call(document.querySelectorAll("input[data-select-row]"));
+    return Array.prototype.slice.call(document.querySelectorAll(SELECT_ROW));
   }
 
   function syncBulk() {
@@ -501,11 +578,11 @@
       // "All matching" acts on the filter: ticks on this page would only confuse it.
       rowBoxes().forEach(function (box) { box.checked = true; });
     }
-    if (target.matches("[data-select-row]") && !target.checked) {
+    if (target.matches(SELECT_ROW) && !target.checked) {
       var all = document.querySelector("[data-select-all]");
       if (all) { all.checked = false; }
     }
-    if (target.matches("[data-select-row], [data-select-page], [data-select-all]")) { syncBulk(); }
+    if (target.matches(SELECT_ROW + ", [data-select-page], [data-select-all]")) { syncBulk(); }
   });
 
   document.addEventListener("submit", function (event) {
@@ -554,5 +631,10 @@
     document.querySelectorAll("details.menu[open]").forEach(function (menu) {
       if (!menu.contains(event.target)) { menu.open = false; }
     });
+    var rowMenu = document.querySelector(".row-menu");
+    if (rowMenu && !rowMenu.contains(event.target) &&
+        !(event.target.closest && event.target.closest("a[data-more]"))) {
+      closeRowMenus();
+    }
   });
 }());

@@ -48,7 +48,7 @@ from app.web.actions import FormView, attach_field_errors, finish, run_form, swa
 from app.web.charts import CHART_DAYS, DEFAULT_CHART_DAYS, stock_charts
 from app.web.csv import csv_response
 from app.web.htmx import is_htmx, trigger, vary_on_htmx, wants_fragment
-from app.web.urls import safe_next
+from app.web.urls import next_from_request, safe_next
 
 
 @bp.get("/")
@@ -239,11 +239,7 @@ def entry(entry_id: int):  # type: ignore[no-untyped-def]
 def entry_row(entry_id: int):  # type: ignore[no-untyped-def]
     """A single table row, for re-rendering after a change."""
     return render_template(
-        "inventory/_row.html",
-        entry=queries.get_entry(current_actor(), entry_id),
-        row_actions=ROW_ACTIONS,
-        actions=ACTIONS,
-        next_url=safe_next(request.args.get("next")) or url_for("inventory.overview"),
+        "inventory/_row.html", entry=queries.get_entry(current_actor(), entry_id)
     )
 
 
@@ -270,7 +266,7 @@ def entry_action(entry_id: int, action_name: str):  # type: ignore[no-untyped-de
 
     if request.method == "GET":
         form.idempotency_key.data = uuid.uuid4().hex
-        form.next.data = safe_next(request.args.get("next")) or ""
+        form.next.data = next_from_request() or ""
         if hasattr(form, "expected_version"):
             form.expected_version.data = str(entry.version)
         return render()
@@ -333,9 +329,6 @@ def _swapped(action: StockAction, entry: EntryView, change: Any, next_url: str,
         "inventory/_report_row_update.html" if report else "inventory/_row_update.html",
         report=report,
         entry=queries.get_entry(current_actor(), entry.id),
-        row_actions=ROW_ACTIONS,
-        actions=ACTIONS,
-        next_url=next_url,
         messages=[("success", message)],
         row_note=row_note(action, entry, change),
     )

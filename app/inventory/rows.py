@@ -1,12 +1,18 @@
-"""What each overview row offers, worked out once per store and request rather than per row.
+"""The overview's rows, built in Python through MarkupSafe: a page of 50 of them is most of
+the overview's bytes and most of its rendering time.
 
-A page of 50 rows would otherwise ask the actor ten permission questions and build ten
-URLs per row; the answers only vary by store, and the URLs only by entry id. The actions
-cell (a button and a "More" menu of up to eight links) is most of a row's HTML: it is
-rendered once per store and page and then filled in with each row's id, SKU and location.
+Each value from the database goes through `escape` exactly once, as it is put into the row;
+numbers are formatted from ints and cannot hold markup. What varies only by store (which
+actions the actor may use there) is worked out once per store and request, and the row's
+"More" menu is not in the row at all: the page carries one menu per store, as a <template>
+whose links name entry 0, and static/app.js fills in the row's entry when it is opened.
+Without JavaScript, "More" is a link to the entry's page, which offers every action.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
 
 from flask import current_app, g, url_for
 from markupsafe import Markup, escape
@@ -19,9 +25,30 @@ from app.web import current_actor
 
 # Placeholder entry id in a URL built once and then filled in per row.
 _SLOT = "/entries/0/"
-# Stand-ins for the per-row values while an actions cell is rendered. A NUL never reaches the
-# HTML otherwise: URLs percent-encode it and the labels are ours.
-_ID, _SKU, _CODE = "\x00id\x00", "\x00sku\x00", "\x00code\x00"
+# Stand-in for the entry id while an actions cell is rendered. A NUL never reaches the HTML
+# otherwise: URLs percent-encode it and the labels are ours.
+_ID = "\x00id\x00"
+
+# One row. The cells' order is what static/app.css lays out (by position for the plain
+# numbers), so a cell moves here only together with the stylesheet. {0} is the entry id;
+# every other field is either escaped or built from ints and our own labels.
+#
+# Optional end tags are left out (</td> before the next cell or the row's end), as HTML
+# allows: the parser closes each cell itself, and a page of 50 rows is 2.5 KB smaller.
+_ROW = (
+    '<tr id="entry-{0}"{1}><td>{2}<a id="t{0}" href="{3}">{4}</a><small>{5}</small>{6}'
+    '<td><code id="l{0}">{7}</code><small>{8}</small>'
+    "{9}<td>{10}<td>{11}<td>{12}<td>{13}<td>{14}</tr>"
+)
+# On hand, reserved, available; an unlimited product's row says so across the three.
+_QUANTITIES = "<td>{0:,}<td>{1:,}<td>{2:,}"
+_UNLIMITED_CELLS = '<td class="unlimited-cell" colspan="3">Unlimited'
+# Labelled by the row's product and location, as the row's buttons are described by them.
+_SELECT = ('<input type="checkbox" name="entry" value="{0}" form="bulk-select" '
+           'aria-labelledby="t{0} l{0}">')
+_NOTE = '<span class="row-note" role="status" data-row-note>{0}</span>'
+_BADGE = '<span class="badge badge-{0}">{1}</span>'
+_UNLIMITED_BADGE = '<span class="badge badge-unlimited">Unlimited</span>'
 
 
 def row_actions_for(store_id: int) -> tuple[str, ...]:
@@ -44,48 +71,126 @@ def row_selectable(store_id: int) -> bool:
     return cache[store_id]
 
 
-def entry_action_url(entry_id: int, action_name: str, next_url: str) -> str:
+def entry_action_url(entry_id: int, action_name: str) -> str:
     """url_for('inventory.entry_action', …) for this entry, built once per action."""
-    cache: dict[tuple[str, str], str] = g.setdefault("_row_action_urls", {})
-    key = (action_name, next_url)
-    if key not in cache:
-        cache[key] = url_for(
-            "inventory.entry_action", entry_id=0, action_name=action_name, next=next_url
-        )
-    return cache[key].replace(_SLOT, f"/entries/{int(entry_id)}/", 1)
+    cache: dict[str, str] = g.setdefault("_row_action_urls", {})
+    if action_name not in cache:
+        cache[action_name] = url_for("inventory.entry_action", entry_id=0,
+                                     action_name=action_name)
+    return cache[action_name].replace(_SLOT, f"/entries/{int(entry_id)}/", 1)
+
+
+def _entry_base() -> str:
+    base: str | None = g.get("_entry_url")
+    if base is None:
+        base = g._entry_url = url_for("inventory.entry", entry_id=0).removesuffix("0")
+    return base
 
 
 @bp.app_template_global()
 def entry_url(entry_id: int) -> str:
     """url_for('inventory.entry', entry_id=…), built once per request."""
-    base: str | None = g.get("_entry_url")
-    if base is None:
-        base = g._entry_url = url_for("inventory.entry", entry_id=0).removesuffix("0")
-    return f"{base}{int(entry_id)}"
+    return f"{_entry_base()}{int(entry_id)}"
 
 
 @bp.app_template_global()
-def row_actions_cell(entry: EntryView, next_url: str) -> Markup:
-    """The inside of a row's actions cell: its button and "More" menu for this entry."""
-    cache: dict[tuple[int, str], str] = g.setdefault("_row_action_cells", {})
-    key = (entry.store_id, next_url)
-    shape = cache.get(key)
+def row_actions_cell(entry: EntryView) -> Markup:
+    """The inside of a row's actions cell: its first action and the "More" link that opens
+    the page's menu for the entry's store. Both are described by the row's product link
+    (id t<entry>) and location code (id l<entry>)."""
+    cache: dict[int, str] = g.setdefault("_row_action_cells", {})
+    shape = cache.get(entry.store_id)
     if shape is None:
-        shape = cache[key] = _actions_shape(entry.store_id, next_url)
-    return Markup(shape.format(int(entry.id), escape(entry.sku), escape(entry.location_code)))
+        shape = cache[entry.store_id] = _actions_shape(entry.store_id)
+    return Markup(shape.format(int(entry.id)))
 
 
-def _actions_shape(store_id: int, next_url: str) -> str:
-    """The actions cell of any entry of this store, as a str.format template of the entry's
-    id, SKU and location code (already escaped when they are filled in)."""
+def _actions_shape(store_id: int) -> str:
+    """The actions cell of any entry of this store, as a str.format template of its id.
+
+    No `next` in the links: the action's form takes the page it was opened from (htmx's
+    current URL, or the Referer of a plain click; see urls.next_from_request)."""
     allowed = row_actions_for(store_id)
-    urls = {
-        name: entry_action_url(0, name, next_url).replace(_SLOT, f"/entries/{_ID}/", 1)
-        for name in allowed
-    }
-    macro = current_app.jinja_env.get_template("inventory/_row.html").module.actions_cell
-    html = str(macro(allowed, urls, Markup(_SKU), Markup(_CODE), ACTIONS))
-    return (
-        html.replace("{", "{{").replace("}", "}}")
-        .replace(_ID, "{0}").replace(_SKU, "{1}").replace(_CODE, "{2}")
+    if not allowed:
+        return ""
+    first = ACTIONS[allowed[0]]
+    html = (
+        f'<div class="row-actions"><a href="{escape(entry_action_url(0, first.name))}"'
+        f' data-dialog aria-describedby="t{_ID} l{_ID}">{escape(first.label)}</a>'
     )
+    if len(allowed) > 1:
+        html += (
+            f'<a href="{escape(_entry_base())}{_ID}" data-more="{int(store_id)}"'
+            f' aria-describedby="t{_ID} l{_ID}">More</a>'
+        )
+    html = html.replace(_SLOT, f"/entries/{_ID}/", 1)
+    return html.replace("{", "{{").replace("}", "}}").replace(_ID, "{0}") + "</div>"
+
+
+@bp.app_template_global()
+def row_menus() -> Markup:
+    """One "More" menu per store whose rows this page has rendered so far, as templates
+    naming entry 0 (static/app.js puts in the row's id). Called after the rows."""
+    cells: dict[int, str] = g.get("_row_action_cells", {})
+    html = []
+    macro = current_app.jinja_env.get_template("inventory/_row.html").module.row_menu
+    for store_id in cells:
+        allowed = row_actions_for(store_id)
+        if len(allowed) < 2:
+            continue
+        urls = {name: entry_action_url(0, name) for name in allowed}
+        html.append(str(macro(store_id, allowed[1:], urls, ACTIONS)))
+    return Markup("".join(html))
+
+
+def _day(moment: datetime) -> str:
+    """A movement's day as the overview shows it ("04 Dec"), formatted once per day."""
+    cache: dict[object, str] = g.setdefault("_row_days", {})
+    day = moment.date()
+    label = cache.get(day)
+    if label is None:
+        label = cache[day] = moment.strftime("%d %b")
+    return label
+
+
+
+
+@bp.app_template_global("lean_entry_row")
+def entry_row(entry: EntryView, note: str | None = None) -> Markup:
+    """One overview row: for every row of a page and for the one row sent after a change."""
+    entry_id = int(entry.id)
+    classes = []
+    if note:
+        classes.append("row-changed")
+    if entry.unlimited:
+        classes.append("unlimited")
+        quantities, badge = _UNLIMITED_CELLS, _UNLIMITED_BADGE
+    else:
+        quantities = _QUANTITIES.format(
+            int(entry.quantity), int(entry.reserved_quantity), int(entry.available_quantity)
+        )
+        badge = _BADGE.format(escape(entry.status), escape(entry.status_label))
+    threshold = entry.low_stock_threshold
+    return Markup(_ROW.format(
+        entry_id,
+        f' class="{" ".join(classes)}"' if classes else "",
+        _SELECT.format(entry_id) if row_selectable(entry.store_id) else "",
+        entry_url(entry_id),
+        escape(entry.title),
+        escape(entry.sku),
+        _NOTE.format(escape(note)) if note else "",
+        escape(entry.location_code),
+        escape(entry.store_name),
+        quantities,
+        f"{int(entry.incoming_quantity):,}",
+        f"{int(threshold):,}" if threshold else "Off",
+        badge,
+        "—" if entry.last_movement_at is None else _day(entry.last_movement_at),
+        row_actions_cell(entry),
+    ))
+
+
+@bp.app_template_global()
+def entry_rows(entries: Iterable[EntryView]) -> Markup:
+    """A page of overview rows."""
+    return Markup("".join([entry_row(entry) for entry in entries]))

@@ -143,7 +143,8 @@ def test_success_under_htmx_swaps_the_row_and_announces_it(
         entry = read_entry(entry_id)
         assert (entry.quantity, entry.reserved_quantity) == AFTER[action]
         quantity, reserved = AFTER[action]
-        assert f'<td class="num strong">{quantity - reserved}</td>' in body
+        # On hand, reserved, available: the row's third to fifth cells.
+        assert f"<td>{quantity:,}<td>{reserved:,}<td>{quantity - reserved:,}<td>" in body
     if action == "threshold":
         assert read_entry(entry_id).low_stock_threshold == 4
     assert [m.type for m in movements_of(entry_id)] == before + LEDGER[action]

@@ -65,8 +65,8 @@ def test_the_overview_offers_a_checkbox_per_row_and_a_bulk_form(shop: SimpleName
         body,
     )
     for entry_id in shop.ids[:2]:
-        assert (f'name="entry" value="{entry_id}" form="bulk-select" data-select-row '
-                'aria-label="Select ') in body
+        assert (f'name="entry" value="{entry_id}" form="bulk-select" '
+                f'aria-labelledby="t{entry_id} l{entry_id}"') in body
     assert 'formaction="/inventory/bulk/adjust"' in body
     assert 'formaction="/inventory/bulk/threshold"' in body
     assert 'data-select-page hidden aria-label="Select every row on this page"' in body
@@ -94,7 +94,7 @@ def test_staff_see_only_the_actions_they_hold(
     body = login_as("staff", shop.store, grants=[THRESHOLD]).get("/inventory").get_data(
         as_text=True
     )
-    assert "data-select-row" in body
+    assert 'form="bulk-select"' in body
     assert 'formaction="/inventory/bulk/threshold"' in body
     assert 'formaction="/inventory/bulk/adjust"' not in body
 

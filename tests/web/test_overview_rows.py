@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from flask import Flask, render_template, render_template_string
 from flask.testing import FlaskClient
+from markupsafe import escape
 
 from app.extensions import db
 from app.inventory import rows
@@ -22,7 +23,7 @@ from app.models import Location, Membership, Product, Store
 from app.permissions import RESERVE
 from app.services.queries import STATUS_LABELS
 
-from .helpers import HX
+from .helpers import HX, action_links
 
 # What a merchant may type that means something to HTML or to str.format.
 AWKWARD_SKUS = ("BR{0}-{1}}", 'Q"&<b>-1', "PLAIN-7")
@@ -63,12 +64,31 @@ def test_each_row_names_its_own_entry_escaped(
     body = fragment(login_as("owner", awkward.store))
     for entry, sku in zip(awkward.entries, AWKWARD_SKUS, strict=True):
         row = row_of(body, entry.id)
-        actions = set(re.findall(r'href="/inventory/entries/(\d+)/([a-z]+)\?', row))
-        assert actions == {(str(entry.id), name) for name in ROW_ACTIONS}
-        labels = [html.unescape(label) for label in re.findall(r'aria-label="([^"]*)"', row)]
-        assert f"Adjust {sku} at A&B{{2}}" in labels
-        assert f"More actions for {sku} at A&B{{2}}" in labels
+        assert action_links(body, entry.id) == set(ROW_ACTIONS)
+        assert re.findall(r'href="/inventory/entries/(\d+)/([a-z]+)"', row) == [
+            (str(entry.id), ROW_ACTIONS[0])
+        ]
+        assert f'href="/inventory/entries/{entry.id}" data-more="{awkward.store.id}"' in row
+        # The buttons and the checkbox are named by the row's product and location, which
+        # the row holds escaped once.
+        assert row.count(f'aria-describedby="t{entry.id} l{entry.id}"') == 2
+        assert f'aria-labelledby="t{entry.id} l{entry.id}"' in row
+        assert f"<small>{escape(sku)}</small>" in row
+        assert f'<code id="l{entry.id}">A&amp;B{{2}}</code>' in row
         assert "<b>" not in row
+
+
+def test_the_page_carries_one_menu_per_store_and_no_row_carries_one(
+    awkward: SimpleNamespace, login_as: Callable[..., FlaskClient]
+) -> None:
+    body = fragment(login_as("owner", awkward.store))
+    menus = re.findall(r'<template id="row-menu-(\d+)">(.*?)</template>', body, re.S)
+    assert [store for store, _ in menus] == [str(awkward.store.id)]
+    links = re.findall(r'href="/inventory/entries/0/([a-z]+)" data-dialog data-action="\1"',
+                       menus[0][1])
+    assert links == list(ROW_ACTIONS[1:])
+    for entry in awkward.entries:
+        assert "row-menu" not in row_of(body, entry.id)
 
 
 def test_rows_offer_what_the_user_may_do_in_their_store(
@@ -91,8 +111,9 @@ def test_rows_offer_what_the_user_may_do_in_their_store(
                                          (theirs, reserving, False)):
         for entry in entries:
             row = row_of(body, entry.id)
-            assert re.findall(rf'/inventory/entries/{entry.id}/([a-z]+)\?', row) == offered
-            assert ("data-select-row" in row) is selectable
+            assert action_links(body, entry.id) == set(offered)
+            assert re.findall(rf'/inventory/entries/{entry.id}/([a-z]+)"', row) == offered[:1]
+            assert ('form="bulk-select"' in row) is selectable
 
 
 def test_the_actions_cell_is_rendered_once_per_store_and_page(
@@ -105,9 +126,9 @@ def test_the_actions_cell_is_rendered_once_per_store_and_page(
     rendered: list[int] = []
     shape = rows._actions_shape
 
-    def counted(store_id: int, next_url: str) -> str:
+    def counted(store_id: int) -> str:
         rendered.append(store_id)
-        return shape(store_id, next_url)
+        return shape(store_id)
 
     monkeypatch.setattr(rows, "_actions_shape", counted)
     body = fragment(login_as("platform_admin"))
@@ -126,19 +147,26 @@ def test_single_row_is_the_overview_row(
         assert single.get_data(as_text=True) == row_of(body, entry.id)
 
 
-def test_a_next_link_naming_an_entry_path_stays_as_it_is(
+def test_an_action_opened_from_a_page_returns_to_it(
     awkward: SimpleNamespace, login_as: Callable[..., FlaskClient]
 ) -> None:
+    # The row's links carry no `next`: the form takes the page it was opened from, from
+    # htmx's current URL or the Referer, on this site only.
     client = login_as("owner", awkward.store)
-    entry = awkward.entries[0]
-    row = client.get(f"/inventory/entries/{entry.id}/row",
-                     query_string={"next": "/inventory?q=/entries/0/"}).get_data(as_text=True)
-    links = re.findall(r'href="(/inventory/entries/[^"]+\?[^"]*)"', row)
-    assert len(links) == len(ROW_ACTIONS)
-    for link in links:
-        path, _, query = html.unescape(link).partition("?")
-        assert path.startswith(f"/inventory/entries/{entry.id}/")
-        assert query.endswith("/entries/0/"), query
+    url = f"/inventory/entries/{awkward.entries[0].id}/adjust"
+
+    def next_of(**headers: str) -> str:
+        body = client.get(url, headers=headers).get_data(as_text=True)
+        match = re.search(r'name="next"[^>]*value="([^"]*)"', body) or re.search(
+            r'value="([^"]*)"[^>]*name="next"', body)
+        return html.unescape(match.group(1)) if match else ""
+
+    assert next_of(**HX, **{"HX-Current-URL": "http://localhost/inventory?sort=sku&q=a"}) == (
+        "/inventory?sort=sku&q=a")
+    assert next_of(Referer="http://localhost/products/3") == "/products/3"
+    assert next_of(Referer="http://elsewhere.example/inventory") == ""
+    assert next_of(Referer="javascript:alert(1)") == ""
+    assert next_of() == ""
 
 
 @pytest.mark.parametrize("status,unlimited", [
@@ -153,8 +181,8 @@ def test_the_row_badge_is_the_status_template(app: Flask, status: str, unlimited
     )
     with app.test_request_context("/inventory"):
         row = render_template_string(
-            '{% from "inventory/_row.html" import entry_row %}{{ entry_row(entry, "/") }}',
+            '{% from "inventory/_row.html" import entry_row %}{{ entry_row(entry) }}',
             entry=entry,
         )
         badge = render_template("inventory/_status.html", entry=entry)
-    assert f"<td>{badge}</td>" in row
+    assert f"<td>{badge}<td>" in row

@@ -79,7 +79,7 @@ def counting_statements() -> Iterator[list[str]]:
 
 
 def skus_in(body: str) -> list[str]:
-    return re.findall(r'<tr id="entry-\d+">.*?<span class="sku">([^<]+)</span>', body, re.S)
+    return re.findall(r'<tr id="entry-\d+"><td>.*?</a><small>([^<]+)</small>', body, re.S)
 
 
 def rows_in(body: str) -> list[str]:

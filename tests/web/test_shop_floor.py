@@ -80,7 +80,7 @@ def test_the_product_page_offers_each_locations_actions(place: SimpleNamespace) 
     body = place.client.get(place.product_page).get_data(as_text=True)
     assert action_links(body, place.entry.id) == set(ROW_ACTIONS)
     assert f'<tr id="entry-{place.entry.id}">' in body
-    assert f"/{place.entry.id}/adjust?next={place.product_page}" in body
+    assert f'href="/inventory/entries/{place.entry.id}/adjust"' in body
 
 
 def test_the_overview_offers_return(place: SimpleNamespace) -> None:
