@@ -34,8 +34,9 @@ def test_select_two_rows_preview_and_apply_a_bulk_adjustment(page: Page, shop, s
 
     bar = page.locator("[data-bulk-bar]")
     expect(bar).to_be_hidden()  # nothing selected yet
-    page.get_by_label("Select Spoon 01 (SPN-01) at BACKROOM").check()
-    page.get_by_label("Select Spoon 02 (SPN-02) at BACKROOM").check()
+    # A row's checkbox is labelled by its product and location.
+    page.get_by_role("checkbox", name="Spoon 01 BACKROOM", exact=True).check()
+    page.get_by_role("checkbox", name="Spoon 02 BACKROOM", exact=True).check()
     expect(bar).to_be_visible()
     expect(bar.locator("[data-bulk-count]")).to_have_text("2 entries selected")
     expect(page.get_by_label("Select every row on this page")).to_have_js_property(
