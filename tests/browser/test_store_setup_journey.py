@@ -66,7 +66,7 @@ def sign_out(page: Page) -> None:
 
 def entry_row(page: Page, sku: str, code: str) -> Locator:
     return page.locator("#results tbody tr").filter(has_text=sku).filter(
-        has=page.locator("td.location code", has_text=re.compile(f"^{code}$"))
+        has=page.locator("td:nth-child(2) > code", has_text=re.compile(f"^{code}$"))
     )
 
 
