@@ -46,6 +46,8 @@ from app.extensions import db  # noqa: E402
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 FIRST_AIM_KB, REPEAT_AIM_KB = 100, 45
+# The overview's HTML for a page of 50 rows, and a row of it (KB of 1,024 bytes, as printed).
+PAGE_AIM_KB, ROW_AIM_KB = 40, 0.6
 BROWSER = {"Accept-Encoding": "br, gzip"}
 USERS = {
     "admin": "admin@stockroom.test",
@@ -181,6 +183,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                "password": demo.DEMO_PASSWORD})
         if signed.status_code not in (302, 303):
             raise SystemExit(f"sign-in as {USERS[args.user]} answered {signed.status_code}")
+        html = client.get(args.page).get_data()
         plain_first, plain_repeat = visits(client, args.page, {})
         first, repeat = visits(client, args.page, BROWSER)
         with app.app_context():
@@ -203,6 +206,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     label = f"repeat visit (page + {asked_again} static revalidated)"
     print(f"{label:58} {kb(plain_repeat.total):>11} {kb(repeat.total):>11}  "
           f"<= {REPEAT_AIM_KB} KB  {verdict(repeat.total, REPEAT_AIM_KB)}")
+    rows = html.count(b'<tr id="entry-')
+    first_row = html.find(b'<tr id="entry-')
+    rows_bytes = html.rfind(b"</tr>", first_row) + len(b"</tr>") - first_row if rows else 0
+    per_row = rows_bytes / rows if rows else 0.0
+    print()
+    print(f"{'HTML of the page (no encoding)':58} {kb(len(html)):>11} {'':>11}  "
+          f"<= {PAGE_AIM_KB} KB  {verdict(len(html), PAGE_AIM_KB)}  ({rows} rows)")
+    print(f"{'HTML of a row (its rows / their number)':58} {per_row / 1024:>8.2f} KB {'':>11}  "
+          f"<= {ROW_AIM_KB} KB  {'met' if per_row <= ROW_AIM_KB * 1024 else 'MISS'}")
     print()
     print("Each response counts its status line, headers and body, through Flask's test "
           "client;\na repeat visit asks again only for static files without a max-age.")
@@ -216,7 +228,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                       "fetches": [asdict(f) for f in first.fetches]},
             "repeat": {"plain": plain_repeat.total, "compressed": repeat.total,
                        "fetches": [asdict(f) for f in repeat.fetches]},
-            "aims_kb": {"first": FIRST_AIM_KB, "repeat": REPEAT_AIM_KB},
+            "html": {"page": len(html), "rows": rows, "per_row": per_row},
+            "aims_kb": {"first": FIRST_AIM_KB, "repeat": REPEAT_AIM_KB, "page": PAGE_AIM_KB,
+                        "row": ROW_AIM_KB},
         }, indent=2))
         print(f"saved {out.relative_to(Path(__file__).resolve().parent.parent)}")
     return 0

@@ -76,9 +76,9 @@
     window.htmx.ajax("GET", href, { source: source, target: "#dialog-slot", swap: "innerHTML" });
   }
 
-  // An overview row's "More": the page holds one menu per store (a template whose links
-  // name entry 0); opening it puts a copy under the row's button with the row's entry in
-  // its links. Without JavaScript "More" is a plain link to the entry's page.
+  // An overview row's "More": the page holds one menu per set of actions (a template whose
+  // links name entry 0); opening it puts a copy under the row's button with the row's entry
+  // in its links. Without JavaScript "More" is a plain link to the entry's page.
   var ROW_MENU_SLOT = /\/entries\/0\//;
 
   function rowMenuLinks(more) {

@@ -4,8 +4,9 @@ the overview's bytes and most of its rendering time.
 Each value from the database goes through `escape` exactly once, as it is put into the row;
 numbers are formatted from ints and cannot hold markup. What varies only by store (which
 actions the actor may use there) is worked out once per store and request, and the row's
-"More" menu is not in the row at all: the page carries one menu per store, as a <template>
-whose links name entry 0, and static/app.js fills in the row's entry when it is opened.
+"More" menu is not in the row at all: the page carries one menu per set of actions, as a
+<template> whose links name entry 0, and static/app.js fills in the row's entry when it is
+opened.
 Without JavaScript, "More" is a link to the entry's page, which offers every action.
 """
 
@@ -120,26 +121,36 @@ def _actions_shape(store_id: int) -> str:
     )
     if len(allowed) > 1:
         html += (
-            f'<a href="{escape(_entry_base())}{_ID}" data-more="{int(store_id)}"'
+            f'<a href="{escape(_entry_base())}{_ID}" data-more="{menu_key(allowed)}"'
             f' aria-describedby="t{_ID} l{_ID}">More</a>'
         )
     html = html.replace(_SLOT, f"/entries/{_ID}/", 1)
     return html.replace("{", "{{").replace("}", "}}").replace(_ID, "{0}") + "</div>"
 
 
+def menu_key(allowed: tuple[str, ...]) -> int:
+    """Which "More" menu a row opens: a number naming the set of actions it offers (one bit
+    per row action), so stores where the actor may do the same share one menu, and a row
+    sent alone after an action names the menu its page already holds."""
+    return sum(1 << index for index, name in enumerate(ROW_ACTIONS) if name in allowed)
+
+
 @bp.app_template_global()
 def row_menus() -> Markup:
-    """One "More" menu per store whose rows this page has rendered so far, as templates
+    """One "More" menu per set of actions the rows rendered so far offer, as templates
     naming entry 0 (static/app.js puts in the row's id). Called after the rows."""
     cells: dict[int, str] = g.get("_row_action_cells", {})
-    html = []
-    macro = current_app.jinja_env.get_template("inventory/_row.html").module.row_menu
+    menus: dict[int, tuple[str, ...]] = {}
     for store_id in cells:
         allowed = row_actions_for(store_id)
-        if len(allowed) < 2:
-            continue
-        urls = {name: entry_action_url(0, name) for name in allowed}
-        html.append(str(macro(store_id, allowed[1:], urls, ACTIONS)))
+        if len(allowed) > 1:
+            menus.setdefault(menu_key(allowed), allowed)
+    macro = current_app.jinja_env.get_template("inventory/_row.html").module.row_menu
+    html = [
+        str(macro(key, allowed[1:], {name: entry_action_url(0, name) for name in allowed},
+                  ACTIONS))
+        for key, allowed in menus.items()
+    ]
     return Markup("".join(html))
 
 

@@ -68,7 +68,8 @@ def test_each_row_names_its_own_entry_escaped(
         assert re.findall(r'href="/inventory/entries/(\d+)/([a-z]+)"', row) == [
             (str(entry.id), ROW_ACTIONS[0])
         ]
-        assert f'href="/inventory/entries/{entry.id}" data-more="{awkward.store.id}"' in row
+        key = rows.menu_key(ROW_ACTIONS)
+        assert f'href="/inventory/entries/{entry.id}" data-more="{key}"' in row
         # The buttons and the checkbox are named by the row's product and location, which
         # the row holds escaped once.
         assert row.count(f'aria-describedby="t{entry.id} l{entry.id}"') == 2
@@ -78,12 +79,12 @@ def test_each_row_names_its_own_entry_escaped(
         assert "<b>" not in row
 
 
-def test_the_page_carries_one_menu_per_store_and_no_row_carries_one(
+def test_the_page_carries_one_menu_per_set_of_actions_and_no_row_carries_one(
     awkward: SimpleNamespace, login_as: Callable[..., FlaskClient]
 ) -> None:
     body = fragment(login_as("owner", awkward.store))
     menus = re.findall(r'<template id="row-menu-(\d+)">(.*?)</template>', body, re.S)
-    assert [store for store, _ in menus] == [str(awkward.store.id)]
+    assert [key for key, _ in menus] == [str(rows.menu_key(ROW_ACTIONS))]
     links = re.findall(r'href="/inventory/entries/0/([a-z]+)" data-dialog data-action="\1"',
                        menus[0][1])
     assert links == list(ROW_ACTIONS[1:])
@@ -114,6 +115,8 @@ def test_rows_offer_what_the_user_may_do_in_their_store(
             assert action_links(body, entry.id) == set(offered)
             assert re.findall(rf'/inventory/entries/{entry.id}/([a-z]+)"', row) == offered[:1]
             assert ('form="bulk-select"' in row) is selectable
+    # Two stores with different actions: two menus, each row naming its own.
+    assert len(re.findall(r'<template id="row-menu-\d+">', body)) == 2
 
 
 def test_the_actions_cell_is_rendered_once_per_store_and_page(
