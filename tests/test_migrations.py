@@ -1,7 +1,8 @@
 """Migrations: `flask db upgrade` on an empty database builds exactly the schema the models
 describe, the ledger's append-only triggers, the product search objects and the stock
-tallies' triggers included, on SQLite and on PostgreSQL; 0002 (search), 0003 (tallies) and
-0004 (token expiry and scope) upgrade a database holding data and downgrade cleanly."""
+tallies' triggers included, on SQLite and on PostgreSQL; 0002 (search), 0003 (tallies),
+0004 (token expiry and scope) and 0006 (scan preference) upgrade a database holding data
+and downgrade cleanly."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from sqlalchemy.exc import DBAPIError
 
 from app import create_app
 from app.extensions import db
-from app.models import Location, Membership, Product, Store, User
+from app.models import Location, Membership, Product, Store
 from app.models.catalog import is_search_object
 from app.models.tallies import TALLY_TRIGGERS
 from app.permissions import system_actor
@@ -342,6 +343,17 @@ def test_tallies_migration_counts_existing_entries_and_downgrades_cleanly(
             db.engine.dispose()
 
 
+def _old_user(conn: Connection, email: str) -> int:
+    """A user row as a revision before 0006 holds it (the model has columns added since)."""
+    conn.execute(text(
+        "INSERT INTO users (email, name, password_hash, is_platform_admin, active, "
+        "session_token, created_at) VALUES (:email, 'Owner', '-', false, true, :token, "
+        "CURRENT_TIMESTAMP)"
+    ), {"email": email, "token": uuid.uuid4().hex})
+    return int(conn.execute(text("SELECT id FROM users WHERE email = :email"),
+                            {"email": email}).scalar_one())
+
+
 def test_token_scope_migration_keeps_existing_tokens_whole_and_downgrades_cleanly(
     empty_database: str, backend: str, logging_restored: None
 ):
@@ -355,16 +367,16 @@ def test_token_scope_migration_keeps_existing_tokens_whole_and_downgrades_cleanl
         try:
             upgrade(revision="0003")
             store = Store(name="Before scopes", slug="before-scopes")
-            user = User(email="owner@example.test", name="Owner", password_hash="-")
-            db.session.add_all([store, user])
+            db.session.add(store)
             db.session.flush()
-            db.session.add(Membership(user_id=user.id, store_id=store.id, role="owner"))
+            user_id = _old_user(db.session.connection(), "owner@example.test")
+            db.session.add(Membership(user_id=user_id, store_id=store.id, role="owner"))
             db.session.execute(text(
                 "INSERT INTO api_tokens (user_id, name, token_hash, prefix, created_at) "
                 "VALUES (:user_id, 'old', :hash, :prefix, CURRENT_TIMESTAMP)"
-            ), {"user_id": user.id, "hash": tokens.hash_token(old_token),
+            ), {"user_id": user_id, "hash": tokens.hash_token(old_token),
                 "prefix": old_token[:12]})
-            user_id, store_id = user.id, store.id
+            store_id = store.id
             db.session.commit()
 
             upgrade()
@@ -388,6 +400,44 @@ def test_token_scope_migration_keeps_existing_tokens_whole_and_downgrades_cleanl
             assert tokens.authenticate_token(old_token).user_id == user_id
             assert tokens.authenticate_token(scoped) is None
             assert tokens.authenticate_token(expiring) is None
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+
+
+def test_scan_preference_migration_keeps_users_opening_the_entry_and_downgrades_cleanly(
+    empty_database: str, backend: str, logging_restored: None
+):
+    """0006 adds the users' scan preference: everyone who was there keeps a scan opening
+    the entry's page; only the two choices are stored; downgrading drops it and the users
+    stay."""
+    app = create_app({"TESTING": True, "SECRET_KEY": "test", "SQLALCHEMY_DATABASE_URI":
+                      empty_database})
+    with app.app_context():
+        try:
+            upgrade(revision="0005")
+            with db.engine.begin() as conn:
+                user_id = _old_user(conn, "scanner@example.test")
+            upgrade()
+            with db.engine.connect() as conn:
+                assert conn.execute(text("SELECT scan_opens FROM users WHERE id = :id"),
+                                    {"id": user_id}).scalar_one() == "entry"
+            for bad in ("page", ""):
+                with pytest.raises(DBAPIError), db.engine.begin() as conn:
+                    conn.execute(text("UPDATE users SET scan_opens = :v"), {"v": bad})
+            with db.engine.begin() as conn:
+                conn.execute(text("UPDATE users SET scan_opens = 'adjust'"))
+
+            downgrade(revision="0005")
+            with db.engine.connect() as conn:
+                columns = {c["name"] for c in inspect(conn).get_columns("users")}
+                emails = list(conn.execute(text("SELECT email FROM users")).scalars())
+            assert "scan_opens" not in columns
+            assert emails == ["scanner@example.test"]
+
+            upgrade()
+            with db.engine.connect() as conn:
+                assert conn.execute(text("SELECT scan_opens FROM users")).scalar_one() == "entry"
         finally:
             db.session.remove()
             db.engine.dispose()

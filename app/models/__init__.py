@@ -6,12 +6,13 @@ from app.models.inventory import IdempotencyRecord, InventoryEntry, Reservation,
 from app.models.stores import Location, Store
 from app.models.tallies import StockTally
 from app.models.tokens import ApiToken
-from app.models.users import ROLES, Membership, User
+from app.models.users import ROLES, SCAN_OPENS, Membership, User
 
 __all__ = [
     "OBJECT_TYPES",
     "PRODUCT_TYPES",
     "ROLES",
+    "SCAN_OPENS",
     "UNLIMITED_TYPES",
     "ApiToken",
     "AuditEvent",

@@ -11,6 +11,8 @@ from app.clock import utcnow
 from app.extensions import db
 
 ROLES = ("owner", "admin", "staff")
+# What a scan that names exactly one entry opens: the entry's page, or its Adjust form.
+SCAN_OPENS = ("entry", "adjust")
 
 
 def new_session_token() -> str:
@@ -21,6 +23,9 @@ class User(UserMixin, db.Model):
     """Someone who signs in; platform admins see every store."""
 
     __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint("scan_opens IN ('entry', 'adjust')", name="scan_opens"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
@@ -31,6 +36,8 @@ class User(UserMixin, db.Model):
     # Part of the signed session; replacing it signs the user out on every device.
     session_token: Mapped[str] = mapped_column(String(64), default=new_session_token)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A personal setting, one of SCAN_OPENS.
+    scan_opens: Mapped[str] = mapped_column(String(8), default="entry", server_default="entry")
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="user")
 
