@@ -129,7 +129,7 @@ def _actor_statement() -> Any:
     users, memberships, stores = User.__table__.c, Membership.__table__.c, Store.__table__.c
     return (
         select(users.email, users.name, users.is_platform_admin, users.active,
-               users.session_token, memberships.store_id, memberships.role,
+               users.session_token, users.scan_opens, memberships.store_id, memberships.role,
                memberships.grants)
         .select_from(User.__table__)
         # Memberships of archived stores give nothing: the store is gone for its members.
@@ -151,6 +151,8 @@ class SignedInUser:
     name: str
     is_platform_admin: bool
     session_token: str = field(repr=False)
+    # What a scan naming exactly one entry opens: "entry" (its page) or "adjust".
+    scan_opens: str = "entry"
 
     is_authenticated = True
     is_active = True
@@ -189,7 +191,7 @@ def signed_in(user_id: int, session_token: str) -> tuple[SignedInUser, Actor] | 
         return None
     user = SignedInUser(id=user_id, email=first.email, name=first.name,
                         is_platform_admin=bool(first.is_platform_admin),
-                        session_token=first.session_token)
+                        session_token=first.session_token, scan_opens=first.scan_opens)
     return user, actor_from_rows(user_id, rows)
 
 

@@ -240,6 +240,19 @@
       { source: form, target: "#results", swap: "outerHTML" });
   });
 
+  // A scan that found one entry, for a user who chose that a scan opens Adjust: the answer
+  // keeps the overview and names the form (HX-Trigger open-dialog), which opens in the
+  // dialog as from the row's link. Closing it hands focus back to the search box, ready
+  // for the next scan. Only a path of this site is opened.
+  document.addEventListener("open-dialog", function (event) {
+    var detail = event.detail || {};
+    var url = typeof detail.url === "string" ? detail.url : detail.value;
+    if (typeof url !== "string" || url.charAt(0) !== "/" || url.charAt(1) === "/") { return; }
+    if (document.querySelector("dialog[open]")) { return; }
+    var box = document.querySelector("#filters [data-search]");
+    openDialog(url, document.getElementById("dialog-slot"), box);
+  });
+
   // The search box's debounced request would follow the scan 300 ms later with the same
   // text and undo what the scan showed (a location filter, say): it is not sent.
   document.addEventListener("htmx:confirm", function (event) {

@@ -27,6 +27,9 @@ ACCESS_CHOICES = [SelectChoice(value, label) for value, label in (
     ("all", "Everything you may do"), ("read", "Read only"),
     ("chosen", "Only the permissions chosen below"))]
 PERMISSION_CHOICES = [SelectChoice(value, label) for value, label in PERMISSION_LABELS.items()]
+SCAN_CHOICES = [SelectChoice(value, label) for value, label in (
+    ("entry", "Open its page"),
+    ("adjust", "Open Adjust (where you may adjust stock; else its page)"))]
 
 
 class CreateTokenForm(Form):
@@ -43,3 +46,9 @@ class CreateTokenForm(Form):
 
 class RevokeTokenForm(Form):
     """Carries only the CSRF token: revoking is a POST."""
+
+
+class ScanSettingForm(Form):
+    """What a scan naming exactly one entry in the overview's scope opens."""
+
+    scan_opens = RadioField("When a scan finds one entry", choices=SCAN_CHOICES)

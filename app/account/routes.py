@@ -5,18 +5,26 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, flash, make_response, redirect, render_template, url_for
 from flask_login import current_user, login_required
 from wtforms.fields.choices import SelectChoice
 
 from app.account import bp
-from app.account.forms import EXPIRY_DAYS, PERMISSION_LABELS, CreateTokenForm, RevokeTokenForm
+from app.account.forms import (
+    EXPIRY_DAYS,
+    PERMISSION_LABELS,
+    SCAN_CHOICES,
+    CreateTokenForm,
+    RevokeTokenForm,
+    ScanSettingForm,
+)
 from app.clock import utcnow
 from app.permissions import READ
 from app.services import activity
 from app.services.errors import ValidationError
-from app.services.people import tokens
-from app.web.actions import attach_field_errors
+from app.services.people import accounts, tokens
+from app.web import current_actor
+from app.web.actions import attach_field_errors, finish, run_form
 
 # The service's field names as this form names them.
 FORM_FIELDS = {"expires_at": "expires_on", "store_ids": "stores"}
@@ -77,6 +85,28 @@ def revoke_token(token_id: int):  # type: ignore[no-untyped-def]
     return redirect(url_for("account.list_tokens"), code=303)
 
 
+@bp.post("/scan")
+@login_required
+def set_scan_opens():  # type: ignore[no-untyped-def]
+    """Save what a scan naming exactly one entry opens for this user: its page or Adjust."""
+    form = ScanSettingForm()
+
+    def render(status: int = 200, problem: str | None = None):  # type: ignore[no-untyped-def]
+        return make_response(_page(_form(formdata=None), scan_form=form, scan_problem=problem,
+                                   status=status))
+
+    def done(value: str):  # type: ignore[no-untyped-def]
+        label = dict((c.value, c.label) for c in SCAN_CHOICES)[value]
+        message = f"Saved. When a scan finds one entry: {label[0].lower()}{label[1:]}."
+        return finish(message, url_for("account.list_tokens"), lambda: render())
+
+    return run_form(
+        form, render,
+        lambda: accounts.set_scan_opens(actor=current_actor(), scan_opens=form.scan_opens.data),
+        done,
+    )
+
+
 def _form(**kwargs: Any) -> CreateTokenForm:
     """The create form, its stores the ones the user may limit a token to."""
     form = CreateTokenForm(**kwargs)
@@ -110,6 +140,8 @@ def _expiry(form: CreateTokenForm) -> datetime | tokens.Expiry | None:
 
 
 def _page(form: CreateTokenForm, *, status: int = 200, **context):  # type: ignore[no-untyped-def]
+    context.setdefault("scan_form", ScanSettingForm(formdata=None,
+                                                    scan_opens=current_user.scan_opens))
     html = render_template(
         "account/tokens.html", form=form, revoke_form=RevokeTokenForm(),
         tokens=tokens.user_tokens(current_user.id), permission_labels=PERMISSION_LABELS,

@@ -19,7 +19,7 @@ from flask import (
     request,
     url_for,
 )
-from flask_login import login_required
+from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
 
@@ -29,7 +29,7 @@ from app.inventory.actions import ACTIONS, ROW_ACTIONS, StockAction, row_note
 from app.inventory.bulk_view import bulk_bar
 from app.inventory.filters import OverviewView, overview_args
 from app.inventory.report_view import report_at
-from app.permissions import Actor
+from app.permissions import ADJUST, Actor
 from app.services import activity, export, queries
 from app.services.csvfile import neutralise
 from app.services.errors import (
@@ -83,11 +83,29 @@ def overview():  # type: ignore[no-untyped-def]
 @login_required
 def scan():  # type: ignore[no-untyped-def]
     """What a scanner's Enter asks for: an exact SKU or GTIN of one entry in the overview's
-    store and location opens that entry; of several, the overview lists them; a location's
+    store and location opens that entry (its page, or its Adjust form when the user chose
+    that and may adjust there); of several, the overview lists them; a location's
     code sets the location filter; anything else is an ordinary search."""
     actor = current_actor()
     view = overview_args(actor, request.args)
     target = _scan_target(actor, view)
+    if isinstance(target, EntryView):
+        if current_user.scan_opens != "adjust" or not actor.can(ADJUST, target.store_id):
+            target = url_for("inventory.entry", entry_id=target.id)
+        elif is_htmx():
+            # The overview stays, showing the scanned entry, and its Adjust form opens in
+            # the dialog over it (static/app.js hears open-dialog), as from the row's link.
+            context = overview_context(actor, view, summary=False)
+            html = render_template("inventory/_results.html", oob_stats=False, **context)
+            response = _response(html, 200)
+            response.headers["HX-Push-Url"] = view.url()
+            adjust = url_for("inventory.entry_action", entry_id=target.id, action_name="adjust")
+            return vary_on_htmx(trigger(response, **{"open-dialog": {"url": adjust}}))
+        else:
+            # Without JavaScript the form is a page of its own, and applying it comes back
+            # to the overview showing what was scanned.
+            return redirect(url_for("inventory.entry_action", entry_id=target.id,
+                                    action_name="adjust", next=view.url()), code=303)
     if isinstance(target, str):
         if is_htmx():
             response = _response("", 200)
@@ -106,8 +124,8 @@ def scan():  # type: ignore[no-untyped-def]
     return vary_on_htmx(response)
 
 
-def _scan_target(actor: Actor, view: OverviewView) -> str | OverviewView:
-    """Where a scan of the overview's search term leads: an entry page's URL, or the
+def _scan_target(actor: Actor, view: OverviewView) -> EntryView | OverviewView:
+    """Where a scan of the overview's search term leads: the one entry it names, or the
     overview's state to show."""
     code = view.filters.search
     if not code or view.errors:
@@ -115,7 +133,7 @@ def _scan_target(actor: Actor, view: OverviewView) -> str | OverviewView:
     found = queries.find_exact(actor, code, limit=2, store_id=view.filters.store_id,
                                location_id=view.filters.location_id)
     if len(found) == 1:
-        return url_for("inventory.entry", entry_id=found[0].id)
+        return found[0]
     if found:
         return view
     places = queries.find_location_code(actor, code, store_id=view.filters.store_id)

@@ -101,6 +101,7 @@ FIELD_LABELS = {
     "expires_at": "Expires",
     "store_ids": "Stores",
     "password_hash": "Password",
+    "scan_opens": "A scan opens",
 }
 
 

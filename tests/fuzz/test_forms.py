@@ -190,6 +190,10 @@ CASES: list[FormCase] = [
              (Field("name", "text"),), ok=(201,)),
     FormCase("token-revoke", "account.revoke_token", None, "owner_a",
              lambda w: f"/account/tokens/{w.token_a}/revoke", lambda w, n: {}),
+    # The user's own scan preference ("entry" is everyone's to begin with).
+    FormCase("account-scan", "account.set_scan_opens", None, "owner_a",
+             lambda w: "/account/scan", lambda w, n: {"scan_opens": "adjust"},
+             (Field("scan_opens", "choice", also=("scan-opens", "when a scan finds")),)),
     # Stores administration.
     FormCase("admin-new", "admin.create_store", None, "platform_admin",
              lambda w: "/admin/stores/new",

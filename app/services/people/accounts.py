@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from app.database import is_unique_violation, write_transaction
 from app.extensions import db
-from app.models import ROLES, Membership, Store, User
+from app.models import ROLES, SCAN_OPENS, Membership, Store, User
 from app.models.users import new_session_token
 from app.permissions import GRANTABLE_TO_STAFF, Actor, system_actor
 from app.services import audit
@@ -247,6 +247,32 @@ def reset_password(*, actor: Actor, user_id: int, password: str) -> UserView:
         audit.record(session, actor, "user.password_reset", "user", user_id, target.label,
                      changes={"password": (None, None)})
         return target
+
+
+def set_scan_opens(*, actor: Actor, scan_opens: str) -> str:
+    """The acting user's own choice of what a scan naming exactly one entry opens: the
+    entry's page ("entry") or its Adjust form ("adjust"). Returns the value now stored;
+    a change is recorded. Raises ValidationError, NotFound (no signed-in user)."""
+    check = Checker()
+    if scan_opens not in SCAN_OPENS:
+        check.fail("scan_opens", "Choose what a scan opens: the entry's page or Adjust.")
+    check.done()
+    if actor.user_id is None:
+        raise NotFound("User not found.")
+    with write_transaction() as session:
+        before = session.scalar(
+            select(User.scan_opens).where(User.id == actor.user_id, User.active.is_(True))
+        )
+        if before is None:
+            raise NotFound("User not found.")
+        if before == scan_opens:
+            return before
+        session.execute(update(User).where(User.id == actor.user_id)
+                        .values(scan_opens=scan_opens))
+        target = _user_view(session, actor.user_id)
+        audit.record(session, actor, "user.updated", "user", actor.user_id, target.label,
+                     changes={"scan_opens": (before, scan_opens)})
+        return scan_opens
 
 
 def _require_platform_admin(actor: Actor) -> None:
