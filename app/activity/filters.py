@@ -16,6 +16,7 @@ from app.permissions import Actor
 from app.services import activity
 from app.services.activity import ActivityFilters
 from app.services.validation import ascii_strip, parse_id
+from app.web.urls import page_params
 
 DEFAULT_PER_PAGE = 50
 PAGE_SIZES = (25, 50, 100, 200)
@@ -58,10 +59,7 @@ class ActivityPageState:
             "per_page": None if self.per_page == DEFAULT_PER_PAGE else self.per_page,
             "cursor": self.cursor,
         }
-        if changes and "cursor" not in changes:
-            values["cursor"] = None
-        values.update(changes)
-        return {k: str(v) for k, v in values.items() if v not in (None, "")}
+        return page_params(values, changes)
 
     def url(self, endpoint: str = "activity.activity", **changes: Any) -> str:
         query = urlencode(self.params(**changes))

@@ -15,6 +15,7 @@ from app.permissions import Actor
 from app.services import queries
 from app.services.queries.movements import TYPE_LABELS, MovementFilters
 from app.services.validation import ascii_strip, parse_id
+from app.web.urls import page_params
 
 DEFAULT_PER_PAGE = 50
 PAGE_SIZES = (25, 50, 100, 200)
@@ -53,10 +54,7 @@ class MovementsView:
             "per_page": None if self.per_page == DEFAULT_PER_PAGE else self.per_page,
             "cursor": self.cursor,
         }
-        if changes and "cursor" not in changes:
-            values["cursor"] = None
-        values.update(changes)
-        return {k: str(v) for k, v in values.items() if v not in (None, "")}
+        return page_params(values, changes)
 
     def url(self, endpoint: str = "audit.movements", **changes: Any) -> str:
         query = urlencode(self.params(**changes))

@@ -20,6 +20,7 @@ from app.services.queries import (
     search_mode,
 )
 from app.services.validation import LIMIT, ascii_strip, identifier
+from app.web.urls import page_params
 
 DEFAULT_PER_PAGE = 50
 
@@ -45,10 +46,7 @@ class OverviewView:
             "per_page": None if self.per_page == DEFAULT_PER_PAGE else self.per_page,
             "cursor": self.cursor,
         }
-        if changes and "cursor" not in changes:
-            values["cursor"] = None
-        values.update(changes)
-        return {k: str(v) for k, v in values.items() if v not in (None, "")}
+        return page_params(values, changes)
 
     def url(self, endpoint: str = "inventory.overview", **changes: Any) -> str:
         query = urlencode(self.params(**changes))

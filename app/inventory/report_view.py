@@ -15,6 +15,7 @@ from app.permissions import Actor
 from app.services import queries
 from app.services.errors import NotFound
 from app.services.queries import PAGE_SIZES, REORDER_SORTS, REPORT_SORTS, ReportFilters
+from app.web.urls import page_params
 
 # A sort's label in the sort field and its column heading.
 SORT_LABELS = {
@@ -47,11 +48,7 @@ class Report:
 
     def listed(self, entry: queries.EntryView) -> bool:
         """Whether an entry still belongs in this report (after an action on its row)."""
-        if entry.unlimited:
-            return False
-        if self.name == "low_stock":
-            return entry.status == "low_stock"
-        return entry.available_quantity <= 0
+        return queries.in_report(self.name, entry)
 
 
 REPORTS = {
@@ -99,10 +96,7 @@ class ReportView:
             "per_page": None if self.per_page == DEFAULT_PER_PAGE else self.per_page,
             "cursor": self.cursor,
         }
-        if changes and "cursor" not in changes:
-            values["cursor"] = None
-        values.update(changes)
-        return {k: str(v) for k, v in values.items() if v not in (None, "")}
+        return page_params(values, changes)
 
     def url(self, endpoint: str | None = None, **changes: Any) -> str:
         query = urlencode(self.params(**changes))

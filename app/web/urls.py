@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import request
@@ -34,3 +35,13 @@ def next_from_request() -> str | None:
     return (safe_next(request.args.get("next"))
             or page_of(request.headers.get("HX-Current-URL"), request.host)
             or page_of(request.referrer, request.host))
+
+
+def page_params(values: dict[str, Any], changes: dict[str, Any]) -> dict[str, str]:
+    """A listing's query string: its state (`values`) with `changes` applied, where any
+    change but a page's own cursor starts again from the first page; empty values left out."""
+    values = dict(values)
+    if changes and "cursor" not in changes:
+        values["cursor"] = None
+    values.update(changes)
+    return {k: str(v) for k, v in values.items() if v not in (None, "")}

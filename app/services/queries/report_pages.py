@@ -37,6 +37,7 @@ from app.services.queries.common import (
     stores,
 )
 from app.services.queries.listing import EntryPage
+from app.services.queries.reports import ReorderLine
 
 ENTRY_REPORTS = ("low_stock", "out_of_stock")
 
@@ -76,6 +77,18 @@ def report_condition(report: str) -> ColumnElement[bool]:
         return status_condition("low_stock")
     if report == "out_of_stock":
         return and_(is_physical, available <= 0)
+    raise ValueError(report)
+
+
+def in_report(report: str, entry: EntryView) -> bool:
+    """report_condition for one entry already read: whether it (still) belongs in the
+    report, as the row an action sends back says."""
+    if entry.unlimited:
+        return False
+    if report == "low_stock":
+        return entry.status == "low_stock"
+    if report == "out_of_stock":
+        return entry.available_quantity <= 0
     raise ValueError(report)
 
 
@@ -181,22 +194,10 @@ def iter_report(actor: Actor, report: str, filters: ReportFilters) -> Iterator[E
 
 
 @dataclass(frozen=True)
-class ReorderRow:
-    product_id: int
-    store_id: int
-    store_name: str
-    sku: str
-    title: str
-    quantity_on_hand: int
-    quantity_available: int
-    incoming_quantity: int
-    reorder_point: int
-    reorder_quantity: int
-    shortfall: int
+class ReorderRow(ReorderLine):
+    """A reorder line with how far its stock is below the reorder point (a sort key)."""
 
-    @property
-    def suggested_order(self) -> int:
-        return self.reorder_quantity
+    shortfall: int
 
 
 @dataclass(frozen=True)
