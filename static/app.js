@@ -628,6 +628,34 @@
     focusPageError();
   }
 
+  // The message area sits above the content: a message appearing or going pushes what is
+  // below it. The browser keeps a scrolled page steady by itself (scroll anchoring), but not
+  // at the very top, where the row the user just changed would slide down. So: note where
+  // the changed row (else the content after the messages) stands before the swap, and
+  // scroll by however far it moved. Where the browser already held it, it moved 0.
+  var steady = null;
+  function steadyAnchor() {
+    var row = openerKey && openerKey.id ? document.getElementById(openerKey.id) : null;
+    var flashes = document.getElementById("flashes");
+    return row || (flashes ? flashes.nextElementSibling : null);
+  }
+  document.addEventListener("htmx:oobBeforeSwap", function (event) {
+    var target = event.detail.target;
+    if (!target || target.id !== "flashes") { return; }
+    var element = steadyAnchor();
+    steady = element ? { element: element, top: element.getBoundingClientRect().top } : null;
+  });
+  document.addEventListener("htmx:oobAfterSwap", function (event) {
+    var target = event.detail.target;
+    if (!target || target.id !== "flashes" || !steady) { return; }
+    var held = steady;
+    steady = null;
+    var element = held.element.isConnected ? held.element : steadyAnchor();
+    if (!element) { return; }
+    var moved = element.getBoundingClientRect().top - held.top;
+    if (Math.abs(moved) >= 1) { window.scrollBy(0, moved); }
+  });
+
   // A request the server could not finish (500, or 503 while the database is away) is
   // swapped only when the answer is the app's own error, which names where it goes
   // (HX-Retarget: the open dialog or the message area). Any other failure, such as a

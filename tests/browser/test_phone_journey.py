@@ -101,3 +101,24 @@ def test_a_signed_change_is_made_with_the_buttons_and_the_row_says_so(phone: Pag
     expect(note).to_have_text("Adjusted −2: on hand 120 → 118")
     expect(note).to_be_in_viewport()
     assert abs(row.bounding_box()["y"] - top_before) < 2, "the page jumped"
+
+
+def test_a_change_at_the_top_of_the_page_does_not_push_its_row_down(phone: Page, shop) -> None:
+    """At the very top the browser's own scroll anchoring does not hold the page: the
+    message appearing above the table would slide the changed row down by its height."""
+    phone.evaluate("window.scrollTo(0, 0)")
+    row = phone.locator("#results tbody tr[id]").first
+    expect(row).to_be_in_viewport()
+    top_before = row.bounding_box()["y"]
+
+    row.get_by_role("link", name="Adjust", exact=True).click()
+    dialog = phone.locator("dialog[open]")
+    dialog.get_by_role("button", name="One more").click()
+    dialog.get_by_label("Reason", exact=True).fill("Found one")
+    dialog.get_by_role("button", name="Apply adjustment").click()
+
+    expect(dialog).to_have_count(0)
+    expect(row).to_have_class(re.compile(r"\brow-changed\b"))
+    expect(phone.locator("#flashes .flash-success")).to_have_count(1)
+    assert abs(row.bounding_box()["y"] - top_before) < 2, "the page jumped"
+    expect(row.get_by_role("status")).to_be_in_viewport()
