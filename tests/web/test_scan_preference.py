@@ -47,6 +47,22 @@ def _events(client: FlaskClient) -> list[tuple[str, dict[str, Any]]]:
     return [(r.action, r.changes) for r in rows]
 
 
+def test_the_header_names_the_page_where_the_setting_lives(
+    shop: SimpleNamespace, login_as: Callable[..., FlaskClient]
+) -> None:
+    """The scan setting is on the account page, so the header's link says Account, not
+    API tokens: a user looking for the setting finds it by name."""
+    client = login_as("staff", shop.store)
+    body = client.get("/inventory").get_data(as_text=True)
+    assert audit(body).elements("a", href="/account/tokens")
+    link_text = body.split('href="/account/tokens"', 1)[1].split("</a>", 1)[0]
+    assert link_text.rsplit(">", 1)[1] == "Account"
+    page = client.get("/account/tokens").get_data(as_text=True)
+    assert "<h1>Your account</h1>" in page
+    assert 'id="scanning-title">Scanning</h2>' in page
+    assert "<h2>Your API tokens</h2>" in page
+
+
 def test_the_account_page_offers_the_setting_checked_as_stored(
     shop: SimpleNamespace, login_as: Callable[..., FlaskClient]
 ) -> None:
