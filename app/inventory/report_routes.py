@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 from typing import Any
+from urllib.parse import parse_qsl
 
 from flask import make_response, render_template, request
 from flask_login import login_required
+from werkzeug.datastructures import MultiDict
 
 from app.clock import utcnow
 from app.inventory import bp
@@ -100,6 +102,16 @@ def report_context(actor: Actor, view: ReportView) -> dict[str, Any]:
         "row_actions": ROW_ACTIONS,
         "actions": ACTIONS,
     }
+
+
+def report_total(actor: Actor, report: Report, query: str) -> Any | None:
+    """The report's page of one row with its total, for the filters in `query` (the query
+    string of the page a row action came from), to tell that page its new count; None when
+    the filters are not understood (the page then keeps the count it showed)."""
+    view = report_args(actor, report, MultiDict(parse_qsl(query, keep_blank_values=True)))
+    if view.errors:
+        return None
+    return _reader(report)(actor, view.filters, limit=1)
 
 
 def _reader(report: Report) -> Any:

@@ -28,6 +28,7 @@ from app.inventory import bp
 from app.inventory.actions import ACTIONS, ROW_ACTIONS, StockAction, row_note
 from app.inventory.bulk_view import bulk_bar
 from app.inventory.filters import OverviewView, overview_args
+from app.inventory.report_routes import report_total
 from app.inventory.report_view import report_at
 from app.permissions import ADJUST, Actor
 from app.services import activity, export, queries
@@ -346,6 +347,7 @@ def _swapped(action: StockAction, entry: EntryView, change: Any, next_url: str,
     html = render_template(
         "inventory/_report_row_update.html" if report else "inventory/_row_update.html",
         report=report,
+        page=report_total(current_actor(), report, urlsplit(next_url).query) if report else None,
         entry=queries.get_entry(current_actor(), entry.id),
         messages=[("success", message)],
         row_note=row_note(action, entry, change),

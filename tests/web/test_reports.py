@@ -276,8 +276,11 @@ def test_an_action_from_the_report_swaps_its_row_in_place(shop, read_entry) -> N
     assert "Adjusted +10: on hand 2 → 12. No longer low." in row
     assert '<td class="num shortfall">—</td>' in row
     assert "adjust" in action_links(row, entry.id)
-    # Reloading the report, it is gone.
-    assert entry.id not in row_ids(shop.client.get(report_url).get_data(as_text=True))
+    # The report's count is told the new total out of band; reloading, the row is gone.
+    assert '<p class="count" id="report-count" hx-swap-oob="true">3 entries</p>' in body
+    reloaded = shop.client.get(report_url).get_data(as_text=True)
+    assert entry.id not in row_ids(reloaded)
+    assert '<p class="count" id="report-count">3 entries</p>' in reloaded
 
 
 def test_an_action_that_keeps_the_entry_low_keeps_it_listed(shop) -> None:
@@ -289,6 +292,7 @@ def test_an_action_that_keeps_the_entry_low_keeps_it_listed(shop) -> None:
     row = re.search(rf'<tr id="entry-{entry.id}".*?</tr>', body, re.S).group(0)
     assert 'class="row-changed"' in row and "No longer low" not in row
     assert '<td class="num shortfall">5</td>' in row
+    assert '<p class="count" id="report-count" hx-swap-oob="true">4 entries</p>' in body
 
 
 def test_an_out_of_stock_row_restocked_says_so(shop) -> None:
