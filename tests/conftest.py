@@ -24,7 +24,7 @@ from sqlalchemy.engine import make_url
 
 from app import create_app
 from app.extensions import db
-from app.models import Location, Membership, Product, Store, User
+from app.models import Item, ItemVariant, Location, Membership, Product, Store, User
 from app.permissions import Actor, actor_for_user, system_actor
 from app.services import stock
 from app.web.static import build_manifest, manifest_is_current
@@ -207,6 +207,12 @@ def make_product(app: Flask) -> Callable[..., Product]:
             **fields,
         )
         db.session.add(product)
+        db.session.flush()
+        # As the catalog makes a product alone: the single variant of an item of its own.
+        item = Item(store_id=store.id, title=product.title, status="active")
+        db.session.add(item)
+        db.session.flush()
+        db.session.add(ItemVariant(product_id=product.id, store_id=store.id, item_id=item.id))
         db.session.commit()
         return product
 

@@ -25,7 +25,7 @@ from app.models import Location, Membership, Product, Store
 from app.models.catalog import is_search_object
 from app.models.tallies import TALLY_TRIGGERS
 from app.permissions import system_actor
-from app.services import audit, queries, stock, tallies
+from app.services import audit, items, queries, stock, tallies
 from app.services.people import tokens
 
 TRIGGERS = {
@@ -438,6 +438,82 @@ def test_scan_preference_migration_keeps_users_opening_the_entry_and_downgrades_
             upgrade()
             with db.engine.connect() as conn:
                 assert conn.execute(text("SELECT scan_opens FROM users")).scalar_one() == "entry"
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+
+
+def _stock_as_it_stands(conn: Connection) -> dict[str, Any]:
+    """What 0007 must not touch: products, entries, the ledger, holds and tallies."""
+    tables = {
+        "products": "id, store_id, sku, title, gtin, type, reorder_point",
+        "inventory_entries": "id, product_id, location_id, quantity, reserved_quantity, "
+                             "incoming_quantity, low_stock_threshold, version",
+        "stock_movements": "id, entry_id, product_id, type, quantity_delta, quantity_after",
+        "reservations": "id, entry_id, product_id, status, open_quantity",
+        "stock_tallies": "store_id, location_id, entries, quantity",
+    }
+    return {
+        table: conn.execute(text(f"SELECT {columns} FROM {table} ORDER BY 1, 2")).all()
+        for table, columns in tables.items()
+    }
+
+
+def test_items_migration_makes_each_product_an_item_of_its_own_and_downgrades_cleanly(
+    empty_database: str, backend: str, logging_restored: None
+):
+    """0007 on a database holding the demo data: every product becomes the single variant
+    of an item of its own, with its title and store, archived with it; entries, ledger,
+    holds, tallies and search are untouched; new items number on; downgrading drops the
+    two tables and nothing else."""
+    from app import demo
+
+    app = create_app({"TESTING": True, "SECRET_KEY": "test", "SQLALCHEMY_DATABASE_URI":
+                      empty_database})
+    actor = system_actor("migration-test")
+    with app.app_context():
+        try:
+            upgrade()
+            demo.seed()
+            db.session.remove()
+            with db.engine.connect() as conn:
+                before = _stock_as_it_stands(conn)
+            assert len(before["products"]) > 200 and len(before["stock_movements"]) > 1000
+
+            downgrade(revision="0006")
+            with db.engine.connect() as conn:
+                names = set(inspect(conn).get_table_names())
+                assert not {"items", "item_variants"} & names
+                assert _stock_as_it_stands(conn) == before
+
+            upgrade()
+            with db.engine.connect() as conn:
+                assert _stock_as_it_stands(conn) == before
+                mismatched = conn.execute(text(
+                    "SELECT p.id FROM products p "
+                    "LEFT JOIN item_variants v ON v.product_id = p.id "
+                    "LEFT JOIN items i ON i.id = v.item_id "
+                    "WHERE i.id IS NULL OR i.title <> p.title OR i.store_id <> p.store_id "
+                    "OR v.store_id <> p.store_id OR v.value1 <> '' OR i.option1 IS NOT NULL "
+                    "OR (i.status = 'archived') <> (p.archived_at IS NOT NULL)"
+                )).all()
+                assert mismatched == []
+                assert conn.execute(text(
+                    "SELECT count(*) FROM items")).scalar_one() == len(before["products"])
+            assert tallies.verify() == []
+            stocked = before["inventory_entries"][0].product_id
+            product = next(p for p in before["products"] if p.id == stocked)
+            store_id = product.store_id
+            found = queries.list_entries(
+                actor, queries.EntryFilters(store_id=store_id, search=product.sku)).rows
+            assert found and found[0].sku == product.sku
+            # The catalog goes on: a new product gets an item numbered after the others.
+            made = items.create_item(
+                actor=actor, store_id=store_id, title="After the migration",
+                options=[items.Option("Size", ("S", "M"))],
+                variants_to_make=items.generate([items.Option("Size", ("S", "M"))], "AFTER"),
+            )
+            assert made.id > len(before["products"]) and len(made.product_ids) == 2
         finally:
             db.session.remove()
             db.engine.dispose()

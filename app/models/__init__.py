@@ -3,6 +3,7 @@
 from app.models.audit import OBJECT_TYPES, AuditEvent
 from app.models.catalog import PRODUCT_TYPES, UNLIMITED_TYPES, Product
 from app.models.inventory import IdempotencyRecord, InventoryEntry, Reservation, StockMovement
+from app.models.items import ITEM_STATUSES, MAX_OPTIONS, Item, ItemVariant
 from app.models.stores import Location, Store
 from app.models.tallies import StockTally
 from app.models.tokens import ApiToken
@@ -16,7 +17,11 @@ __all__ = [
     "UNLIMITED_TYPES",
     "ApiToken",
     "AuditEvent",
+    "ITEM_STATUSES",
+    "MAX_OPTIONS",
     "IdempotencyRecord",
+    "Item",
+    "ItemVariant",
     "InventoryEntry",
     "Location",
     "Membership",
