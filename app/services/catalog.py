@@ -13,7 +13,16 @@ from sqlalchemy.orm import Session
 from app.clock import utcnow
 from app.database import is_unique_violation, write_transaction
 from app.extensions import db
-from app.models import PRODUCT_TYPES, UNLIMITED_TYPES, InventoryEntry, Location, Product, Store
+from app.models import (
+    PRODUCT_TYPES,
+    UNLIMITED_TYPES,
+    InventoryEntry,
+    Item,
+    ItemVariant,
+    Location,
+    Product,
+    Store,
+)
 from app.permissions import CATALOG, READ, Actor
 from app.services import audit
 from app.services.cursors import decode_cursor, encode_cursor
@@ -31,6 +40,8 @@ PRODUCT_PAGE_SIZE = 50
 SEARCH_MAX_LENGTH = 200
 
 products = Product.__table__
+items = Item.__table__
+variants = ItemVariant.__table__
 entries = InventoryEntry.__table__
 locations = Location.__table__
 
@@ -68,7 +79,7 @@ def gtin_problem(code: str) -> str | None:
     return None
 
 
-def _check_fields(
+def check_product_fields(
     check: Checker,
     *,
     sku: Any,
@@ -94,7 +105,7 @@ def _check_fields(
     check.whole("reorder_quantity", reorder_quantity, minimum=0)
 
 
-def _duplicate_sku(sku: str) -> Conflict:
+def duplicate_sku(sku: str) -> Conflict:
     return Conflict(f"This store already has a product with the SKU {sku}.")
 
 
@@ -113,7 +124,7 @@ def create_product(
     """Add a product to a store's catalog. Raises ValidationError, Conflict, NotFound,
     PermissionDenied."""
     check = Checker()
-    _check_fields(
+    check_product_fields(
         check, sku=sku, title=title, gtin=gtin, product_type=product_type,
         allow_backorder=allow_backorder, reorder_point=reorder_point,
         reorder_quantity=reorder_quantity,
@@ -129,23 +140,59 @@ def create_product(
             if session.scalar(
                 select(func.count()).where(Product.store_id == store_id, Product.sku == sku)
             ):
-                raise _duplicate_sku(sku)
-            product = Product(
-                store_id=store_id, sku=sku, title=title.strip(),
-                gtin=(gtin or "").strip() or None, type=product_type,
-                # Unlimited products never run short, so backorders mean nothing for them.
-                allow_backorder=allow_backorder and product_type == "physical",
+                raise duplicate_sku(sku)
+            # A product made alone is the single variant of an item of its own.
+            item = Item(store_id=store_id, title=title.strip(), status="active")
+            session.add(item)
+            session.flush()
+            product = insert_variant(
+                session, actor, item, (), sku=sku, title=title.strip(), gtin=gtin,
+                product_type=product_type, allow_backorder=allow_backorder,
                 reorder_point=reorder_point, reorder_quantity=reorder_quantity,
             )
-            session.add(product)
-            session.flush()
-            audit.record(session, actor, "product.created", "product", product.id, product.sku,
-                         store_id=store_id, product_id=product.id,
-                         changes=audit.diff({}, _audited(product.__dict__)))
     except IntegrityError as exc:
         if not is_unique_violation(exc, "sku"):
             raise
-        raise _duplicate_sku(sku) from exc
+        raise duplicate_sku(sku) from exc
+    return product
+
+
+def insert_variant(
+    session: Session,
+    actor: Actor,
+    item: Item,
+    values: tuple[str, ...],
+    *,
+    sku: str,
+    title: str,
+    gtin: str | None,
+    product_type: str,
+    allow_backorder: bool,
+    reorder_point: int,
+    reorder_quantity: int,
+    position: int = 0,
+) -> Product:
+    """Insert one product as the variant of `item` with these option values, and record it.
+    The caller has checked the fields and that the SKU is free, inside its transaction."""
+    product = Product(
+        store_id=item.store_id, sku=sku, title=title,
+        gtin=(gtin or "").strip() or None, type=product_type,
+        # Unlimited products never run short, so backorders mean nothing for them.
+        allow_backorder=allow_backorder and product_type == "physical",
+        reorder_point=reorder_point, reorder_quantity=reorder_quantity,
+    )
+    session.add(product)
+    session.flush()
+    padded = (*values, "", "", "")[:3]
+    session.add(ItemVariant(product_id=product.id, store_id=item.store_id, item_id=item.id,
+                            value1=padded[0], value2=padded[1], value3=padded[2],
+                            position=position))
+    changes = audit.diff({}, _audited(product.__dict__))
+    if values:
+        changes["item"] = (None, item.title)
+        changes["options"] = (None, " / ".join(values))
+    audit.record(session, actor, "product.created", "product", product.id, product.sku,
+                 store_id=item.store_id, product_id=product.id, changes=changes)
     return product
 
 
@@ -180,7 +227,7 @@ def update_product(
     Raises ValidationError, Conflict, ReservedStockBlocksTypeChange, NotFound,
     PermissionDenied."""
     check = Checker()
-    _check_fields(
+    check_product_fields(
         check, sku=sku, title=title, gtin=gtin, product_type=product_type,
         allow_backorder=allow_backorder, reorder_point=reorder_point,
         reorder_quantity=reorder_quantity,
@@ -202,7 +249,7 @@ def update_product(
                 select(func.count()).where(products.c.store_id == current.store_id,
                                            products.c.sku == sku, products.c.id != product_id)
             ):
-                raise _duplicate_sku(sku)
+                raise duplicate_sku(sku)
             if product_type in UNLIMITED_TYPES and current.type not in UNLIMITED_TYPES:
                 reserved = [r for r in held if r]
                 if reserved:
@@ -219,6 +266,8 @@ def update_product(
                 update(products).where(products.c.id == product_id)
                 .values(**after, updated_at=utcnow())
             )
+            if after["title"] != current.title:
+                _sync_own_item(session, product_id, title=after["title"])
             changed = audit.diff(_audited(current._mapping), after)
             # An edit that changes nothing leaves nothing to record.
             if changed:
@@ -228,7 +277,7 @@ def update_product(
     except IntegrityError as exc:  # a concurrent create or edit took the SKU first
         if not is_unique_violation(exc, "sku"):
             raise
-        raise _duplicate_sku(sku) from exc
+        raise duplicate_sku(sku) from exc
     return get_product(actor, product_id)
 
 
@@ -255,10 +304,27 @@ def _set_archived(actor: Actor, product_id: int, *, archived: bool) -> ProductRo
             update(products).where(products.c.id == product_id)
             .values(archived_at=utcnow() if archived else None, updated_at=utcnow())
         )
+        _sync_own_item(session, product_id, status="archived" if archived else "active")
         audit.record(session, actor, "product.archived" if archived else "product.unarchived",
                      "product", product_id, current.sku, store_id=current.store_id,
                      product_id=product_id, changes={"archived": (not archived, archived)})
     return get_product(actor, product_id)
+
+
+def _sync_own_item(session: Session, product_id: int, **values: Any) -> None:
+    """An item with a single variant is that product to the user: its title and status
+    follow the product's. An item with several variants keeps its own."""
+    item_id = session.scalar(
+        select(variants.c.item_id).where(variants.c.product_id == product_id)
+    )
+    if item_id is None:
+        return
+    siblings = session.scalar(
+        select(func.count()).select_from(variants).where(variants.c.item_id == item_id)
+    )
+    if siblings == 1:
+        session.execute(update(items).where(items.c.id == item_id)
+                        .values(**values, updated_at=utcnow()))
 
 
 def _manageable(session: Session, actor: Actor, product_id: object) -> Any:

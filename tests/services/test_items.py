@@ -1,0 +1,160 @@
+"""Items with options and their variants: created from option combinations in one step,
+each variant a product with its own SKU and stock; a value added later adds variants."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import AuditEvent, Item, ItemVariant, Product
+from app.services import catalog, items, stock
+from app.services.errors import Conflict, NotFound, PermissionDenied, ValidationError
+
+PARKA = [items.Option("Color", ("Black", "Glacier Blue")), items.Option("Size", ("S", "M"))]
+
+
+def _parka(actor, store, **changes):
+    fields = {"actor": actor, "store_id": store.id, "title": "Summit Parka",
+              "options": PARKA,
+              "variants_to_make": items.generate(PARKA, "PRK", reorder_point=3),
+              **changes}
+    return items.create_item(**fields)
+
+
+def test_an_item_is_created_with_a_variant_for_every_combination(store, owner):
+    made = _parka(owner, store)
+
+    view = items.get_item(owner, made.id)
+    assert [o.name for o in view.options] == ["Color", "Size"]
+    assert [(v.values, v.sku) for v in view.variants] == [
+        (("Black", "S"), "PRK-BLACK-S"), (("Black", "M"), "PRK-BLACK-M"),
+        (("Glacier Blue", "S"), "PRK-GLACIERBLUE-S"), (("Glacier Blue", "M"), "PRK-GLACIERBLUE-M"),
+    ]
+    db.session.rollback()
+    titles = db.session.scalars(select(Product.title).where(Product.id.in_(made.product_ids))
+                                .order_by(Product.id)).all()
+    assert titles[0] == "Summit Parka - Black / S"
+    points = db.session.scalars(select(Product.reorder_point)
+                                .where(Product.id.in_(made.product_ids))).all()
+    assert set(points) == {3}
+    # Each variant is recorded as a product created for the item.
+    events = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.product_id.in_(made.product_ids))).all()
+    assert len(events) == 4 and {e.action for e in events} == {"product.created"}
+    assert events[0].changes["item"] == [None, "Summit Parka"]
+
+
+def test_a_product_made_alone_is_the_single_variant_of_its_own_item(store, owner):
+    product = catalog.create_product(actor=owner, store_id=store.id, sku="MUG", title="Mug")
+
+    of = items.item_of(owner, product.id)
+    assert of is not None and of.variants == 1 and of.values == () and of.title == "Mug"
+    view = items.get_item(owner, of.item_id)
+    assert [v.sku for v in view.variants] == ["MUG"] and not view.has_options
+    # Renaming or archiving the product renames or archives its item.
+    catalog.update_product(actor=owner, product_id=product.id, sku="MUG", title="Blue Mug")
+    catalog.archive_product(actor=owner, product_id=product.id)
+    db.session.rollback()
+    item = db.session.get(Item, of.item_id)
+    assert (item.title, item.status) == ("Blue Mug", "archived")
+
+
+def test_each_variant_keeps_its_own_stock_and_the_matrix_shows_it(store, owner, location,
+                                                                  make_location):
+    made = _parka(owner, store)
+    back = make_location(store, "back")
+    black_s, black_m = made.product_ids[:2]
+    stock.create_entry(actor=owner, product_id=black_s, location_id=location.id, quantity=5)
+    stock.create_entry(actor=owner, product_id=black_s, location_id=back.id, quantity=2)
+    stock.create_entry(actor=owner, product_id=black_m, location_id=location.id, quantity=7)
+
+    view = items.get_item(owner, made.id)
+    assert [c.code for c in view.locations] == ["BACK", "MAIN"]
+    first, second = view.variants[:2]
+    assert {k: c.quantity for k, c in first.cells.items()} == {location.id: 5, back.id: 2}
+    assert second.on_hand == 7 and view.on_hand == 14
+    assert view.column_total(location.id) == (12, 12)
+
+
+def test_a_value_added_later_adds_its_variants(store, owner):
+    made = _parka(owner, store)
+
+    new = items.add_option_value(actor=owner, item_id=made.id, option=2, value="XL",
+                                 sku_prefix="PRK")
+
+    view = items.get_item(owner, made.id)
+    assert [v.sku for v in view.variants][-2:] == ["PRK-BLACK-XL", "PRK-GLACIERBLUE-XL"]
+    assert len(new) == 2 and view.options[1].values == ("S", "M", "XL")
+    with pytest.raises(ValidationError) as exc:
+        items.add_option_value(actor=owner, item_id=made.id, option=2, value="xl",
+                               sku_prefix="PRK")
+    assert exc.value.fields == {"value": "Size already has the value xl."}
+
+
+@pytest.mark.parametrize(("options", "field", "message"), [
+    ([items.Option("Color", ())], "options", "Color needs at least one value."),
+    ([items.Option("Color", ("Red", "red"))], "options", "Color has the value red twice."),
+    ([items.Option("Color", ("Red",)), items.Option("color", ("S",))], "options",
+     "The option color is named twice."),
+    ([items.Option(n, ("A",)) for n in "ABCD"], "options",
+     "An item has at most 3 options; this one has 4."),
+])
+def test_bad_options_are_refused_naming_the_field_and_nothing_is_made(
+    store, owner, options, field, message
+):
+    with pytest.raises(ValidationError) as exc:
+        _parka(owner, store, options=options,
+               variants_to_make=items.generate(options, "X") or [items.VariantSpec((), "X")])
+    assert exc.value.fields[field] == message
+    db.session.rollback()
+    assert db.session.scalar(select(Item.id).where(Item.store_id == store.id)) is None
+
+
+def test_too_many_variants_or_clashing_skus_are_refused(store, owner):
+    many = [items.Option("A", tuple(str(n) for n in range(11))),
+            items.Option("B", tuple(str(n) for n in range(10)))]
+    with pytest.raises(ValidationError) as exc:
+        _parka(owner, store, options=many, variants_to_make=items.generate(many, "X"))
+    assert "make 110 variants" in exc.value.fields["options"]
+
+    clash = [items.Option("Size", ("S/M", "SM"))]
+    with pytest.raises(ValidationError) as exc:
+        _parka(owner, store, options=clash, variants_to_make=items.generate(clash, "X"))
+    assert exc.value.fields["sku"] == "SM and S/M would both have the SKU X-SM."
+
+
+def test_a_sku_the_store_has_refuses_the_whole_item(store, owner):
+    catalog.create_product(actor=owner, store_id=store.id, sku="PRK-BLACK-M", title="Old")
+    with pytest.raises(Conflict, match="PRK-BLACK-M"):
+        _parka(owner, store)
+    db.session.rollback()
+    assert db.session.scalar(select(Item.id).where(Item.title == "Summit Parka")) is None
+    assert db.session.scalars(select(ItemVariant.product_id)).all() != []
+
+
+def test_items_need_the_catalog_permission_and_stay_in_their_store(store, owner, member,
+                                                                  make_store):
+    made = _parka(owner, store)
+    staff = member(store, "staff")
+    with pytest.raises(PermissionDenied):
+        _parka(staff, store, title="Other")
+    with pytest.raises(PermissionDenied):
+        items.add_option_value(actor=staff, item_id=made.id, option=1, value="Red",
+                               sku_prefix="PRK")
+    assert items.get_item(staff, made.id).title == "Summit Parka"
+    stranger = member(make_store(), "owner")
+    with pytest.raises(NotFound):
+        items.get_item(stranger, made.id)
+    with pytest.raises(NotFound):
+        items.add_option_value(actor=stranger, item_id=made.id, option=1, value="Red",
+                               sku_prefix="PRK")
+    assert items.item_of(stranger, made.product_ids[0]) is None
+
+
+def test_option_text_is_read_one_option_a_line():
+    assert items.parse_options("Color: Black, Glacier Blue\n\n Size : S,M ,L,\n") == [
+        items.Option("Color", ("Black", "Glacier Blue")), items.Option("Size", ("S", "M", "L"))]
+    with pytest.raises(ValidationError) as exc:
+        items.parse_options("Color Black")
+    assert exc.value.fields["options"].startswith("Line 1:")
