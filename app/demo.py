@@ -33,7 +33,7 @@ from app.models import (
     User,
 )
 from app.permissions import ADJUST, RESERVE, Actor, actor_for_user, system_actor
-from app.services import catalog, queries, stock, stores
+from app.services import catalog, items, queries, stock, stores
 from app.services.people import accounts, members
 
 DEMO_PASSWORD = "stockroom-demo-2026"
@@ -43,19 +43,29 @@ HISTORY_DAYS = 21
 # --------------------------------------------------------------------------- catalog
 
 
-Axis = tuple[tuple[str, str], ...]
+@dataclass(frozen=True)
+class Axis:
+    """An item's option: its name and its values as (label, SKU code)."""
+
+    name: str
+    values: tuple[tuple[str, str], ...]
 
 
-def axis(*labels: str) -> Axis:
-    """Variant options as (label, SKU code); "Space Grey=SGY" names the code explicitly."""
+def axis(name: str, *labels: str) -> Axis:
+    """An option with its values; "Space Grey=SGY" names the value's SKU code explicitly."""
     options = []
     for label in labels:
-        name, _, code = label.partition("=")
-        options.append((name, code or re.sub(r"[^A-Za-z0-9]", "", name).upper()[:3]))
-    return tuple(options)
+        value, _, code = label.partition("=")
+        options.append((value, code or re.sub(r"[^A-Za-z0-9]", "", value).upper()[:3]))
+    return Axis(name, tuple(options))
 
 
-SIZES = axis("S", "M", "L", "XL")
+SIZES = axis("Size", "S", "M", "L", "XL")
+
+
+def first(option: Axis, count: int) -> Axis:
+    """The option with only its first `count` values."""
+    return Axis(option.name, option.values[:count])
 
 
 @dataclass(frozen=True)
@@ -101,40 +111,51 @@ STORES: tuple[StoreSpec, ...] = (
         quarantine="RETURNS_BAY",
         lines=(
             Line("Trailhead Fleece Jacket", "FLC",
-                 (axis("Navy", "Forest", "Charcoal=CHR"), SIZES), (8, 30)),
-            Line("Summit Down Parka", "PRK", (axis("Black", "Glacier Blue=GLB"), SIZES), (4, 16),
+                 (axis("Color", "Navy", "Forest", "Charcoal=CHR"), SIZES), (8, 30)),
+            Line("Summit Down Parka", "PRK",
+                 (axis("Color", "Black", "Glacier Blue=GLB"), SIZES), (4, 16),
                  backorder=True),
             Line("Ridgeline Hiking Boot", "BOT",
-                 (axis("Brown", "Slate"), axis("40", "41", "42", "43", "44", "45")), (3, 14)),
-            Line("Canyon Rain Shell", "RSH", (axis("Red", "Navy", "Black"), SIZES[:3]), (6, 24)),
+                 (axis("Color", "Brown", "Slate"),
+                  axis("Size", "40", "41", "42", "43", "44", "45")), (3, 14)),
+            Line("Canyon Rain Shell", "RSH",
+                 (axis("Color", "Red", "Navy", "Black"), first(SIZES, 3)), (6, 24)),
             Line("Softshell Trousers", "TRS",
-                 (axis("Black", "Khaki"), axis("W30=30", "W32=32", "W34=34", "W36=36")), (6, 20)),
-            Line("Flannel Shirt", "FLN", (axis("Red Plaid=RED", "Blue Plaid=BLU"), SIZES), (6, 20)),
-            Line("Merino Crew Socks", "SCK", (axis("Grey", "Olive"), axis("S/M=SM", "L/XL=LXL")),
+                 (axis("Color", "Black", "Khaki"),
+                  axis("Waist", "W30=30", "W32=32", "W34=34", "W36=36")), (6, 20)),
+            Line("Flannel Shirt", "FLN",
+                 (axis("Color", "Red Plaid=RED", "Blue Plaid=BLU"), SIZES), (6, 20)),
+            Line("Merino Crew Socks", "SCK",
+                 (axis("Color", "Grey", "Olive"), axis("Size", "S/M=SM", "L/XL=LXL")),
                  (30, 90)),
             Line("Basecamp Beanie", "BNE",
-                 (axis("Mustard=MUS", "Navy", "Rust", "Heather Grey=HGR", "Black"),), (15, 50)),
+                 (axis("Color", "Mustard=MUS", "Navy", "Rust", "Heather Grey=HGR", "Black"),),
+                 (15, 50)),
             Line("Insulated Water Bottle 750 ml", "BTL",
-                 (axis("Steel=STL", "Sage", "Sand", "Midnight=MID"),), (20, 60)),
-            Line("Alpine 45L Backpack", "BPK", (axis("Orange", "Graphite=GRA"),), (5, 18)),
+                 (axis("Color", "Steel=STL", "Sage", "Sand", "Midnight=MID"),), (20, 60)),
+            Line("Alpine 45L Backpack", "BPK", (axis("Color", "Orange", "Graphite=GRA"),), (5, 18)),
             Line("Ultralight 2-Person Tent", "TNT", stock=(3, 10), backorder=True),
             Line("Tent Footprint 2P", "TFP", stock=(4, 12)),
             Line("Carbon Trekking Poles (pair)", "TRK", stock=(6, 20)),
             Line("Titanium Camp Stove", "STV", stock=(5, 16)),
             Line("Rechargeable Headlamp 300 lm", "HLP", stock=(12, 40)),
-            Line("Three-Season Sleeping Bag -5 C", "SLB", (axis("Regular=REG", "Long=LNG"),),
+            Line("Three-Season Sleeping Bag -5 C", "SLB",
+                 (axis("Length", "Regular=REG", "Long=LNG"),),
                  (4, 14)),
             Line("Self-Inflating Sleeping Pad", "PAD", stock=(5, 15)),
-            Line("Waterproof Gaiters", "GTR", (axis("S/M=SM", "L/XL=LXL"),), (6, 18)),
-            Line("Touchscreen Liner Gloves", "GLV", (axis("S", "M", "L"),), (10, 30)),
-            Line("Wide-Brim Sun Hat", "HAT", (axis("Sand", "Olive"),), (8, 24)),
-            Line("Packable Down Vest", "VST", (axis("Black", "Moss"), SIZES), (4, 14)),
-            Line("Thermal Base Layer Top", "BLT", (axis("Black", "Heather Grey=HGR"), SIZES),
+            Line("Waterproof Gaiters", "GTR", (axis("Size", "S/M=SM", "L/XL=LXL"),), (6, 18)),
+            Line("Touchscreen Liner Gloves", "GLV", (axis("Size", "S", "M", "L"),), (10, 30)),
+            Line("Wide-Brim Sun Hat", "HAT", (axis("Color", "Sand", "Olive"),), (8, 24)),
+            Line("Packable Down Vest", "VST", (axis("Color", "Black", "Moss"), SIZES), (4, 14)),
+            Line("Thermal Base Layer Top", "BLT",
+                 (axis("Color", "Black", "Heather Grey=HGR"), SIZES),
                  (8, 24)),
             Line("Trail Running Shoe", "TRN",
-                 (axis("Volt", "Storm"), axis("40", "41", "42", "43", "44", "45")), (3, 12),
+                 (axis("Color", "Volt", "Storm"),
+                  axis("Size", "40", "41", "42", "43", "44", "45")), (3, 12),
                  backorder=True),
-            Line("Roll-Top Dry Bag", "DRY", (axis("5 L=5L", "10 L=10L", "20 L=20L"),), (8, 25)),
+            Line("Roll-Top Dry Bag", "DRY",
+                 (axis("Volume", "5 L=5L", "10 L=10L", "20 L=20L"),), (8, 25)),
             Line("Baseplate Compass", "CMP", stock=(6, 18)),
             Line("Trail First Aid Kit", "FAK", stock=(8, 24)),
             Line("Gift Card EUR 25", "GC25", kind="digital", gtin=False),
@@ -161,49 +182,59 @@ STORES: tuple[StoreSpec, ...] = (
         quarantine=None,
         lines=(
             Line("Ethiopia Yirgacheffe", "ETH",
-                 (axis("Whole Bean=WB", "Espresso Grind=ESP", "Filter Grind=FIL"),
-                  axis("250 g=250", "1 kg=1K")), (10, 45)),
+                 (axis("Grind", "Whole Bean=WB", "Espresso Grind=ESP", "Filter Grind=FIL"),
+                  axis("Weight", "250 g=250", "1 kg=1K")), (10, 45)),
             Line("Colombia Huila", "COL",
-                 (axis("Whole Bean=WB", "Espresso Grind=ESP", "Filter Grind=FIL"),
-                  axis("250 g=250", "1 kg=1K")), (10, 45)),
+                 (axis("Grind", "Whole Bean=WB", "Espresso Grind=ESP", "Filter Grind=FIL"),
+                  axis("Weight", "250 g=250", "1 kg=1K")), (10, 45)),
             Line("Guatemala Antigua", "GUA",
-                 (axis("Whole Bean=WB", "Filter Grind=FIL"), axis("250 g=250", "1 kg=1K")),
+                 (axis("Grind", "Whole Bean=WB", "Filter Grind=FIL"),
+                  axis("Weight", "250 g=250", "1 kg=1K")),
                  (8, 35)),
             Line("Kenya Nyeri AA", "KEN",
-                 (axis("Whole Bean=WB", "Filter Grind=FIL"), axis("250 g=250", "1 kg=1K")),
+                 (axis("Grind", "Whole Bean=WB", "Filter Grind=FIL"),
+                  axis("Weight", "250 g=250", "1 kg=1K")),
                  (6, 25), backorder=True),
             Line("Sumatra Mandheling", "SUM",
-                 (axis("Whole Bean=WB", "Espresso Grind=ESP"), axis("250 g=250", "1 kg=1K")),
+                 (axis("Grind", "Whole Bean=WB", "Espresso Grind=ESP"),
+                  axis("Weight", "250 g=250", "1 kg=1K")),
                  (8, 30)),
             Line("Brazil Cerrado", "BRA",
-                 (axis("Whole Bean=WB", "Espresso Grind=ESP", "Filter Grind=FIL"),
-                  axis("250 g=250", "1 kg=1K")), (12, 50)),
+                 (axis("Grind", "Whole Bean=WB", "Espresso Grind=ESP", "Filter Grind=FIL"),
+                  axis("Weight", "250 g=250", "1 kg=1K")), (12, 50)),
             Line("Costa Rica Tarrazu", "CRI",
-                 (axis("Whole Bean=WB", "Filter Grind=FIL"), axis("250 g=250", "1 kg=1K")),
+                 (axis("Grind", "Whole Bean=WB", "Filter Grind=FIL"),
+                  axis("Weight", "250 g=250", "1 kg=1K")),
                  (6, 28)),
-            Line("Rwanda Nyamasheke", "RWA", (axis("Whole Bean=WB"), axis("250 g=250", "1 kg=1K")),
+            Line("Rwanda Nyamasheke", "RWA",
+                 (axis("Grind", "Whole Bean=WB"), axis("Weight", "250 g=250", "1 kg=1K")),
                  (4, 18), backorder=True),
             Line("Harbor House Blend", "HSE",
-                 (axis("Whole Bean=WB", "Espresso Grind=ESP", "Filter Grind=FIL"),
-                  axis("250 g=250", "1 kg=1K")), (20, 80)),
+                 (axis("Grind", "Whole Bean=WB", "Espresso Grind=ESP", "Filter Grind=FIL"),
+                  axis("Weight", "250 g=250", "1 kg=1K")), (20, 80)),
             Line("Lighthouse Espresso", "LHE",
-                 (axis("Whole Bean=WB", "Espresso Grind=ESP"), axis("250 g=250", "1 kg=1K")),
+                 (axis("Grind", "Whole Bean=WB", "Espresso Grind=ESP"),
+                  axis("Weight", "250 g=250", "1 kg=1K")),
                  (15, 60)),
             Line("Night Watch Dark Roast", "NWD",
-                 (axis("Whole Bean=WB", "Filter Grind=FIL"), axis("250 g=250", "1 kg=1K")),
+                 (axis("Grind", "Whole Bean=WB", "Filter Grind=FIL"),
+                  axis("Weight", "250 g=250", "1 kg=1K")),
                  (10, 40)),
-            Line("Swiss Water Decaf", "DEC", (axis("Whole Bean=WB", "Filter Grind=FIL"),),
+            Line("Swiss Water Decaf", "DEC", (axis("Grind", "Whole Bean=WB", "Filter Grind=FIL"),),
                  (6, 24)),
             Line("Honduras Marcala", "HON",
-                 (axis("Whole Bean=WB", "Filter Grind=FIL"), axis("250 g=250", "1 kg=1K")),
+                 (axis("Grind", "Whole Bean=WB", "Filter Grind=FIL"),
+                  axis("Weight", "250 g=250", "1 kg=1K")),
                  (6, 28)),
             Line("Peru Cajamarca", "PER",
-                 (axis("Whole Bean=WB", "Espresso Grind=ESP"), axis("250 g=250", "1 kg=1K")),
+                 (axis("Grind", "Whole Bean=WB", "Espresso Grind=ESP"),
+                  axis("Weight", "250 g=250", "1 kg=1K")),
                  (6, 28)),
-            Line("Winter Harbor Blend", "WHB", (axis("Whole Bean=WB", "Filter Grind=FIL"),),
+            Line("Winter Harbor Blend", "WHB",
+                 (axis("Grind", "Whole Bean=WB", "Filter Grind=FIL"),),
                  (10, 40)),
             Line("Single-Origin Sampler Box", "SMP", stock=(6, 20)),
-            Line("Ceramic Pour-Over Dripper", "V60", (axis("White", "Black"),), (6, 20),
+            Line("Ceramic Pour-Over Dripper", "V60", (axis("Color", "White", "Black"),), (6, 20),
                  home="WAREHOUSE_MAIN"),
             Line("Paper Filters (100 pack)", "FLT", stock=(30, 120), home="WAREHOUSE_MAIN"),
             Line("Gooseneck Kettle 1 L", "KTL", stock=(4, 12), home="WAREHOUSE_MAIN",
@@ -213,14 +244,16 @@ STORES: tuple[StoreSpec, ...] = (
             Line("Travel Press Brewer", "TPB", stock=(8, 24), home="WAREHOUSE_MAIN"),
             Line("Milk Frothing Pitcher 350 ml", "PTC", stock=(8, 20), home="WAREHOUSE_MAIN"),
             Line("Double-Wall Travel Mug 350 ml", "MUG",
-                 (axis("Harbor Blue=HBL", "Sand", "Black"),), (10, 30), home="WAREHOUSE_MAIN"),
+                 (axis("Color", "Harbor Blue=HBL", "Sand", "Black"),),
+                 (10, 30), home="WAREHOUSE_MAIN"),
             Line("Cold Brew Bottle 1 L", "CBB", stock=(6, 18), home="WAREHOUSE_MAIN"),
             Line("Digital Coffee Scale", "SCL", stock=(5, 15), home="WAREHOUSE_MAIN"),
-            Line("Espresso Cups (set of 2)", "ECP", (axis("White", "Harbor Blue=HBL", "Black"),),
+            Line("Espresso Cups (set of 2)", "ECP",
+                 (axis("Color", "White", "Harbor Blue=HBL", "Black"),),
                  (6, 20), home="WAREHOUSE_MAIN"),
-            Line("Reusable Cup 12 oz", "RCP", (axis("Sand", "Sea Green=SEA", "Black"),),
+            Line("Reusable Cup 12 oz", "RCP", (axis("Color", "Sand", "Sea Green=SEA", "Black"),),
                  (12, 36), home="WAREHOUSE_MAIN"),
-            Line("Barista Apron", "APR", (axis("Denim", "Canvas"),), (4, 12),
+            Line("Barista Apron", "APR", (axis("Color", "Denim", "Canvas"),), (4, 12),
                  home="WAREHOUSE_MAIN"),
             Line("Stainless Tamper 58 mm", "TMP", stock=(4, 12), home="WAREHOUSE_MAIN"),
             Line("Knock Box", "KNK", stock=(3, 10), home="WAREHOUSE_MAIN"),
@@ -245,43 +278,51 @@ STORES: tuple[StoreSpec, ...] = (
         walk_in=None,
         quarantine=None,
         lines=(
-            Line("USB-C Cable", "UCC", (axis("1 m=1M", "2 m=2M"), axis("Black", "White")),
+            Line("USB-C Cable", "UCC",
+                 (axis("Length", "1 m=1M", "2 m=2M"), axis("Color", "Black", "White")),
                  (30, 120)),
             Line("USB-C to HDMI Adapter 4K", "HDMI", stock=(15, 50)),
             Line("USB-C Hub 7-in-1", "HUB", stock=(10, 35), backorder=True),
-            Line("65 W GaN Charger", "GAN65", (axis("Black", "White"),), (10, 40)),
+            Line("65 W GaN Charger", "GAN65", (axis("Color", "Black", "White"),), (10, 40)),
             Line("20 W USB-C Charger", "CHG20", stock=(25, 80)),
             Line("Wireless Charging Pad", "QI", stock=(10, 35)),
-            Line("Power Bank 10,000 mAh", "PB10", (axis("Black", "Blue", "Pink"),), (10, 30)),
+            Line("Power Bank 10,000 mAh", "PB10",
+                 (axis("Color", "Black", "Blue", "Pink"),), (10, 30)),
             Line("Power Bank 20,000 mAh", "PB20", stock=(6, 20)),
             Line("Phone Case", "CASE",
-                 (axis("Pixel 8=PX8", "Pixel 9=PX9", "iPhone 15=IP15", "iPhone 16=IP16",
+                 (axis("Model", "Pixel 8=PX8", "Pixel 9=PX9", "iPhone 15=IP15", "iPhone 16=IP16",
                        "Galaxy S24=S24"),
-                  axis("Clear", "Matte Black=MBK", "Sage")), (6, 25)),
+                  axis("Color", "Clear", "Matte Black=MBK", "Sage")), (6, 25)),
             Line("Tempered Glass Screen Protector", "GLS",
-                 (axis("Pixel 8=PX8", "Pixel 9=PX9", "iPhone 15=IP15", "iPhone 16=IP16",
+                 (axis("Model", "Pixel 8=PX8", "Pixel 9=PX9", "iPhone 15=IP15", "iPhone 16=IP16",
                        "Galaxy S24=S24"),), (15, 50)),
             Line("Mechanical Keyboard", "KBD",
-                 (axis("Red Switches=RED", "Brown Switches=BRN"), axis("US", "UK", "DE")), (3, 12),
+                 (axis("Switches", "Red Switches=RED", "Brown Switches=BRN"),
+                  axis("Layout", "US", "UK", "DE")), (3, 12),
                  backorder=True),
-            Line("Wireless Mouse", "MSE", (axis("Black", "White"),), (8, 30)),
-            Line("Laptop Sleeve", "SLV", (axis("13 in=13", "15 in=15"), axis("Grey", "Navy")),
+            Line("Wireless Mouse", "MSE", (axis("Color", "Black", "White"),), (8, 30)),
+            Line("Laptop Sleeve", "SLV",
+                 (axis("Size", "13 in=13", "15 in=15"), axis("Color", "Grey", "Navy")),
                  (6, 20)),
-            Line("Bluetooth Earbuds", "EAR", (axis("Black", "White"),), (8, 25)),
+            Line("Bluetooth Earbuds", "EAR", (axis("Color", "Black", "White"),), (8, 25)),
             Line("Over-Ear Headphones ANC", "ANC", stock=(4, 12)),
             Line("1080p Webcam", "CAM", stock=(6, 20)),
             Line("LED Ring Light 10 in", "RNG", stock=(5, 15)),
             Line("Smart Plug (2 pack)", "PLG", stock=(10, 30)),
             Line("Aluminium Phone Tripod", "TPD", stock=(6, 18)),
-            Line("microSD Card", "MSD", (axis("128 GB=128", "256 GB=256"),), (12, 40)),
+            Line("microSD Card", "MSD", (axis("Capacity", "128 GB=128", "256 GB=256"),), (12, 40)),
             Line("Portable SSD 1 TB", "SSD", stock=(4, 12), backorder=True),
-            Line("Lightning to USB-C Cable", "LTC", (axis("1 m=1M", "2 m=2M"),), (15, 45)),
-            Line("Aluminium Laptop Stand", "STD", (axis("Silver", "Space Grey=SGY"),), (5, 16)),
+            Line("Lightning to USB-C Cable", "LTC",
+                 (axis("Length", "1 m=1M", "2 m=2M"),), (15, 45)),
+            Line("Aluminium Laptop Stand", "STD",
+                 (axis("Color", "Silver", "Space Grey=SGY"),), (5, 16)),
             Line("Monitor Light Bar", "LBR", stock=(4, 12)),
             Line("USB Condenser Microphone", "MIC", stock=(4, 12)),
-            Line("Portable Bluetooth Speaker", "SPK", (axis("Black", "Coral", "Teal"),), (6, 18)),
+            Line("Portable Bluetooth Speaker", "SPK",
+                 (axis("Color", "Black", "Coral", "Teal"),), (6, 18)),
             Line("Smartwatch Band", "BND",
-                 (axis("41 mm=41", "45 mm=45"), axis("Black", "Olive", "Blush=BLS")), (8, 24)),
+                 (axis("Case", "41 mm=41", "45 mm=45"),
+                  axis("Color", "Black", "Olive", "Blush=BLS")), (8, 24)),
             Line("Cable Organiser Kit", "ORG", stock=(10, 30)),
             Line("USB-C Ethernet Adapter", "ETH", stock=(8, 24)),
             Line("Photo Editing Presets Pack", "DIG-PRESET", kind="digital", gtin=False),
@@ -514,30 +555,50 @@ class _Seeder:
             spec = store.spec
             item = itertools.count(1)
             for line in spec.lines:
-                combos = itertools.product(*line.axes) if line.axes else [()]
-                for combo in combos:
-                    labels = [label for label, _ in combo]
-                    title = line.title + (" - " + " / ".join(labels) if labels else "")
-                    sku = "-".join([spec.sku_prefix, line.code, *(code for _, code in combo)])
+                point, quantity = self.reorder_levels(line)
+                made: list[int] = []
+                if line.axes:
+                    # An item with options: one variant per combination, in one step.
+                    variants = []
+                    for combo in itertools.product(*(a.values for a in line.axes)):
+                        gtin = None
+                        if line.gtin:
+                            body = f"{spec.gs1_prefix}{next(item):05d}"
+                            gtin = body + catalog.gtin_check_digit(body)
+                        variants.append(items.VariantSpec(
+                            values=tuple(label for label, _ in combo),
+                            sku="-".join([spec.sku_prefix, line.code,
+                                          *(code for _, code in combo)]),
+                            gtin=gtin, reorder_point=point, reorder_quantity=quantity,
+                        ))
+                    made = list(items.create_item(
+                        actor=platform, store_id=store.id, title=line.title,
+                        options=[items.Option(a.name, tuple(label for label, _ in a.values))
+                                 for a in line.axes],
+                        variants_to_make=variants, product_type=line.kind,
+                        allow_backorder=line.backorder,
+                    ).product_ids)
+                else:
                     gtin = None
                     if line.gtin:
                         body = f"{spec.gs1_prefix}{next(item):05d}"
                         gtin = body + catalog.gtin_check_digit(body)
-                    point, quantity = self.reorder_levels(line)
-                    product = catalog.create_product(
-                        actor=platform, store_id=store.id, sku=sku, title=title, gtin=gtin,
-                        product_type=line.kind, allow_backorder=line.backorder,
-                        reorder_point=point, reorder_quantity=quantity,
-                    )
+                    made = [catalog.create_product(
+                        actor=platform, store_id=store.id, sku=f"{spec.sku_prefix}-{line.code}",
+                        title=line.title, gtin=gtin, product_type=line.kind,
+                        allow_backorder=line.backorder, reorder_point=point,
+                        reorder_quantity=quantity,
+                    ).id]
+                for product_id in made:
                     if line.kind != "physical":
-                        store.unlimited.append(product.id)
+                        store.unlimited.append(product_id)
                         continue
-                    store.physical.append(product.id)
+                    store.physical.append(product_id)
                     home = store.locations[line.home or spec.locations[0][0]]
-                    store.home[product.id] = home
-                    self.backorder[product.id] = line.backorder
-                    self.reorder[product.id] = (point, quantity)
-                    self.opening[product.id] = line.stock
+                    store.home[product_id] = home
+                    self.backorder[product_id] = line.backorder
+                    self.reorder[product_id] = (point, quantity)
+                    self.opening[product_id] = line.stock
 
     def reorder_levels(self, line: Line) -> tuple[int, int]:
         if line.kind != "physical":
