@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlencode
 
@@ -31,6 +31,8 @@ class OverviewView:
     cursor: str | None = None
     per_page: int = DEFAULT_PER_PAGE
     errors: Mapping[str, str] = field(default_factory=dict)
+    # The title of the item filtered by, for its chip.
+    item_title: str | None = None
 
     def params(self, **changes: Any) -> dict[str, str]:
         """The query string for this state with `changes` applied; a change resets paging."""
@@ -40,6 +42,8 @@ class OverviewView:
             "location": f.location_id,
             "status": f.status,
             "max_qty": f.max_quantity,
+            "item": f.item_id,
+            "value": f.option_value,
             "q": f.search,
             "sort": None if f.sort == "title" else f.sort,
             "dir": "desc" if f.descending else None,
@@ -71,6 +75,10 @@ class OverviewView:
             out.append((f"Status: {STATUS_LABELS[f.status]}", self.url(status=None)))
         if f.max_quantity is not None:
             out.append((f"On hand ≤ {f.max_quantity:,}", self.url(max_qty=None)))
+        if f.item_id is not None:
+            out.append((f"Item: {self.item_title or f.item_id}", self.url(item=None)))
+        if f.option_value is not None:
+            out.append((f"Option: {f.option_value}", self.url(value=None)))
         if f.search:
             label = "SKU starts with" if search_mode(f.search) == "sku_prefix" else "Search"
             out.append((f"{label}: {f.search}", self.url(q=None)))
@@ -100,6 +108,8 @@ def overview_args(actor: Actor, args: Mapping[str, str]) -> OverviewView:
     queries.require_readable(
         actor, store_id=view.filters.store_id, location_id=view.filters.location_id
     )
+    if view.filters.item_id is not None:
+        view = replace(view, item_title=queries.item_title(actor, view.filters.item_id))
     return view
 
 
@@ -119,6 +129,11 @@ def parse_overview_args(args: Mapping[str, str]) -> OverviewView:
     if search is not None and (len(search) > 100 or any(ord(c) < 32 for c in search)):
         errors["q"] = "Search for at most 100 characters of plain text."
         search = None
+    option_value = (args.get("value") or "").strip() or None
+    if option_value is not None and (len(option_value) > 60
+                                     or any(ord(c) < 32 for c in option_value)):
+        errors["value"] = "An option value is at most 60 characters of plain text."
+        option_value = None
     per_page = whole_number(args.get("per_page"), "per_page", errors) or DEFAULT_PER_PAGE
     if per_page not in PAGE_SIZES:
         errors["per_page"] = f"Show {', '.join(map(str, PAGE_SIZES))} rows per page."
@@ -129,6 +144,8 @@ def parse_overview_args(args: Mapping[str, str]) -> OverviewView:
         status=status,
         max_quantity=whole_number(args.get("max_qty"), "max_qty", errors),
         search=search,
+        item_id=whole_number(args.get("item"), "item", errors, minimum=1),
+        option_value=option_value,
         sort=sort,
         descending=args.get("dir") == "desc",
     )

@@ -158,3 +158,25 @@ def test_option_text_is_read_one_option_a_line():
     with pytest.raises(ValidationError) as exc:
         items.parse_options("Color Black")
     assert exc.value.fields["options"].startswith("Line 1:")
+
+
+def test_the_overview_lists_one_items_variants_or_one_option_value(store, owner, location):
+    from app.services import queries
+
+    made = _parka(owner, store)
+    mug = catalog.create_product(actor=owner, store_id=store.id, sku="MUG", title="Black Mug")
+    for product_id in (*made.product_ids, mug.id):
+        stock.create_entry(actor=owner, product_id=product_id, location_id=location.id,
+                           quantity=4)
+
+    def skus(**filters):
+        page = queries.list_entries(owner, queries.EntryFilters(store_id=store.id, **filters))
+        return sorted(e.sku for e in page.rows), page.total
+
+    assert skus(item_id=made.id) == (sorted(v.sku for v in items.generate(PARKA, "PRK")), 4)
+    assert skus(item_id=made.id, option_value="Black") == (["PRK-BLACK-M", "PRK-BLACK-S"], 2)
+    # A value matches whichever option holds it, in any item; a title is not a value.
+    assert skus(option_value="S") == (["PRK-BLACK-S", "PRK-GLACIERBLUE-S"], 2)
+    assert skus(option_value="Black", search="mug") == ([], 0)
+    assert skus(item_id=made.id, search="glacier") == (
+        ["PRK-GLACIERBLUE-M", "PRK-GLACIERBLUE-S"], 2)

@@ -24,13 +24,14 @@ from sqlalchemy import (
 from sqlalchemy.sql import visitors
 
 from app.extensions import db
-from app.models import InventoryEntry, Location, Product, Reservation, Store
+from app.models import InventoryEntry, ItemVariant, Location, Product, Reservation, Store
 from app.permissions import READ, Actor
 
 entries = InventoryEntry.__table__
 products = Product.__table__
 locations = Location.__table__
 stores = Store.__table__
+variants = ItemVariant.__table__
 reservations = Reservation.__table__
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import (
     ColumnElement,
     Integer,
     Select,
+    String,
     and_,
     bindparam,
     case,
@@ -35,6 +36,7 @@ from app.services.queries.common import (
     reading_products_from,
     status_condition,
     stores,
+    variants,
 )
 from app.services.queries.search import (
     SEARCH_PARAMS,
@@ -77,6 +79,10 @@ class EntryFilters:
     status: str | None = None
     max_quantity: int | None = None
     search: str | None = None
+    # The variants of one item; the variants with one option value (any option), such as
+    # "Black" or "XL". Both by product, through item_variants.
+    item_id: int | None = None
+    option_value: str | None = None
     sort: str = "title"
     descending: bool = False
 
@@ -120,6 +126,19 @@ def _filter_clauses(
         clauses.append(status_condition(listing.status))
     if listing.max_quantity:
         clauses.append(entries.c.quantity <= value("max_quantity", type_=Integer()))
+    if listing.item:
+        clauses.append(entries.c.product_id.in_(
+            select(variants.c.product_id)
+            .where(variants.c.item_id == value("item_id", type_=Integer()))
+        ))
+    if listing.option_value:
+        chosen = value("option_value", type_=String())
+        clauses.append(entries.c.product_id.in_(
+            select(variants.c.product_id).where(or_(
+                variants.c.value1 == chosen, variants.c.value2 == chosen,
+                variants.c.value3 == chosen,
+            ))
+        ))
     return clauses
 
 
@@ -127,7 +146,8 @@ def _filter_values(actor: Actor, filters: EntryFilters) -> dict[str, Any]:
     scope = actor.stores_with(READ)
     values: dict[str, Any] = {
         "store_id": filters.store_id, "location_id": filters.location_id,
-        "max_quantity": filters.max_quantity,
+        "max_quantity": filters.max_quantity, "item_id": filters.item_id,
+        "option_value": filters.option_value,
     }
     if scope is not None:
         values["scope"] = sorted(scope)
@@ -158,6 +178,8 @@ class _Listing:
     location: bool
     status: str | None
     max_quantity: bool
+    item: bool
+    option_value: bool
     capped: bool  # counted no further than a limit
     # Order the matching products first and then read their entries (PostgreSQL, a
     # search sorted on a column of the product): see _ordered_matches.
@@ -176,6 +198,7 @@ class _Listing:
             scoped=actor.stores_with(READ) is not None,
             store=filters.store_id is not None, location=filters.location_id is not None,
             status=filters.status, max_quantity=filters.max_quantity is not None,
+            item=filters.item_id is not None, option_value=filters.option_value is not None,
             capped=count_limit is not None,
             products_first=(term is not None and filters.sort in PRODUCT_SORTS
                             and dialect == "postgresql"),

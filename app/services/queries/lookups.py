@@ -16,6 +16,7 @@ from sqlalchemy import (
 )
 
 from app.extensions import db
+from app.models import Item
 from app.models.stores import normalize_location_code
 from app.permissions import READ, Actor
 from app.services.errors import NotFound, ValidationError
@@ -34,6 +35,8 @@ from app.services.queries.search import (
     exact_code_condition,
 )
 from app.services.validation import is_id
+
+items = Item.__table__
 
 
 def find_exact(actor: Actor, code: str, *, limit: int = 20, store_id: int | None = None,
@@ -112,7 +115,7 @@ def store_locations(actor: Actor, *, store_id: int | None = None) -> list[Locati
 
 def require_readable(
     actor: Actor, *, store_id: int | None = None, location_id: int | None = None,
-    product_id: int | None = None,
+    product_id: int | None = None, item_id: int | None = None,
 ) -> None:
     """Raises NotFound when a filter names a store, location or product the actor cannot read,
     or one that does not exist: the two read alike, on every screen and in the API."""
@@ -120,6 +123,7 @@ def require_readable(
         (store_id, stores.c.id, stores.c.id, "store"),
         (location_id, locations.c.id, locations.c.store_id, "location"),
         (product_id, products.c.id, products.c.store_id, "product"),
+        (item_id, items.c.id, items.c.store_id, "item"),
     ]
     for value, key, store_column, field in checks:
         if value is None:
@@ -129,6 +133,17 @@ def require_readable(
         ) if is_id(value) else None
         if found is None:
             raise NotFound(f"No such {field} among your stores.", {field: f"No such {field}."})
+
+
+def item_title(actor: Actor, item_id: int) -> str:
+    """The title of an item the actor can read, for a filter's label. Raises NotFound."""
+    title = db.session.scalar(
+        select(items.c.title).where(items.c.id == item_id,
+                                    readable_scope(actor, items.c.store_id))
+    ) if is_id(item_id) else None
+    if title is None:
+        raise NotFound("No such item among your stores.", {"item": "No such item."})
+    return str(title)
 
 
 def resolve_store(actor: Actor, store_id: int | None) -> int:
