@@ -180,3 +180,35 @@ def test_the_overview_lists_one_items_variants_or_one_option_value(store, owner,
     assert skus(option_value="Black", search="mug") == ([], 0)
     assert skus(item_id=made.id, search="glacier") == (
         ["PRK-GLACIERBLUE-M", "PRK-GLACIERBLUE-S"], 2)
+
+
+def test_the_overview_grouped_by_item_rolls_each_items_entries_up(store, owner, location,
+                                                                   make_location):
+    from app.services import queries
+
+    back = make_location(store, "back")
+    made = _parka(owner, store)
+    mug = catalog.create_product(actor=owner, store_id=store.id, sku="MUG", title="Anvil Mug")
+    quantities = [(made.product_ids[0], location.id, 5, 2), (made.product_ids[0], back.id, 1, 2),
+                  (made.product_ids[1], location.id, 0, 0), (mug.id, location.id, 9, 0)]
+    for product_id, location_id, quantity, threshold in quantities:
+        stock.create_entry(actor=owner, product_id=product_id, location_id=location_id,
+                           quantity=quantity, low_stock_threshold=threshold)
+
+    page = queries.item_groups(owner, queries.EntryFilters(store_id=store.id))
+    assert [g.title for g in page.rows] == ["Anvil Mug", "Summit Parka"] and page.total == 2
+    parka = page.rows[1]
+    assert (parka.entries, parka.variants, parka.locations) == (3, 2, 2)
+    assert (parka.quantity, parka.available, parka.status) == (6, 6, "out_of_stock")
+    assert page.rows[0].status == "in_stock"
+    # Filters apply to the entries rolled up, and an item with none left is not listed.
+    low = queries.item_groups(owner, queries.EntryFilters(store_id=store.id,
+                                                          status="low_stock"))
+    assert [(g.title, g.entries, g.quantity, g.status) for g in low.rows] == [
+        ("Summit Parka", 1, 1, "low_stock")]
+    # Paging on (title, id).
+    first = queries.item_groups(owner, queries.EntryFilters(store_id=store.id), limit=1)
+    assert [g.title for g in first.rows] == ["Anvil Mug"] and first.next_cursor
+    second = queries.item_groups(owner, queries.EntryFilters(store_id=store.id), limit=1,
+                                 cursor=first.next_cursor)
+    assert [g.title for g in second.rows] == ["Summit Parka"] and second.next_cursor is None

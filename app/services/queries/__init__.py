@@ -30,6 +30,7 @@ from app.services.queries.entry import (
     get_entry,
     product_stock,
 )
+from app.services.queries.groups import GroupPage, ItemGroup, item_groups
 from app.services.queries.listing import (
     PAGE_SIZES,
     PRODUCT_SORTS,
@@ -99,6 +100,8 @@ __all__ = [
     "EntryFilters",
     "EntryPage",
     "EntryView",
+    "GroupPage",
+    "ItemGroup",
     "LineAvailability",
     "LocationOption",
     "MIN_SUBSTRING",
@@ -128,6 +131,7 @@ __all__ = [
     "get_entry",
     "in_report",
     "is_physical",
+    "item_groups",
     "item_title",
     "iter_reorder",
     "iter_report",
