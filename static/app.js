@@ -656,6 +656,34 @@
     if (Math.abs(moved) >= 1) { window.scrollBy(0, moved); }
   });
 
+  // The overview grouped by item: "Show" puts the item's entries after its row, "Hide"
+  // takes them away. Without JavaScript the link opens the overview filtered to the item.
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest ? event.target.closest("a[data-expand]") : null;
+    if (!link || event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey) {
+      return;
+    }
+    event.preventDefault();
+    var shown = document.getElementById(link.getAttribute("aria-controls"));
+    if (shown) {
+      shown.remove();
+      link.setAttribute("aria-expanded", "false");
+      link.textContent = link.getAttribute("data-show-label") || link.textContent;
+      return;
+    }
+    if (!link.hasAttribute("data-show-label")) {
+      link.setAttribute("data-show-label", link.textContent);
+    }
+    var group = link.closest("tbody");
+    htmx.ajax("GET", link.getAttribute("data-expand"), { target: group, swap: "afterend" })
+      .then(function () {
+        if (document.getElementById(link.getAttribute("aria-controls"))) {
+          link.setAttribute("aria-expanded", "true");
+          link.textContent = "Hide";
+        }
+      });
+  });
+
   // A request the server could not finish (500, or 503 while the database is away) is
   // swapped only when the answer is the app's own error, which names where it goes
   // (HX-Retarget: the open dialog or the message area). Any other failure, such as a

@@ -33,6 +33,8 @@ class OverviewView:
     errors: Mapping[str, str] = field(default_factory=dict)
     # The title of the item filtered by, for its chip.
     item_title: str | None = None
+    # Rows grouped under their items, each with its roll-up (?group=item).
+    group: bool = False
 
     def params(self, **changes: Any) -> dict[str, str]:
         """The query string for this state with `changes` applied; a change resets paging."""
@@ -44,6 +46,7 @@ class OverviewView:
             "max_qty": f.max_quantity,
             "item": f.item_id,
             "value": f.option_value,
+            "group": "item" if self.group else None,
             "q": f.search,
             "sort": None if f.sort == "title" else f.sort,
             "dir": "desc" if f.descending else None,
@@ -153,5 +156,9 @@ def parse_overview_args(args: Mapping[str, str]) -> OverviewView:
     if cursor is not None and len(cursor) > 400:
         errors["cursor"] = "This page link is no longer valid."
         cursor = None
-    view = OverviewView(filters=filters, cursor=cursor, per_page=per_page, errors=errors)
+    group = (args.get("group") or "").strip()
+    if group not in ("", "item"):
+        errors["group"] = "Group by item, or not at all."
+    view = OverviewView(filters=filters, cursor=cursor, per_page=per_page, errors=errors,
+                        group=group == "item")
     return view

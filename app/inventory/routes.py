@@ -30,6 +30,7 @@ from app.inventory.bulk_view import bulk_bar
 from app.inventory.filters import OverviewView, overview_args
 from app.inventory.report_routes import report_total
 from app.inventory.report_view import report_at
+from app.inventory.rows import without_row_selection
 from app.permissions import ADJUST, Actor
 from app.services import activity, export, queries
 from app.services.csvfile import neutralise
@@ -162,6 +163,8 @@ def overview_context(actor: Actor, view: OverviewView, *, summary: bool = True
                      ) -> dict[str, Any]:
     """Everything the overview page and its results fragment show for `view`; without
     `summary`, not the stats cards and the location list."""
+    if view.group:
+        return _grouped_context(actor, view, summary=summary)
     try:
         page = queries.list_entries(actor, view.filters, cursor=view.cursor, limit=view.per_page,
                                     count_limit=COUNT_LIMIT)
@@ -184,6 +187,55 @@ def overview_context(actor: Actor, view: OverviewView, *, summary: bool = True
         } if summary else {}),
         **bulk_bar(actor, view, page.total, page.total_capped),
     }
+
+
+def _grouped_context(actor: Actor, view: OverviewView, *, summary: bool) -> dict[str, Any]:
+    """The overview grouped by item: a page of items with their roll-ups; each item's
+    entries come when it is expanded (item_rows). No bulk bar: it acts on entry rows."""
+    try:
+        groups = queries.item_groups(actor, view.filters, cursor=view.cursor,
+                                     limit=view.per_page, count_limit=COUNT_LIMIT)
+    except ValidationError as exc:
+        view = replace(view, cursor=None, errors={**view.errors, **exc.fields})
+        groups = queries.item_groups(actor, view.filters, limit=view.per_page,
+                                     count_limit=COUNT_LIMIT)
+    return {
+        "view": view,
+        "page": groups,
+        "groups": groups,
+        "exact": [],
+        "search_mode": queries.search_mode(view.filters.search) if view.filters.search else None,
+        "row_actions": ROW_ACTIONS,
+        "actions": ACTIONS,
+        **({
+            "stats": queries.stock_stats(actor, store_id=view.filters.store_id),
+            "locations": queries.store_locations(actor, store_id=view.filters.store_id),
+        } if summary else {}),
+        "bulk_actions": [],
+    }
+
+
+# As many of one item's entries as an expanded group shows; more are a link to the list.
+GROUP_ROWS = 200
+
+
+@bp.get("/inventory/items/<int:item_id>/rows")
+@login_required
+def item_rows(item_id: int):  # type: ignore[no-untyped-def]
+    """One item's entries under the overview's filters, as the rows an expanded group of
+    the grouped overview shows; without JavaScript, the overview filtered to the item."""
+    actor = current_actor()
+    view = overview_args(actor, request.args)
+    queries.item_title(actor, item_id)  # NotFound for an item the reader cannot see
+    flat = replace(view, filters=replace(view.filters, item_id=item_id), group=False,
+                   cursor=None, errors={})
+    if not is_htmx():
+        return redirect(flat.url(), code=303)
+    page = queries.list_entries(actor, flat.filters, limit=GROUP_ROWS)
+    without_row_selection()
+    html = render_template("inventory/_group_rows.html", item_id=item_id, page=page,
+                           flat=flat, limit=GROUP_ROWS)
+    return vary_on_htmx(_response(html, 200))
 
 
 @bp.get("/inventory.csv")

@@ -64,7 +64,10 @@ def row_actions_for(store_id: int) -> tuple[str, ...]:
 
 
 def row_selectable(store_id: int) -> bool:
-    """Whether rows of this store get a checkbox: some bulk action is allowed there."""
+    """Whether rows of this store get a checkbox: some bulk action is allowed there, and
+    the page has a bulk bar (the overview grouped by item has none)."""
+    if g.get("_rows_unselectable"):
+        return False
     cache: dict[int, bool] = g.setdefault("_row_selectable", {})
     if store_id not in cache:
         actor = current_actor()
@@ -126,6 +129,31 @@ def _actions_shape(store_id: int) -> str:
         )
     html = html.replace(_SLOT, f"/entries/{_ID}/", 1)
     return html.replace("{", "{{").replace("}", "}}").replace(_ID, "{0}") + "</div>"
+
+
+def without_row_selection() -> None:
+    """Rows rendered from here on in this request get no checkbox: their page has no bulk
+    bar to send them."""
+    g._rows_unselectable = True
+
+
+@bp.app_template_global()
+def prepare_row_menus(store_ids: Iterable[int]) -> str:
+    """Count these stores' rows as rendered, so row_menus() carries their "More" menus:
+    for a page whose rows arrive later (a group of the grouped overview, expanded)."""
+    cache: dict[int, str] = g.setdefault("_row_action_cells", {})
+    for store_id in store_ids:
+        if store_id not in cache:
+            cache[store_id] = _actions_shape(store_id)
+    return ""
+
+
+@bp.app_template_global()
+def item_url(item_id: int) -> str:
+    """An item's own page (its variant × location matrix)."""
+    if "catalog.item" in current_app.view_functions:
+        return url_for("catalog.item", item_id=item_id)
+    return url_for("inventory.overview", item=item_id)
 
 
 def menu_key(allowed: tuple[str, ...]) -> int:

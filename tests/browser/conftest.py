@@ -25,7 +25,7 @@ from live_app import LiveServer, chromium_path, launch_chromium
 from app import create_app
 from app.database import write_transaction
 from app.extensions import db
-from app.models import Location, Membership, Product, Store, User
+from app.models import Item, ItemVariant, Location, Membership, Product, Store, User
 from app.permissions import ADJUST, Actor, system_actor
 from app.services import audit, stock
 from app.services.people.credentials import hash_password
@@ -151,6 +151,13 @@ def _seed(path: Path) -> Shop:
             Membership(user_id=user.id, store_id=store.id, role=role, grants=grants)
             for user, role, grants in people.values()
         )
+        # Each product the single variant of an item of its own, as the catalog makes it.
+        for product in goods.values():
+            item = Item(store_id=store.id, title=product.title, status="active")
+            db.session.add(item)
+            db.session.flush()
+            db.session.add(ItemVariant(product_id=product.id, store_id=store.id,
+                                       item_id=item.id))
         db.session.commit()
 
         def stocked(product: str, where: str, quantity: int, threshold: int = 0) -> int:

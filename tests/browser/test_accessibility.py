@@ -102,6 +102,12 @@ def test_every_screen_has_no_axe_violations(
         f"/labels?product={product_id}",
     ):
         visit(path)
+    # The overview grouped by item, with an item's entries shown under it.
+    visit("/inventory?group=item")
+    page.locator("tbody.item-group", has_text="Blue Mug").get_by_role("link",
+                                                                       name="Show 2").click()
+    expect(page.locator("tbody.item-rows tr")).to_have_count(2)
+    check("/inventory?group=item (an item's entries shown)")
     # The reports with rows to sort, filter and act on: sorted, narrowed to a location,
     # their folded filters open on a phone, a row's dialog open, and reorder lines.
     db.session.execute(update(Product).where(Product.sku == "MUG-BLU").values(
