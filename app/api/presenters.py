@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
+from app.services.items import ItemView, PublicVariant
 from app.services.queries import Availability, EntryFilters, LineAvailability, ProductStock
 
 
@@ -54,3 +55,42 @@ def line_availability(lines: list[LineAvailability]) -> list[dict[str, Any]]:
             data.pop("available")
         answers.append(data)
     return answers
+
+
+def item_stock(view: ItemView, location_codes: dict[int, str] | None = None) -> dict[str, Any]:
+    """An item for the API: options by name, and each variant's stock per location."""
+    codes = location_codes or {c.id: c.code for c in view.locations}
+    names = [o.name for o in view.options]
+    return {
+        "item_id": view.id, "store_id": view.store_id, "title": view.title,
+        "description": view.description, "status": view.status,
+        "options": [{"name": o.name, "values": list(o.values)} for o in view.options],
+        "total_quantity": view.on_hand, "total_available": view.available,
+        "variants": [
+            {
+                "product_id": v.product_id, "sku": v.sku, "gtin": v.gtin,
+                "product_type": v.type, "archived": v.archived,
+                "options": dict(zip(names, v.values, strict=False)),
+                "total_quantity": v.on_hand, "total_available": v.available,
+                "locations": [
+                    {"entry_id": cell.entry_id, "location_id": location_id,
+                     "location": codes.get(location_id, ""), "quantity": cell.quantity,
+                     "reserved": cell.reserved, "available": cell.available,
+                     "status": cell.status}
+                    for location_id, cell in sorted(v.cells.items(),
+                                                    key=lambda kv: codes.get(kv[0], ""))
+                ],
+            }
+            for v in view.variants
+        ],
+    }
+
+
+def public_item(item_id: int, variants: list[PublicVariant]) -> dict[str, Any]:
+    """The public read of an item: each live variant's count or `unlimited`, and status."""
+    rows = []
+    for v in variants:
+        row = {"product_id": v.product_id, "sku": v.sku, "options": v.options,
+               **public_availability(v.availability)}
+        rows.append(row)
+    return {"item_id": item_id, "variants": rows}

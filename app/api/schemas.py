@@ -568,3 +568,63 @@ class MeOut(Schema):
                        "within the token's scope"})
     token_expires_at = UtcDateTime(required=True, allow_none=True, metadata={
         "description": "When the token stops working (UTC); null if it never expires"})
+
+
+class OptionOut(Schema):
+    name = fields.String(required=True)
+    values = fields.List(fields.String(), required=True)
+
+
+class ItemCellOut(Schema):
+    """One variant at one location."""
+
+    entry_id = fields.Integer(required=True)
+    location_id = fields.Integer(required=True)
+    location = fields.String(required=True, metadata={"description": "The location's code"})
+    quantity = fields.Integer(required=True)
+    reserved = fields.Integer(required=True)
+    available = fields.Integer(required=True)
+    status = fields.String(required=True)
+
+
+class ItemVariantOut(Schema):
+    product_id = fields.Integer(required=True)
+    sku = fields.String(required=True)
+    gtin = fields.String(required=True, allow_none=True)
+    product_type = fields.String(required=True)
+    options = fields.Dict(keys=fields.String(), values=fields.String(), required=True,
+                          metadata={"description": "Option name → this variant's value"})
+    archived = fields.Boolean(required=True)
+    total_quantity = fields.Integer(required=True)
+    total_available = fields.Integer(required=True)
+    locations = fields.List(fields.Nested(ItemCellOut), required=True)
+
+
+class ItemOut(Schema):
+    """An item with its options and its variants' stock per location."""
+
+    item_id = fields.Integer(required=True)
+    store_id = fields.Integer(required=True)
+    title = fields.String(required=True)
+    description = fields.String(required=True, allow_none=True)
+    status = fields.String(required=True)
+    options = fields.List(fields.Nested(OptionOut), required=True)
+    total_quantity = fields.Integer(required=True)
+    total_available = fields.Integer(required=True)
+    variants = fields.List(fields.Nested(ItemVariantOut), required=True)
+
+
+class PublicVariantOut(Schema):
+    product_id = fields.Integer(required=True)
+    sku = fields.String(required=True)
+    options = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+    available = fields.Integer(metadata={"description": "Left out when unlimited"})
+    unlimited = fields.Boolean(metadata={"description": "Present, and true, when unlimited"})
+    status = fields.String(required=True, validate=validate.OneOf(STATUSES))
+
+
+class PublicItemAvailabilityOut(Schema):
+    """An item's live variants: only what a storefront needs."""
+
+    item_id = fields.Integer(required=True)
+    variants = fields.List(fields.Nested(PublicVariantOut), required=True)

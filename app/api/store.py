@@ -14,7 +14,7 @@ from app.api.common import (
     idempotency_key,
     require_readable_filters,
 )
-from app.api.presenters import entry_filters, product_summary
+from app.api.presenters import entry_filters, item_stock, product_summary
 from app.api.schemas import (
     AdjustStockIn,
     CloseHoldsIn,
@@ -22,6 +22,7 @@ from app.api.schemas import (
     CreateEntryIn,
     EntryOut,
     EntryPageOut,
+    ItemOut,
     ListArgs,
     ProductStockOut,
     ReserveStockIn,
@@ -31,7 +32,7 @@ from app.api.schemas import (
     TransferStockIn,
     UpdateEntryIn,
 )
-from app.services import queries, stock
+from app.services import items, queries, stock
 
 bp = api_blueprint(
     "store_inventory", "/api/v1/store/inventory",
@@ -179,6 +180,13 @@ def transfer_stock(args: dict[str, Any]) -> Any:
 def product(product_id: int) -> Any:
     """A product's stock per location, with totals and its status."""
     return product_summary(queries.product_stock(api_actor(), product_id))
+
+
+@bp.route("/item/<int(min=1, max=2147483647):item_id>", methods=["GET"])
+@bp.response(200, ItemOut)
+def item(item_id: int) -> Any:
+    """An item with its options and each variant's stock per location, with totals."""
+    return item_stock(items.get_item(api_actor(), item_id))
 
 
 @bp.route(f"/{ENTRY_ID}", methods=["GET"])

@@ -30,10 +30,12 @@ from app.models import (
     ItemVariant,
     Location,
     Product,
+    Store,
 )
 from app.permissions import CATALOG, READ, Actor
 from app.services.catalog import check_product_fields, duplicate_sku, insert_variant
 from app.services.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from app.services.queries import Availability, product_status
 from app.services.stores import require_store
 from app.services.validation import Checker, identifier, is_id
 
@@ -49,6 +51,7 @@ variants = ItemVariant.__table__
 products = Product.__table__
 entries = InventoryEntry.__table__
 locations = Location.__table__
+stores = Store.__table__
 
 
 @dataclass(frozen=True)
@@ -509,3 +512,55 @@ def sku_prefix_of(view: ItemView) -> str:
         common = common[: common.rfind("-")] if not common.endswith("-") else common
     return common.rstrip("-") or skus[0]
 
+
+
+@dataclass(frozen=True)
+class PublicVariant:
+    """What a storefront may know of one variant: its SKU and option values, how many can
+    be sold now (or unlimited), and the status word."""
+
+    product_id: int
+    sku: str
+    options: dict[str, str]
+    availability: Availability
+
+
+def public_item_availability(item_id: int) -> list[PublicVariant]:
+    """An active item's live variants with their availability over all their locations,
+    for anyone: seed 004's public read of an item's rows. Raises NotFound for unknown,
+    draft and archived items and items of archived stores."""
+    item = db.session.execute(
+        select(items.c.id, items.c.option1, items.c.option2, items.c.option3)
+        .join(stores, stores.c.id == items.c.store_id)
+        .where(items.c.id == item_id, items.c.status == "active",
+               stores.c.archived_at.is_(None))
+    ).one_or_none() if is_id(item_id) else None
+    if item is None:
+        raise NotFound("Item not found.")
+    names = [n for n in (item.option1, item.option2, item.option3) if n]
+    rows = db.session.execute(
+        select(products.c.id, products.c.sku, products.c.type, products.c.allow_backorder,
+               variants.c.value1, variants.c.value2, variants.c.value3,
+               func.coalesce(func.sum(entries.c.quantity - entries.c.reserved_quantity), 0)
+               .label("available"),
+               func.coalesce(func.sum(entries.c.low_stock_threshold), 0).label("thresholds"))
+        .join(variants, variants.c.product_id == products.c.id)
+        .outerjoin(entries, entries.c.product_id == products.c.id)
+        .where(variants.c.item_id == item.id, products.c.archived_at.is_(None))
+        .group_by(products.c.id, products.c.sku, products.c.type, products.c.allow_backorder,
+                  variants.c.value1, variants.c.value2, variants.c.value3, variants.c.position)
+        .order_by(variants.c.position, products.c.id)
+    ).all()
+    out = []
+    for r in rows:
+        total = int(r.available)
+        status = product_status(r.type, r.allow_backorder, total, int(r.thresholds))
+        unlimited = r.type != "physical"
+        out.append(PublicVariant(
+            product_id=r.id, sku=r.sku,
+            options=dict(zip(names, (r.value1, r.value2, r.value3), strict=False)),
+            # Backorders and holds can leave nothing sellable; never show a negative count.
+            availability=Availability(r.id, unlimited, None if unlimited else max(total, 0),
+                                      status),
+        ))
+    return out

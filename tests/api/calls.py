@@ -35,6 +35,7 @@ CALLS = [
     Call("list", None, "get", lambda s: f"{INV}?store_id={s.a.store.id}"),
     Call("get entry", None, "get", lambda s: f"{INV}/{s.a.entry.id}"),
     Call("product", None, "get", lambda s: f"{INV}/product/{s.a.product.id}"),
+    Call("item", None, "get", lambda s: f"{INV}/item/{s.a.item.id}"),
     Call("order", None, "get", lambda s: f"{ORDERS}/ORD-M?store_id={s.a.store.id}"),
     Call("availability", None, "post", lambda s: f"{ORDERS}/availability",
          lambda s: {"store_id": s.a.store.id,

@@ -21,6 +21,7 @@ from app.extensions import db
 from app.models import (
     IdempotencyRecord,
     InventoryEntry,
+    ItemVariant,
     Location,
     Product,
     Reservation,
@@ -111,8 +112,9 @@ def world(
         digital = make_product(store, f"{prefix}-EBOOK", title=f"{name} ebook", type="digital")
         entry = make_entry(store=store, location=location, product=product, quantity=10,
                            reserved=2)
+        item = SimpleNamespace(id=db.session.get(ItemVariant, product.id).item_id)
         return SimpleNamespace(store=store, location=location, spare=spare, product=product,
-                               digital=digital, entry=entry)
+                               digital=digital, entry=entry, item=item)
 
     return SimpleNamespace(a=store_world("Alpha", "A"), b=store_world("Beta", "B"))
 

@@ -27,7 +27,8 @@ from api.calls import CALLS, build_scene
 from flask import Flask
 from werkzeug.test import TestResponse
 
-from app.models import User
+from app.extensions import db
+from app.models import ItemVariant, User
 from app.services.people import tokens
 
 from .conftest import Counter, Tally, changed_tables, fingerprint
@@ -72,8 +73,9 @@ def api_world(
                                    type="digital")
             entry = make_entry(store=store, location=location, product=product, quantity=10,
                                reserved=2)
+            item = SimpleNamespace(id=db.session.get(ItemVariant, product.id).item_id)
             return SimpleNamespace(store=store, location=location, spare=spare,
-                                   product=product, digital=digital, entry=entry)
+                                   product=product, digital=digital, entry=entry, item=item)
 
         world = SimpleNamespace(a=store_world("Alpha", "A"), b=store_world("Beta", "B"))
         scene = _ids(build_scene(world, make_location, make_entry))
@@ -109,9 +111,9 @@ def _from_call(c: Any) -> ApiCase:
 
 
 _PROBE = SimpleNamespace(a=SimpleNamespace(**{k: SimpleNamespace(id=1) for k in (
-    "store", "entry", "product", "location", "spare", "digital")}),
+    "store", "entry", "product", "location", "spare", "digital", "item")}),
     b=SimpleNamespace(**{k: SimpleNamespace(id=2) for k in (
-        "store", "entry", "product", "location", "spare", "digital")}),
+        "store", "entry", "product", "location", "spare", "digital", "item")}),
     empty=SimpleNamespace(id=3))
 
 CASES: list[ApiCase] = [
@@ -119,6 +121,9 @@ CASES: list[ApiCase] = [
     ApiCase("me", "GET", lambda s: "/api/v1/me"),
     ApiCase("public availability", "GET",
             lambda s: f"/api/v1/public/products/{s.a.product.id}/availability",
+            actor="anonymous"),
+    ApiCase("public item availability", "GET",
+            lambda s: f"/api/v1/public/items/{s.a.item.id}/availability",
             actor="anonymous"),
     ApiCase("admin list", "GET", lambda s: f"{ADMIN}?store_id={s.a.store.id}&low_stock=5",
             actor="admin"),
