@@ -1,8 +1,8 @@
-"""Forms of the catalog screens: locations, products, and stocking a product somewhere."""
+"""Forms of the catalog screens: locations, products, items, and stocking a product somewhere."""
 
 from __future__ import annotations
 
-from wtforms import BooleanField, Field, HiddenField, SelectField, StringField
+from wtforms import BooleanField, Field, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, StopValidation
 
@@ -67,3 +67,37 @@ class StockEntryForm(Form):
     low_stock_threshold = WholeNumberField("Low-stock threshold (0 turns it off)", minimum=0,
                                            default="0")
     reason = StringField("Reason (optional)", validators=[Optional(), Length(max=200)])
+
+
+class ItemForm(Form):
+    """A new item and its variants, made from every combination of its options' values."""
+
+    title = StringField("Title", validators=[DataRequired("Enter a title."), Length(max=200)])
+    # Long enough for three options of many values; parse_options reads it line by line.
+    options = TextAreaField(
+        "Options (optional)", validators=[Optional(), Length(max=4000)],
+        render_kw={"rows": 4, "spellcheck": "false"},
+    )
+    sku_prefix = StringField(
+        "SKU prefix", validators=[DataRequired("Enter a SKU prefix, like PRK."), Length(max=64)],
+        render_kw={"autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false"},
+    )
+    product_type = SelectField(
+        "Type", choices=[SelectChoice(t, TYPE_LABELS[t]) for t in PRODUCT_TYPES],
+        default="physical", validate_choice=False,
+    )
+    allow_backorder = BooleanField("Allow backorders (keep selling when nothing is available)")
+    reorder_point = WholeNumberField("Reorder point", minimum=0, default="0")
+    reorder_quantity = WholeNumberField("Reorder quantity", minimum=0, default="0")
+
+
+class OptionValueForm(Form):
+    """One more value for one of an item's options, and the variants it makes."""
+
+    option = SelectField("Option", choices=[], validate_choice=False)
+    value = StringField("New value", validators=[DataRequired("Enter the new value."),
+                                                 Length(max=60)])
+    sku_prefix = StringField(
+        "SKU prefix", validators=[DataRequired("Enter a SKU prefix."), Length(max=64)],
+        render_kw={"autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false"},
+    )

@@ -21,7 +21,7 @@ from app.catalog.forms import (
     StockEntryForm,
 )
 from app.permissions import CATALOG
-from app.services import catalog, locations, stock
+from app.services import catalog, items, locations, stock
 from app.services.errors import Conflict, ValidationError
 from app.services.validation import ascii_strip
 from app.web import current_actor, readable_stores, show_store
@@ -433,6 +433,7 @@ def _product_form(form: ProductForm, product: catalog.ProductRow | None, store_i
         "form": form, "product": product, "store_id": store_id, "problem": problem,
         "confirm": ConfirmForm(formdata=None), "manageable": _manageable_stores(),
         "store_error": store_error,
+        "variant_of": items.item_of(current_actor(), product.id) if product else None,
     }
     if product is not None and not product.unlimited:
         stock_form = StockEntryForm(formdata=None)

@@ -32,7 +32,7 @@ from app.inventory.report_routes import report_total
 from app.inventory.report_view import report_at
 from app.inventory.rows import without_row_selection
 from app.permissions import ADJUST, Actor
-from app.services import activity, export, queries
+from app.services import activity, export, items, queries
 from app.services.csvfile import neutralise
 from app.services.errors import (
     BelowReserved,
@@ -415,7 +415,8 @@ def product(product_id: int):  # type: ignore[no-untyped-def]
     stock = queries.product_stock(actor, product_id)
     show_store(stock.store_id)
     changes = activity.product_changes(actor, product_id)
-    return render_template("inventory/product.html", product=stock, changes=changes)
+    return render_template("inventory/product.html", product=stock, changes=changes,
+                           variant_of=items.item_of(actor, product_id))
 
 
 def _offer_choices(action: StockAction, form: Any, entry: EntryView) -> None:

@@ -151,9 +151,7 @@ def prepare_row_menus(store_ids: Iterable[int]) -> str:
 @bp.app_template_global()
 def item_url(item_id: int) -> str:
     """An item's own page (its variant × location matrix)."""
-    if "catalog.item" in current_app.view_functions:
-        return url_for("catalog.item", item_id=item_id)
-    return url_for("inventory.overview", item=item_id)
+    return url_for("catalog.item", item_id=item_id)
 
 
 def menu_key(allowed: tuple[str, ...]) -> int:

@@ -10,6 +10,7 @@ has exactly one variant: every product made alone (catalog.create_product) is on
 from __future__ import annotations
 
 import itertools
+import math
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -95,7 +96,16 @@ def combinations(options: Sequence[Option]) -> list[tuple[str, ...]]:
 
 def generate(options: Sequence[Option], sku_prefix: str, *, reorder_point: int = 0,
              reorder_quantity: int = 0) -> list[VariantSpec]:
-    """One variant per combination of the options' values, SKUs made from `sku_prefix`."""
+    """One variant per combination of the options' values, SKUs made from `sku_prefix`.
+    Raises ValidationError (naming `options`) before making more than an item may hold:
+    options typed into a form could otherwise multiply into millions of combinations."""
+    if len(options) > MAX_OPTIONS:
+        raise ValidationError({"options": f"An item has at most {MAX_OPTIONS} options; "
+                                          f"this one has {len(options)}."})
+    count = math.prod(len(o.values) for o in options)
+    if count > MAX_VARIANTS:
+        raise ValidationError({"options": f"These options make {count} variants; an item has "
+                                          f"at most {MAX_VARIANTS}. Split it into several items."})
     return [
         VariantSpec(values=combo, sku=variant_sku(sku_prefix, combo),
                     reorder_point=reorder_point, reorder_quantity=reorder_quantity)

@@ -12,6 +12,8 @@ from sqlalchemy import select, update
 
 from app.extensions import db
 from app.models import Location, Product, User
+from app.permissions import system_actor
+from app.services import items, stock
 from app.services.people.credentials import hash_password
 
 if TYPE_CHECKING:
@@ -108,6 +110,23 @@ def test_every_screen_has_no_axe_violations(
                                                                        name="Show 2").click()
     expect(page.locator("tbody.item-rows tr")).to_have_count(2)
     check("/inventory?group=item (an item's entries shown)")
+    # An item with options: its matrix (scrolling in its own region on a phone), a cell's
+    # Adjust dialog, and the form that makes a new item.
+    options = [items.Option("Color", ("Black", "Glacier Blue")), items.Option("Size", ("S", "M"))]
+    made = items.create_item(actor=system_actor("tests"), store_id=shop.store_id,
+                             title="Summit Parka", options=options,
+                             variants_to_make=items.generate(options, "PRK"))
+    for product_id, code in zip(made.product_ids, ("WAREHOUSE_A", "SHELF_B", "BACKROOM"),
+                                strict=False):
+        stock.create_entry(actor=system_actor("tests"), product_id=product_id,
+                           location_id=db.session.scalar(
+                               select(Location.id).where(Location.code == code)), quantity=3)
+    db.session.remove()
+    visit(f"/catalog/items/{made.id}", "Summit Parka")
+    page.locator("table.matrix td.cell a[data-dialog]").first.click()
+    expect(page.locator("dialog[open]")).to_be_visible()
+    check(f"/catalog/items/{made.id} (adjust dialog open)")
+    visit("/catalog/items/new")
     # The reports with rows to sort, filter and act on: sorted, narrowed to a location,
     # their folded filters open on a phone, a row's dialog open, and reorder lines.
     db.session.execute(update(Product).where(Product.sku == "MUG-BLU").values(

@@ -32,7 +32,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from itsdangerous import URLSafeTimedSerializer
 from web.helpers import HX, PASSWORD, valid_form
-from web.test_admin_matrix import World, _build_world, _product_form
+from web.test_admin_matrix import World, _build_world, _item_form, _product_form
 from werkzeug.test import TestResponse
 
 from app.extensions import db
@@ -279,6 +279,18 @@ CASES: list[FormCase] = [
               Field("low_stock_threshold", "number", default=True),
               Field("reason", "optional_text")),
              foreign=lambda w: {"location_id": [str(w.loc_b)]}),
+    FormCase("item-new", "catalog.item_new", None, "owner_a",
+             lambda w: f"/catalog/items/new?store={w.store_a}",
+             lambda w, n: _item_form(f"FZ{n}", f"Fuzz parka {n}"),
+             (Field("title", "text"), Field("options", "optional_text"),
+              Field("sku_prefix", "identifier"), Field("product_type", "choice"),
+              Field("allow_backorder", "flag"), Field("reorder_point", "number", default=True),
+              Field("reorder_quantity", "number", default=True))),
+    FormCase("item-add-value", "catalog.item_add_value", None, "owner_a",
+             lambda w: f"/catalog/items/{w.item_a}/values",
+             lambda w, n: {"option": "1", "value": f"V{n}", "sku_prefix": "ALPHA-PRK"},
+             (Field("option", "choice"), Field("value", "text"),
+              Field("sku_prefix", "identifier"))),
     # The stock dialogs and the overview's bulk changes.
     *(_entry_case(action) for action in ENTRY_ACTIONS),
     *(_bulk_case(action, step) for action in BULK_ACTIONS for step in ("preview", "apply")),

@@ -42,7 +42,7 @@ from app.permissions import (
     THRESHOLD,
     system_actor,
 )
-from app.services import stock
+from app.services import items, stock
 
 from .conftest import FreshContextClient
 from .helpers import HX, PASSWORD, csrf_from_hx_headers, csrf_from_page
@@ -208,6 +208,13 @@ def _build_world(session: Session) -> World:
     entry("entry_b", teapot.id, b_bay.id)
     stock.reserve_stock(actor=admin, entry_id=world.ids["entry_b"], quantity=2,
                             order_ref="BETA-ORDER-9")
+    # An item with an option in each store, for the item page and adding a value.
+    for key, s_, title, prefix in (("item_a", a, "Alpha Secret Parka", "ALPHA-PRK"),
+                                   ("item_b", b, "Beta Secret Parka", "BETA-PRK")):
+        size = [items.Option("Size", ("S",))]
+        world.ids[key] = items.create_item(actor=admin, store_id=s_.id, title=title,
+                                           options=size,
+                                           variants_to_make=items.generate(size, prefix)).id
     # An import already applied in store A: its batch page counts only readable movements.
     world.slugs["batch_a"] = stock.new_batch_ref()
     stock.apply_import(
@@ -319,6 +326,11 @@ def _post(url: Callable[[World], str], form: Callable[[World], dict[str, Any]] |
 def _product_form(sku: str, title: str) -> dict[str, str]:
     return {"sku": sku, "title": title, "gtin": "", "product_type": "physical",
             "reorder_point": "2", "reorder_quantity": "5"}
+
+
+def _item_form(prefix: str, title: str = "A new parka") -> dict[str, str]:
+    return {"title": title, "options": "Color: Black\nSize: S, M", "sku_prefix": prefix,
+            "product_type": "physical", "reorder_point": "2", "reorder_quantity": "5"}
 
 
 def _bulk_form(w: World, name: str, step: str) -> dict[str, str]:
@@ -478,6 +490,17 @@ CASES: list[Case] = [
          _post(lambda w: f"/catalog/products/{w.product_unstocked}/stock", lambda w: {
              "idempotency_key": uuid.uuid4().hex, "location_id": str(w.loc_main),
              "quantity": "5", "low_stock_threshold": "1", "reason": "Opening stock"}),
+         writes=True),
+    Case("item", "catalog.item", "GET", READ, 200,
+         _get(lambda w: f"/catalog/items/{w.item_a}"), shows="Alpha Secret Parka"),
+    Case("item-new-form", "catalog.item_new", "GET", CATALOG, 200,
+         _get(lambda w: f"/catalog/items/new?store={w.store_a}")),
+    Case("item-new", "catalog.item_new", "POST", CATALOG, 303,
+         _post(lambda w: f"/catalog/items/new?store={w.store_a}",
+               lambda w: _item_form("NEW-PRK")), writes=True),
+    Case("item-add-value", "catalog.item_add_value", "POST", CATALOG, 303,
+         _post(lambda w: f"/catalog/items/{w.item_a}/values",
+               lambda w: {"option": "1", "value": "M", "sku_prefix": "ALPHA-PRK"}),
          writes=True),
     # CSV import: the file names the stores; each row needs the permission its change does.
     Case("import", "imports.start", "GET", SIGNED_IN, 200, _get(lambda w: "/import")),
@@ -693,7 +716,7 @@ _ID_KEYS = (
     "product_archived", "product_unstocked", "entry_main", "user_to_deactivate",
     "user_to_reset", "user_inactive", "user_to_promote", "user_to_demote", "target_role",
     "target_grants", "target_remove",
-    "target_owner", "membership_b_staff", "loc_b", "product_b", "entry_b",
+    "target_owner", "membership_b_staff", "loc_b", "product_b", "entry_b", "item_a", "item_b",
 )
 
 
@@ -751,6 +774,11 @@ TOWARDS_B: list[tuple[str, Callable[[World], tuple[str, dict[str, Any] | None]]]
     ("product-stock-at-b", lambda w: (f"/catalog/products/{w.product_unstocked}/stock", {
         "idempotency_key": uuid.uuid4().hex, "location_id": str(w.loc_b), "quantity": "1",
         "low_stock_threshold": "0"})),
+    ("item", lambda w: (f"/catalog/items/{w.item_b}", None)),
+    ("item-new-form", lambda w: (f"/catalog/items/new?store={w.store_b}", None)),
+    ("item-new", lambda w: (f"/catalog/items/new?store={w.store_b}", _item_form("MINE"))),
+    ("item-add-value", lambda w: (f"/catalog/items/{w.item_b}/values",
+                                  {"option": "1", "value": "M", "sku_prefix": "BETA-PRK"})),
     ("bulk-form", lambda w: (f"/inventory/bulk/adjust?entry={w.entry_b}", None)),
     ("bulk-preview", lambda w: ("/inventory/bulk/threshold", {
         **_bulk_form(w, "threshold", "preview"), "entry": str(w.entry_b)})),

@@ -9,9 +9,11 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
+from app.extensions import db
 from app.inventory.actions import ACTIONS
-from app.models import Location, Product, Store
+from app.models import ItemVariant, Location, Product, Store
 from app.permissions import system_actor
 from app.services import stock
 
@@ -59,6 +61,13 @@ def hostile_shop(
                            entry=entry, empty=empty, client=client)
 
 
+def _item_of(product_id: int) -> int:
+    item_id = db.session.scalar(select(ItemVariant.item_id)
+                                .where(ItemVariant.product_id == product_id))
+    db.session.rollback()
+    return int(item_id)
+
+
 def test_hostile_names_are_escaped_on_every_page_and_fragment(
     hostile_shop: SimpleNamespace, subtests: Any
 ) -> None:
@@ -67,7 +76,8 @@ def test_hostile_names_are_escaped_on_every_page_and_fragment(
     urls = ["/inventory", f"/inventory?store={shop.store.id}", "/inventory/stats",
             f"/inventory/entries/{entry_id}", f"/inventory/entries/{entry_id}/row",
             f"/products/{shop.product.id}", "/reports/low-stock", "/reports/out-of-stock",
-            "/reports/reorder"]
+            "/reports/reorder", f"/catalog/items/{_item_of(shop.product.id)}",
+            f"/catalog/items/new?store={shop.store.id}"]
     urls += [f"/inventory/entries/{entry_id}/{name}" for name in ACTIONS]
     shown = 0
     for url in urls:

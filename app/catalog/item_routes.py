@@ -1,0 +1,165 @@
+"""Catalog screens for items with options: an item's variant × location matrix, a new item
+made from its options' combinations, and a value added to an option later."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask_login import login_required
+from werkzeug.wrappers import Response
+from wtforms.fields.choices import SelectChoice
+
+from app.catalog import bp
+from app.catalog.forms import ItemForm, OptionValueForm
+from app.catalog.routes import (
+    StoreNotChosen,
+    _manageable_stores,
+    _store_to_create_in,
+)
+from app.permissions import ADJUST, CATALOG
+from app.services import items
+from app.services.errors import Conflict, StockroomError, ValidationError
+from app.web import current_actor, readable_stores, show_store
+from app.web.actions import attach_field_errors, run_form
+
+# The service's field names where the form names them differently: a variant's SKU is made
+# from the form's prefix.
+ITEM_FIELDS = {"sku": "sku_prefix"}
+
+
+@bp.get("/items/<int:item_id>", endpoint="item")
+@login_required
+def item_page(item_id: int):  # type: ignore[no-untyped-def]
+    """An item: its options, totals, and every variant's stock at every location."""
+    view = items.get_item(current_actor(), item_id)
+    show_store(view.store_id)
+    return _item_page(view, _value_form(view, formdata=None), 200)
+
+
+@bp.post("/items/<int:item_id>/values")
+@login_required
+def item_add_value(item_id: int):  # type: ignore[no-untyped-def]
+    """Add a value to one of the item's options, and a variant for each combination."""
+    actor = current_actor()
+    view = items.get_item(actor, item_id)
+    show_store(view.store_id)
+    if not actor.can(CATALOG, view.store_id):
+        abort(403)
+    form = _value_form(view)
+
+    def add() -> tuple[int, ...]:
+        raw = (form.option.data or "").strip()
+        option = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 2 else 0
+        return items.add_option_value(actor=actor, item_id=item_id, option=option,
+                                      value=form.value.data or "",
+                                      sku_prefix=form.sku_prefix.data or "")
+
+    def added(product_ids: tuple[int, ...]) -> Response:
+        after = items.get_item(actor, item_id)
+        skus = [v.sku for v in after.variants if v.product_id in set(product_ids)]
+        noun = "variant" if len(skus) == 1 else "variants"
+        flash(f"Added {(form.value.data or '').strip()}: {len(skus)} new {noun}, "
+              f"{', '.join(skus)}.", "success")
+        return redirect(url_for("catalog.item", item_id=item_id), code=303)
+
+    def render(status: int, problem: str | None = None) -> Response:
+        return _item_page(view, form, status, problem=problem)
+
+    def refused(exc: StockroomError) -> Response | None:
+        if isinstance(exc, ValidationError):
+            attach_field_errors(form, exc, fallback="value")
+            return render(422)
+        if isinstance(exc, Conflict):
+            # A SKU the store already has: the prefix is what to change.
+            form.sku_prefix.errors = [*form.sku_prefix.errors, exc.message]
+            return render(409)
+        return None
+
+    return run_form(form, render, add, added, refused=refused)
+
+
+@bp.route("/items/new", methods=["GET", "POST"])
+@login_required
+def item_new():  # type: ignore[no-untyped-def]
+    """Add an item with options, and a variant for every combination of their values."""
+    form = ItemForm()
+    if request.method == "GET":
+        if request.args.get("store"):
+            store_id: int | None = _store_to_create_in()
+        else:
+            stores = _manageable_stores()
+            if not stores:
+                abort(404 if not readable_stores() else 403)
+            store_id = stores[0].id if len(stores) == 1 else None
+            show_store(store_id)
+        return _item_form(form, store_id, 200)
+    try:
+        store_id = _store_to_create_in()
+    except StoreNotChosen:
+        form.validate()
+        return _item_form(form, None, 422, store_error="Choose the store to add the item to.")
+
+    def create() -> items.CreatedItem:
+        options = items.parse_options(form.options.data or "")
+        return items.create_item(
+            actor=current_actor(), store_id=store_id, title=form.title.data or "",
+            options=options,
+            variants_to_make=items.generate(
+                options, form.sku_prefix.data or "",
+                reorder_point=form.reorder_point.number or 0,
+                reorder_quantity=form.reorder_quantity.number or 0,
+            ),
+            product_type=form.product_type.data or "", allow_backorder=bool(
+                form.allow_backorder.data),
+        )
+
+    def created(made: items.CreatedItem) -> Response:
+        count = len(made.product_ids)
+        flash(f"Added {made.title} with {count} {'variant' if count == 1 else 'variants'}."
+              + (" Stock them at a location from each variant's page."
+                 if form.product_type.data == "physical" else ""), "success")
+        return redirect(url_for("catalog.item", item_id=made.id), code=303)
+
+    def refused(exc: StockroomError) -> Response | None:
+        if isinstance(exc, ValidationError):
+            attach_field_errors(form, exc, names=ITEM_FIELDS, labelled=True)
+            return _item_form(form, store_id, 422)
+        if isinstance(exc, Conflict):
+            form.sku_prefix.errors = [*form.sku_prefix.errors, exc.message]
+            return _item_form(form, store_id, 409)
+        return None
+
+    return run_form(
+        form, lambda status, problem=None: _item_form(form, store_id, status, problem),
+        create, created, refused=refused,
+    )
+
+
+def _value_form(view: items.ItemView, formdata: Any = ...) -> OptionValueForm:
+    form = OptionValueForm() if formdata is ... else OptionValueForm(formdata=formdata)
+    form.option.choices = [SelectChoice(str(n), o.name)
+                           for n, o in enumerate(view.options, start=1)]
+    if formdata is None:
+        form.sku_prefix.data = items.sku_prefix_of(view)
+    return form
+
+
+def _item_page(view: items.ItemView, form: OptionValueForm, status: int,
+               problem: str | None = None) -> Response:
+    actor = current_actor()
+    context = {
+        "item": view, "form": form, "problem": problem,
+        "can_manage": actor.can(CATALOG, view.store_id),
+        "can_adjust": actor.can(ADJUST, view.store_id),
+    }
+    return make_response(render_template("catalog/item.html", **context), status)
+
+
+def _item_form(form: ItemForm, store_id: int | None, status: int, problem: str | None = None,
+               store_error: str | None = None) -> Response:
+    context = {
+        "form": form, "store_id": store_id, "problem": problem,
+        "manageable": _manageable_stores(), "store_error": store_error,
+    }
+    return make_response(render_template("catalog/item_form.html", **context), status)
