@@ -31,12 +31,24 @@ IDEMPOTENCY_HEADER = {
 }
 
 
+class ApiBlueprint(Blueprint):  # type: ignore[misc]
+    """flask-smorest's blueprint, reading each request's arguments with one schema instance
+    per endpoint, made when the app starts: given a schema class, webargs would build a new
+    instance (copying every field) on every request. A schema keeps no state between loads,
+    so one instance serves every request; the OpenAPI document is the same either way."""
+
+    def arguments(self, schema: Any, **kwargs: Any) -> Any:
+        if isinstance(schema, type):
+            schema = schema()
+        return super().arguments(schema, **kwargs)
+
+
 def api_blueprint(
     name: str, url_prefix: str, description: str, *, public: bool = False
 ) -> Blueprint:
     """A blueprint of the API: JSON errors, no CSRF (no cookies), a body limit, rate limits
     and, unless public, bearer authentication."""
-    bp = Blueprint(name, __name__, url_prefix=url_prefix, description=description)
+    bp = ApiBlueprint(name, __name__, url_prefix=url_prefix, description=description)
     register_blueprint_errors(bp)
     csrf.exempt(bp)
     bp.before_request(limit_body)
