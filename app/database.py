@@ -92,20 +92,63 @@ def write_transaction(*, lock_wait_ms: int | None = None) -> Iterator[Session]:
     if session.in_transaction():
         if session.new or session.dirty or session.deleted:
             raise RuntimeError("unflushed ORM changes outside a write transaction")
-        # End the read transaction the request may have opened; ours begins as a writer.
-        session.rollback()
-    options: dict[str, Any] = {"sqlite_begin": "IMMEDIATE"}
-    if lock_wait_ms is not None:
-        options["lock_wait_ms"] = lock_wait_ms
-    connection = session.connection(execution_options=options)
-    if lock_wait_ms is not None and connection.dialect.name == "postgresql":
-        connection.exec_driver_sql(f"SET LOCAL lock_timeout = {int(lock_wait_ms)}")
+        if not (lock_wait_ms is None and _continue_as_writer(session)):
+            # End the read transaction the request may have opened; ours begins as a writer.
+            session.rollback()
+    if not session.in_transaction():
+        options: dict[str, Any] = {"sqlite_begin": "IMMEDIATE"}
+        if lock_wait_ms is not None:
+            options["lock_wait_ms"] = lock_wait_ms
+        connection = session.connection(execution_options=options)
+        if lock_wait_ms is not None and connection.dialect.name == "postgresql":
+            connection.exec_driver_sql(f"SET LOCAL lock_timeout = {int(lock_wait_ms)}")
     try:
         yield session
         session.commit()
     except BaseException:
         session.rollback()
         raise
+
+
+def _continue_as_writer(session: Session) -> bool:
+    """Turn the read transaction the request opened (an API token's or a session's user
+    check, say) into the write transaction, on the connection it already holds, instead of
+    ending it and checking a connection out again: on PostgreSQL that saves the ROLLBACK,
+    the pool's ping and the next BEGIN, three round trips of every write request.
+
+    It holds what a fresh transaction gives. PostgreSQL at READ COMMITTED takes a new
+    snapshot for every statement, so the transaction carries on as it is. SQLite cannot
+    turn a reader into a writer safely (the upgrade fails at once when another writer has
+    committed since the read began), so the read transaction ends and BEGIN IMMEDIATE
+    starts ours on the same connection, waiting for the write lock as any writer does.
+    Objects the ORM loaded are expired either way, as a rollback would, so the write reads
+    them afresh. False, having changed nothing, where that does not hold (another
+    isolation level, a failed transaction, a savepoint, another driver): the caller then
+    rolls back and begins anew."""
+    if session.in_nested_transaction():
+        return False
+    connection = session.connection()
+    if connection.invalidated or not connection.in_transaction():
+        return False
+    driver = connection.connection.driver_connection
+    name = connection.dialect.name
+    if name == "sqlite":
+        if not isinstance(driver, sqlite3.Connection):
+            return False
+        if driver.in_transaction:
+            connection.exec_driver_sql("ROLLBACK")
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    elif name == "postgresql":
+        info = getattr(driver, "info", None)
+        status = getattr(getattr(info, "transaction_status", None), "name", None)
+        if (status not in ("IDLE", "INTRANS")
+                or connection.get_execution_options().get("isolation_level") is not None
+                or connection.dialect.default_isolation_level != "READ COMMITTED"):
+            return False
+    else:
+        return False
+    session.expire_all()
+    return True
 
 
 def insert_ignoring_conflicts(table: Table, dialect_name: str) -> Any:

@@ -93,6 +93,10 @@ MEMORY_AIM_MB = 200
 # The aim for app time / bare SQL time on overview requests: (backend, entries) -> ratio.
 RATIO_AIM_LARGE, RATIO_AIM_SMALL = 3.0, 2.0
 SEARCH_AIM, DEEP_AIM = 5.0, 2.0
+# Issue #15's aims at 100k entries: the full first page's p50 (on a quiet machine) and the
+# overview's HTML for a page of 50 rows and for a row (KB of 1,024 bytes, as wire.py counts).
+FIRST_PAGE_AIM_MS = {"sqlite": 4.0, "postgresql": 7.0}
+PAGE_AIM_KB, ROW_AIM_KB = 40, 0.6
 
 
 # ---------------------------------------------------------------------------
@@ -371,6 +375,11 @@ class Row:
     statements: str
     naive_label: str = ""
     note: str = ""
+    # The last response's body: its size, and how many entry rows it holds and their bytes
+    # (from the first row's <tr> to the last row's </tr>, as wire.py measures a row).
+    body_bytes: int | None = None
+    body_rows: int = 0
+    rows_bytes: int = 0
 
     def summary(self) -> dict[str, Any]:
         app50 = pct(self.app, 50)
@@ -384,6 +393,8 @@ class Row:
             "naive_p50_ms": naive50, "naive_label": self.naive_label,
             "speedup": naive50 / app50 if naive50 else None,
             "statements": self.statements, "note": self.note,
+            "body_bytes": self.body_bytes, "body_rows": self.body_rows,
+            "rows_bytes": self.rows_bytes,
         }
 
 
@@ -412,6 +423,15 @@ def sign_in(app: Flask, email: str) -> FlaskClient:
 
 
 ENTRY_ROW = re.compile(r'<tr id="entry-(\d+)"')
+
+
+def html_rows(body: bytes) -> tuple[int, int]:
+    """How many entry rows an overview's HTML holds, and the bytes they take together."""
+    rows = body.count(b'<tr id="entry-')
+    if not rows:
+        return 0, 0
+    first = body.find(b'<tr id="entry-')
+    return rows, body.rfind(b"</tr>", first) + len(b"</tr>") - first
 
 
 def measure(target: Target, args: argparse.Namespace) -> dict[str, Any]:
@@ -471,6 +491,7 @@ def measure(target: Target, args: argparse.Namespace) -> dict[str, Any]:
     plans: list[tuple[str, str, Callable[[], Any], Callable[[], None] | None, str]] = [
         ("overview, first page", "admin", get(admin, "/inventory"), None, ""),
         ("one store, first page", "owner", get(owner, "/inventory"), None, ""),
+        ("store filter", "admin", get(admin, f"/inventory?store={store}"), None, ""),
         ("location + status filter", "admin",
          get(admin, f"/inventory?store={store}&location={location}&status=low_stock"),
          None, ""),
@@ -549,13 +570,14 @@ def time_row(name: str, user: str, request: Callable[[], Any], bare: Callable[[]
     bare_ms: list[float] = []
     naive_ms: list[float] = []
     counts: set[int] = set()
+    response = None
     started_row = clock()
     while len(app_ms) < args.requests and (
         len(app_ms) < args.min_requests or clock() - started_row < args.row_budget
     ):
         statements.count = 0
         started = clock()
-        request()
+        response = request()
         app_ms.append((clock() - started) * 1e3)
         counts.add(statements.count)
         started = clock()
@@ -566,7 +588,12 @@ def time_row(name: str, user: str, request: Callable[[], Any], bare: Callable[[]
             naive()
             naive_ms.append((clock() - started) * 1e3)
     shown = "/".join(str(c) for c in sorted(counts))  # more than one value would be a finding
-    return Row(name, user, app_ms, bare_ms, naive_ms, shown, naive_label if naive else "")
+    row = Row(name, user, app_ms, bare_ms, naive_ms, shown, naive_label if naive else "")
+    if response is not None and hasattr(response, "get_data"):
+        body = response.get_data()
+        row.body_bytes = len(body)
+        row.body_rows, row.rows_bytes = html_rows(body)
+    return row
 
 
 def time_pair(first: Callable[[], None], second: Callable[[], None],
@@ -689,7 +716,8 @@ def times(value: float | None) -> str:
 def format_report(report: dict[str, Any]) -> str:
     t = report["target"]
     header = (f"{'request':<34}{'user':<6}{'n':>4}{'p50 ms':>9}{'p95 ms':>9}{'bare p50':>10}"
-              f"{'ratio':>7}{'naive p50':>11}{'':<10}{'speedup':>8}{'statements':>12}")
+              f"{'ratio':>7}{'naive p50':>11}{'':<10}{'speedup':>8}{'statements':>12}"
+              f"{'HTML KB':>9}")
     lines = [
         f"== {report['server']}: {t['entries']:,} entries ({t['counts']['stores']} stores, "
         f"{t['counts']['locations']} locations, {t['counts']['products']:,} products, "
@@ -706,6 +734,7 @@ def format_report(report: dict[str, Any]) -> str:
             f"{ms(r['p95_ms']):>9}{ms(r['bare_p50_ms']):>10}{times(r['ratio']):>7}"
             f"{ms(r['naive_p50_ms']):>11} {r['naive_label']:<9}{times(r['speedup']):>8}"
             f"{r['statements']:>12}"
+            + (f"{r['body_bytes'] / 1024:>9.1f}" if r.get("body_bytes") is not None else "")
         )
     x = report["extra"]
     deep = report["deep_page"]
@@ -737,7 +766,34 @@ def format_report(report: dict[str, Any]) -> str:
         lines.append("CSV export: neither /inventory.csv nor /movements.csv answered")
     lines.append(f"host load average {report['load']:.1f} ({report['cpus']} CPUs)")
     lines += ["aims:"] + [f"  {aim}" for aim in judge(report)]
+    lines += ["issue #15's aims (times on a quiet machine; this host's load is above):"]
+    lines += [f"  {aim}" for aim in judge_lean(report)]
     return "\n".join(lines)
+
+
+def judge_lean(report: dict[str, Any]) -> list[str]:
+    """Issue #15's aims for the overview: the full first page's p50, and its HTML for the
+    page and for a row."""
+    rows = {r["request"]: r for r in report["rows"]}
+    first = rows["overview, first page"]
+    aim_ms = FIRST_PAGE_AIM_MS[report["backend"]]
+    out = [f"{'met ' if first['p50_ms'] <= aim_ms else 'MISS'} full first page p50 "
+           f"<= {aim_ms:g} ms: {first['p50_ms']:.2f} ms (p95 {first['p95_ms']:.2f} ms, its "
+           f"bare SQL {first['bare_p50_ms']:.2f} ms)"
+           + ("" if report["target"]["entries"] == 100_000 else
+              f" (the aim is for 100,000 entries; this is {report['target']['entries']:,})")]
+    page, count, rows_bytes = (first.get("body_bytes"), first.get("body_rows"),
+                               first.get("rows_bytes"))
+    if page is None or not count:
+        return [*out, "MISS the first page's HTML was not measured"]
+    per_page = page / 1024 * PER_PAGE / count
+    per_row = rows_bytes / count / 1024
+    out.append(f"{'met ' if per_page <= PAGE_AIM_KB else 'MISS'} HTML <= {PAGE_AIM_KB} KB a page "
+               f"of {PER_PAGE} rows: {page / 1024:.1f} KB for {count} rows"
+               + ("" if count == PER_PAGE else f" ({per_page:.1f} KB for {PER_PAGE})"))
+    out.append(f"{'met ' if per_row <= ROW_AIM_KB else 'MISS'} HTML <= {ROW_AIM_KB} KB a row: "
+               f"{per_row:.2f} KB ({rows_bytes:,} bytes of rows / {count})")
+    return out
 
 
 def judge(report: dict[str, Any]) -> list[str]:

@@ -89,3 +89,23 @@ def test_the_activity_reads_are_documented_with_their_filters(app):
     assert "store_id" in {p["name"] for p in admin["parameters"]}
     item = spec["components"]["schemas"]["ActivityOut"]
     assert {"action", "changes", "object_label", "actor_name"} <= set(item["required"])
+
+
+def test_a_stock_change_is_sent_with_exactly_its_documented_fields(app):
+    """A stock change's body is sent without a pass through StockChangeOut, so it must
+    carry exactly the schema's fields, and each entry exactly EntryStateOut's."""
+    from app.api.common import changed
+    from app.services.stock.engine import EntryState, StockChange
+
+    change = StockChange("reserve", (EntryState(1, 2, 3, 4, 10, 3, 7),), (5,), (6,),
+                         details={"order_ref": "A-1"})
+    with app.test_request_context():
+        response, status, headers = changed(change)
+        body = response.get_json()
+        assert status == 200 and headers == {}
+        assert set(body) == set(schemas.StockChangeOut().fields)
+        assert set(body["entries"][0]) == set(schemas.EntryStateOut().fields)
+        assert body == schemas.StockChangeOut().dump(body)
+        assert body["entries"][0]["available_quantity"] == 7
+        assert changed(StockChange("reserve", replayed=True))[2] == {
+            "Idempotent-Replayed": "true"}

@@ -167,9 +167,21 @@ class StockChange:
         return self.entries[0]
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data.pop("replayed")
-        return data
+        """The change as plain data, what dataclasses.asdict gives less `replayed`; built
+        field by field, since every API mutation and idempotency record pays for it."""
+        return {
+            "operation": self.operation,
+            "entries": tuple(
+                {"id": e.id, "store_id": e.store_id, "product_id": e.product_id,
+                 "location_id": e.location_id, "quantity": e.quantity,
+                 "reserved_quantity": e.reserved_quantity, "version": e.version}
+                for e in self.entries
+            ),
+            "movement_ids": tuple(self.movement_ids),
+            "reservation_ids": tuple(self.reservation_ids),
+            "previous_quantity": self.previous_quantity,
+            "details": asdict(_Details(self.details))["value"] if self.details else {},
+        }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> StockChange:
@@ -182,6 +194,15 @@ class StockChange:
             details=dict(data.get("details") or {}),
             replayed=True,
         )
+
+
+@dataclass(frozen=True)
+class _Details:
+    """Copies a change's details as dataclasses.asdict copies any field (nested dicts,
+    lists and tuples rebuilt, other values deep-copied), so a caller's changes to the JSON
+    never reach the change."""
+
+    value: Mapping[str, Any]
 
 
 # --------------------------------------------------------------------------- the runner
