@@ -2,6 +2,7 @@
 
 from app.models.audit import OBJECT_TYPES, AuditEvent
 from app.models.catalog import PRODUCT_TYPES, UNLIMITED_TYPES, Product
+from app.models.channels import ChannelLocation, SalesChannel
 from app.models.inventory import IdempotencyRecord, InventoryEntry, Reservation, StockMovement
 from app.models.items import ITEM_STATUSES, MAX_OPTIONS, Item, ItemVariant
 from app.models.stores import Location, Store
@@ -17,6 +18,7 @@ __all__ = [
     "UNLIMITED_TYPES",
     "ApiToken",
     "AuditEvent",
+    "ChannelLocation",
     "ITEM_STATUSES",
     "MAX_OPTIONS",
     "IdempotencyRecord",
@@ -27,6 +29,7 @@ __all__ = [
     "Membership",
     "Product",
     "Reservation",
+    "SalesChannel",
     "StockMovement",
     "StockTally",
     "Store",
