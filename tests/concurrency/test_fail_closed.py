@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from app.extensions import db
 from app.models import Location, Product, Store
-from app.services import stock
+from app.services import channels, stock
 from app.services.people import tokens
 from app.services.stock import engine
 from app.services.stock.engine import entries
@@ -52,6 +52,13 @@ class Setup:
                             lines=[{**line, "quantity": 2}])
         stock.fulfill_order(actor=admin_actor, store_id=self.store.id, order_ref="ORDER-2")
         self.empty_location = make_location(self.store).id
+        # A second location holding the product, and a channel selling from both.
+        self.other_location = make_location(self.store).id
+        stock.create_entry(actor=admin_actor, product_id=self.entry.product_id,
+                           location_id=self.other_location, quantity=10)
+        self.channel = channels.create_channel(
+            actor=admin_actor, store_id=self.store.id, code="WEB",
+            location_ids=[self.entry.location_id, self.other_location], allow_split=True).id
         self.token = tokens.create_token(
             user_id=make_user(role="owner", store=self.store).id, name="fail-closed"
         )[1]
@@ -123,6 +130,11 @@ WRITERS: dict[str, Writer] = {
         to_location_id=s.empty_location, quantity=3, **k)),
     "reserve_order": Writer(lambda s, **k: stock.reserve_order(
         store_id=s.store.id, order_ref="ORDER-9", lines=[_line(s, 2)], **k)),
+    "reserve_order_on_a_channel": Writer(lambda s, **k: stock.reserve_order(
+        store_id=s.store.id, order_ref="ORDER-9", channel_id=s.channel,
+        lines=[{"product_id": s.entry.product_id, "quantity": 20, "line_ref": "L9"}], **k)),
+    "move_reservation": Writer(lambda s, **k: stock.move_reservation(
+        reservation_id=s.hold, location_id=s.other_location, **k)),
     "api_reserve_order": Writer(lambda s, **k: _api(
         "/api/v1/orders/ORDER-9/reserve",
         {"lines": [_line(s, 2)], "expires_in_seconds": 600})(s, **k)),

@@ -140,7 +140,8 @@ def test_physical_lines_without_a_location_are_refused_by_field(
     store, make_product, admin_actor, shelf, refused
 ):
     ebook = make_product(store, type="digital")
-    message = "Choose a location for this physical product."
+    message = ("Choose a location for this physical product, or reserve the order on a "
+               "sales channel.")
 
     with refused(ValidationError, fields={"lines[1].location_id": message,
                                           "lines[2].location_id": message}):

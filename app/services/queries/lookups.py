@@ -16,7 +16,7 @@ from sqlalchemy import (
 )
 
 from app.extensions import db
-from app.models import Item
+from app.models import Item, Reservation
 from app.models.stores import normalize_location_code
 from app.permissions import READ, Actor
 from app.services.errors import NotFound, ValidationError
@@ -37,6 +37,7 @@ from app.services.queries.search import (
 from app.services.validation import is_id
 
 items = Item.__table__
+reservations = Reservation.__table__
 
 
 def find_exact(actor: Actor, code: str, *, limit: int = 20, store_id: int | None = None,
@@ -144,6 +145,18 @@ def item_title(actor: Actor, item_id: int) -> str:
     if title is None:
         raise NotFound("No such item among your stores.", {"item": "No such item."})
     return str(title)
+
+
+def reservation_store(actor: Actor, reservation_id: int, *, order_ref: str) -> int:
+    """The store of a reservation of this order that the actor can read. Raises NotFound."""
+    store_id = db.session.scalar(
+        select(reservations.c.store_id).where(reservations.c.id == reservation_id,
+                                              reservations.c.order_ref == order_ref.strip(),
+                                              readable_scope(actor, reservations.c.store_id))
+    ) if is_id(reservation_id) else None
+    if store_id is None:
+        raise NotFound("Reservation not found.")
+    return int(store_id)
 
 
 def resolve_store(actor: Actor, store_id: int | None) -> int:

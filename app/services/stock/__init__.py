@@ -38,6 +38,7 @@ from app.services.stock.entries import (
 from app.services.stock.holds import (
     expire_reservations,
     fulfill_stock,
+    move_reservation,
     release_stock,
     reserve_stock,
     return_stock,
@@ -90,6 +91,7 @@ __all__ = [
     "expire_reservations",
     "fulfill_order",
     "fulfill_stock",
+    "move_reservation",
     "new_batch_ref",
     "plan_import",
     "preview_bulk_adjust",

@@ -18,11 +18,13 @@ from app.clock import utcnow
 from app.database import write_transaction
 from app.permissions import ADJUST, RESERVE, Actor
 from app.services.errors import (
+    Conflict,
     ExceedsReserved,
     InsufficientStock,
     NotFound,
     QuantityTooLarge,
     ReservationNotActive,
+    ValidationError,
 )
 from app.services.stock.engine import (
     ADD_ON_HAND,
@@ -41,6 +43,8 @@ from app.services.stock.engine import (
     entry_for,
     expiry,
     insert_reservation,
+    locations,
+    lock_entries,
     record,
     require,
     require_future_expiry,
@@ -181,6 +185,111 @@ def return_stock(
         {"entry_id": entry_id, "quantity": quantity, "reason": reason, "reference": reference},
         work,
     )
+
+
+def move_reservation(
+    *,
+    actor: Actor,
+    reservation_id: int,
+    location_id: int,
+    reason: str | None = None,
+    idempotency_key: str | None = None,
+) -> StockChange:
+    """Move an active hold to another location of its store: its units are released at
+    the entry they are held at and held at the product's entry there, in one transaction,
+    both entries locked in primary-key order; the hold keeps its order, line and expiry
+    and its two ledger rows name it. Refused when the target cannot cover the hold
+    (InsufficientStock, nothing changed), when part of the hold has shipped (its returns
+    must come back where it shipped from), and for the location it is already at."""
+    check = Checker()
+    for name, value in (("reservation_id", reservation_id), ("location_id", location_id)):
+        if not is_id(value):
+            check.fail(name, "Choose one from the list.")
+    check.text("reason", reason, required=False, max_length=200)
+    check.done()
+
+    def work(session: Session) -> StockChange:
+        now = utcnow()
+        hold = _hold(session, actor, reservation_id)
+        if hold.open_quantity != hold.quantity:
+            raise Conflict(
+                f"Part of reservation {reservation_id} has shipped; its returns must come back "
+                "where it shipped from. Release what is still held and reserve it again.")
+        if hold.location_id == location_id:
+            raise ValidationError({"location_id": "The reservation is already held there."})
+        target = session.execute(
+            select(locations.c.code).where(locations.c.id == location_id,
+                                           locations.c.store_id == hold.store_id)
+        ).one_or_none()
+        if target is None:
+            raise NotFound("Location not found.", {"location_id": "No such location in this "
+                                                                  "store."})
+        target_entry = session.scalar(
+            select(entries.c.id).where(entries.c.product_id == hold.product_id,
+                                       entries.c.location_id == location_id))
+        if target_entry is None:
+            raise InsufficientStock(0, hold.open_quantity)
+        source_entry = hold.entry_id
+        lock_entries(session, [source_entry, target_entry])
+        # Locked now: read the hold again, as a release, a sweep or another move may have
+        # changed it while this waited.
+        hold = _hold(session, actor, reservation_id)
+        if hold.entry_id != source_entry or hold.location_id == location_id:
+            raise Conflict(f"Reservation {reservation_id} moved while this waited; "
+                           "look at it again.")
+        qty = hold.open_quantity
+        source = session.scalar(select(locations.c.code)
+                                .where(locations.c.id == hold.location_id))
+        held = change_entry(session, actor, RESERVE, HOLD, target_entry, now, n=qty)
+        if held is None and expire_entry(session, target_entry, now):
+            held = change_entry(session, actor, RESERVE, HOLD, target_entry, now, n=qty)
+        if held is None:
+            raise InsufficientStock(available(entry_for(session, actor, RESERVE, target_entry)),
+                                    qty)
+        released = change_entry(session, actor, RESERVE, RELEASE_HOLD, hold.entry_id, now,
+                                n=qty)
+        assert released is not None  # the hold's own units, the entry locked
+        session.execute(
+            update(reservations).where(reservations.c.id == reservation_id)
+            .values(entry_id=target_entry, location_id=location_id)
+        )
+        note = clean_text(reason)
+        ids = (
+            record(session, actor, released, "released", 0, -qty, now,
+                   reason=note or f"Moved to {target.code}", reference=hold.order_ref,
+                   reservation_id=reservation_id),
+            record(session, actor, held, "reserved", 0, qty, now,
+                   reason=note or f"Moved from {source}", reference=hold.order_ref,
+                   reservation_id=reservation_id),
+        )
+        return StockChange(
+            "move_reservation", (EntryState.of(released), EntryState.of(held)), ids,
+            (reservation_id,),
+            details={"from_location_id": hold.location_id, "to_location_id": location_id},
+        )
+
+    return run_mutation(
+        "move_reservation", actor, idempotency_key,
+        {"reservation_id": reservation_id, "location_id": location_id, "reason": reason},
+        work,
+    )
+
+
+def _hold(session: Session, actor: Actor, reservation_id: int) -> Row[Any]:
+    """An active reservation the actor may change. Raises NotFound, PermissionDenied,
+    ReservationNotActive."""
+    hold = session.execute(
+        select(reservations.c.id, reservations.c.store_id, reservations.c.entry_id,
+               reservations.c.product_id, reservations.c.location_id, reservations.c.status,
+               reservations.c.quantity, reservations.c.open_quantity, reservations.c.order_ref)
+        .where(reservations.c.id == reservation_id)
+    ).one_or_none()
+    if hold is None or not actor.is_member(hold.store_id):
+        raise NotFound("Reservation not found.")
+    require(actor, RESERVE, hold.store_id)
+    if hold.status != "active" or hold.entry_id is None:
+        raise ReservationNotActive(reservation_id, hold.status)
+    return hold
 
 
 def expire_reservations(*, now: datetime | None = None, batch_size: int = 200) -> int:

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from app.clock import utcnow
 from app.models import UNLIMITED_TYPES
 from app.permissions import ADJUST, RESERVE, Actor
+from app.services.channels import channel_order
 from app.services.errors import (
     Conflict,
     ExceedsFulfilled,
@@ -73,14 +74,26 @@ def reserve_order(
     expires_at: datetime | None = None,
     expires_in_seconds: int | None = None,
     idempotency_key: str | None = None,
+    channel_id: int | None = None,
 ) -> StockChange:
     """Reserve every line of an order that holds no stock yet, or none of them. Each line
     has product_id, quantity, an optional line_ref and, for physical products,
     location_id; unlimited products are granted without an entry. A line whose line_ref
     already holds stock in this order is left as it is. The holds lapse at `expires_at`
-    or after `expires_in_seconds` (one or neither). Raises OrderShort naming every short
-    line, Conflict when a line was reserved with other values, NotFound, ValidationError."""
+    or after `expires_in_seconds` (one or neither).
+
+    On a sales channel (`channel_id`), a physical line may leave its location out: the
+    line is taken from the first of the channel's locations, in the channel's order, whose
+    available stock covers it; when none does and the channel allows splitting, from
+    several in that order, one hold each; else the line is short. Every entry the choice
+    could take from is locked (primary-key order) before its stock is read, so two orders
+    choosing at once cannot both count the same units.
+
+    Raises OrderShort naming every short line, Conflict when a line was reserved with
+    other values, NotFound, ValidationError."""
     check = Checker()
+    if channel_id is not None and not is_id(channel_id):
+        check.fail("channel", "Choose a channel.")
     _check_order(check, store_id, order_ref)
     check_expiry(check, expires_at, expires_in_seconds)
     _check_lines(check, lines, quantity=True, product=True, line_ref_required=False)
@@ -92,8 +105,16 @@ def reserve_order(
         until = expiry(expires_at, expires_in_seconds, now)
         ref = clean_text(order_ref)
         require_store(actor, RESERVE, store_id)
-        found, _physical, by_key = _resolve_lines(session, store_id, lines)
-        lock_entries(session, by_key.values())
+        channel, order = (channel_order(session, store_id, channel_id)
+                          if channel_id is not None else (None, []))
+        found, physical, by_key = _resolve_lines(session, store_id, lines,
+                                                 on_channel=channel is not None)
+        # The entries a channel line may take from: its product at each channel location.
+        choosing = {line["product_id"] for _, line in physical
+                    if line.get("location_id") is None}
+        candidates = _channel_entries(session, store_id, choosing, order)
+        lock_entries(session, [*by_key.values(), *candidates.values()])
+        left = _available_after_expiry(session, candidates.values(), now)
         line_refs = [clean_text(x.get("line_ref")) for x in lines]
         held = _line_holds(session, store_id, ref, [r for r in line_refs if r])
 
@@ -102,7 +123,7 @@ def reserve_order(
 
         results: list[dict[str, Any]] = []
         short: list[dict[str, Any]] = []
-        planned: list[tuple[int, int, Mapping[str, Any]]] = []
+        planned: list[tuple[int, int, int]] = []  # (entry id, line, quantity)
         for n, line in enumerate(lines):
             line_ref = line_refs[n]
             product = found[line["product_id"]]
@@ -113,30 +134,54 @@ def reserve_order(
             if product.type in UNLIMITED_TYPES:
                 result["status"] = "unlimited"
                 continue
+            chosen_here = line.get("location_id") is None
             if line_ref in held:
                 prior = held[line_ref]
-                if (prior["quantity"], prior["product_id"], prior["location_id"]) != (
-                    line["quantity"], product.id, line["location_id"]
-                ):
+                # A line the channel placed may sit anywhere: its quantity and product say
+                # whether the repeat is the same line.
+                asked = (line["quantity"], product.id,
+                         prior["location_id"] if chosen_here else line["location_id"])
+                if (prior["quantity"], prior["product_id"], prior["location_id"]) != asked:
                     raise Conflict(
                         f"Line {line_ref} is already reserved as {prior['quantity']} of "
                         f"product {prior['product_id']}; release it before changing it."
                     )
-                result.update(status="already_reserved", reservation_ids=prior["ids"])
+                result.update(status="already_reserved", reservation_ids=prior["ids"],
+                              location_id=prior["location_id"])
+                continue
+            if chosen_here:
+                assert channel is not None
+                pieces = _choose(product.id, line["quantity"], order, candidates, left,
+                                 split=channel.allow_split)
+                if not pieces:
+                    total = sum(max(left.get(candidates.get((product.id, loc), 0), 0), 0)
+                                for loc in order)
+                    where = f"{label(n, product.sku)} on {channel.code}"
+                    if total >= line["quantity"]:
+                        where += ", no one location of which holds it all"
+                    short.append({"line": n, "label": where, "available": total,
+                                  "requested": line["quantity"], "channel": channel.code})
+                    continue
+                for entry_id, qty in pieces:
+                    left[entry_id] -= qty
+                    planned.append((entry_id, n, qty))
+                result["location_id"] = next(
+                    loc for loc in order if candidates.get((product.id, loc)) == pieces[0][0])
                 continue
             entry_id = by_key.get((line["product_id"], line["location_id"]))
             if entry_id is None:
                 short.append({"line": n, "label": label(n, product.sku), "available": 0,
                               "requested": line["quantity"]})
                 continue
-            planned.append((entry_id, n, line))
+            planned.append((entry_id, n, line["quantity"]))
 
         # Hold in primary-key order: two orders touching the same entries can't deadlock.
         reservation_ids: list[int] = []
         movement_ids: list[int] = []
         states: dict[int, EntryState] = {}
-        for entry_id, n, line in sorted(planned, key=lambda item: (item[0], item[1])):
-            qty = line["quantity"]
+        location_of = {entry_id: loc for (_p, loc), entry_id in candidates.items()}
+        for entry_id, n, qty in sorted(planned, key=lambda item: (item[0], item[1])):
+            line = lines[n]
             row = change_entry(session, actor, RESERVE, HOLD, entry_id, now, n=qty)
             if row is None and expire_entry(session, entry_id, now):
                 row = change_entry(session, actor, RESERVE, HOLD, entry_id, now, n=qty)
@@ -157,13 +202,19 @@ def reserve_order(
                        reservation_id=rid)
             )
             states[row.id] = EntryState.of(row)
-            results[n].update(status="reserved", reservation_ids=[rid])
+            results[n]["status"] = "reserved"
+            results[n]["reservation_ids"] = [*results[n]["reservation_ids"], rid]
+            if line.get("location_id") is None:
+                results[n].setdefault("allocations", []).append(
+                    {"location_id": location_of[entry_id], "quantity": qty,
+                     "reservation_id": rid})
         if short:
             raise OrderShort(sorted(short, key=lambda s: s["line"]))
         return StockChange(
             "order_reserve", tuple(states.values()), tuple(movement_ids),
             tuple(reservation_ids),
             details={"order_ref": ref, "store_id": store_id, "lines": results,
+                     **({"channel": channel.code} if channel is not None else {}),
                      "expires_at": until.isoformat() + "Z" if until else None,
                      "unlimited_lines": [n for n, r in enumerate(results)
                                          if r["status"] == "unlimited"]},
@@ -172,9 +223,66 @@ def reserve_order(
     return run_mutation(
         "order_reserve", actor, idempotency_key,
         {"store_id": store_id, "order_ref": order_ref, "lines": [dict(x) for x in lines],
-         "expires_at": expires_at, "expires_in_seconds": expires_in_seconds},
+         "expires_at": expires_at, "expires_in_seconds": expires_in_seconds,
+         **({"channel_id": channel_id} if channel_id is not None else {})},
         work,
     )
+
+
+def _channel_entries(session: Session, store_id: int, product_ids: set[int],
+                     order: Sequence[int]) -> dict[tuple[int, int], int]:
+    """The entry id of each (product, channel location) that has one."""
+    if not product_ids or not order:
+        return {}
+    return {
+        (r.product_id, r.location_id): r.id
+        for r in session.execute(
+            select(entries.c.id, entries.c.product_id, entries.c.location_id)
+            .where(entries.c.store_id == store_id, entries.c.product_id.in_(product_ids),
+                   entries.c.location_id.in_(order))
+        )
+    }
+
+
+def _available_after_expiry(session: Session, entry_ids: Any, now: datetime
+                            ) -> dict[int, int]:
+    """Available stock of these (locked) entries once their lapsed holds are retired, so a
+    channel's choice counts what is really free."""
+    ids = sorted(set(entry_ids))
+    for entry_id in ids:
+        expire_entry(session, entry_id, now)
+    if not ids:
+        return {}
+    return {
+        r.id: int(r.quantity - r.reserved_quantity)
+        for r in session.execute(
+            select(entries.c.id, entries.c.quantity, entries.c.reserved_quantity)
+            .where(entries.c.id.in_(ids))
+        )
+    }
+
+
+def _choose(product_id: int, quantity: int, order: Sequence[int],
+            candidates: Mapping[tuple[int, int], int], left: Mapping[int, int], *,
+            split: bool) -> list[tuple[int, int]]:
+    """Where a channel line is taken from, as (entry id, quantity): the first location in
+    the channel's order that covers it all; else, splitting, as much as each location has,
+    in order, until the line is covered. Empty when the channel cannot cover the line."""
+    stocked = [candidates[(product_id, loc)] for loc in order if (product_id, loc) in candidates]
+    for entry_id in stocked:
+        if left.get(entry_id, 0) >= quantity:
+            return [(entry_id, quantity)]
+    if not split:
+        return []
+    pieces, needed = [], quantity
+    for entry_id in stocked:
+        take = min(max(left.get(entry_id, 0), 0), needed)
+        if take:
+            pieces.append((entry_id, take))
+            needed -= take
+        if not needed:
+            return pieces
+    return []
 
 
 def release_order(
@@ -410,11 +518,13 @@ def _check_lines(
 
 
 def _resolve_lines(
-    session: Session, store_id: int, lines: Sequence[Mapping[str, Any]]
+    session: Session, store_id: int, lines: Sequence[Mapping[str, Any]], *,
+    on_channel: bool = False,
 ) -> tuple[dict[int, Row[Any]], list[tuple[int, Mapping[str, Any]]], dict[tuple[int, int], int]]:
     """An order's products (by id), its physical lines (index, line) and the entry id of
     each (product, location) that has one. Raises NotFound for a product or location
-    outside the store, ValidationError for a physical line without a location."""
+    outside the store, ValidationError for a physical line without a location (unless the
+    order is on a channel, which chooses it)."""
     product_ids = {line["product_id"] for line in lines}
     found = {
         p.id: p
@@ -433,23 +543,25 @@ def _resolve_lines(
         (n, line) for n, line in enumerate(lines)
         if found[line["product_id"]].type not in UNLIMITED_TYPES
     ]
-    if any(line.get("location_id") is None for _, line in physical):
+    if not on_channel and any(line.get("location_id") is None for _, line in physical):
         raise ValidationError({
-            f"lines[{n}].location_id": "Choose a location for this physical product."
+            f"lines[{n}].location_id": "Choose a location for this physical product, or "
+                                       "reserve the order on a sales channel."
             for n, line in physical if line.get("location_id") is None
         })
     # A location outside this store is a foreign id (404), not a shortage.
-    location_ids = {line["location_id"] for _, line in physical}
+    located = [(n, line) for n, line in physical if line.get("location_id") is not None]
+    location_ids = {line["location_id"] for _, line in located}
     unknown = sorted(location_ids - set(session.scalars(
         select(locations.c.id).where(
             locations.c.id.in_(location_ids), locations.c.store_id == store_id
         )
     )))
     if unknown:
-        n = next(n for n, line in physical if line["location_id"] == unknown[0])
+        n = next(n for n, line in located if line["location_id"] == unknown[0])
         raise NotFound(f"Location {unknown[0]} not found.",
                        {f"lines[{n}].location": "No such location in this store."})
-    wanted = {(line["product_id"], line["location_id"]) for _, line in physical}
+    wanted = {(line["product_id"], line["location_id"]) for _, line in located}
     by_key = {
         (r.product_id, r.location_id): r.id
         for r in session.execute(
