@@ -15,6 +15,7 @@ from app.api.presenters import line_availability
 from app.api.schemas import (
     AvailabilityIn,
     AvailabilityOut,
+    MoveReservationIn,
     OrderArgs,
     OrderCloseIn,
     OrderOut,
@@ -22,7 +23,7 @@ from app.api.schemas import (
     OrderReturnIn,
     StockChangeOut,
 )
-from app.services import queries, stock
+from app.services import channels, queries, stock
 
 bp = api_blueprint(
     "orders", "/api/v1/orders",
@@ -71,10 +72,31 @@ def reserve(args: dict[str, Any], order_ref: str) -> Any:
     """Reserve the order's lines, all or none; lines already reserved are left as they are."""
     actor = api_actor()
     store_id = queries.resolve_store(actor, args.get("store_id"))
+    channel_id = (channels.find_channel(actor, store_id, args["channel"]).id
+                  if args.get("channel") else None)
     return changed(stock.reserve_order(
         actor=actor, store_id=store_id, order_ref=order_ref,
         lines=queries.with_location_ids(actor, store_id, args["lines"]),
         expires_in_seconds=args.get("expires_in_seconds"), idempotency_key=idempotency_key(),
+        channel_id=channel_id,
+    ))
+
+
+@bp.route(f"/{ORDER_REF}/reservations/<int(min=1, max=2147483647):reservation_id>/move",
+          methods=["POST"])
+@bp.arguments(MoveReservationIn)
+@bp.response(200, StockChangeOut)
+@bp.doc(**MUTATION)
+def move(args: dict[str, Any], order_ref: str, reservation_id: int) -> Any:
+    """Move an active reservation of the order to another location of its store: released
+    where it is held, held there, in one change; refused when that location cannot cover
+    it."""
+    actor = api_actor()
+    store_id = queries.reservation_store(actor, reservation_id, order_ref=order_ref)
+    location_id = queries.resolve_location(actor, args["location"], store_id=store_id)
+    return changed(stock.move_reservation(
+        actor=actor, reservation_id=reservation_id, location_id=location_id,
+        reason=args.get("reason"), idempotency_key=idempotency_key(),
     ))
 
 

@@ -310,6 +310,10 @@ class AvailabilityIn(Schema):
 
 class OrderReserveIn(Schema):
     store_id = Id()
+    channel = Text(40, 1, metadata={
+        "description": "A sales channel's code: lines may then leave out their location, "
+                       "and each is taken from the first of the channel's locations that "
+                       "covers it (or split across them, where the channel allows)"})
     lines = fields.List(fields.Nested(OrderLineIn), required=True,
                         validate=validate.Length(1, MAX_LINES))
     expires_in_seconds = fields.Integer(
@@ -628,3 +632,37 @@ class PublicItemAvailabilityOut(Schema):
 
     item_id = fields.Integer(required=True)
     variants = fields.List(fields.Nested(PublicVariantOut), required=True)
+
+
+class MoveReservationIn(Schema):
+    location = Text(64, 1, required=True, metadata={"description": "The new location's code"})
+    reason = Text(200)
+
+
+class ChannelArgs(Schema):
+    store_id = Id(query=True)
+    product_id = fields.List(QueryInteger(validate=validate.Range(1, 2_147_483_647)),
+                             required=True, validate=validate.Length(1, 100))
+
+
+class ChannelLocationOut(Schema):
+    location = fields.String(required=True)
+    available = fields.Integer(required=True)
+
+
+class ChannelProductOut(Schema):
+    product_id = fields.Integer(required=True)
+    sku = fields.String(required=True)
+    unlimited = fields.Boolean(required=True)
+    available = fields.Integer(required=True, allow_none=True,
+                               metadata={"description": "null when unlimited"})
+    locations = fields.List(fields.Nested(ChannelLocationOut), required=True)
+
+
+class ChannelAvailabilityOut(Schema):
+    channel = fields.String(required=True)
+    store_id = fields.Integer(required=True)
+    locations = fields.List(fields.String(), required=True,
+                            metadata={"description": "The channel's locations, in its order"})
+    allow_split = fields.Boolean(required=True)
+    products = fields.List(fields.Nested(ChannelProductOut), required=True)

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from app.permissions import ADJUST, CATALOG, DELETE, RESERVE, THRESHOLD, system_actor
-from app.services import stock
+from app.services import channels, stock
 
 INV = "/api/v1/store/inventory"
 ORDERS = "/api/v1/orders"
@@ -71,6 +71,15 @@ CALLS = [
          lambda s: {"store_id": s.a.store.id}),
     Call("order fulfill", RESERVE, "post", lambda s: f"{ORDERS}/SETUP/fulfill",
          lambda s: {"store_id": s.a.store.id}),
+    Call("order reserve on a channel", RESERVE, "post", lambda s: f"{ORDERS}/ORD-C/reserve",
+         lambda s: {"store_id": s.a.store.id, "channel": "A_WEB", "lines": [
+             {"line_ref": "C1", "product_id": s.a.product.id, "quantity": 1}]}),
+    Call("move reservation", RESERVE, "post",
+         lambda s: f"{ORDERS}/ORD-H/reservations/{s.hold.id}/move",
+         lambda s: {"location": "A_MOVE", "reason": "Closer to the customer"}),
+    Call("channel availability", None, "get",
+         lambda s: f"/api/v1/store/channels/A_WEB/availability?store_id={s.a.store.id}"
+                   f"&product_id={s.a.product.id}"),
     Call("order return", ADJUST, "post", lambda s: f"{ORDERS}/ORD-M/return",
          lambda s: {"store_id": s.a.store.id, "lines": [{"line_ref": "L1", "quantity": 1}],
                     "reason": "Returned"}),
@@ -89,7 +98,15 @@ def build_scene(world, make_location, make_entry) -> SimpleNamespace:
     held = stock.reserve_stock(actor=setup, entry_id=a.entry.id, quantity=1,
                                    order_ref="ORD-M", line_ref="L1")
     stock.fulfill_stock(actor=setup, reservation_id=held.reservation_ids[0])
-    return SimpleNamespace(a=a, b=world.b, empty=empty)
+    # A channel selling from A_MAIN then A_SPARE, and an active hold with somewhere to move.
+    channels.create_channel(actor=setup, store_id=a.store.id, code="A_WEB",
+                            location_ids=[a.location.id, a.spare.id])
+    moving_to = make_location(a.store, "A_MOVE")
+    make_entry(store=a.store, location=moving_to, product=a.product, quantity=5)
+    hold = stock.reserve_stock(actor=setup, entry_id=a.entry.id, quantity=1,
+                               order_ref="ORD-H", line_ref="H1")
+    return SimpleNamespace(a=a, b=world.b, empty=empty,
+                           hold=SimpleNamespace(id=hold.reservation_ids[0]))
 
 
 def call(client: Any, c: Call, scene: SimpleNamespace, *, key: str | None = None,

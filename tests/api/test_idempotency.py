@@ -16,7 +16,7 @@ from .helpers import assert_error
 # Bodies that accept a reason get another one; the others change a number or the target.
 OTHER_REASON = {"set", "set by code", "adjust", "count", "return", "transfer", "reserve",
                 "release", "fulfill", "create", "order release", "order fulfill",
-                "order return"}
+                "order return", "move reservation"}
 
 
 def variant(c: Call, scene: Any) -> dict[str, Any]:
@@ -26,7 +26,7 @@ def variant(c: Call, scene: Any) -> dict[str, Any]:
         return {"body": {**body, "reason": "Another reason"}}
     if c.name == "threshold":
         return {"body": {"low_stock_threshold": 5}}
-    if c.name == "order reserve":
+    if c.name in ("order reserve", "order reserve on a channel"):
         return {"body": {**body, "lines": [{**body["lines"][0], "quantity": 2}]}}
     if c.name == "delete":
         return {"url": f"/api/v1/store/inventory/{scene.a.entry.id}"}

@@ -114,7 +114,7 @@ _PROBE = SimpleNamespace(a=SimpleNamespace(**{k: SimpleNamespace(id=1) for k in 
     "store", "entry", "product", "location", "spare", "digital", "item")}),
     b=SimpleNamespace(**{k: SimpleNamespace(id=2) for k in (
         "store", "entry", "product", "location", "spare", "digital", "item")}),
-    empty=SimpleNamespace(id=3))
+    empty=SimpleNamespace(id=3), hold=SimpleNamespace(id=4))
 
 CASES: list[ApiCase] = [
     *(_from_call(c) for c in CALLS),
