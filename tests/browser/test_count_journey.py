@@ -204,9 +204,10 @@ def test_the_camera_feeds_the_same_list(new_context, shop, sign_in, page_problem
 
     dialog.get_by_role("button", name="Done").click()
     expect(dialog).to_be_hidden()
-    assert page.evaluate(
+    # The dialog's close event, which stops the camera, comes a task after it hides.
+    page.wait_for_function(
         "document.getElementById('camera-video').srcObject.getTracks()"
-        ".every(function (t) { return t.readyState === 'ended'; })")
+        ".every(function (t) { return t.readyState === 'ended'; })", timeout=5000)
     expect(page.get_by_label("Scan or type a SKU or GTIN")).to_be_focused()
     page.get_by_role("button", name="Apply counts").click()
     expect(page.locator(".flash-success")).to_contain_text("Blue Mug (MUG-BLU) 10 → 2")
