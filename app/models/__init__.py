@@ -1,7 +1,7 @@
 """Typed SQLAlchemy models; every constraint the data must keep lives here."""
 
 from app.models.audit import OBJECT_TYPES, AuditEvent
-from app.models.catalog import PRODUCT_TYPES, UNLIMITED_TYPES, Product
+from app.models.catalog import PRODUCT_TYPES, UNLIMITED_TYPES, BundleComponent, Product
 from app.models.channels import ChannelLocation, SalesChannel
 from app.models.inventory import IdempotencyRecord, InventoryEntry, Reservation, StockMovement
 from app.models.items import ITEM_STATUSES, MAX_OPTIONS, Item, ItemVariant
@@ -18,6 +18,7 @@ __all__ = [
     "UNLIMITED_TYPES",
     "ApiToken",
     "AuditEvent",
+    "BundleComponent",
     "ChannelLocation",
     "ITEM_STATUSES",
     "MAX_OPTIONS",

@@ -2,7 +2,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DDL, CheckConstraint, ForeignKey, String, UniqueConstraint, event
+from sqlalchemy import (
+    DDL,
+    CheckConstraint,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    String,
+    UniqueConstraint,
+    event,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.clock import utcnow
@@ -101,3 +110,25 @@ event.listen(
     "before_drop",
     DDL(f"DROP TABLE IF EXISTS {SEARCH_TABLE}").execute_if(dialect="sqlite"),
 )
+
+
+class BundleComponent(db.Model):
+    """One component of a bundle (a kit): `quantity` units of the component product make
+    one unit of the bundle product. A bundle holds no stock of its own: its availability
+    at a location is the least, over its components, of available ÷ quantity, and
+    reserving, shipping, releasing or returning it changes its components."""
+
+    __tablename__ = "bundle_components"
+    __table_args__ = (
+        ForeignKeyConstraint(["store_id", "bundle_id"], ["products.store_id", "products.id"]),
+        ForeignKeyConstraint(["store_id", "component_id"],
+                             ["products.store_id", "products.id"]),
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("bundle_id <> component_id", name="not_itself"),
+        Index("ix_bundle_components_component", "component_id"),
+    )
+
+    bundle_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    component_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"))
+    quantity: Mapped[int]

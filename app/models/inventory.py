@@ -110,6 +110,10 @@ class Reservation(db.Model):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     closed_at: Mapped[datetime | None]
+    # A hold on a component for a bundle line: the bundle, and how many bundles the line
+    # holds (this hold's quantity ÷ bundle_units is the component's quantity per bundle).
+    bundle_id: Mapped[int | None] = mapped_column(ForeignKey("products.id"))
+    bundle_units: Mapped[int | None]
 
 
 class StockMovement(db.Model):

@@ -126,6 +126,12 @@ class UnlimitedProduct(Conflict):
     code = "unlimited_product"
 
 
+class BundleProduct(Conflict):
+    """A bundle holds no stock of its own: its components do."""
+
+    code = "bundle_product"
+
+
 class OrderShort(Conflict):
     """A multi-line reservation in which some lines lack stock; names every one."""
 

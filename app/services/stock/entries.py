@@ -24,8 +24,10 @@ from app.models import UNLIMITED_TYPES
 from app.permissions import ADJUST, CATALOG, DELETE, THRESHOLD, Actor
 from app.services import audit
 from app.services.audit import THRESHOLD_SET
+from app.services.bundles import bundle_parts
 from app.services.errors import (
     BelowReserved,
+    BundleProduct,
     Conflict,
     DuplicateEntry,
     EntryHasReservations,
@@ -255,6 +257,11 @@ def create_entry(
             raise UnlimitedProduct(
                 f"{product.sku} is a {product.type} product: its stock is unlimited and "
                 "needs no inventory entry."
+            )
+        if bundle_parts(session, [product_id]):
+            raise BundleProduct(
+                f"{product.sku} is a bundle: it holds no stock of its own. Stock its "
+                "components instead."
             )
         # FOR SHARE: an archive of this location waits for us, or we wait for it and
         # then see it archived (archive_location locks the location after its entries).

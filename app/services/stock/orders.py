@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from app.clock import utcnow
 from app.models import UNLIMITED_TYPES
 from app.permissions import ADJUST, RESERVE, Actor
+from app.services.bundles import Component, bundle_parts
 from app.services.channels import channel_order
 from app.services.errors import (
     Conflict,
@@ -107,11 +108,13 @@ def reserve_order(
         require_store(actor, RESERVE, store_id)
         channel, order = (channel_order(session, store_id, channel_id)
                           if channel_id is not None else (None, []))
+        kits = bundle_parts(session, [line["product_id"] for line in lines])
         found, physical, by_key = _resolve_lines(session, store_id, lines,
-                                                 on_channel=channel is not None)
-        # The entries a channel line may take from: its product at each channel location.
-        choosing = {line["product_id"] for _, line in physical
-                    if line.get("location_id") is None}
+                                                 on_channel=channel is not None, kits=kits)
+        # The entries a channel line may take from: its product (a bundle's components)
+        # at each channel location.
+        choosing = {part for _, line in physical if line.get("location_id") is None
+                    for part, _per in _parts(kits, line["product_id"])}
         candidates = _channel_entries(session, store_id, choosing, order)
         lock_entries(session, [*by_key.values(), *candidates.values()])
         left = _available_after_expiry(session, candidates.values(), now)
@@ -123,7 +126,8 @@ def reserve_order(
 
         results: list[dict[str, Any]] = []
         short: list[dict[str, Any]] = []
-        planned: list[tuple[int, int, int]] = []  # (entry id, line, quantity)
+        # (entry id, line, quantity, product held): a bundle's line holds its components.
+        planned: list[tuple[int, int, int, int]] = []
         for n, line in enumerate(lines):
             line_ref = line_refs[n]
             product = found[line["product_id"]]
@@ -149,6 +153,23 @@ def reserve_order(
                 result.update(status="already_reserved", reservation_ids=prior["ids"],
                               location_id=prior["location_id"])
                 continue
+            parts = _parts(kits, product.id)
+            if chosen_here and product.id in kits:
+                assert channel is not None
+                place = _choose_for_bundle(parts, line["quantity"], order, candidates, left)
+                if place is None:
+                    short.append({"line": n, "label": f"{label(n, product.sku)} on "
+                                  f"{channel.code}", "available": max(
+                                      (_bundles_at(parts, loc, candidates, left)
+                                       for loc in order), default=0),
+                                  "requested": line["quantity"], "channel": channel.code})
+                    continue
+                for part, per in parts:
+                    entry_id = candidates[(part, place)]
+                    left[entry_id] -= per * line["quantity"]
+                    planned.append((entry_id, n, per * line["quantity"], part))
+                result["location_id"] = place
+                continue
             if chosen_here:
                 assert channel is not None
                 pieces = _choose(product.id, line["quantity"], order, candidates, left,
@@ -164,31 +185,46 @@ def reserve_order(
                     continue
                 for entry_id, qty in pieces:
                     left[entry_id] -= qty
-                    planned.append((entry_id, n, qty))
+                    planned.append((entry_id, n, qty, product.id))
                 result["location_id"] = next(
                     loc for loc in order if candidates.get((product.id, loc)) == pieces[0][0])
                 continue
-            entry_id = by_key.get((line["product_id"], line["location_id"]))
-            if entry_id is None:
-                short.append({"line": n, "label": label(n, product.sku), "available": 0,
+            missing = [part for part, _per in parts
+                       if (part, line["location_id"]) not in by_key]
+            if missing:
+                what = label(n, product.sku) + (
+                    f" (component {kit_sku(kits, product.id, missing[0])} is not stocked "
+                    "there)" if product.id in kits else "")
+                short.append({"line": n, "label": what, "available": 0,
                               "requested": line["quantity"]})
                 continue
-            planned.append((entry_id, n, line["quantity"]))
+            for part, per in parts:
+                planned.append((by_key[(part, line["location_id"])], n, per * line["quantity"],
+                                part))
 
         # Hold in primary-key order: two orders touching the same entries can't deadlock.
         reservation_ids: list[int] = []
         movement_ids: list[int] = []
         states: dict[int, EntryState] = {}
         location_of = {entry_id: loc for (_p, loc), entry_id in candidates.items()}
-        for entry_id, n, qty in sorted(planned, key=lambda item: (item[0], item[1])):
+        for entry_id, n, qty, part in sorted(planned, key=lambda item: (item[0], item[1])):
             line = lines[n]
+            sold = found[line["product_id"]]
+            bundle = sold.id if sold.id in kits else None
             row = change_entry(session, actor, RESERVE, HOLD, entry_id, now, n=qty)
             if row is None and expire_entry(session, entry_id, now):
                 row = change_entry(session, actor, RESERVE, HOLD, entry_id, now, n=qty)
             if row is None:
                 current = entry_for(session, actor, RESERVE, entry_id)
-                short.append({"line": n, "label": label(n, found[line["product_id"]].sku),
-                              "available": available(current), "requested": qty})
+                if bundle is None:
+                    short.append({"line": n, "label": label(n, sold.sku),
+                                  "available": available(current), "requested": qty})
+                else:
+                    per = qty // line["quantity"]
+                    short.append({"line": n, "label": label(n, sold.sku) + (
+                        f" (component {kit_sku(kits, bundle, part)}, {per} a bundle)"),
+                        "available": max(available(current), 0) // per,
+                        "requested": line["quantity"]})
                 continue
             # Record each line at once: its ledger row carries the quantities as they stood
             # after that very line, and expiring stale holds for a later line on the same
@@ -197,14 +233,24 @@ def reserve_order(
                 session, actor, row, qty, order_ref, line.get("line_ref"), until, now
             )
             reservation_ids.append(rid)
+            note = None
+            if bundle is not None:
+                # The component's hold names its bundle and how many the line holds, so
+                # shipping and returns of the line know what one bundle takes.
+                session.execute(update(reservations).where(reservations.c.id == rid)
+                                .values(bundle_id=bundle, bundle_units=line["quantity"]))
+                note = f"Bundle {sold.sku} ×{line['quantity']}"
             movement_ids.append(
                 record(session, actor, row, "reserved", 0, qty, now, reference=ref,
-                       reservation_id=rid)
+                       reservation_id=rid, reason=note)
             )
             states[row.id] = EntryState.of(row)
             results[n]["status"] = "reserved"
             results[n]["reservation_ids"] = [*results[n]["reservation_ids"], rid]
-            if line.get("location_id") is None:
+            if bundle is not None:
+                results[n].setdefault("components", []).append(
+                    {"product_id": part, "quantity": qty, "reservation_id": rid})
+            elif line.get("location_id") is None:
                 results[n].setdefault("allocations", []).append(
                     {"location_id": location_of[entry_id], "quantity": qty,
                      "reservation_id": rid})
@@ -227,6 +273,36 @@ def reserve_order(
          **({"channel_id": channel_id} if channel_id is not None else {})},
         work,
     )
+
+
+def _parts(kits: Mapping[int, list[Component]], product_id: int) -> list[tuple[int, int]]:
+    """What a line of this product holds, as (product id, units per unit sold): a bundle's
+    components, or the product itself."""
+    if product_id in kits:
+        return [(c.product_id, c.quantity) for c in kits[product_id]]
+    return [(product_id, 1)]
+
+
+def kit_sku(kits: Mapping[int, list[Component]], bundle_id: int, product_id: int) -> str:
+    return next(c.sku for c in kits[bundle_id] if c.product_id == product_id)
+
+
+def _bundles_at(parts: Sequence[tuple[int, int]], location_id: int,
+                candidates: Mapping[tuple[int, int], int], left: Mapping[int, int]) -> int:
+    """How many bundles of these parts a location can make from what is left there."""
+    if any((part, location_id) not in candidates for part, _ in parts):
+        return 0
+    return min(max(left.get(candidates[(part, location_id)], 0), 0) // per
+               for part, per in parts)
+
+
+def _choose_for_bundle(parts: Sequence[tuple[int, int]], quantity: int, order: Sequence[int],
+                       candidates: Mapping[tuple[int, int], int], left: Mapping[int, int]
+                       ) -> int | None:
+    """The first of the channel's locations where every component covers the line: a
+    bundle is put together in one place, never split."""
+    return next((loc for loc in order if _bundles_at(parts, loc, candidates, left) >= quantity),
+                None)
 
 
 def _channel_entries(session: Session, store_id: int, product_ids: set[int],
@@ -348,7 +424,9 @@ def return_order(
         require_store(actor, ADJUST, store_id)
         refs = [clean_text(line["line_ref"]) for line in lines]
         holds = session.execute(
-            select(reservations.c.id, reservations.c.line_ref, reservations.c.entry_id)
+            select(reservations.c.id, reservations.c.line_ref, reservations.c.entry_id,
+                   reservations.c.quantity, reservations.c.bundle_id,
+                   reservations.c.bundle_units)
             .where(reservations.c.store_id == store_id, reservations.c.order_ref == ref,
                    reservations.c.line_ref.in_(refs))
             .order_by(reservations.c.id)
@@ -368,6 +446,12 @@ def return_order(
         for line in sorted(lines, key=lambda x: _line_entry(by_line, x["line_ref"])):
             line_ref = clean_text(line["line_ref"])
             line_holds = by_line[line_ref]
+            if line_holds[0].bundle_id is not None:
+                movement_ids += _return_bundle(session, actor, line_ref, line["quantity"],
+                                               line_holds, shipped, reason, ref, now, states)
+                results.append({"line_ref": line_ref, "quantity": line["quantity"],
+                                "entry_id": None})
+                continue
             fulfilled = sum(shipped.get((h.id, "fulfilled"), 0) for h in line_holds)
             returned = sum(shipped.get((h.id, "returned"), 0) for h in line_holds)
             returnable = -fulfilled - returned
@@ -395,6 +479,36 @@ def return_order(
         )
 
     return run_mutation("order_return", actor, idempotency_key, params, work)
+
+
+def _return_bundle(session: Session, actor: Actor, line_ref: str, bundles: int,
+                   holds: Sequence[Any], shipped: Mapping[tuple[int, str], int],
+                   reason: str, ref: str | None, now: datetime,
+                   states: dict[int, EntryState]) -> list[int]:
+    """Returned bundles of a line: each component's units back on hand where its hold
+    shipped from, as many per bundle as the line held. No more bundles than have shipped
+    and not come back, counted on the component that has the fewest."""
+    per_hold = []
+    for hold in holds:
+        per = hold.quantity // hold.bundle_units
+        out = -shipped.get((hold.id, "fulfilled"), 0) - shipped.get((hold.id, "returned"), 0)
+        per_hold.append((hold, per, out // per))
+    returnable = min(whole for _h, _p, whole in per_hold)
+    if bundles > returnable:
+        raise ExceedsFulfilled(line_ref, bundles, max(returnable, 0))
+    ids = []
+    for hold, per, _whole in sorted(per_hold, key=lambda x: x[0].entry_id or 0):
+        if hold.entry_id is None:
+            raise Conflict(f"Line {line_ref} shipped from an entry that no longer exists.")
+        row = change_entry(session, actor, ADJUST, ADD_ON_HAND, hold.entry_id, now,
+                           n=per * bundles)
+        if row is None:
+            entry_for(session, actor, ADJUST, hold.entry_id)
+            raise QuantityTooLarge()
+        ids.append(record(session, actor, row, "returned", per * bundles, 0, now,
+                          reason=clean_text(reason), reference=ref, reservation_id=hold.id))
+        states[row.id] = EntryState.of(row)
+    return ids
 
 
 # --------------------------------------------------------------------------- machinery
@@ -519,7 +633,7 @@ def _check_lines(
 
 def _resolve_lines(
     session: Session, store_id: int, lines: Sequence[Mapping[str, Any]], *,
-    on_channel: bool = False,
+    on_channel: bool = False, kits: Mapping[int, list[Component]] | None = None,
 ) -> tuple[dict[int, Row[Any]], list[tuple[int, Mapping[str, Any]]], dict[tuple[int, int], int]]:
     """An order's products (by id), its physical lines (index, line) and the entry id of
     each (product, location) that has one. Raises NotFound for a product or location
@@ -561,7 +675,8 @@ def _resolve_lines(
         n = next(n for n, line in located if line["location_id"] == unknown[0])
         raise NotFound(f"Location {unknown[0]} not found.",
                        {f"lines[{n}].location": "No such location in this store."})
-    wanted = {(line["product_id"], line["location_id"]) for _, line in located}
+    wanted = {(part, line["location_id"]) for _, line in located
+              for part, _per in _parts(kits or {}, line["product_id"])}
     by_key = {
         (r.product_id, r.location_id): r.id
         for r in session.execute(
@@ -582,14 +697,20 @@ def _line_holds(
     held: dict[str, dict[str, Any]] = {}
     for hold in session.execute(
         select(reservations.c.id, reservations.c.line_ref, reservations.c.quantity,
-               reservations.c.product_id, reservations.c.location_id)
+               reservations.c.product_id, reservations.c.location_id,
+               reservations.c.bundle_id, reservations.c.bundle_units)
         .where(reservations.c.store_id == store_id, reservations.c.order_ref == order_ref,
                reservations.c.line_ref.in_(line_refs), reservations.c.status.in_(HOLDING))
         .order_by(reservations.c.id)
     ):
-        line = held.setdefault(hold.line_ref, {"quantity": 0, "product_id": hold.product_id,
-                                               "location_id": hold.location_id, "ids": []})
-        line["quantity"] += hold.quantity
+        # A bundle's line is its components' holds: it holds bundle_units of the bundle.
+        line = held.setdefault(hold.line_ref, {
+            "quantity": 0, "product_id": hold.bundle_id or hold.product_id,
+            "location_id": hold.location_id, "ids": []})
+        if hold.bundle_id is not None:
+            line["quantity"] = hold.bundle_units
+        else:
+            line["quantity"] += hold.quantity
         line["ids"].append(hold.id)
     return held
 
