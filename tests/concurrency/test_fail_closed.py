@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from app.extensions import db
 from app.models import Location, Product, Store
-from app.services import channels, stock
+from app.services import bundles, channels, stock
 from app.services.people import tokens
 from app.services.stock import engine
 from app.services.stock.engine import entries
@@ -39,7 +39,8 @@ class Setup:
     ORDER-2, and a location of its store without an entry. The store's owner has a token."""
 
     def __init__(self, make_entry: Callable[..., Any], make_location: Callable[..., Any],
-                 make_user: Callable[..., Any], admin_actor: Any) -> None:
+                 make_user: Callable[..., Any], admin_actor: Any,
+                 make_product: Callable[..., Any]) -> None:
         self.entry = make_entry(quantity=22)
         self.store = db.session.get(Store, self.entry.store_id)
         line = {"product_id": self.entry.product_id, "location_id": self.entry.location_id,
@@ -56,6 +57,10 @@ class Setup:
         self.other_location = make_location(self.store).id
         stock.create_entry(actor=admin_actor, product_id=self.entry.product_id,
                            location_id=self.other_location, quantity=10)
+        # A bundle of two of the product.
+        self.bundle = make_product(self.store, "KIT-2")
+        bundles.set_components(actor=admin_actor, bundle_id=self.bundle.id,
+                               parts=[(self.entry.product_id, 2)])
         self.channel = channels.create_channel(
             actor=admin_actor, store_id=self.store.id, code="WEB",
             location_ids=[self.entry.location_id, self.other_location], allow_split=True).id
@@ -133,6 +138,10 @@ WRITERS: dict[str, Writer] = {
     "reserve_order_on_a_channel": Writer(lambda s, **k: stock.reserve_order(
         store_id=s.store.id, order_ref="ORDER-9", channel_id=s.channel,
         lines=[{"product_id": s.entry.product_id, "quantity": 20, "line_ref": "L9"}], **k)),
+    "reserve_order_bundle": Writer(lambda s, **k: stock.reserve_order(
+        store_id=s.store.id, order_ref="ORDER-9", lines=[
+            {"product_id": s.bundle.id, "location_id": s.entry.location_id, "quantity": 3,
+             "line_ref": "K1"}], **k)),
     "move_reservation": Writer(lambda s, **k: stock.move_reservation(
         reservation_id=s.hold, location_id=s.other_location, **k)),
     "api_reserve_order": Writer(lambda s, **k: _api(
@@ -183,9 +192,10 @@ def _state(session: Session, entry_id: int) -> tuple[int, int, int] | None:
 @pytest.mark.parametrize("key", [None, "retry-key"], ids=["plain", "with-key"])
 @pytest.mark.parametrize("writer", list(WRITERS))
 def test_a_failure_between_the_change_and_its_record_changes_nothing(
-    app, make_entry, make_location, make_user, admin_actor, monkeypatch, writer, key
+    app, make_entry, make_location, make_user, make_product, admin_actor, monkeypatch, writer,
+    key,
 ):
-    setup = Setup(make_entry, make_location, make_user, admin_actor)
+    setup = Setup(make_entry, make_location, make_user, admin_actor, make_product)
     setup.spare = make_entry(quantity=9)  # type: ignore[attr-defined]
     how = WRITERS[writer]
     before = _tables()

@@ -116,3 +116,13 @@ def test_components_are_checked(kit, owner, make_product, store, make_store):
         bundles.set_components(actor=owner, bundle_id=kit.coffee.id, parts=[(kit.mug.id, 1)])
     with pytest.raises(NotFound):
         bundles.bundle_availability(owner, 999_999)
+
+
+def test_an_orders_availability_check_counts_what_a_bundle_makes(kit, owner, store):
+    from app.services import queries
+
+    [at_shop, anywhere] = queries.order_availability(owner, store.id, [
+        {"product_id": kit.gift.id, "location_id": kit.shop.id, "quantity": 3},
+        {"product_id": kit.gift.id, "quantity": 6}])
+    assert (at_shop.available, at_shop.sufficient) == (3, True)
+    assert (anywhere.available, anywhere.sufficient, anywhere.status) == (5, False, "in_stock")

@@ -14,6 +14,7 @@ from sqlalchemy import (
 from app.extensions import db
 from app.models.stores import normalize_location_code
 from app.permissions import Actor
+from app.services.bundles import bundle_parts
 from app.services.errors import NotFound
 from app.services.queries.common import (
     ReservationView,
@@ -113,19 +114,36 @@ def order_availability(
         n = next(n for n, line in enumerate(lines) if line.get("location_id") == unknown[0])
         raise NotFound(f"Location {unknown[0]} not found.",
                        {f"lines[{n}].location_id": "No such location in this store."})
+    kits = bundle_parts(db.session, sorted(product_ids))
+    stocked = product_ids | {c.product_id for parts in kits.values() for c in parts}
     per_location = {
         (r.product_id, r.location_id): (int(r.available), int(r.low_stock_threshold))
         for r in db.session.execute(
             select(
                 entries.c.product_id, entries.c.location_id,
                 available.label("available"), entries.c.low_stock_threshold,
-            ).where(entries.c.store_id == store_id, entries.c.product_id.in_(product_ids))
+            ).where(entries.c.store_id == store_id, entries.c.product_id.in_(stocked))
         )
     }
     answers = []
     for n, line in enumerate(lines):
         product = found[line["product_id"]]
         location_id = line.get("location_id")
+        if product.id in kits:
+            # A bundle: what its components make, location by location.
+            places = ({location_id} if location_id is not None
+                      else {lid for (_p, lid) in per_location})
+            total = sum(
+                min((max(per_location[(c.product_id, lid)][0], 0) // c.quantity
+                     if (c.product_id, lid) in per_location else 0)
+                    for c in kits[product.id])
+                for lid in places)
+            answers.append(LineAvailability(
+                n, line.get("line_ref"), product.id, location_id, line["quantity"], False,
+                total, "in_stock" if total > 0 else "out_of_stock",
+                total >= line["quantity"],
+            ))
+            continue
         if product.type != "physical":
             answers.append(LineAvailability(
                 n, line.get("line_ref"), product.id, location_id, line["quantity"],
