@@ -101,3 +101,10 @@ class OptionValueForm(Form):
         "SKU prefix", validators=[DataRequired("Enter a SKU prefix."), Length(max=64)],
         render_kw={"autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false"},
     )
+
+
+class BundleForm(Form):
+    components = TextAreaField(
+        "Components", validators=[Optional(), Length(max=2000)],
+        render_kw={"rows": 4, "spellcheck": "false", "autocomplete": "off"},
+    )

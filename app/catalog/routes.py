@@ -14,6 +14,7 @@ from wtforms.fields.choices import SelectChoice
 
 from app.catalog import bp
 from app.catalog.forms import (
+    BundleForm,
     ConfirmForm,
     NewLocationForm,
     ProductForm,
@@ -21,7 +22,7 @@ from app.catalog.forms import (
     StockEntryForm,
 )
 from app.permissions import CATALOG
-from app.services import catalog, items, locations, stock
+from app.services import bundles, catalog, items, locations, stock
 from app.services.errors import Conflict, ValidationError
 from app.services.validation import ascii_strip
 from app.web import current_actor, readable_stores, show_store
@@ -317,12 +318,7 @@ def product_edit(product_id: int):  # type: ignore[no-untyped-def]
     product = catalog.get_product(actor, product_id)
     show_store(product.store_id)
     _require_catalog(product.store_id)
-    form = ProductForm(data=None if request.method == "POST" else {
-        "sku": product.sku, "title": product.title, "gtin": product.gtin or "",
-        "product_type": product.type, "allow_backorder": product.allow_backorder,
-        "reorder_point": str(product.reorder_point),
-        "reorder_quantity": str(product.reorder_quantity),
-    })
+    form = ProductForm(data=None if request.method == "POST" else _product_data(product))
     if request.method == "GET":
         return _product_form(form, product, product.store_id, 200)
 
@@ -340,6 +336,47 @@ def product_edit(product_id: int):  # type: ignore[no-untyped-def]
         refused=_beside(form, "sku", lambda: _product_form(form, product, product.store_id, 409),
                         when=lambda exc: "SKU" in exc.message),
     )
+
+
+def _product_data(product: catalog.ProductRow) -> dict[str, Any]:
+    return {
+        "sku": product.sku, "title": product.title, "gtin": product.gtin or "",
+        "product_type": product.type, "allow_backorder": product.allow_backorder,
+        "reorder_point": str(product.reorder_point),
+        "reorder_quantity": str(product.reorder_quantity),
+    }
+
+
+@bp.post("/products/<int:product_id>/components")
+@login_required
+def product_components(product_id: int):  # type: ignore[no-untyped-def]
+    """Make a product a bundle of other products, change its components, or (with none
+    listed) make it an ordinary product again."""
+    actor = current_actor()
+    product = catalog.get_product(actor, product_id)
+    show_store(product.store_id)
+    _require_catalog(product.store_id)
+    form = BundleForm()
+
+    def render(status: int, problem: str | None = None) -> Response:
+        return _product_form(ProductForm(formdata=None, data=_product_data(product)), product,
+                             product.store_id, status, bundle_form=form,
+                             bundle_problem=problem)
+
+    def save() -> list[bundles.Component]:
+        parts = bundles.parse_parts(actor, product.store_id, form.components.data or "")
+        return bundles.set_components(actor=actor, bundle_id=product_id, parts=parts)
+
+    def saved(parts: list[bundles.Component]) -> Response:
+        if parts:
+            flash(f"{product.sku} is a bundle of "
+                  + ", ".join(f"{c.sku} ×{c.quantity}" for c in parts) + ".", "success")
+        else:
+            flash(f"{product.sku} is no longer a bundle.", "success")
+        return redirect(url_for("catalog.product_edit", product_id=product_id), code=303)
+
+    return run_form(form, render, save, saved, labelled=True,
+                    refused=_beside(form, "components", lambda: render(409)))
 
 
 @bp.post("/products/<int:product_id>/<any(archive, unarchive):verb>")
@@ -428,14 +465,24 @@ def _product_values(form: ProductForm) -> dict[str, Any]:
 
 def _product_form(form: ProductForm, product: catalog.ProductRow | None, store_id: int | None,
                   status: int, problem: str | None = None,
-                  store_error: str | None = None):  # type: ignore[no-untyped-def]
+                  store_error: str | None = None,
+                  bundle_form: BundleForm | None = None,
+                  bundle_problem: str | None = None):  # type: ignore[no-untyped-def]
     context: dict[str, Any] = {
+        "bundle_problem": bundle_problem,
         "form": form, "product": product, "store_id": store_id, "problem": problem,
         "confirm": ConfirmForm(formdata=None), "manageable": _manageable_stores(),
         "store_error": store_error,
         "variant_of": items.item_of(current_actor(), product.id) if product else None,
     }
     if product is not None and not product.unlimited:
+        parts = bundles.components_of(product.id)
+        context["bundle_parts"] = parts
+        context["bundle_made"] = (bundles.bundle_availability(current_actor(), product.id)
+                                  if parts else None)
+        context["bundle_form"] = bundle_form or BundleForm(formdata=None, data={
+            "components": "\n".join(f"{c.sku} × {c.quantity}" for c in parts)})
+    if product is not None and not product.unlimited and not context.get("bundle_parts"):
         stock_form = StockEntryForm(formdata=None)
         stock_form.idempotency_key.data = uuid.uuid4().hex
         options = catalog.stocking_options(current_actor(), product.id)

@@ -9,6 +9,7 @@ and releasing, shipping or returning the order's line changes them, in one trans
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +22,7 @@ from app.models import BundleComponent, InventoryEntry, Location, Product
 from app.permissions import CATALOG, READ, Actor
 from app.services import audit
 from app.services.errors import Conflict, NotFound, PermissionDenied, ValidationError
-from app.services.validation import LIMIT, is_id
+from app.services.validation import LIMIT, identifier, is_id
 
 components = BundleComponent.__table__
 products = Product.__table__
@@ -186,3 +187,42 @@ def bundle_availability(actor: Actor, bundle_id: int) -> BundleAvailability:
             per_location.append((codes[location_id], min(
                 max(held[c.product_id], 0) // c.quantity for c in parts)))
     return BundleAvailability(bundle_id, tuple(parts), tuple(sorted(per_location)))
+
+
+PART_LINE = re.compile(r"^\s*(?P<sku>\S+)\s*(?:[×xX*]\s*(?P<qty>\d{1,10}))?\s*$")
+
+
+def parse_parts(actor: Actor, store_id: int, text: str) -> list[tuple[int, int]]:
+    """Components as a person types them, one a line: "COFFEE-WB-250 × 2" (no quantity
+    is 1), SKUs of the store in any case. Raises ValidationError naming `components`."""
+    wanted: list[tuple[int, str, int]] = []
+    for number, line in enumerate((text or "").splitlines(), start=1):
+        if not line.strip():
+            continue
+        match = PART_LINE.match(identifier(line))
+        if match is None:
+            raise ValidationError({"components": (
+                f"Line {number}: write a SKU and how many one bundle takes, for example "
+                "“MUG-BLU × 2”.")})
+        wanted.append((number, match["sku"], int(match["qty"] or 1)))
+    if len(wanted) > MAX_COMPONENTS:
+        raise ValidationError({"components": f"A bundle has at most {MAX_COMPONENTS} "
+                                             "components."})
+    found = {
+        sku.casefold(): product_id for product_id, sku in db.session.execute(
+            select(products.c.id, products.c.sku).where(
+                products.c.store_id == store_id,
+                func.lower(products.c.sku).in_([w[1].lower() for w in wanted])))
+    } if wanted else {}
+    parts = []
+    for number, sku, quantity in wanted:
+        if sku.casefold() not in found:
+            raise ValidationError({"components": f"Line {number}: this store has no product "
+                                                 f"with the SKU {sku}."})
+        parts.append((found[sku.casefold()], quantity))
+    return parts
+
+
+def components_of(product_id: int) -> list[Component]:
+    """A product's components, by SKU; empty when it is not a bundle."""
+    return bundle_parts(db.session, [product_id]).get(product_id, [])

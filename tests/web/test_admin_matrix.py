@@ -169,6 +169,7 @@ def _build_world(session: Session) -> World:
     product("product_live", a, "LIVE-1", "Archive me")
     product("product_archived", a, "GONE-1", "Restore me", archived=True)
     product("product_unstocked", a, "UNSTOCKED-1", "Stock me")
+    product("product_bundle", a, "BUNDLE-1", "Make me a bundle")
 
     b_bay = location("loc_b", b, "BETA_BAY")
     teapot = product("product_b", b, "BETA-SKU-77", "Beta Secret Teapot")
@@ -491,6 +492,9 @@ CASES: list[Case] = [
              "idempotency_key": uuid.uuid4().hex, "location_id": str(w.loc_main),
              "quantity": "5", "low_stock_threshold": "1", "reason": "Opening stock"}),
          writes=True),
+    Case("product-components", "catalog.product_components", "POST", CATALOG, 303,
+         _post(lambda w: f"/catalog/products/{w.product_bundle}/components",
+               lambda w: {"components": "EDIT-ME-1 × 2"}), writes=True),
     Case("item", "catalog.item", "GET", READ, 200,
          _get(lambda w: f"/catalog/items/{w.item_a}"), shows="Alpha Secret Parka"),
     Case("item-new-form", "catalog.item_new", "GET", CATALOG, 200,
@@ -713,7 +717,7 @@ def test_every_case_requests_the_route_it_names(app: Flask) -> None:
 _ID_KEYS = (
     "store_a", "store_b", "store_c", "store_c2", "store_d", "loc_main", "loc_rename",
     "loc_empty", "loc_archived", "product_main", "product_edit", "product_live",
-    "product_archived", "product_unstocked", "entry_main", "user_to_deactivate",
+    "product_archived", "product_unstocked", "product_bundle", "entry_main", "user_to_deactivate",
     "user_to_reset", "user_inactive", "user_to_promote", "user_to_demote", "target_role",
     "target_grants", "target_remove",
     "target_owner", "membership_b_staff", "loc_b", "product_b", "entry_b", "item_a", "item_b",
