@@ -33,7 +33,7 @@ from app.models import (
     User,
 )
 from app.permissions import ADJUST, RESERVE, Actor, actor_for_user, system_actor
-from app.services import catalog, items, queries, stock, stores
+from app.services import bundles, catalog, items, queries, stock, stores
 from app.services.people import accounts, members
 
 DEMO_PASSWORD = "stockroom-demo-2026"
@@ -80,6 +80,9 @@ class Line:
     backorder: bool = False
     home: str | None = None  # location code; the store's first location when None
     gtin: bool = True
+    # A bundle: (SKU without the store's prefix, units per bundle) of its components, which
+    # come earlier in the store's lines. A bundle holds no stock of its own.
+    parts: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -233,7 +236,8 @@ STORES: tuple[StoreSpec, ...] = (
             Line("Winter Harbor Blend", "WHB",
                  (axis("Grind", "Whole Bean=WB", "Filter Grind=FIL"),),
                  (10, 40)),
-            Line("Single-Origin Sampler Box", "SMP", stock=(6, 20)),
+            Line("Single-Origin Sampler Box", "SMP",
+                 parts=(("ETH-WB-250", 1), ("COL-WB-250", 1), ("GUA-WB-250", 1))),
             Line("Ceramic Pour-Over Dripper", "V60", (axis("Color", "White", "Black"),), (6, 20),
                  home="WAREHOUSE_MAIN"),
             Line("Paper Filters (100 pack)", "FLT", stock=(30, 120), home="WAREHOUSE_MAIN"),
@@ -589,6 +593,14 @@ class _Seeder:
                         allow_backorder=line.backorder, reorder_point=point,
                         reorder_quantity=quantity,
                     ).id]
+                if line.parts:
+                    # Its components' rows, by SKU: the bundle is stocked through them.
+                    bundles.set_components(actor=platform, bundle_id=made[0], parts=[
+                        (db.session.scalar(select(Product.id).where(
+                            Product.store_id == store.id,
+                            Product.sku == f"{spec.sku_prefix}-{sku}")), units)
+                        for sku, units in line.parts])
+                    continue
                 for product_id in made:
                     if line.kind != "physical":
                         store.unlimited.append(product_id)
@@ -601,7 +613,7 @@ class _Seeder:
                     self.opening[product_id] = line.stock
 
     def reorder_levels(self, line: Line) -> tuple[int, int]:
-        if line.kind != "physical":
+        if line.kind != "physical" or line.parts:
             return 0, 0
         low, high = line.stock
         middle = (low + high) // 2
