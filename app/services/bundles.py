@@ -223,6 +223,22 @@ def parse_parts(actor: Actor, store_id: int, text: str) -> list[tuple[int, int]]
     return parts
 
 
+def bundle_made(parts: Sequence[Component]) -> int:
+    """How many bundles of these components all locations together can make now: at each
+    location holding every component, the least of available ÷ quantity, summed."""
+    held: dict[int, dict[int, int]] = {}
+    for r in db.session.execute(
+        select(entries.c.product_id, entries.c.location_id,
+               (entries.c.quantity - entries.c.reserved_quantity).label("available"))
+        .where(entries.c.product_id.in_([c.product_id for c in parts]))
+    ):
+        held.setdefault(r.location_id, {})[r.product_id] = int(r.available)
+    return sum(
+        min(max(stock[c.product_id], 0) // c.quantity for c in parts)
+        for stock in held.values() if all(c.product_id in stock for c in parts)
+    )
+
+
 def components_of(product_id: int) -> list[Component]:
     """A product's components, by SKU; empty when it is not a bundle."""
     return bundle_parts(db.session, [product_id]).get(product_id, [])

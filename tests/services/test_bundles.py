@@ -126,3 +126,10 @@ def test_an_orders_availability_check_counts_what_a_bundle_makes(kit, owner, sto
         {"product_id": kit.gift.id, "quantity": 6}])
     assert (at_shop.available, at_shop.sufficient) == (3, True)
     assert (anywhere.available, anywhere.sufficient, anywhere.status) == (5, False, "in_stock")
+
+
+def test_the_public_read_of_a_bundle_counts_what_it_makes(kit, owner):
+    from app.services import queries
+
+    seen = queries.public_availability(kit.gift.id)
+    assert (seen.available, seen.status, seen.unlimited) == (5, "in_stock", False)

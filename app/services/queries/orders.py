@@ -14,7 +14,7 @@ from sqlalchemy import (
 from app.extensions import db
 from app.models.stores import normalize_location_code
 from app.permissions import Actor
-from app.services.bundles import bundle_parts
+from app.services.bundles import bundle_made, bundle_parts
 from app.services.errors import NotFound
 from app.services.queries.common import (
     ReservationView,
@@ -56,6 +56,10 @@ def public_availability(product_id: int) -> Availability:
         raise NotFound("Product not found.")
     if product.type != "physical":
         return Availability(product.id, True, None, "in_stock")
+    parts = bundle_parts(db.session, [product.id]).get(product.id)
+    if parts:
+        made = bundle_made(parts)
+        return Availability(product.id, False, made, "in_stock" if made else "out_of_stock")
     sums = db.session.execute(
         select(
             func.coalesce(func.sum(available), 0),
