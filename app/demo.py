@@ -33,7 +33,7 @@ from app.models import (
     User,
 )
 from app.permissions import ADJUST, RESERVE, Actor, actor_for_user, system_actor
-from app.services import bundles, catalog, items, queries, stock, stores
+from app.services import bundles, catalog, channels, items, queries, stock, stores
 from app.services.people import accounts, members
 
 DEMO_PASSWORD = "stockroom-demo-2026"
@@ -96,6 +96,8 @@ class StoreSpec:
     walk_in: str | None  # location with over-the-counter sales, restocked by transfers
     quarantine: str | None  # where opened returns wait for inspection
     lines: tuple[Line, ...]
+    # Sales channels: (code, name, location codes in the channel's order, split lines).
+    channels: tuple[tuple[str, str, tuple[str, ...], bool], ...] = ()
 
 
 STORES: tuple[StoreSpec, ...] = (
@@ -112,6 +114,8 @@ STORES: tuple[StoreSpec, ...] = (
         ),
         walk_in="STORE_FRONT",
         quarantine="RETURNS_BAY",
+        channels=(("WEB", "Web shop", ("WAREHOUSE_MAIN", "STORE_FRONT"), True),
+                  ("COUNTER", "Shop counter", ("STORE_FRONT",), False)),
         lines=(
             Line("Trailhead Fleece Jacket", "FLC",
                  (axis("Color", "Navy", "Forest", "Charcoal=CHR"), SIZES), (8, 30)),
@@ -161,6 +165,7 @@ STORES: tuple[StoreSpec, ...] = (
                  (axis("Volume", "5 L=5L", "10 L=10L", "20 L=20L"),), (8, 25)),
             Line("Baseplate Compass", "CMP", stock=(6, 18)),
             Line("Trail First Aid Kit", "FAK", stock=(8, 24)),
+            Line("Trail Starter Set", "TSS", parts=(("HLP", 1), ("FAK", 1), ("CMP", 1))),
             Line("Gift Card EUR 25", "GC25", kind="digital", gtin=False),
             Line("Gift Card EUR 50", "GC50", kind="digital", gtin=False),
             Line("Gift Card EUR 100", "GC100", kind="digital", gtin=False),
@@ -183,6 +188,8 @@ STORES: tuple[StoreSpec, ...] = (
         ),
         walk_in="CAFE_COUNTER",
         quarantine=None,
+        channels=(("WEB", "Web shop", ("ROASTERY", "WAREHOUSE_MAIN"), False),
+                  ("CAFE", "Cafe counter", ("CAFE_COUNTER",), False)),
         lines=(
             Line("Ethiopia Yirgacheffe", "ETH",
                  (axis("Grind", "Whole Bean=WB", "Espresso Grind=ESP", "Filter Grind=FIL"),
@@ -281,6 +288,8 @@ STORES: tuple[StoreSpec, ...] = (
         ),
         walk_in=None,
         quarantine=None,
+        channels=(("WEB", "Web shop", ("WAREHOUSE_EAST", "WAREHOUSE_WEST"), True),
+                  ("MARKET", "Marketplace", ("WAREHOUSE_WEST", "WAREHOUSE_EAST"), False)),
         lines=(
             Line("USB-C Cable", "UCC",
                  (axis("Length", "1 m=1M", "2 m=2M"), axis("Color", "Black", "White")),
@@ -512,6 +521,7 @@ class _Seeder:
             self.create_stores()
             self.create_users()
             self.create_catalog()
+            self.create_channels()
         with frozen_at(self.first_day + timedelta(hours=8)):
             self.open_stock()
         self.schedule_days()
@@ -611,6 +621,14 @@ class _Seeder:
                     self.backorder[product_id] = line.backorder
                     self.reorder[product_id] = (point, quantity)
                     self.opening[product_id] = line.stock
+
+    def create_channels(self) -> None:
+        platform = system_actor("demo-setup")
+        for store in self.stores:
+            for code, name, places, split in store.spec.channels:
+                channels.create_channel(
+                    actor=platform, store_id=store.id, code=code, name=name,
+                    location_ids=[store.locations[p] for p in places], allow_split=split)
 
     def reorder_levels(self, line: Line) -> tuple[int, int]:
         if line.kind != "physical" or line.parts:
