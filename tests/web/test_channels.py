@@ -330,8 +330,8 @@ def test_moving_a_hold_shows_it_at_its_new_place_with_a_flash(
     assert response.status_code == 303
     assert response.headers["Location"].endswith(f"/inventory/entries/{shop.at_counter.id}")
     page = client.get(response.headers["Location"]).get_data(as_text=True)
-    assert ("Moved reservation {} (order ORD-77) from WAREHOUSE_MAIN to CAFE_COUNTER."
-            .format(shop.hold)) in page
+    assert (f"Moved reservation {shop.hold} (order ORD-77) from WAREHOUSE_MAIN to CAFE_COUNTER."
+            ) in page
     assert f'id="reservation-{shop.hold}"' in page
     assert _hold(shop.hold)[:2] == (shop.at_counter.id, shop.counter.id)
 
