@@ -2,4 +2,4 @@ from flask import Blueprint
 
 bp = Blueprint("catalog", __name__, url_prefix="/catalog")
 
-from app.catalog import item_routes, routes  # noqa: E402,F401
+from app.catalog import channel_routes, item_routes, routes  # noqa: E402,F401

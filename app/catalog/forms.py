@@ -8,6 +8,7 @@ from wtforms.validators import DataRequired, Length, Optional, StopValidation
 
 from app.models import PRODUCT_TYPES
 from app.services.catalog import gtin_problem
+from app.services.validation import ascii_strip
 from app.web.fields import WholeNumberField
 from app.web.forms import Form
 
@@ -33,6 +34,53 @@ class RenameLocationForm(Form):
 
 class ConfirmForm(Form):
     """A destructive or state-changing button: the CSRF token is all it carries."""
+
+
+class LocationOrderField(Field):
+    """A channel's locations in order: one select per position, all sent under the same
+    name; the positions left blank are skipped. `data` is the chosen ids as text, in order;
+    `ids` the same as numbers once validated."""
+
+    def __init__(self, label: str | None = None, **kwargs: object) -> None:
+        super().__init__(label, default=list, **kwargs)  # type: ignore[arg-type]
+        self.ids: list[int] = []
+
+    def process_formdata(self, valuelist: list[str]) -> None:
+        self.data = [v for v in valuelist if ascii_strip(v)]
+
+    def pre_validate(self, form: object) -> None:
+        self.ids = []
+        for raw in self.data or ():
+            text = ascii_strip(raw)
+            if not text.isascii() or not text.isdigit() or len(text) > 10:
+                raise StopValidation("Choose locations from the list.")
+            self.ids.append(int(text))
+
+
+class ChannelForm(Form):
+    """A new sales channel. The fields' ids are their own: the page also holds the form
+    that adds a location, with its own Code and Name."""
+
+    code = StringField(
+        "Code", id="channel-code",
+        validators=[DataRequired("Enter a code, like WEB_SHOP."), Length(max=40)],
+        render_kw={"autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false"},
+    )
+    name = StringField("Name (optional)", id="channel-name",
+                       validators=[Optional(), Length(max=120)])
+    locations = LocationOrderField("Sells from, in this order", id="channel-locations")
+    allow_split = BooleanField("Split a line across these locations when no single one "
+                               "covers it", id="channel-allow_split")
+
+
+class ChannelEditForm(Form):
+    """A channel's name, locations and splitting; its code stays."""
+
+    name = StringField("Name (optional)", id="edit-channel-name",
+                       validators=[Optional(), Length(max=120)])
+    locations = LocationOrderField("Sells from, in this order", id="edit-channel-locations")
+    allow_split = BooleanField("Split a line across these locations when no single one "
+                               "covers it", id="edit-channel-allow_split")
 
 
 class ProductForm(Form):

@@ -13,6 +13,7 @@ from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
 
 from app.catalog import bp
+from app.catalog.channel_panel import panel_context
 from app.catalog.forms import (
     BundleForm,
     ConfirmForm,
@@ -191,8 +192,9 @@ def location_action(location_id: int, action_name: str):  # type: ignore[no-unty
 
 
 def _locations_response(store_id: int | None, form: FlaskForm, status: int,
-                        flashed: str | None = None,
-                        store_error: str | None = None):  # type: ignore[no-untyped-def]
+                        flashed: str | None = None, store_error: str | None = None,
+                        channel_form: Any = None,
+                        channel_problem: str | None = None):  # type: ignore[no-untyped-def]
     actor = current_actor()
     rows = locations.list_locations(actor, store_id) if store_id is not None else []
     context = {
@@ -206,10 +208,12 @@ def _locations_response(store_id: int | None, form: FlaskForm, status: int,
         "store_error": store_error,
     }
     if is_htmx() and (request.method == "POST" or wants_fragment()):
+        # The locations part alone: the channels panel beside it keeps what it shows.
         html = render_template("catalog/_locations.html", **context)
         if flashed:
             html += flash_oob(flashed)
         return vary_on_htmx(make_response(html, status))
+    context.update(panel_context(store_id, channel_form), channel_problem=channel_problem)
     return vary_on_htmx(make_response(render_template("catalog/locations.html", **context),
                                       status))
 

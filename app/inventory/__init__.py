@@ -2,7 +2,13 @@ from flask import Blueprint
 
 bp = Blueprint("inventory", __name__)
 
-from app.inventory import bulk_routes, count_routes, report_routes, routes  # noqa: E402,F401
+from app.inventory import (  # noqa: E402,F401
+    bulk_routes,
+    count_routes,
+    move_routes,
+    report_routes,
+    routes,
+)
 from app.inventory.rows import (  # noqa: E402
     entry_action_url,
     row_actions_for,

@@ -83,3 +83,8 @@ class BulkAdjustForm(BulkForm):
 class BulkThresholdForm(BulkForm):
     low_stock_threshold = WholeNumberField("Low-stock threshold for every entry (0 turns it off)",
                                            minimum=0)
+
+
+class MoveReservationForm(ActionForm):
+    location_id = SelectField("Move to location", choices=[], validate_choice=False)
+    reason = StringField("Reason (optional)", validators=[Optional(), Length(max=200)])

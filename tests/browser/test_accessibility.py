@@ -4,6 +4,7 @@ lists each screen's rules with their impact, the elements they name and how to f
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -13,7 +14,7 @@ from sqlalchemy import select, update
 from app.extensions import db
 from app.models import Location, Product, User
 from app.permissions import system_actor
-from app.services import items, stock
+from app.services import channels, items, stock
 from app.services.people.credentials import hash_password
 
 if TYPE_CHECKING:
@@ -127,6 +128,25 @@ def test_every_screen_has_no_axe_violations(
     expect(page.locator("dialog[open]")).to_be_visible()
     check(f"/catalog/items/{made.id} (adjust dialog open)")
     visit("/catalog/items/new")
+    # Sales channels on the Locations page, the Edit dialog open, and moving a hold.
+    towel = db.session.scalar(select(Product.id).where(Product.sku == "TWL-LIN"))
+    warehouse = db.session.scalar(select(Location.id).where(Location.code == "WAREHOUSE_A"))
+    stock.create_entry(actor=system_actor("tests"), product_id=towel, location_id=warehouse,
+                       quantity=6)
+    made_channel = channels.create_channel(
+        actor=system_actor("tests"), store_id=shop.store_id, code="WEB", name="Web shop",
+        location_ids=[warehouse, db.session.scalar(
+            select(Location.id).where(Location.code == "SHELF_B"))])
+    db.session.remove()
+    visit("/catalog/locations", "Locations")
+    page.locator("#channels").get_by_role("link", name="Edit channel WEB").click()
+    expect(page.locator("dialog[open]")).to_be_visible()
+    check("/catalog/locations (channel edit dialog open)")
+    visit(f"/catalog/channels/{made_channel.id}/edit")
+    visit(f"/inventory/entries/{shop.entries['towel']}")
+    page.get_by_role("link", name=re.compile("^Move reservation")).click()
+    expect(page.locator("dialog[open]")).to_be_visible()
+    check("/inventory/entries/towel (move dialog open)")
     # The reports with rows to sort, filter and act on: sorted, narrowed to a location,
     # their folded filters open on a phone, a row's dialog open, and reorder lines.
     db.session.execute(update(Product).where(Product.sku == "MUG-BLU").values(

@@ -53,8 +53,9 @@ def build_world() -> World:
     entries and people), plus what the stock dialogs and the token page act on."""
     world = _build_world(db.session)
     admin = system_actor("fuzz")
-    stock.reserve_stock(actor=admin, entry_id=world.entry_main, quantity=2,
-                            order_ref="ORD-A1")
+    world.ids["reservation_a"] = stock.reserve_stock(
+        actor=admin, entry_id=world.entry_main, quantity=2, order_ref="ORD-A1",
+    ).reservation_ids[0]
     held = stock.reserve_stock(actor=admin, entry_id=world.entry_b, quantity=1,
                                    order_ref="ORD-B1")
     world.ids["reservation_b"] = held.reservation_ids[0]
@@ -65,6 +66,14 @@ def build_world() -> World:
         db.session.add(loc)
         db.session.commit()
         world.ids[key] = loc.id
+    # Where the main entry's hold can move to: the same product stocked elsewhere.
+    move_bay = Location(store_id=world.store_a, code="MOVE_BAY")
+    db.session.add(move_bay)
+    db.session.commit()
+    world.ids["loc_move"] = move_bay.id
+    world.ids["entry_move"] = stock.create_entry(
+        actor=admin, product_id=world.product_main, location_id=move_bay.id, quantity=10,
+    ).entry.id
     world.ids["entry_delete"] = stock.create_entry(
         actor=admin, product_id=world.product_edit, location_id=world.loc_delete, quantity=0,
     ).entry.id
@@ -260,6 +269,21 @@ CASES: list[FormCase] = [
              lambda w: f"/catalog/locations/{w.loc_empty}/archive", lambda w, n: {}),
     FormCase("location-unarchive", "catalog.location_action", "unarchive", "owner_a",
              lambda w: f"/catalog/locations/{w.loc_archived}/unarchive", lambda w, n: {}),
+    FormCase("channel-create", "catalog.channel_create", None, "owner_a",
+             lambda w: f"/catalog/channels?store={w.store_a}",
+             lambda w, n: {"code": f"NEW_WEB_{n}", "name": "New web shop", "allow_split": "y",
+                           "locations": [str(w.loc_main), str(w.loc_empty)]},
+             (Field("code", "identifier"), Field("name", "optional_text"),
+              Field("locations", "id"), Field("allow_split", "flag")),
+             foreign=lambda w: {"locations": [str(w.loc_b)]}),
+    FormCase("channel-edit", "catalog.channel_edit", None, "owner_a",
+             lambda w: f"/catalog/channels/{w.channel_a}/edit",
+             lambda w, n: {"name": f"Edited web {n}", "allow_split": "y",
+                           "locations": [str(w.loc_empty), str(w.loc_main)]},
+             (Field("name", "optional_text", ("edit-channel-name",)),
+              Field("locations", "id", ("edit-channel-locations",)),
+              Field("allow_split", "flag", ("edit-channel-allow_split",))),
+             foreign=lambda w: {"locations": [str(w.loc_b)]}),
     FormCase("product-new", "catalog.product_new", None, "owner_a",
              lambda w: f"/catalog/products/new?store={w.store_a}",
              lambda w, n: _product_form(f"NEW-SKU-{n}", "A new thing"), PRODUCT_FIELDS),
@@ -295,6 +319,13 @@ CASES: list[FormCase] = [
              lambda w, n: {"option": "1", "value": f"V{n}", "sku_prefix": "ALPHA-PRK"},
              (Field("option", "choice"), Field("value", "text"),
               Field("sku_prefix", "identifier"))),
+    # Moving a hold from its entry's page to the product's entry at another location.
+    FormCase("reservation-move", "inventory.reservation_move", None, "owner_a",
+             lambda w: f"/inventory/entries/{w.entry_main}/reservations/{w.reservation_a}/move",
+             lambda w, n: {"idempotency_key": f"fuzz-move-{n}", "location_id": str(w.loc_move),
+                           "reason": "Collect there"},
+             (KEY, Field("location_id", "id"), Field("reason", "optional_text")),
+             foreign=lambda w: {"location_id": [str(w.loc_b)]}),
     # The stock dialogs and the overview's bulk changes.
     *(_entry_case(action) for action in ENTRY_ACTIONS),
     *(_bulk_case(action, step) for action in BULK_ACTIONS for step in ("preview", "apply")),

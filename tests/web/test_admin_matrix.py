@@ -42,7 +42,7 @@ from app.permissions import (
     THRESHOLD,
     system_actor,
 )
-from app.services import items, stock
+from app.services import channels, items, stock
 
 from .conftest import FreshContextClient
 from .helpers import HX, PASSWORD, csrf_from_hx_headers, csrf_from_page
@@ -216,6 +216,11 @@ def _build_world(session: Session) -> World:
         world.ids[key] = items.create_item(actor=admin, store_id=s_.id, title=title,
                                            options=size,
                                            variants_to_make=items.generate(size, prefix)).id
+    # A sales channel in each store, for the channels panel and its Edit dialog.
+    for key, s_, code, place in (("channel_a", a, "ALPHA_WEB", bay), ("channel_b", b, "BETA_WEB",
+                                                                       b_bay)):
+        world.ids[key] = channels.create_channel(actor=admin, store_id=s_.id, code=code,
+                                                 location_ids=[place.id]).id
     # An import already applied in store A: its batch page counts only readable movements.
     world.slugs["batch_a"] = stock.new_batch_ref()
     stock.apply_import(
@@ -467,6 +472,15 @@ CASES: list[Case] = [
          _post(lambda w: f"/catalog/locations/{w.loc_empty}/archive"), writes=True),
     Case("location-unarchive", "catalog.location_action", "POST", CATALOG, 303,
          _post(lambda w: f"/catalog/locations/{w.loc_archived}/unarchive"), writes=True),
+    Case("channel-create", "catalog.channel_create", "POST", CATALOG, 303,
+         _post(lambda w: f"/catalog/channels?store={w.store_a}",
+               lambda w: {"code": "new_web", "locations": [str(w.loc_main)]}), writes=True),
+    Case("channel-edit-form", "catalog.channel_edit", "GET", CATALOG, 200,
+         _get(lambda w: f"/catalog/channels/{w.channel_a}/edit"), shows="ALPHA_WEB"),
+    Case("channel-edit", "catalog.channel_edit", "POST", CATALOG, 303,
+         _post(lambda w: f"/catalog/channels/{w.channel_a}/edit",
+               lambda w: {"name": "Edited", "allow_split": "y",
+                          "locations": [str(w.loc_empty), str(w.loc_main)]}), writes=True),
     Case("products", "catalog.products", "GET", SIGNED_IN, 200,
          _get(lambda w: "/catalog/products")),
     Case("products-store-a", "catalog.products", "GET", READ, 200,
@@ -721,6 +735,7 @@ _ID_KEYS = (
     "user_to_reset", "user_inactive", "user_to_promote", "user_to_demote", "target_role",
     "target_grants", "target_remove",
     "target_owner", "membership_b_staff", "loc_b", "product_b", "entry_b", "item_a", "item_b",
+    "channel_a", "channel_b",
 )
 
 
@@ -762,6 +777,11 @@ TOWARDS_B: list[tuple[str, Callable[[World], tuple[str, dict[str, Any] | None]]]
     ("location-form", lambda w: (f"/catalog/locations/{w.loc_b}/rename", None)),
     ("location-rename", lambda w: (f"/catalog/locations/{w.loc_b}/rename", {"name": "Mine"})),
     ("location-archive", lambda w: (f"/catalog/locations/{w.loc_b}/archive", {})),
+    ("channel-create", lambda w: (f"/catalog/channels?store={w.store_b}",
+                                  {"code": "mine", "locations": [str(w.loc_b)]})),
+    ("channel-form", lambda w: (f"/catalog/channels/{w.channel_b}/edit", None)),
+    ("channel-edit", lambda w: (f"/catalog/channels/{w.channel_b}/edit",
+                                {"name": "Mine", "locations": [str(w.loc_b)]})),
     ("products", lambda w: (f"/catalog/products?store={w.store_b}", None)),
     ("product-new-form", lambda w: (f"/catalog/products/new?store={w.store_b}", None)),
     ("product-new", lambda w: (f"/catalog/products/new?store={w.store_b}",
