@@ -223,9 +223,10 @@ def parse_parts(actor: Actor, store_id: int, text: str) -> list[tuple[int, int]]
     return parts
 
 
-def bundle_made(parts: Sequence[Component]) -> int:
-    """How many bundles of these components all locations together can make now: at each
-    location holding every component, the least of available ÷ quantity, summed."""
+def made_at(parts: Sequence[Component]) -> dict[int, int]:
+    """How many bundles of these components each location can make now (by location id):
+    the least, over the components, of available ÷ quantity; a location lacking one of
+    them makes none and is left out."""
     held: dict[int, dict[int, int]] = {}
     for r in db.session.execute(
         select(entries.c.product_id, entries.c.location_id,
@@ -233,10 +234,15 @@ def bundle_made(parts: Sequence[Component]) -> int:
         .where(entries.c.product_id.in_([c.product_id for c in parts]))
     ):
         held.setdefault(r.location_id, {})[r.product_id] = int(r.available)
-    return sum(
-        min(max(stock[c.product_id], 0) // c.quantity for c in parts)
-        for stock in held.values() if all(c.product_id in stock for c in parts)
-    )
+    return {
+        location_id: min(max(stock[c.product_id], 0) // c.quantity for c in parts)
+        for location_id, stock in held.items() if all(c.product_id in stock for c in parts)
+    }
+
+
+def bundle_made(parts: Sequence[Component]) -> int:
+    """How many bundles of these components all locations together can make now."""
+    return sum(made_at(parts).values())
 
 
 def components_of(product_id: int) -> list[Component]:

@@ -30,6 +30,7 @@ from app.models import (
 from app.models.stores import normalize_location_code
 from app.permissions import CATALOG, READ, Actor
 from app.services import audit
+from app.services.bundles import bundle_parts, made_at
 from app.services.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from app.services.stores import require_store
 from app.services.validation import Checker, is_id
@@ -279,11 +280,20 @@ def channel_availability(actor: Actor, channel_id: int,
                    entries.c.location_id.in_(channel.location_ids))
         )
     }
+    kits = bundle_parts(db.session, wanted)
     out = []
     for product_id in product_ids:
         product = found[product_id]
         if product.type in UNLIMITED_TYPES:
             out.append(ChannelAvailability(product_id, product.sku, True, None, ()))
+            continue
+        if product_id in kits:
+            # A bundle: what its components make at each of the channel's locations.
+            made = made_at(kits[product_id])
+            per = tuple((code, made.get(location_id, 0)) for location_id, code in
+                        zip(channel.location_ids, channel.location_codes, strict=True))
+            out.append(ChannelAvailability(product_id, product.sku, False,
+                                           sum(n for _, n in per), per))
             continue
         per = tuple((code, max(stock.get((product_id, location_id), 0), 0))
                     for location_id, code in zip(channel.location_ids, channel.location_codes,

@@ -34,6 +34,7 @@ from app.models import (
     Store,
 )
 from app.permissions import CATALOG, READ, Actor
+from app.services.bundles import bundle_made, bundle_parts
 from app.services.catalog import check_product_fields, duplicate_sku, insert_variant
 from app.services.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from app.services.queries import Availability, product_status
@@ -561,10 +562,14 @@ def public_item_availability(item_id: int) -> list[PublicVariant]:
                   variants.c.value1, variants.c.value2, variants.c.value3, variants.c.position)
         .order_by(variants.c.position, products.c.id)
     ).all()
+    kits = bundle_parts(db.session, [r.id for r in rows])
     out = []
     for r in rows:
         total = int(r.available)
         status = product_status(r.type, r.allow_backorder, total, int(r.thresholds))
+        if r.id in kits:
+            total = bundle_made(kits[r.id])
+            status = "in_stock" if total > 0 else "out_of_stock"
         unlimited = r.type != "physical"
         out.append(PublicVariant(
             product_id=r.id, sku=r.sku,

@@ -133,3 +133,15 @@ def test_the_public_read_of_a_bundle_counts_what_it_makes(kit, owner):
 
     seen = queries.public_availability(kit.gift.id)
     assert (seen.available, seen.status, seen.unlimited) == (5, "in_stock", False)
+
+
+def test_a_channel_and_an_items_public_read_count_what_a_bundle_makes(kit, owner, store):
+    from app.services import items
+
+    web = channels.create_channel(actor=owner, store_id=store.id, code="WEB",
+                                  location_ids=[kit.back.id, kit.shop.id])
+    [gift] = channels.channel_availability(owner, web.id, [kit.gift.id])
+    assert (gift.available, gift.by_location) == (5, (("BACK", 2), ("SHOP", 3)))
+    item_id = items.item_of(owner, kit.gift.id).item_id
+    [variant] = items.public_item_availability(item_id)
+    assert (variant.availability.available, variant.availability.status) == (5, "in_stock")
