@@ -145,3 +145,13 @@ def test_a_channel_and_an_items_public_read_count_what_a_bundle_makes(kit, owner
     item_id = items.item_of(owner, kit.gift.id).item_id
     [variant] = items.public_item_availability(item_id)
     assert (variant.availability.available, variant.availability.status) == (5, "in_stock")
+
+
+def test_a_bundles_component_hold_does_not_move_alone(kit, owner, store):
+    change = stock.reserve_order(actor=owner, store_id=store.id, order_ref="G-9", lines=[
+        {"line_ref": "L1", "product_id": kit.gift.id, "location_id": kit.shop.id,
+         "quantity": 1}])
+    with pytest.raises(Exception, match="component of a bundle"):
+        stock.move_reservation(actor=owner, reservation_id=change.reservation_ids[0],
+                               location_id=kit.back.id)
+    assert _held(kit, "MUG", "BACK") == (4, 0)

@@ -211,6 +211,11 @@ def move_reservation(
     def work(session: Session) -> StockChange:
         now = utcnow()
         hold = _hold(session, actor, reservation_id)
+        if hold.bundle_id is not None:
+            raise Conflict(
+                f"Reservation {reservation_id} holds a component of a bundle, which is put "
+                "together in one place: release the order's line and reserve it again "
+                "where it should be.")
         if hold.open_quantity != hold.quantity:
             raise Conflict(
                 f"Part of reservation {reservation_id} has shipped; its returns must come back "
@@ -281,7 +286,8 @@ def _hold(session: Session, actor: Actor, reservation_id: int) -> Row[Any]:
     hold = session.execute(
         select(reservations.c.id, reservations.c.store_id, reservations.c.entry_id,
                reservations.c.product_id, reservations.c.location_id, reservations.c.status,
-               reservations.c.quantity, reservations.c.open_quantity, reservations.c.order_ref)
+               reservations.c.quantity, reservations.c.open_quantity, reservations.c.order_ref,
+               reservations.c.bundle_id)
         .where(reservations.c.id == reservation_id)
     ).one_or_none()
     if hold is None or not actor.is_member(hold.store_id):
