@@ -189,6 +189,7 @@ class ReservationView:
     expires_at: datetime | None
     created_at: datetime
     closed_at: datetime | None
+    bundle_id: int | None = None  # a component's hold for a line of this bundle
 
 
 def dialect_name() -> str:

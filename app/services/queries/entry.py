@@ -116,6 +116,7 @@ def entry_reservations(actor: Actor, entry_id: int, *, limit: int = 100) -> list
             reservations.c.id, reservations.c.order_ref, reservations.c.line_ref,
             reservations.c.quantity, reservations.c.open_quantity, reservations.c.status,
             reservations.c.expires_at, reservations.c.created_at, reservations.c.closed_at,
+            reservations.c.bundle_id,
         )
         .where(reservations.c.entry_id == entry_id)
         .order_by((reservations.c.status == "active").desc(), reservations.c.id.desc())
