@@ -92,3 +92,73 @@ def test_orders_racing_for_the_last_units_are_all_or_nothing(app, factories):
     assert quantities(a.id, b.id) == [(50, 50), (1000, 50)]
     assert ledger_rows() - before == 2 * 50
     assert_invariants()
+
+
+def test_channel_and_bundle_orders_racing_never_oversell_a_component(app, factories):
+    """Orders on a splitting channel race for a product at two locations, and bundle orders
+    race plain orders for the bundle's components: every unit held is held once, each
+    bundle line takes all of its components or none, and nothing ever exceeds on hand."""
+    from app.services import bundles, channels
+
+    setup = system_actor("tests")
+    store = factories.store()
+    near, far = factories.location(store), factories.location(store)
+    cup, lid = factories.product(store), factories.product(store)
+    kit = factories.product(store)
+    bundles.set_components(actor=setup, bundle_id=kit.id, parts=[(cup.id, 2), (lid.id, 1)])
+    entries = {
+        (p.id, loc.id): factories.entry(quantity=q, store=store, location=loc, product=p).id
+        for p, loc, q in ((cup, near, 30), (cup, far, 20), (lid, near, 12), (lid, far, 40))
+    }
+    web = channels.create_channel(actor=setup, store_id=store.id, code="WEB",
+                                  location_ids=[near.id, far.id], allow_split=True)
+    # Plain ids: the workers must not touch the main thread's ORM objects.
+    ids = SimpleNamespace(store=store.id, kit=kit.id, cup=cup.id, lid=lid.id, far=far.id,
+                          web=web.id)
+    before = ledger_rows()
+
+    def call(thread: int, n: int) -> stock.StockChange:
+        if thread % 3 == 0:  # a bundle, put together at the first location that can
+            line = {"product_id": ids.kit, "quantity": 1 + n % 2}
+        elif thread % 3 == 1:  # cups, split across the channel's locations if need be
+            line = {"product_id": ids.cup, "quantity": 1 + (thread + n) % 3}
+        else:  # lids at one place, named
+            line = {"product_id": ids.lid, "location_id": ids.far, "quantity": 1}
+        return stock.reserve_order(
+            actor=system_actor(f"checkout-{thread}"), store_id=ids.store,
+            order_ref=f"ORDER-{thread}-{n}", channel_id=ids.web,
+            lines=[{**line, "line_ref": "L1"}])
+
+    outcomes = hammer(app, THREADS, ROUNDS, call)
+
+    assert outcomes.errors_not_of(OrderShort) == [], summary(outcomes)
+    kit_id, cup_id, lid_id = ids.kit, ids.cup, ids.lid
+    held = {key: entry_row(entry_id) for key, entry_id in entries.items()}
+    assert all(row.reserved_quantity <= row.quantity for row in held.values())
+    # What the successful orders say they hold is exactly what the entries hold.
+    claimed = {entry_id: 0 for entry_id in entries.values()}
+    location_of = {(p, loc): entry for (p, loc), entry in entries.items()}
+    for change in outcomes.values:
+        for line in change.details["lines"]:
+            if line["product_id"] == kit_id:
+                for part in line["components"]:
+                    claimed[location_of[(part["product_id"], line["location_id"])]] += \
+                        part["quantity"]
+            elif "allocations" in line:
+                for piece in line["allocations"]:
+                    claimed[location_of[(line["product_id"], piece["location_id"])]] += \
+                        piece["quantity"]
+            else:
+                claimed[location_of[(line["product_id"], line["location_id"])]] += \
+                    line["quantity"]
+    assert {e: held[k].reserved_quantity for k, e in entries.items()} == claimed
+    # A bundle line holds two cups for each lid, at one location.
+    for change in outcomes.values:
+        line = change.details["lines"][0]
+        if line["product_id"] == kit_id:
+            by_part = {p["product_id"]: p["quantity"] for p in line["components"]}
+            assert by_part == {cup_id: 2 * line["quantity"], lid_id: line["quantity"]}
+    sold = {change.details["lines"][0]["product_id"] for change in outcomes.values}
+    assert {kit_id, cup_id, lid_id} <= sold, summary(outcomes)
+    assert ledger_rows() - before == sum(len(c.movement_ids) for c in outcomes.values)
+    assert_invariants()
