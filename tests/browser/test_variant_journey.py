@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import urllib.error
 import urllib.request
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -57,9 +58,12 @@ def _reserve(server: LiveServer, token: str, order_ref: str, body: dict[str, Any
         method="POST",
         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
     )
-    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (local server)
-        assert response.status == 200
-        return json.loads(response.read())
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (local)
+            assert response.status == 200
+            return json.loads(response.read())
+    except urllib.error.HTTPError as refused:
+        pytest.fail(f"{order_ref} reserve answered {refused.code}: {refused.read().decode()}")
 
 
 @pytest.mark.parametrize("width", WIDTHS)
