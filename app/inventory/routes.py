@@ -261,7 +261,7 @@ def _csv_row(row: export.ExportRow) -> tuple[object, ...]:
     return (
         neutralise(row.store), neutralise(row.location), neutralise(row.sku),
         neutralise(row.title), row.quantity, row.reserved, row.available, row.threshold,
-        row.status, row.version,
+        row.status, row.version, neutralise(row.item or ""), neutralise(row.options),
     )
 
 

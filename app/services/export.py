@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import InventoryEntry, Location, Product, Store
+from app.models import InventoryEntry, Item, ItemVariant, Location, Product, Store
 from app.permissions import Actor
 from app.services import queries
 from app.services.csvfile import neutralise
@@ -26,11 +26,13 @@ entries = InventoryEntry.__table__
 products = Product.__table__
 locations = Location.__table__
 stores = Store.__table__
+items = Item.__table__
+variants = ItemVariant.__table__
 
 # The entries CSV format, shared with the import: informational columns are ignored there.
 CSV_COLUMNS = (
     "store", "location", "sku", "title", "quantity", "reserved", "available", "threshold",
-    "status", "version",
+    "status", "version", "item", "options",
 )
 BATCH = 1_000
 
@@ -47,6 +49,22 @@ class ExportRow:
     threshold: int
     status: str
     version: int
+    # The item the product is a variant of, and its option names and values (informational:
+    # the import matches rows by store, location and SKU).
+    item: str | None = None
+    option1: str | None = None
+    option2: str | None = None
+    option3: str | None = None
+    value1: str = ""
+    value2: str = ""
+    value3: str = ""
+
+    @property
+    def options(self) -> str:
+        """ "Color: Black; Size: S", for a variant of an item with options."""
+        pairs = zip((self.option1, self.option2, self.option3),
+                    (self.value1, self.value2, self.value3), strict=True)
+        return "; ".join(f"{name}: {value}" for name, value in pairs if name and value)
 
 
 def iter_entries_csv(actor: Actor, filters: EntryFilters) -> Iterator[ExportRow]:
@@ -66,9 +84,14 @@ def iter_entries_csv(actor: Actor, filters: EntryFilters) -> Iterator[ExportRow]
             entries.c.low_stock_threshold.label("threshold"),
             status_expression().label("status"),
             entries.c.version,
+            items.c.title.label("item"),
+            items.c.option1, items.c.option2, items.c.option3,
+            variants.c.value1, variants.c.value2, variants.c.value3,
         )
         .select_from(entries)
         .join(products, products.c.id == entries.c.product_id)
+        .outerjoin(variants, variants.c.product_id == entries.c.product_id)
+        .outerjoin(items, items.c.id == variants.c.item_id)
         .join(locations, locations.c.id == entries.c.location_id)
         .join(stores, stores.c.id == entries.c.store_id)
         .where(*filter_conditions(actor, filters))

@@ -19,7 +19,7 @@ from app.services.csvfile import FLUSH_ROWS, csv_chunks
 from app.services.export import CSV_COLUMNS, ExportRow
 
 HEADER = ["store", "location", "sku", "title", "quantity", "reserved", "available",
-          "threshold", "status", "version"]
+          "threshold", "status", "version", "item", "options"]
 
 
 def read_csv(response: Any) -> list[list[str]]:
@@ -59,9 +59,9 @@ def test_export_writes_the_entries_format_with_bom_and_crlf(shop: SimpleNamespac
     assert rows[0] == HEADER == list(CSV_COLUMNS)
     assert rows[1:] == [
         [shop.store.slug, "AISLE_1", "MUG-BLU", "Blue Mug", "10", "2", "8", "3", "in_stock",
-         str(shop.mug.entry.version)],
+         str(shop.mug.entry.version), "Blue Mug", ""],
         [shop.store.slug, "AISLE_1", "CUP-RED", "Red Cup", "2", "0", "2", "5", "low_stock",
-         str(shop.low.version)],
+         str(shop.low.version), "Red Cup", ""],
     ]
     assert "Secret Kettle" not in response.get_data(as_text=True)
 
@@ -142,3 +142,23 @@ def test_the_body_is_written_in_chunks_as_rows_arrive() -> None:
     rest = list(chunks)
     assert len(rest) == 2
     assert "".join([first, *rest]).count("\r\n") == 451
+
+
+def test_a_variants_row_names_its_item_and_option_values_and_imports_back_unchanged(
+    shop: SimpleNamespace,
+) -> None:
+    from app.permissions import system_actor
+    from app.services import items, stock
+
+    actor = system_actor("tests")
+    options = [items.Option("Color", ("Black",)), items.Option("Size", ("S", "M"))]
+    made = items.create_item(actor=actor, store_id=shop.store.id, title="Parka",
+                             options=options, variants_to_make=items.generate(options, "PRK"))
+    stock.create_entry(actor=actor, product_id=made.product_ids[1],
+                       location_id=shop.mug.location.id, quantity=4)
+    exported = shop.client.get("/inventory.csv?q=PRK-BLACK-M")
+    rows = read_csv(exported)
+    assert rows[1][2] == "PRK-BLACK-M" and rows[1][-2:] == ["Parka", "Color: Black; Size: M"]
+    # The file goes back in as it came out: nothing to change.
+    plan = stock.plan_import(exported.get_data(), actor=actor)
+    assert plan.ok and (plan.unchanged, plan.updates, plan.creates) == (1, 0, 0)
