@@ -24,6 +24,7 @@ from app.api.schemas import (
     StockChangeOut,
 )
 from app.services import channels, queries, stock
+from app.services.errors import ValidationError
 
 bp = api_blueprint(
     "orders", "/api/v1/orders",
@@ -94,10 +95,15 @@ def move(args: dict[str, Any], order_ref: str, reservation_id: int) -> Any:
     actor = api_actor()
     store_id = queries.reservation_store(actor, reservation_id, order_ref=order_ref)
     location_id = queries.resolve_location(actor, args["location"], store_id=store_id)
-    return changed(stock.move_reservation(
-        actor=actor, reservation_id=reservation_id, location_id=location_id,
-        reason=args.get("reason"), idempotency_key=idempotency_key(),
-    ))
+    try:
+        return changed(stock.move_reservation(
+            actor=actor, reservation_id=reservation_id, location_id=location_id,
+            reason=args.get("reason"), idempotency_key=idempotency_key(),
+        ))
+    except ValidationError as exc:
+        # The request names the location by its code, as `location`.
+        raise ValidationError({("location" if k == "location_id" else k): v
+                               for k, v in exc.fields.items()}) from exc
 
 
 @bp.route(f"/{ORDER_REF}/release", methods=["POST"])

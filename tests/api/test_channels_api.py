@@ -36,6 +36,12 @@ def test_a_reservation_moves_and_a_channel_says_what_it_can_sell(world, make_loc
                         {"location": "a_move"})
     assert moved.status_code == 200, moved.get_json()
     assert moved.get_json()["details"]["to_location_id"] != world.a.location.id
+    # Moving it where it already is names the request's field.
+    again = client.post(f"{ORDERS}/ORD-H/reservations/{scene.hold.id}/move",
+                        {"location": "a_move"})
+    assert again.status_code == 422
+    assert again.get_json()["error"]["fields"] == {
+        "location": "The reservation is already held there."}
     # Named under another order, the reservation is not found.
     wrong = client.post(f"{ORDERS}/ORD-X/reservations/{scene.hold.id}/move",
                         {"location": "A_MAIN"})
