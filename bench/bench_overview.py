@@ -145,7 +145,13 @@ TABLES = {
     **{k: v for k, v in TABLE_COLUMNS.items() if k != "stock_movements"},
     "reservations": RESERVATION_COLUMNS,
     "stock_movements": TABLE_COLUMNS["stock_movements"],
+    # Every product a variant: four sizes of one item, as a merchant with options has them.
+    "items": ("id", "store_id", "title", "description", "status", "option1", "option2",
+              "option3", "created_at", "updated_at"),
+    "item_variants": ("product_id", "store_id", "item_id", "value1", "value2", "value3",
+                      "position"),
 }
+VARIANTS_PER_ITEM = 4
 
 
 def gtin13(n: int) -> str:
@@ -187,15 +193,21 @@ def plan_dataset(args: argparse.Namespace, rng: random.Random) -> tuple[Dataset,
             rows["locations"].append((loc, s, code, f"{code.title()} room", None, base))
         next_loc += args.locations
 
-    pid = eid = rid = mid = 0
+    pid = eid = rid = mid = iid = 0
     adjust_entries: list[int] = []
     for s in range(1, args.stores + 1):
         prefix = f"{BRANDS[s % len(BRANDS)][:3].upper()}{s:02d}"
         for _n in range(args.products):
             pid += 1
             material, noun = rng.choice(materials), rng.choice(NOUNS)
-            title = (f"{rng.choice(BRANDS)} {material} {noun} – {rng.choice(COLORS)}, "
-                     f"{rng.choice(SIZES)}")
+            size = rng.choice(SIZES)
+            title = f"{rng.choice(BRANDS)} {material} {noun} – {rng.choice(COLORS)}, {size}"
+            if _n % VARIANTS_PER_ITEM == 0:
+                iid += 1
+                rows["items"].append((iid, s, title.rsplit(",", 1)[0], None, "active", "Size",
+                                      None, None, base, base))
+            rows["item_variants"].append((pid, s, iid, f"{size} #{_n % VARIANTS_PER_ITEM}",
+                                          "", "", _n % VARIANTS_PER_ITEM))
             sku = f"{prefix}-{noun[:3].upper()}-{pid:06d}"
             backorder = rng.random() < 0.05
             rows["products"].append(

@@ -500,6 +500,9 @@ def measure(target: Target, args: argparse.Namespace) -> dict[str, Any]:
         ("page 1 (htmx)", "admin", get(admin, "/inventory", from_overview), None, ""),
         (f"page {deep:,} (htmx, cursor)", "admin", get(admin, deep_url, from_overview),
          naive(None, Scenario(offset=(deep - 1) * PER_PAGE)), "OFFSET"),
+        ("grouped by item, first page", "admin", get(admin, "/inventory?group=item"),
+         None, ""),
+        ("one store grouped by item", "owner", get(owner, "/inventory?group=item"), None, ""),
         ("stats (GET /inventory/stats)", "admin", get(admin, "/inventory/stats"),
          naive(None, Scenario(), slice(2, 3)), "count all"),
     ]

@@ -351,6 +351,8 @@ def bulk_load(engine: Engine, rows: dict[str, list[tuple[Any, ...]]],
         if not sqlite:
             # COPY with explicit ids leaves the id sequences behind.
             for table in tables:
+                if "id" not in tables[table]:
+                    continue  # keyed by another table's id (item_variants)
                 conn.exec_driver_sql(
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                     f"(SELECT max(id) FROM {table}))"
