@@ -156,3 +156,8 @@ class BundleForm(Form):
         "Components", validators=[Optional(), Length(max=2000)],
         render_kw={"rows": 4, "spellcheck": "false", "autocomplete": "off"},
     )
+
+
+class RenameItemForm(Form):
+    title = StringField("Title", validators=[DataRequired(), Length(max=200)],
+                        render_kw={"autocomplete": "off"})

@@ -11,7 +11,7 @@ from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
 
 from app.catalog import bp
-from app.catalog.forms import ItemForm, OptionValueForm
+from app.catalog.forms import ItemForm, OptionValueForm, RenameItemForm
 from app.catalog.routes import (
     StoreNotChosen,
     _manageable_stores,
@@ -77,6 +77,30 @@ def item_add_value(item_id: int):  # type: ignore[no-untyped-def]
         return None
 
     return run_form(form, render, add, added, refused=refused)
+
+
+@bp.post("/items/<int:item_id>/rename")
+@login_required
+def item_rename(item_id: int):  # type: ignore[no-untyped-def]
+    """Give the item a new title; each variant's title follows."""
+    actor = current_actor()
+    view = items.get_item(actor, item_id)
+    show_store(view.store_id)
+    if not actor.can(CATALOG, view.store_id):
+        abort(403)
+    form = RenameItemForm()
+
+    def renamed(title: str) -> Response:
+        flash(f"Renamed {view.title} to {title}; its {len(view.variants)} variants follow.",
+              "success")
+        return redirect(url_for("catalog.item", item_id=item_id), code=303)
+
+    return run_form(
+        form, lambda status, problem=None: _item_page(
+            view, _value_form(view, formdata=None), status, problem=problem, rename=form),
+        lambda: items.rename_item(actor=actor, item_id=item_id, title=form.title.data or ""),
+        renamed, labelled=True,
+    )
 
 
 @bp.route("/items/new", methods=["GET", "POST"])
@@ -146,10 +170,11 @@ def _value_form(view: items.ItemView, formdata: Any = ...) -> OptionValueForm:
 
 
 def _item_page(view: items.ItemView, form: OptionValueForm, status: int,
-               problem: str | None = None) -> Response:
+               problem: str | None = None, rename: RenameItemForm | None = None) -> Response:
     actor = current_actor()
     context = {
         "item": view, "form": form, "problem": problem,
+        "rename": rename or RenameItemForm(formdata=None, data={"title": view.title}),
         "can_manage": actor.can(CATALOG, view.store_id),
         "can_adjust": actor.can(ADJUST, view.store_id),
     }

@@ -34,6 +34,7 @@ from app.models import (
     Store,
 )
 from app.permissions import CATALOG, READ, Actor
+from app.services import audit
 from app.services.bundles import bundle_made, bundle_parts
 from app.services.catalog import check_product_fields, duplicate_sku, insert_variant
 from app.services.errors import Conflict, NotFound, PermissionDenied, ValidationError
@@ -579,3 +580,41 @@ def public_item_availability(item_id: int) -> list[PublicVariant]:
                                       status),
         ))
     return out
+
+
+def rename_item(*, actor: Actor, item_id: int, title: str) -> str:
+    """Give an item a new title, and each of its variants the title it makes ("Parka -
+    Black / S"), in one transaction, each variant's change recorded. Search finds the new
+    titles at once (the search indexes follow the products' titles). Returns the title.
+    Raises ValidationError naming `title`, NotFound, PermissionDenied."""
+    check = Checker()
+    check.text("title", title, required=True, max_length=200)
+    check.done()
+    title = title.strip()
+    with write_transaction() as session:
+        item = session.execute(
+            select(Item).where(Item.id == item_id).with_for_update()
+        ).scalar_one_or_none() if is_id(item_id) else None
+        if item is None or not actor.is_member(item.store_id):
+            raise NotFound("Item not found.")
+        if not actor.can(CATALOG, item.store_id):
+            raise PermissionDenied(CATALOG)
+        count = len(item.option_names)
+        for r in session.execute(
+            select(products.c.id, products.c.sku, products.c.title, variants.c.value1,
+                   variants.c.value2, variants.c.value3)
+            .join(variants, variants.c.product_id == products.c.id)
+            .where(variants.c.item_id == item.id).order_by(products.c.id)
+            # NO KEY UPDATE, as catalog edits take it: stock operations hold KEY SHARE.
+            .with_for_update(key_share=True)
+        ).all():
+            after = variant_title(title, (r.value1, r.value2, r.value3)[:count])
+            if after != r.title:
+                session.execute(update(products).where(products.c.id == r.id)
+                                .values(title=after, updated_at=utcnow()))
+                audit.record(session, actor, "product.updated", "product", r.id, r.sku,
+                             store_id=item.store_id, product_id=r.id,
+                             changes={"title": (r.title, after)})
+        session.execute(update(items).where(items.c.id == item.id)
+                        .values(title=title, updated_at=utcnow()))
+    return title

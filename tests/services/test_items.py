@@ -212,3 +212,23 @@ def test_the_overview_grouped_by_item_rolls_each_items_entries_up(store, owner, 
     second = queries.item_groups(owner, queries.EntryFilters(store_id=store.id), limit=1,
                                  cursor=first.next_cursor)
     assert [g.title for g in second.rows] == ["Summit Parka"] and second.next_cursor is None
+
+
+def test_renaming_an_item_renames_its_variants_and_search_finds_them(store, owner, location):
+    from app.services import queries
+
+    made = _parka(owner, store)
+    stock.create_entry(actor=owner, product_id=made.product_ids[0], location_id=location.id,
+                       quantity=1)
+    assert items.rename_item(actor=owner, item_id=made.id, title=" Storm Parka ") == "Storm Parka"
+    db.session.rollback()
+    titles = db.session.scalars(select(Product.title).where(Product.id.in_(made.product_ids))
+                                .order_by(Product.id)).all()
+    assert titles[0] == "Storm Parka - Black / S" and len(set(titles)) == 4
+    found = queries.list_entries(owner, queries.EntryFilters(store_id=store.id, search="storm"))
+    assert [e.sku for e in found.rows] == ["PRK-BLACK-S"]
+    events = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.product_id.in_(made.product_ids), AuditEvent.action == "product.updated")).all()
+    assert len(events) == 4
+    with pytest.raises(ValidationError):
+        items.rename_item(actor=owner, item_id=made.id, title="  ")

@@ -365,3 +365,23 @@ def test_markup_in_titles_and_option_values_is_shown_as_text(shop, login_as) -> 
         **_new_item(title=IMG, options=f"{IMG}"), "store": shop.store.id})
     assert response.status_code == 422
     assert_escaped(response.get_data(as_text=True), "refused form")
+
+
+def test_an_item_is_renamed_with_its_variants_and_a_blank_title_is_refused(shop,
+                                                                           login_as) -> None:
+    client = login_as("owner", shop.store)
+    staff = login_as("staff", shop.store)
+    page = _page(client, f"/catalog/items/{shop.item_id}")
+    token = csrf_from_page(page)
+    blank = client.post(f"/catalog/items/{shop.item_id}/rename",
+                        data={"title": " ", "csrf_token": token})
+    assert blank.status_code == 422
+    assert 'aria-invalid="true"' in blank.get_data(as_text=True)
+    done = client.post(f"/catalog/items/{shop.item_id}/rename",
+                       data={"title": "Storm Parka", "csrf_token": token})
+    assert done.status_code == 303
+    after = _page(client, done.headers["Location"])
+    assert "Renamed Summit Parka to Storm Parka; its 4 variants follow." in after
+    assert "<h1>Storm Parka</h1>" in after
+    assert staff.post(f"/catalog/items/{shop.item_id}/rename",
+                      data={"title": "X", "csrf_token": token}).status_code in (400, 403)
