@@ -27,6 +27,7 @@ from app.models.tallies import TALLY_TRIGGERS
 from app.permissions import system_actor
 from app.services import audit, items, queries, stock, tallies
 from app.services.people import tokens
+from app.services.stock import entries as stock_entries
 
 TRIGGERS = {
     "sqlite": (
@@ -236,8 +237,10 @@ def _search_ids(term: str) -> list[str]:
 
 def _before_the_audit_trail(monkeypatch: pytest.MonkeyPatch) -> None:
     """Data written at a revision older than 0005 has no audit_events table to record in:
-    the stock verbs used to seed it record nothing."""
+    the stock verbs used to seed it record nothing. Nor has it bundles (0009): no product
+    is one."""
     monkeypatch.setattr(audit, "record_many", lambda *args, **kwargs: 0)
+    monkeypatch.setattr(stock_entries, "bundle_parts", lambda *args, **kwargs: {})
 
 
 def test_search_migration_indexes_existing_products_and_downgrades_cleanly(
