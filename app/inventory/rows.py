@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from urllib.parse import parse_qs, urlsplit
 
 from flask import current_app, g, url_for
 from markupsafe import Markup, escape
@@ -22,7 +23,7 @@ from app.inventory import bp
 from app.inventory.actions import ACTIONS, ROW_ACTIONS
 from app.permissions import ADJUST, THRESHOLD
 from app.services.queries import EntryView
-from app.web import current_actor
+from app.web import current_actor, current_store, readable_stores
 
 # Placeholder entry id in a URL built once and then filled in per row.
 _SLOT = "/entries/0/"
@@ -38,7 +39,7 @@ _ID = "\x00id\x00"
 # allows: the parser closes each cell itself, and a page of 50 rows is 2.5 KB smaller.
 _ROW = (
     '<tr id="entry-{0}"{1}><td>{2}<a id="t{0}" href="{3}">{4}</a><small>{5}</small>{6}'
-    '<td><code id="l{0}">{7}</code><small>{8}</small>'
+    '<td><code id="l{0}">{7}</code>{8}'
     "{9}<td>{10}<td>{11}<td>{12}<td>{13}<td>{14}</tr>"
 )
 # On hand, reserved, available; an unlimited product's row says so across the three.
@@ -50,6 +51,25 @@ _SELECT = ('<input type="checkbox" name="entry" value="{0}" form="bulk-select" '
 _NOTE = '<span class="row-note" role="status" data-row-note>{0}</span>'
 _BADGE = '<span class="badge badge-{0}">{1}</span>'
 _UNLIMITED_BADGE = '<span class="badge badge-unlimited">Unlimited</span>'
+
+
+def _store_shown() -> bool:
+    """Whether rows name their store: only on a page that lists several stores' entries. A
+    page of one store (picked with ?store=, or the only one the user may read) names it once,
+    at its head (the store_name macro, by the same rule), so the rows need not."""
+    shown: bool | None = g.get("_rows_store_shown")
+    if shown is None:
+        shown = g._rows_store_shown = current_store() is None and len(readable_stores()) != 1
+    return shown
+
+
+def rows_of_page(url: str | None) -> None:
+    """Rows rendered from here on stand in the page at this URL (the row sent back after an
+    action, or asked for alone): they name their store as that page's own rows do."""
+    raw = (parse_qs(urlsplit(url or "").query).get("store") or [""])[0].strip()
+    wanted = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 10 else None
+    stores = readable_stores()
+    g._rows_store_shown = len(stores) != 1 and not any(s.id == wanted for s in stores)
 
 
 def row_actions_for(store_id: int) -> tuple[str, ...]:
@@ -217,7 +237,7 @@ def entry_row(entry: EntryView, note: str | None = None) -> Markup:
         escape(entry.sku),
         _NOTE.format(escape(note)) if note else "",
         escape(entry.location_code),
-        escape(entry.store_name),
+        f"<small>{escape(entry.store_name)}</small>" if _store_shown() else "",
         quantities,
         f"{int(entry.incoming_quantity):,}",
         f"{int(threshold):,}" if threshold else "Off",
