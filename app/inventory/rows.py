@@ -70,6 +70,7 @@ def rows_of_page(url: str | None) -> None:
     wanted = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 10 else None
     stores = readable_stores()
     g._rows_store_shown = len(stores) != 1 and not any(s.id == wanted for s in stores)
+    g.pop("_rows", None)
 
 
 def row_actions_for(store_id: int) -> tuple[str, ...]:
@@ -155,6 +156,7 @@ def without_row_selection() -> None:
     """Rows rendered from here on in this request get no checkbox: their page has no bulk
     bar to send them."""
     g._rows_unselectable = True
+    g.pop("_rows", None)
 
 
 @bp.app_template_global()
@@ -200,54 +202,95 @@ def row_menus() -> Markup:
     return Markup("".join(html))
 
 
-def _day(moment: datetime) -> str:
-    """A movement's day as the overview shows it ("04 Dec"), formatted once per day."""
-    cache: dict[object, str] = g.setdefault("_row_days", {})
-    day = moment.date()
-    label = cache.get(day)
-    if label is None:
-        label = cache[day] = moment.strftime("%d %b")
-    return label
+class _Rows:
+    """What the rows of one request share, looked up once for the page instead of once per
+    row: request globals (flask.g is a context-local proxy, and a row used to reach it seven
+    times), each store's checkbox and actions cell, each day's label, each status's badge."""
+
+    __slots__ = ("entry_base", "store_shown", "stores", "days", "badges")
+
+    def __init__(self) -> None:
+        self.entry_base = _entry_base()
+        self.store_shown = _store_shown()
+        self.stores: dict[int, tuple[str, str]] = {}
+        self.days: dict[object, str] = {}
+        self.badges: dict[tuple[str, str], str] = {}
+
+    def store(self, store_id: int) -> tuple[str, str]:
+        """The row's checkbox (a template of the entry id, or "") and its actions cell."""
+        shared = self.stores.get(store_id)
+        if shared is None:
+            cells: dict[int, str] = g.setdefault("_row_action_cells", {})
+            shape = cells.get(store_id)
+            if shape is None:
+                shape = cells[store_id] = _actions_shape(store_id)
+            shared = self.stores[store_id] = (
+                _SELECT if row_selectable(store_id) else "", shape)
+        return shared
+
+    def day(self, moment: datetime) -> str:
+        """A movement's day as the overview shows it ("04 Dec"), formatted once per day."""
+        day = moment.date()
+        label = self.days.get(day)
+        if label is None:
+            label = self.days[day] = moment.strftime("%d %b")
+        return label
+
+    def badge(self, status: str, label: str) -> str:
+        badge = self.badges.get((status, label))
+        if badge is None:
+            badge = self.badges[(status, label)] = _BADGE.format(escape(status), escape(label))
+        return badge
 
 
+def _rows() -> _Rows:
+    rows: _Rows | None = g.get("_rows")
+    if rows is None:
+        rows = g._rows = _Rows()
+    return rows
+
+
+def _row_html(entry: EntryView, note: str | None, rows: _Rows) -> str:
+    entry_id = int(entry.id)
+    select, actions = rows.store(entry.store_id)
+    if entry.unlimited:
+        row_class = ' class="row-changed unlimited"' if note else ' class="unlimited"'
+        quantities, badge = _UNLIMITED_CELLS, _UNLIMITED_BADGE
+    else:
+        row_class = ' class="row-changed"' if note else ""
+        quantities = _QUANTITIES.format(
+            int(entry.quantity), int(entry.reserved_quantity), int(entry.available_quantity)
+        )
+        badge = rows.badge(entry.status, entry.status_label)
+    threshold = entry.low_stock_threshold
+    moved = entry.last_movement_at
+    return _ROW.format(
+        entry_id,
+        row_class,
+        select.format(entry_id),
+        f"{rows.entry_base}{entry_id}",
+        escape(entry.title),
+        escape(entry.sku),
+        _NOTE.format(escape(note)) if note else "",
+        escape(entry.location_code),
+        f"<small>{escape(entry.store_name)}</small>" if rows.store_shown else "",
+        quantities,
+        f"{int(entry.incoming_quantity):,}",
+        f"{int(threshold):,}" if threshold else "Off",
+        badge,
+        "—" if moved is None else rows.day(moved),
+        actions.format(entry_id),
+    )
 
 
 @bp.app_template_global("lean_entry_row")
 def entry_row(entry: EntryView, note: str | None = None) -> Markup:
     """One overview row: for every row of a page and for the one row sent after a change."""
-    entry_id = int(entry.id)
-    classes = []
-    if note:
-        classes.append("row-changed")
-    if entry.unlimited:
-        classes.append("unlimited")
-        quantities, badge = _UNLIMITED_CELLS, _UNLIMITED_BADGE
-    else:
-        quantities = _QUANTITIES.format(
-            int(entry.quantity), int(entry.reserved_quantity), int(entry.available_quantity)
-        )
-        badge = _BADGE.format(escape(entry.status), escape(entry.status_label))
-    threshold = entry.low_stock_threshold
-    return Markup(_ROW.format(
-        entry_id,
-        f' class="{" ".join(classes)}"' if classes else "",
-        _SELECT.format(entry_id) if row_selectable(entry.store_id) else "",
-        entry_url(entry_id),
-        escape(entry.title),
-        escape(entry.sku),
-        _NOTE.format(escape(note)) if note else "",
-        escape(entry.location_code),
-        f"<small>{escape(entry.store_name)}</small>" if _store_shown() else "",
-        quantities,
-        f"{int(entry.incoming_quantity):,}",
-        f"{int(threshold):,}" if threshold else "Off",
-        badge,
-        "—" if entry.last_movement_at is None else _day(entry.last_movement_at),
-        row_actions_cell(entry),
-    ))
+    return Markup(_row_html(entry, note, _rows()))
 
 
 @bp.app_template_global()
 def entry_rows(entries: Iterable[EntryView]) -> Markup:
     """A page of overview rows."""
-    return Markup("".join([entry_row(entry) for entry in entries]))
+    rows = _rows()
+    return Markup("".join([_row_html(entry, None, rows) for entry in entries]))
