@@ -8,6 +8,8 @@ actions the actor may use there) is worked out once per store and request, and t
 <template> whose links name entry 0, and static/app.js fills in the row's entry when it is
 opened.
 Without JavaScript, "More" is a link to the entry's page, which offers every action.
+A row names its entry's store only on a page that spans several stores; a page of one store
+names it once, at its head.
 """
 
 from __future__ import annotations
