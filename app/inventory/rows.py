@@ -18,14 +18,14 @@ from collections.abc import Iterable
 from datetime import datetime
 from urllib.parse import parse_qs, urlsplit
 
-from flask import current_app, g, url_for
+from flask import current_app, g, request, url_for
 from markupsafe import Markup, escape
 
 from app.inventory import bp
 from app.inventory.actions import ACTIONS, ROW_ACTIONS
-from app.permissions import ADJUST, THRESHOLD
+from app.permissions import ADJUST, READ, THRESHOLD
 from app.services.queries import EntryView
-from app.web import current_actor, current_store, readable_stores
+from app.web import current_actor
 
 # Placeholder entry id in a URL built once and then filled in per row.
 _SLOT = "/entries/0/"
@@ -55,23 +55,32 @@ _BADGE = '<span class="badge badge-{0}">{1}</span>'
 _UNLIMITED_BADGE = '<span class="badge badge-unlimited">Unlimited</span>'
 
 
+def _spans_stores(store_arg: str | None) -> bool:
+    """Whether a page of rows, filtered by this ?store= value, may hold several stores'
+    entries. Not when it names a store the actor may read (the rows are that store's), nor
+    when the actor may read one store only. From the actor's memberships: no query."""
+    raw = (store_arg or "").strip()
+    actor = current_actor()
+    if raw.isascii() and raw.isdigit() and len(raw) <= 10 and actor.can(READ, int(raw)):
+        return False
+    readable = actor.stores_with(READ)
+    return readable is None or len(readable) != 1
+
+
 def _store_shown() -> bool:
-    """Whether rows name their store: only on a page that lists several stores' entries. A
-    page of one store (picked with ?store=, or the only one the user may read) names it once,
-    at its head (the store_name macro, by the same rule), so the rows need not."""
+    """Whether rows name their store: only on a page that may list several stores' entries.
+    A page of one store names it once, at its head, so the rows need not."""
     shown: bool | None = g.get("_rows_store_shown")
     if shown is None:
-        shown = g._rows_store_shown = current_store() is None and len(readable_stores()) != 1
+        shown = g._rows_store_shown = _spans_stores(request.args.get("store"))
     return shown
 
 
 def rows_of_page(url: str | None) -> None:
     """Rows rendered from here on stand in the page at this URL (the row sent back after an
     action, or asked for alone): they name their store as that page's own rows do."""
-    raw = (parse_qs(urlsplit(url or "").query).get("store") or [""])[0].strip()
-    wanted = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 10 else None
-    stores = readable_stores()
-    g._rows_store_shown = len(stores) != 1 and not any(s.id == wanted for s in stores)
+    store_arg = (parse_qs(urlsplit(url or "").query).get("store") or [""])[0]
+    g._rows_store_shown = _spans_stores(store_arg)
     g.pop("_rows", None)
 
 
