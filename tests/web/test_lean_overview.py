@@ -144,3 +144,17 @@ def test_the_keyboard_help_is_fetched_not_carried(
     assert "Content-Security-Policy" in help_.headers
     # Signed out: the sign-in page, never the dialog.
     assert app.test_client().get("/inventory/keys").status_code in (302, 303)
+
+
+def test_templates_lose_indentation_but_never_a_separating_space(app: Flask) -> None:
+    source = ('<section id="s"{% if oob %} hx-swap-oob="true"{% endif %}\n'
+              '         hx-get="/x">\n'
+              '  <p>one\n'
+              '     two</p>\n'
+              '  {% if yes %}\n'
+              '    <b>in</b>\n'
+              '  {% endif %}\n'
+              '</section>')
+    html = app.jinja_env.from_string(source).render(oob=False, yes=True)
+    # After a block tag, whose line break trim_blocks takes, one space keeps the place.
+    assert html == '<section id="s" hx-get="/x">\n<p>one\ntwo</p>\n <b>in</b>\n</section>'
