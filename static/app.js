@@ -385,11 +385,37 @@
 
   var helpOpener = null;
 
-  function openHelp() {
-    var help = document.getElementById("keys-help");
-    if (!help || help.open || document.querySelector("dialog[open]")) { return; }
+  var helpLoading = false;
+
+  function showHelp(help) {
+    if (help.open || document.querySelector("dialog[open]")) { return; }
     helpOpener = document.activeElement;
     help.showModal();
+  }
+
+  // The shortcuts' dialog is not in the page: the first "?" fetches it (data-keys-help on
+  // the shell names where) and keeps it for the next. Only the dialog of that answer is
+  // taken, so a sign-in page (an expired session) puts nothing in.
+  function openHelp() {
+    var help = document.getElementById("keys-help");
+    if (help) { showHelp(help); return; }
+    var shell = document.querySelector("[data-keys-help]");
+    if (!shell || helpLoading || !window.fetch) { return; }
+    helpLoading = true;
+    var opener = document.activeElement;
+    window.fetch(shell.getAttribute("data-keys-help"), { credentials: "same-origin" })
+      .then(function (response) { return response.ok ? response.text() : ""; })
+      .then(function (html) {
+        var parsed = document.createElement("template");
+        parsed.innerHTML = html;
+        var loaded = parsed.content.querySelector("dialog#keys-help");
+        if (!loaded || document.getElementById("keys-help")) { return; }
+        shell.appendChild(loaded);
+        // Focus goes back where it was when "?" was pressed, unless it has moved since.
+        if (document.activeElement === opener) { showHelp(loaded); }
+      })
+      .catch(function () {})
+      .then(function () { helpLoading = false; });
   }
 
   document.addEventListener("close", function (event) {
@@ -545,6 +571,22 @@
   document.addEventListener("change", function (event) {
     if (event.target.matches("#filters [data-search]")) { event.stopPropagation(); }
   }, true);
+
+  // The overview's sort, page, filter-chip and grouping links are plain links (they work
+  // without JavaScript). With htmx a plain click loads the results in their place: the
+  // link is the request's source, so the results section's hx-target, hx-swap and
+  // hx-push-url apply, as they did to an hx-get on each link; one listener instead of an
+  // hx-get copy of every href. A click with a modifier key still opens a tab or window.
+  var RESULTS_LINKS = "#results thead a[href], #results .pager a[href], " +
+    "#results .chips a[href], #results a.group-toggle[href]";
+
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest ? event.target.closest(RESULTS_LINKS) : null;
+    if (!link || event.defaultPrevented || event.button !== 0 || event.ctrlKey ||
+        event.metaKey || event.shiftKey || event.altKey || !window.htmx) { return; }
+    event.preventDefault();
+    window.htmx.ajax("GET", link.getAttribute("href"), { source: link });
+  });
 
   document.addEventListener("htmx:pushedIntoHistory", function () { syncFilters(true); });
   document.addEventListener("htmx:historyRestore", function () { syncFilters(false); });

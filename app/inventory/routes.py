@@ -30,7 +30,7 @@ from app.inventory.bulk_view import bulk_bar
 from app.inventory.filters import OverviewView, overview_args
 from app.inventory.report_routes import report_total
 from app.inventory.report_view import report_at
-from app.inventory.rows import without_row_selection
+from app.inventory.rows import rows_of_page, without_row_selection
 from app.permissions import ADJUST, Actor
 from app.services import activity, export, items, queries
 from app.services.csvfile import neutralise
@@ -79,6 +79,17 @@ def overview():  # type: ignore[no-untyped-def]
         response.headers["HX-Push-Url"] = view.url()
         return vary_on_htmx(response)
     return vary_on_htmx(_response(render_template("inventory/overview.html", **context), status))
+
+
+@bp.get("/inventory/keys")
+@login_required
+def keys_help():  # type: ignore[no-untyped-def]
+    """The keyboard shortcuts' dialog, which app.js fetches the first time "?" is pressed on
+    a page instead of every page carrying it. The same for everyone, so the browser may keep
+    it for an hour."""
+    response = make_response(render_template("_keys_help.html"))
+    response.headers["Cache-Control"] = "private, max-age=3600"
+    return response
 
 
 @bp.get("/inventory/scan")
@@ -309,6 +320,7 @@ def entry(entry_id: int):  # type: ignore[no-untyped-def]
 @login_required
 def entry_row(entry_id: int):  # type: ignore[no-untyped-def]
     """A single table row, for re-rendering after a change."""
+    rows_of_page(next_from_request())
     return render_template(
         "inventory/_row.html", entry=queries.get_entry(current_actor(), entry_id)
     )
@@ -396,6 +408,7 @@ def _swapped(action: StockAction, entry: EntryView, change: Any, next_url: str,
     if action.name == "delete":
         html = render_template("_flashes.html", oob=True, messages=[("success", message)])
         return swap(html, f"#entry-{entry.id}", how="delete", **changed)
+    rows_of_page(next_url)
     html = render_template(
         "inventory/_report_row_update.html" if report else "inventory/_row_update.html",
         report=report,

@@ -8,19 +8,22 @@ actions the actor may use there) is worked out once per store and request, and t
 <template> whose links name entry 0, and static/app.js fills in the row's entry when it is
 opened.
 Without JavaScript, "More" is a link to the entry's page, which offers every action.
+A row names its entry's store only on a page that spans several stores; a page of one store
+names it once, at its head.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from urllib.parse import parse_qs, urlsplit
 
-from flask import current_app, g, url_for
+from flask import current_app, g, request, url_for
 from markupsafe import Markup, escape
 
 from app.inventory import bp
 from app.inventory.actions import ACTIONS, ROW_ACTIONS
-from app.permissions import ADJUST, THRESHOLD
+from app.permissions import ADJUST, READ, THRESHOLD
 from app.services.queries import EntryView
 from app.web import current_actor
 
@@ -38,7 +41,7 @@ _ID = "\x00id\x00"
 # allows: the parser closes each cell itself, and a page of 50 rows is 2.5 KB smaller.
 _ROW = (
     '<tr id="entry-{0}"{1}><td>{2}<a id="t{0}" href="{3}">{4}</a><small>{5}</small>{6}'
-    '<td><code id="l{0}">{7}</code><small>{8}</small>'
+    '<td><code id="l{0}">{7}</code>{8}'
     "{9}<td>{10}<td>{11}<td>{12}<td>{13}<td>{14}</tr>"
 )
 # On hand, reserved, available; an unlimited product's row says so across the three.
@@ -50,6 +53,35 @@ _SELECT = ('<input type="checkbox" name="entry" value="{0}" form="bulk-select" '
 _NOTE = '<span class="row-note" role="status" data-row-note>{0}</span>'
 _BADGE = '<span class="badge badge-{0}">{1}</span>'
 _UNLIMITED_BADGE = '<span class="badge badge-unlimited">Unlimited</span>'
+
+
+def _spans_stores(store_arg: str | None) -> bool:
+    """Whether a page of rows, filtered by this ?store= value, may hold several stores'
+    entries. Not when it names a store the actor may read (the rows are that store's), nor
+    when the actor may read one store only. From the actor's memberships: no query."""
+    raw = (store_arg or "").strip()
+    actor = current_actor()
+    if raw.isascii() and raw.isdigit() and len(raw) <= 10 and actor.can(READ, int(raw)):
+        return False
+    readable = actor.stores_with(READ)
+    return readable is None or len(readable) != 1
+
+
+def _store_shown() -> bool:
+    """Whether rows name their store: only on a page that may list several stores' entries.
+    A page of one store names it once, at its head, so the rows need not."""
+    shown: bool | None = g.get("_rows_store_shown")
+    if shown is None:
+        shown = g._rows_store_shown = _spans_stores(request.args.get("store"))
+    return shown
+
+
+def rows_of_page(url: str | None) -> None:
+    """Rows rendered from here on stand in the page at this URL (the row sent back after an
+    action, or asked for alone): they name their store as that page's own rows do."""
+    store_arg = (parse_qs(urlsplit(url or "").query).get("store") or [""])[0]
+    g._rows_store_shown = _spans_stores(store_arg)
+    g.pop("_rows", None)
 
 
 def row_actions_for(store_id: int) -> tuple[str, ...]:
@@ -135,6 +167,7 @@ def without_row_selection() -> None:
     """Rows rendered from here on in this request get no checkbox: their page has no bulk
     bar to send them."""
     g._rows_unselectable = True
+    g.pop("_rows", None)
 
 
 @bp.app_template_global()
@@ -180,54 +213,95 @@ def row_menus() -> Markup:
     return Markup("".join(html))
 
 
-def _day(moment: datetime) -> str:
-    """A movement's day as the overview shows it ("04 Dec"), formatted once per day."""
-    cache: dict[object, str] = g.setdefault("_row_days", {})
-    day = moment.date()
-    label = cache.get(day)
-    if label is None:
-        label = cache[day] = moment.strftime("%d %b")
-    return label
+class _Rows:
+    """What the rows of one request share, looked up once for the page instead of once per
+    row: request globals (flask.g is a context-local proxy, and a row used to reach it seven
+    times), each store's checkbox and actions cell, each day's label, each status's badge."""
+
+    __slots__ = ("entry_base", "store_shown", "stores", "days", "badges")
+
+    def __init__(self) -> None:
+        self.entry_base = _entry_base()
+        self.store_shown = _store_shown()
+        self.stores: dict[int, tuple[str, str]] = {}
+        self.days: dict[object, str] = {}
+        self.badges: dict[tuple[str, str], str] = {}
+
+    def store(self, store_id: int) -> tuple[str, str]:
+        """The row's checkbox (a template of the entry id, or "") and its actions cell."""
+        shared = self.stores.get(store_id)
+        if shared is None:
+            cells: dict[int, str] = g.setdefault("_row_action_cells", {})
+            shape = cells.get(store_id)
+            if shape is None:
+                shape = cells[store_id] = _actions_shape(store_id)
+            shared = self.stores[store_id] = (
+                _SELECT if row_selectable(store_id) else "", shape)
+        return shared
+
+    def day(self, moment: datetime) -> str:
+        """A movement's day as the overview shows it ("04 Dec"), formatted once per day."""
+        day = moment.date()
+        label = self.days.get(day)
+        if label is None:
+            label = self.days[day] = moment.strftime("%d %b")
+        return label
+
+    def badge(self, status: str, label: str) -> str:
+        badge = self.badges.get((status, label))
+        if badge is None:
+            badge = self.badges[(status, label)] = _BADGE.format(escape(status), escape(label))
+        return badge
 
 
+def _rows() -> _Rows:
+    rows: _Rows | None = g.get("_rows")
+    if rows is None:
+        rows = g._rows = _Rows()
+    return rows
+
+
+def _row_html(entry: EntryView, note: str | None, rows: _Rows) -> str:
+    entry_id = int(entry.id)
+    select, actions = rows.store(entry.store_id)
+    if entry.unlimited:
+        row_class = ' class="row-changed unlimited"' if note else ' class="unlimited"'
+        quantities, badge = _UNLIMITED_CELLS, _UNLIMITED_BADGE
+    else:
+        row_class = ' class="row-changed"' if note else ""
+        quantities = _QUANTITIES.format(
+            int(entry.quantity), int(entry.reserved_quantity), int(entry.available_quantity)
+        )
+        badge = rows.badge(entry.status, entry.status_label)
+    threshold = entry.low_stock_threshold
+    moved = entry.last_movement_at
+    return _ROW.format(
+        entry_id,
+        row_class,
+        select.format(entry_id),
+        f"{rows.entry_base}{entry_id}",
+        escape(entry.title),
+        escape(entry.sku),
+        _NOTE.format(escape(note)) if note else "",
+        escape(entry.location_code),
+        f"<small>{escape(entry.store_name)}</small>" if rows.store_shown else "",
+        quantities,
+        f"{int(entry.incoming_quantity):,}",
+        f"{int(threshold):,}" if threshold else "Off",
+        badge,
+        "—" if moved is None else rows.day(moved),
+        actions.format(entry_id),
+    )
 
 
 @bp.app_template_global("lean_entry_row")
 def entry_row(entry: EntryView, note: str | None = None) -> Markup:
     """One overview row: for every row of a page and for the one row sent after a change."""
-    entry_id = int(entry.id)
-    classes = []
-    if note:
-        classes.append("row-changed")
-    if entry.unlimited:
-        classes.append("unlimited")
-        quantities, badge = _UNLIMITED_CELLS, _UNLIMITED_BADGE
-    else:
-        quantities = _QUANTITIES.format(
-            int(entry.quantity), int(entry.reserved_quantity), int(entry.available_quantity)
-        )
-        badge = _BADGE.format(escape(entry.status), escape(entry.status_label))
-    threshold = entry.low_stock_threshold
-    return Markup(_ROW.format(
-        entry_id,
-        f' class="{" ".join(classes)}"' if classes else "",
-        _SELECT.format(entry_id) if row_selectable(entry.store_id) else "",
-        entry_url(entry_id),
-        escape(entry.title),
-        escape(entry.sku),
-        _NOTE.format(escape(note)) if note else "",
-        escape(entry.location_code),
-        escape(entry.store_name),
-        quantities,
-        f"{int(entry.incoming_quantity):,}",
-        f"{int(threshold):,}" if threshold else "Off",
-        badge,
-        "—" if entry.last_movement_at is None else _day(entry.last_movement_at),
-        row_actions_cell(entry),
-    ))
+    return Markup(_row_html(entry, note, _rows()))
 
 
 @bp.app_template_global()
 def entry_rows(entries: Iterable[EntryView]) -> Markup:
     """A page of overview rows."""
-    return Markup("".join([entry_row(entry) for entry in entries]))
+    rows = _rows()
+    return Markup("".join([_row_html(entry, None, rows) for entry in entries]))

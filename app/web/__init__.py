@@ -18,6 +18,7 @@ from app.web.errors import register_error_handlers
 from app.web.health import register_health
 from app.web.htmx import is_htmx
 from app.web.request_ids import assign_request_id, request_id
+from app.web.whitespace import StripIndentation
 
 log = logging.getLogger("stockroom")
 
@@ -50,6 +51,8 @@ def init_web(app: Flask) -> None:
     # Block tags leave no blank lines behind: the overview's rows are most of its bytes.
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
+    # And no indentation (app/web/whitespace.py).
+    app.jinja_env.add_extension(StripIndentation)
     app.jinja_env.filters["number"] = format_number
     app.jinja_env.filters["when"] = format_when
     app.jinja_env.filters["signed"] = format_signed

@@ -332,9 +332,11 @@ def list_entries(
     fetched = fetched[:limit]
     if backwards:
         fetched.reverse()
-    hidden = {"sort_key", "rank_key"}
-    rows = [EntryView(**{k: v for k, v in r._asdict().items() if k not in hidden})
-            for r in fetched]
+    # The paging keys stay out of the view. Which columns those are is worked out once for
+    # the page, not once a row (Row._asdict builds a dict of every column each time).
+    shown = [(i, name) for i, name in enumerate(fetched[0]._fields)
+             if name not in {"sort_key", "rank_key"}] if fetched else []
+    rows = [EntryView(**{name: r[i] for i, name in shown}) for r in fetched]
     total = int(db.session.execute(count, values).scalar_one())
     capped = count_limit is not None and total > count_limit
     if capped:
