@@ -207,8 +207,9 @@ def _locations_response(store_id: int | None, form: FlaskForm, status: int,
         "manageable": _manageable_stores(),
         "store_error": store_error,
     }
-    if is_htmx() and (request.method == "POST" or wants_fragment()):
-        # The locations part alone: the channels panel beside it keeps what it shows.
+    if is_htmx() and (request.method == "POST" or (wants_fragment() and store_id is not None)):
+        # The locations part alone: the channels panel beside it keeps what it shows. With
+        # no store chosen, a list's request gets the whole page, which asks which.
         html = render_template("catalog/_locations.html", **context)
         if flashed:
             html += flash_oob(flashed)
@@ -257,7 +258,9 @@ def product_list():  # type: ignore[no-untyped-def]
         else bool(_manageable_stores()),
     }
     status = 422 if errors else 200
-    if wants_fragment():
+    # No store chosen (a user of several stores, none named): only the whole page asks
+    # which, so that is the answer even to htmx.
+    if wants_fragment() and page is not None:
         response = make_response(render_template("catalog/_products.html", **context), status)
         response.headers["HX-Push-Url"] = _products_url(store_id, search, archived, cursor)
         return vary_on_htmx(response)

@@ -105,6 +105,9 @@ def test_a_catalog_page_asks_which_store_rather_than_picking_one(two_stores, pat
         assert f'href="{path}?store={store.id}">{store.name}</a>' in body
     # Nothing of either store is listed as if it were "the" store.
     assert "Mug of" not in body and "WAREHOUSE" not in body
+    # Asked by htmx as a list's results are, the question is the answer too, not an error.
+    fragment = two_stores.client.get(path, headers={"HX-Request": "true"})
+    assert fragment.status_code == 200 and "Which store?" in fragment.get_data(as_text=True)
 
 
 # --------------------------------------------------------------------------- forms name it
