@@ -62,11 +62,11 @@ class ChannelForm(Form):
     that adds a location, with its own Code and Name."""
 
     code = StringField(
-        "Code", id="channel-code",
+        "Channel code", id="channel-code",
         validators=[DataRequired("Enter a code, like WEB_SHOP."), Length(max=40)],
         render_kw={"autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false"},
     )
-    name = StringField("Name (optional)", id="channel-name",
+    name = StringField("Channel name (optional)", id="channel-name",
                        validators=[Optional(), Length(max=120)])
     locations = LocationOrderField("Sells from, in this order", id="channel-locations")
     allow_split = BooleanField("Split a line across these locations when no single one "
@@ -76,7 +76,7 @@ class ChannelForm(Form):
 class ChannelEditForm(Form):
     """A channel's name, locations and splitting; its code stays."""
 
-    name = StringField("Name (optional)", id="edit-channel-name",
+    name = StringField("Channel name (optional)", id="edit-channel-name",
                        validators=[Optional(), Length(max=120)])
     locations = LocationOrderField("Sells from, in this order", id="edit-channel-locations")
     allow_split = BooleanField("Split a line across these locations when no single one "
