@@ -155,3 +155,11 @@ def test_a_bundles_component_hold_does_not_move_alone(kit, owner, store):
         stock.move_reservation(actor=owner, reservation_id=change.reservation_ids[0],
                                location_id=kit.back.id)
     assert _held(kit, "MUG", "BACK") == (4, 0)
+
+
+def test_an_import_refuses_to_stock_a_bundle(kit, owner, store):
+    data = f"store,location,sku,quantity\r\n{store.slug},SHOP,GIFT,4\r\n".encode()
+    plan = stock.plan_import(data, actor=owner)
+    assert not plan.ok
+    assert [m for _line, _kind, m in plan.problems()] == [
+        "GIFT is a bundle: it holds no stock of its own; stock its components"]

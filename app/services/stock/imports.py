@@ -27,6 +27,7 @@ from app.models.stores import normalize_location_code
 from app.permissions import ADJUST, CATALOG, READ, THRESHOLD, Actor
 from app.services import audit, csvfile
 from app.services.audit import THRESHOLD_SET
+from app.services.bundles import bundle_parts
 from app.services.errors import Conflict, ImportRefused, ValidationError
 from app.services.stock.engine import (
     SQLITE_TIME,
@@ -446,6 +447,7 @@ def _resolve(session: Session, rows: list[PlannedRow], actor: Actor, *, lock: bo
                 if sku in skus:
                     goods[(store_id, sku)] = (pid, kind, archived is not None)
 
+    kits = bundle_parts(session, [pid for pid, _kind, _archived in goods.values()])
     for r in rows:
         if not r.store:
             continue
@@ -473,6 +475,9 @@ def _resolve(session: Session, rows: list[PlannedRow], actor: Actor, *, lock: bo
                     f"{r.sku} is a {product[1]} product: its stock is unlimited and needs "
                     "no entry"
                 )
+            elif product[0] in kits:
+                r.errors.append(f"{r.sku} is a bundle: it holds no stock of its own; stock "
+                                "its components")
             else:
                 r.product_id = product[0]
                 if product[2]:
