@@ -10,7 +10,7 @@ and releasing, shipping or returning the order's line changes them, in one trans
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -171,21 +171,11 @@ def bundle_availability(actor: Actor, bundle_id: int) -> BundleAvailability:
     parts = bundle_parts(db.session, [bundle_id]).get(bundle_id, [])
     if not parts:
         raise ValidationError({"product_id": "This product is not a bundle."})
-    stock: dict[int, dict[int, int]] = {}
-    codes: dict[int, str] = {}
-    for r in db.session.execute(
-        select(entries.c.product_id, entries.c.location_id, locations.c.code,
-               (entries.c.quantity - entries.c.reserved_quantity).label("available"))
-        .join(locations, locations.c.id == entries.c.location_id)
-        .where(entries.c.product_id.in_([c.product_id for c in parts]))
-    ):
-        stock.setdefault(r.location_id, {})[r.product_id] = int(r.available)
-        codes[r.location_id] = r.code
-    per_location = []
-    for location_id, held in stock.items():
-        if all(c.product_id in held for c in parts):
-            per_location.append((codes[location_id], min(
-                max(held[c.product_id], 0) // c.quantity for c in parts)))
+    made = made_at(parts)
+    codes = dict(db.session.execute(
+        select(locations.c.id, locations.c.code).where(locations.c.id.in_(list(made)))
+    ).all()) if made else {}
+    per_location = [(codes[location_id], n) for location_id, n in made.items()]
     return BundleAvailability(bundle_id, tuple(parts), tuple(sorted(per_location)))
 
 
@@ -223,6 +213,15 @@ def parse_parts(actor: Actor, store_id: int, text: str) -> list[tuple[int, int]]
     return parts
 
 
+def makes(parts: Sequence[Component] | Sequence[tuple[int, int]],
+          available: Mapping[int, int]) -> int:
+    """How many bundles one location makes from its components' available stock there
+    (product id → available; a component missing makes none): the least, over the
+    components, of available ÷ the quantity one bundle takes."""
+    pairs = [(c.product_id, c.quantity) if isinstance(c, Component) else c for c in parts]
+    return min(max(available.get(pid, 0), 0) // per for pid, per in pairs)
+
+
 def made_at(parts: Sequence[Component]) -> dict[int, int]:
     """How many bundles of these components each location can make now (by location id):
     the least, over the components, of available ÷ quantity; a location lacking one of
@@ -235,7 +234,7 @@ def made_at(parts: Sequence[Component]) -> dict[int, int]:
     ):
         held.setdefault(r.location_id, {})[r.product_id] = int(r.available)
     return {
-        location_id: min(max(stock[c.product_id], 0) // c.quantity for c in parts)
+        location_id: makes(parts, stock)
         for location_id, stock in held.items() if all(c.product_id in stock for c in parts)
     }
 

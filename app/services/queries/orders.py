@@ -14,7 +14,7 @@ from sqlalchemy import (
 from app.extensions import db
 from app.models.stores import normalize_location_code
 from app.permissions import Actor
-from app.services.bundles import bundle_made, bundle_parts
+from app.services.bundles import bundle_made, bundle_parts, makes
 from app.services.errors import NotFound
 from app.services.queries.common import (
     ReservationView,
@@ -138,9 +138,9 @@ def order_availability(
             places = ({location_id} if location_id is not None
                       else {lid for (_p, lid) in per_location})
             total = sum(
-                min((max(per_location[(c.product_id, lid)][0], 0) // c.quantity
-                     if (c.product_id, lid) in per_location else 0)
-                    for c in kits[product.id])
+                makes(kits[product.id], {c.product_id: per_location[(c.product_id, lid)][0]
+                                         for c in kits[product.id]
+                                         if (c.product_id, lid) in per_location})
                 for lid in places)
             answers.append(LineAvailability(
                 n, line.get("line_ref"), product.id, location_id, line["quantity"], False,

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from app.clock import utcnow
 from app.models import UNLIMITED_TYPES
 from app.permissions import ADJUST, RESERVE, Actor
-from app.services.bundles import Component, bundle_parts
+from app.services.bundles import Component, bundle_parts, makes
 from app.services.channels import channel_order
 from app.services.errors import (
     Conflict,
@@ -292,8 +292,8 @@ def _bundles_at(parts: Sequence[tuple[int, int]], location_id: int,
     """How many bundles of these parts a location can make from what is left there."""
     if any((part, location_id) not in candidates for part, _ in parts):
         return 0
-    return min(max(left.get(candidates[(part, location_id)], 0), 0) // per
-               for part, per in parts)
+    return makes(parts, {part: left.get(candidates[(part, location_id)], 0)
+                         for part, _ in parts})
 
 
 def _choose_for_bundle(parts: Sequence[tuple[int, int]], quantity: int, order: Sequence[int],
