@@ -16,11 +16,12 @@ from app.catalog.routes import (
     StoreNotChosen,
     _manageable_stores,
     _store_to_create_in,
+    store_for_new_form,
 )
 from app.permissions import ADJUST, CATALOG
 from app.services import items
 from app.services.errors import Conflict, StockroomError, ValidationError
-from app.web import current_actor, readable_stores, show_store
+from app.web import current_actor, show_store
 from app.web.actions import attach_field_errors, run_form
 
 # The service's field names where the form names them differently: a variant's SKU is made
@@ -109,15 +110,7 @@ def item_new():  # type: ignore[no-untyped-def]
     """Add an item with options, and a variant for every combination of their values."""
     form = ItemForm()
     if request.method == "GET":
-        if request.args.get("store"):
-            store_id: int | None = _store_to_create_in()
-        else:
-            stores = _manageable_stores()
-            if not stores:
-                abort(404 if not readable_stores() else 403)
-            store_id = stores[0].id if len(stores) == 1 else None
-            show_store(store_id)
-        return _item_form(form, store_id, 200)
+        return _item_form(form, store_for_new_form(), 200)
     try:
         store_id = _store_to_create_in()
     except StoreNotChosen:

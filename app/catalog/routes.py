@@ -93,6 +93,19 @@ def _store_to_create_in() -> int:
     return store_id
 
 
+def store_for_new_form() -> int | None:
+    """The store an empty create form opens in: the one ?store= names, else the user's
+    only store whose catalog they manage; None when they manage several (the form asks)."""
+    if request.args.get("store"):
+        return _store_to_create_in()
+    stores = _manageable_stores()
+    if not stores:
+        abort(404 if not readable_stores() else 403)
+    store_id = stores[0].id if len(stores) == 1 else None
+    show_store(store_id)
+    return store_id
+
+
 def _require_catalog(store_id: int) -> None:
     if not current_actor().can(CATALOG, store_id):
         abort(403)
@@ -286,15 +299,7 @@ def product_new():  # type: ignore[no-untyped-def]
     """Add a product to the catalog of the store the form names."""
     form = ProductForm()
     if request.method == "GET":
-        if request.args.get("store"):
-            store_id: int | None = _store_to_create_in()
-        else:
-            stores = _manageable_stores()
-            if not stores:
-                abort(404 if not readable_stores() else 403)
-            store_id = stores[0].id if len(stores) == 1 else None
-            show_store(store_id)
-        return _product_form(form, None, store_id, 200)
+        return _product_form(form, None, store_for_new_form(), 200)
     try:
         store_id = _store_to_create_in()
     except StoreNotChosen:
