@@ -42,6 +42,8 @@ def test_items_are_listed_with_their_roll_up(shop, login_as):
     # No bulk bar and no sort links: the grouped list is by item title.
     assert 'id="bulk-select"' not in body
     assert "List every entry" in body
+    # A search or a scan from the grouped list keeps it grouped.
+    assert '<input type="hidden" name="group" value="item">' in body
 
 
 def test_show_brings_the_items_entry_rows_with_their_actions(shop, login_as):
