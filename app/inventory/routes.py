@@ -8,7 +8,7 @@ import uuid
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 from flask import (
     abort,
@@ -20,6 +20,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_required
+from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
 
@@ -416,8 +417,26 @@ def _swapped(action: StockAction, entry: EntryView, change: Any, next_url: str,
         entry=queries.get_entry(current_actor(), entry.id),
         messages=[("success", message)],
         row_note=row_note(action, entry, change),
-    )
+    ) + (_group_update(current_actor(), entry, next_url) if report is None else "")
     return swap(html, f"#entry-{entry.id}", **changed)
+
+
+def _group_update(actor: Actor, entry: EntryView, next_url: str) -> str:
+    """On the overview grouped by item, the row of the item the changed entry belongs to,
+    summed again under the page's filters and sent out of band, still expanded; "" on the
+    flat overview, or when the page's filters are not understood or no longer match."""
+    query = MultiDict(parse_qsl(urlsplit(next_url).query, keep_blank_values=True))
+    if not query.get("group"):
+        return ""
+    view = overview_args(actor, query)
+    variant_of = items.item_of(actor, entry.product_id)
+    if view.errors or not view.group or variant_of is None:
+        return ""
+    found = queries.item_groups(actor, replace(view.filters, item_id=variant_of.item_id), limit=1)
+    if not found.rows:
+        return ""
+    # A table row stands alone in the response only inside a template element.
+    return render_template("inventory/_group_update.html", g=found.rows[0], view=view)
 
 
 @bp.get("/products/<int:product_id>")

@@ -1,5 +1,6 @@
 """The overview grouped by item in Chromium, at 1400 and 390 px: an item's row shows its
-entries in place and hides them again; an action on a shown entry updates that row."""
+entries in place and hides them again; an action on a shown entry updates that row and the
+item's roll-up."""
 
 from __future__ import annotations
 
@@ -35,6 +36,8 @@ def test_an_item_shows_its_entries_in_place_and_they_act_there(
     expect(group.get_by_role("link", name="Hide")).to_have_attribute("aria-expanded", "true")
     assert page.evaluate("document.documentElement.scrollWidth") <= width
 
+    on_hand = group.locator("tr.group-row td").nth(2)
+    before = int(on_hand.inner_text().replace(",", ""))
     entry_id = shop.entries["mug_shelf"]
     row = page.locator(f"#entry-{entry_id}")
     row.get_by_role("link", name="Adjust", exact=True).click()
@@ -45,6 +48,9 @@ def test_an_item_shows_its_entries_in_place_and_they_act_there(
     expect(dialog).to_have_count(0)
     expect(row).to_have_class(re.compile(r"\brow-changed\b"))
     expect(row.get_by_role("status")).to_contain_text("on hand 3 → 5")
+    # The item's roll-up follows, and the group stays open.
+    expect(on_hand).to_have_text(str(before + 2))
+    expect(group.get_by_role("link", name="Hide")).to_have_attribute("aria-expanded", "true")
 
     group.get_by_role("link", name="Hide").click()
     expect(page.locator("tbody.item-rows")).to_have_count(0)

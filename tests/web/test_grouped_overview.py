@@ -70,3 +70,38 @@ def test_a_foreign_item_or_a_bad_group_is_refused(shop, login_as, scene, make_st
     client = login_as("owner", shop.store)
     assert client.get(f"/inventory/items/{foreign.id}/rows", headers=HX).status_code == 404
     assert client.get("/inventory", query_string={"group": "x"}).status_code == 422
+
+
+def _first_entry_of(shop):
+    from app.extensions import db
+    from app.models import InventoryEntry
+    return db.session.execute(
+        db.select(InventoryEntry).where(InventoryEntry.product_id == shop.parka.product_ids[1])
+    ).scalar_one()
+
+
+def test_a_row_action_inside_a_group_sends_the_groups_new_sums(shop, login_as):
+    client = login_as("owner", shop.store)
+    entry = _first_entry_of(shop)  # on hand 2 of the item's 12
+    form = {"delta": "+5", "reason": "Found", "idempotency_key": "k-group-1",
+            "next": "/inventory?group=item"}
+    response = client.post(f"/inventory/entries/{entry.id}/adjust", data=form, headers=HX)
+    assert response.status_code == 200
+    body = response.get_data(as_text=True)
+    assert f'<tr id="entry-{entry.id}"' in body
+    group = re.search(r"<template>(.*?)</template>", body, re.S).group(1)
+    assert f'id="group-{shop.parka.id}" hx-swap-oob="true"' in group
+    assert "<td>17</td>" in group  # 12 + 5, summed again
+    # Still expanded: the row action came from inside the group.
+    assert 'aria-expanded="true"' in group and ">Hide</a>" in group
+    assert 'data-show-label="Show 4"' in group
+
+
+def test_a_row_action_on_the_flat_overview_sends_no_group(shop, login_as):
+    client = login_as("owner", shop.store)
+    entry = _first_entry_of(shop)
+    for key, next_url in (("k-flat-1", "/inventory"), ("k-flat-2", "/inventory?group=zz")):
+        form = {"delta": "+1", "reason": "Found", "idempotency_key": key, "next": next_url}
+        body = client.post(f"/inventory/entries/{entry.id}/adjust", data=form,
+                           headers=HX).get_data(as_text=True)
+        assert f'<tr id="entry-{entry.id}"' in body and "<template>" not in body
