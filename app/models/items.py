@@ -40,6 +40,8 @@ class Item(db.Model):
             name="options_in_order",
         ),
         Index("ix_items_store_title", "store_id", "title"),
+        # The overview grouped by item across several stores walks items in title order.
+        Index("ix_items_title_id", "title", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

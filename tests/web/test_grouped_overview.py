@@ -105,3 +105,12 @@ def test_a_row_action_on_the_flat_overview_sends_no_group(shop, login_as):
         body = client.post(f"/inventory/entries/{entry.id}/adjust", data=form,
                            headers=HX).get_data(as_text=True)
         assert f'<tr id="entry-{entry.id}"' in body and "<template>" not in body
+
+
+def test_counting_items_stops_at_the_grouped_limit(shop, login_as, monkeypatch):
+    from app.inventory import routes
+    monkeypatch.setattr(routes, "GROUP_COUNT_LIMIT", 1)
+    client = login_as("staff", shop.store)
+    body = client.get("/inventory", query_string={"group": "item"}).get_data(as_text=True)
+    assert "More than 1 items</p>" in body
+    assert len(re.findall(r'<tbody id="item-\d+" class="item-group">', body)) == 2
