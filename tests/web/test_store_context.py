@@ -95,6 +95,20 @@ def test_all_my_stores_is_said_when_none_is_chosen(two_stores) -> None:
     assert '<p class="store-context">All my stores</p>' in body
 
 
+def test_the_location_filter_of_all_my_stores_groups_places_by_store(two_stores) -> None:
+    # Both stores have a WAREHOUSE: without its store, the choice is a guess.
+    body = two_stores.client.get("/inventory").get_data(as_text=True)
+    select = body.split('<select id="f-location"')[1].split("</select>")[0]
+    groups = re.findall(r'<optgroup label="([^"]*)">', select)
+    assert sorted(groups) == ["Harbor Coffee", "Northwind Outfitters"]
+    for store in (two_stores.north, two_stores.harbor):
+        group = select.split(f'<optgroup label="{store.name}">')[1].split("</optgroup>")[0]
+        assert f'<option value="{two_stores.places[store.id].id}">WAREHOUSE' in group
+    # One store chosen: its places alone, not grouped.
+    one = two_stores.client.get(f"/inventory?store={two_stores.north.id}").get_data(as_text=True)
+    assert "<optgroup" not in one.split('<select id="f-location"')[1].split("</select>")[0]
+
+
 @pytest.mark.parametrize("path", ["/catalog/products", "/catalog/locations"])
 def test_a_catalog_page_asks_which_store_rather_than_picking_one(two_stores, path) -> None:
     body = two_stores.client.get(path).get_data(as_text=True)
