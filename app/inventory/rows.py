@@ -79,9 +79,12 @@ def _store_shown() -> bool:
 def rows_of_page(url: str | None) -> None:
     """Rows rendered from here on stand in the page at this URL (the row sent back after an
     action, or asked for alone): they name their store as that page's own rows do."""
-    store_arg = (parse_qs(urlsplit(url or "").query).get("store") or [""])[0]
-    g._rows_store_shown = _spans_stores(store_arg)
+    query = parse_qs(urlsplit(url or "").query)
+    g._rows_store_shown = _spans_stores((query.get("store") or [""])[0])
     g.pop("_rows", None)
+    if query.get("group"):
+        # The overview grouped by item has no bulk bar for a checkbox to send.
+        without_row_selection()
 
 
 def row_actions_for(store_id: int) -> tuple[str, ...]:
