@@ -168,22 +168,31 @@ def plan_new(session: Session, rows: Sequence[CatalogRow], *, lock: bool) -> Non
 
 def _items_titled(session: Session, titles: dict[int, set[str]], *, lock: bool
                   ) -> dict[tuple[int, str], list[_Known]]:
-    found: list[ItemDraft] = []
-    for store_id, wanted in titles.items():
-        for chunk in chunks(sorted(wanted), CHUNK):
-            query = (
-                select(items.c.id, items.c.title, items.c.option1, items.c.option2,
-                       items.c.option3)
-                .where(items.c.store_id == store_id, items.c.title.in_(chunk))
-                .order_by(items.c.id)
-            )
-            if lock and session.get_bind().dialect.name == "postgresql":
-                # As adding an option value does: no other change adds variants meanwhile.
-                query = query.with_for_update()
-            for row in session.execute(query):
-                names = tuple(n for n in (row.option1, row.option2, row.option3) if n)
-                found.append(ItemDraft(store_id=store_id, title=row.title,
-                                       option_names=names, new=False, id=row.id))
+    columns = (items.c.id, items.c.store_id, items.c.title, items.c.option1, items.c.option2,
+               items.c.option3)
+    rows = [
+        row
+        for store_id, wanted in titles.items()
+        for chunk in chunks(sorted(wanted), CHUNK)
+        for row in session.execute(
+            select(*columns).where(items.c.store_id == store_id, items.c.title.in_(chunk)))
+    ]
+    if lock and session.get_bind().dialect.name == "postgresql":
+        # As adding an option value does, so no other change adds variants meanwhile; all
+        # of them in id order, whatever their stores, then read again as locked.
+        ids = sorted(row.id for row in rows)
+        rows = [
+            row
+            for chunk in chunks(ids, CHUNK)
+            for row in session.execute(select(*columns).where(items.c.id.in_(chunk))
+                                       .order_by(items.c.id).with_for_update())
+            if row.title in titles[row.store_id]
+        ]
+    found = [
+        ItemDraft(store_id=row.store_id, title=row.title, new=False, id=row.id,
+                  option_names=tuple(n for n in (row.option1, row.option2, row.option3) if n))
+        for row in sorted(rows, key=lambda row: row.id)
+    ]
     known: dict[int, _Known] = {
         d.id: _Known(d, {}, [{} for _ in d.option_names])  # type: ignore[misc]
         for d in found
