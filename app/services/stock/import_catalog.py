@@ -36,6 +36,7 @@ items = Item.__table__
 variants = ItemVariant.__table__
 
 CHUNK = 500  # keys per IN (...) lookup
+BULK_KEYS = 2_000  # beyond this many products in one store, read the store's variants whole
 TITLE_LENGTH = 200
 SKU_LENGTH = catalog_items.SKU_LENGTH
 
@@ -103,16 +104,25 @@ def check_known(session: Session, rows: Sequence[CatalogRow]) -> None:
     if not wanted:
         return
     found: dict[int, tuple[str, tuple[str | None, ...], tuple[str, ...]]] = {}
-    ids = sorted({r.product_id for r in wanted if r.product_id is not None})
-    for chunk in chunks(ids, CHUNK):
-        for row in session.execute(
-            select(variants.c.product_id, items.c.title, items.c.option1, items.c.option2,
-                   items.c.option3, variants.c.value1, variants.c.value2, variants.c.value3)
-            .join(items, items.c.id == variants.c.item_id)
-            .where(variants.c.product_id.in_(chunk))
-        ):
-            found[row.product_id] = (row.title, (row.option1, row.option2, row.option3),
-                                     (row.value1, row.value2, row.value3))
+    query = (
+        select(variants.c.product_id, items.c.title, items.c.option1, items.c.option2,
+               items.c.option3, variants.c.value1, variants.c.value2, variants.c.value3)
+        .join(items, items.c.id == variants.c.item_id)
+    )
+    by_store: dict[int, set[int]] = {}
+    for r in wanted:
+        by_store.setdefault(r.store_id, set()).add(r.product_id)  # type: ignore[arg-type]
+    for store_id, ids in by_store.items():
+        # A large file reads the store's whole catalogue once rather than key by key.
+        queries = (
+            [query.where(variants.c.store_id == store_id)] if len(ids) > BULK_KEYS else
+            [query.where(variants.c.product_id.in_(chunk)) for chunk in chunks(sorted(ids),
+                                                                               CHUNK)]
+        )
+        for statement in queries:
+            for row in session.execute(statement):
+                found[row.product_id] = (row.title, (row.option1, row.option2, row.option3),
+                                         (row.value1, row.value2, row.value3))
     for r in wanted:
         known = found.get(r.product_id)  # type: ignore[arg-type]
         if r.item:
