@@ -290,6 +290,8 @@ def _import_actor(email: str | None) -> Any:
 def _change_line(row: Any) -> str:
     where = f"line {row.line}: {row.store} {row.location} {row.sku}"
     parts = []
+    if row.creates_product:
+        parts.append(f"creates {row.new_variant.describe()}")
     if row.creates:
         parts.append(f"new entry, on hand {row.new_quantity:,}")
     elif row.delta:

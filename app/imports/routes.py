@@ -39,6 +39,7 @@ MAX_TOKEN_BYTES = 24 * 1024 * 1024
 TOKEN_MAX_AGE = 60 * 60  # seconds a preview stays appliable
 RECENT_BATCHES = 5  # applied batches a session may reopen although they wrote no movement
 SHOWN_ROWS = 500  # rows listed on the preview; the counts cover all of them
+SHOWN_PRODUCTS = 200  # new products listed on their own above the rows
 EXPORT_URL = "/inventory.csv"
 
 
@@ -187,6 +188,7 @@ def _preview_page(  # type: ignore[no-untyped-def]
         "token": token,
         "shown": shown,
         "hidden": sum(1 for r in plan.rows if r.errors or r.warnings or r.changes) - len(shown),
+        "shown_products": SHOWN_PRODUCTS,
         "problem": problem,
         "confirm_error": confirm_error,
         "export_url": EXPORT_URL,

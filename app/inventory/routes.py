@@ -34,7 +34,6 @@ from app.inventory.report_view import report_at
 from app.inventory.rows import rows_of_page, without_row_selection
 from app.permissions import ADJUST, Actor
 from app.services import activity, export, items, queries
-from app.services.csvfile import neutralise
 from app.services.errors import (
     BelowReserved,
     ExceedsFulfilled,
@@ -263,20 +262,13 @@ def export_csv():  # type: ignore[no-untyped-def]
         # A filter left out would export more than the user asked for.
         raise ValidationError(dict(view.errors))
     rows = export.iter_entries_csv(actor, view.filters)
-    return csv_response(_export_name(view), export.CSV_COLUMNS, map(_csv_row, rows))
+    return csv_response(_export_name(view), export.CSV_COLUMNS,
+                        (row.cells() for row in rows))
 
 
 def _export_name(view: OverviewView) -> str:
     store = f"-store-{view.filters.store_id}" if view.filters.store_id else ""
     return f"stockroom-inventory{store}-{utcnow():%Y-%m-%d}.csv"
-
-
-def _csv_row(row: export.ExportRow) -> tuple[object, ...]:
-    return (
-        neutralise(row.store), neutralise(row.location), neutralise(row.sku),
-        neutralise(row.title), row.quantity, row.reserved, row.available, row.threshold,
-        row.status, row.version, neutralise(row.item or ""), neutralise(row.options),
-    )
 
 
 @bp.get("/inventory/stats")

@@ -187,13 +187,20 @@ def insert_variant(
     session.add(ItemVariant(product_id=product.id, store_id=item.store_id, item_id=item.id,
                             value1=padded[0], value2=padded[1], value3=padded[2],
                             position=position))
-    changes = audit.diff({}, _audited(product.__dict__))
-    if values:
-        changes["item"] = (None, item.title)
-        changes["options"] = (None, " / ".join(values))
     audit.record(session, actor, "product.created", "product", product.id, product.sku,
-                 store_id=item.store_id, product_id=product.id, changes=changes)
+                 store_id=item.store_id, product_id=product.id,
+                 changes=created_changes(product.__dict__, item.title, values))
     return product
+
+
+def created_changes(fields: Any, item_title: str, values: tuple[str, ...]
+                    ) -> dict[str, tuple[Any, Any]]:
+    """What a new variant's audit row records: its fields, and its item and option values."""
+    changes = audit.diff({}, _audited(fields))
+    if values:
+        changes["item"] = (None, item_title)
+        changes["options"] = (None, " / ".join(values))
+    return changes
 
 
 # The product fields its audit rows follow: what an edit can change.

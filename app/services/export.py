@@ -14,6 +14,7 @@ from app.models import InventoryEntry, Item, ItemVariant, Location, Product, Sto
 from app.permissions import Actor
 from app.services import queries
 from app.services.csvfile import neutralise
+from app.services.items import options_text
 from app.services.queries import (
     SORTS,
     EntryFilters,
@@ -49,8 +50,9 @@ class ExportRow:
     threshold: int
     status: str
     version: int
-    # The item the product is a variant of, and its option names and values (informational:
-    # the import matches rows by store, location and SKU).
+    # The item the product is a variant of, and its option names and values: the import
+    # matches rows by store, location and SKU, checks these against the catalog, and adds
+    # a SKU the store lacks as a variant of that item.
     item: str | None = None
     option1: str | None = None
     option2: str | None = None
@@ -62,9 +64,17 @@ class ExportRow:
     @property
     def options(self) -> str:
         """ "Color: Black; Size: S", for a variant of an item with options."""
-        pairs = zip((self.option1, self.option2, self.option3),
-                    (self.value1, self.value2, self.value3), strict=True)
-        return "; ".join(f"{name}: {value}" for name, value in pairs if name and value)
+        return options_text((self.option1, self.option2, self.option3),
+                            (self.value1, self.value2, self.value3))
+
+    def cells(self) -> tuple[object, ...]:
+        """The row as CSV_COLUMNS cells, free text neutralised."""
+        return (
+            neutralise(self.store), neutralise(self.location), neutralise(self.sku),
+            neutralise(self.title), self.quantity, self.reserved, self.available,
+            self.threshold, self.status, self.version, neutralise(self.item or ""),
+            neutralise(self.options),
+        )
 
 
 def iter_entries_csv(actor: Actor, filters: EntryFilters) -> Iterator[ExportRow]:

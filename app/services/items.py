@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.clock import utcnow
@@ -36,7 +36,12 @@ from app.models import (
 from app.permissions import CATALOG, READ, Actor
 from app.services import audit
 from app.services.bundles import bundle_made, bundle_parts
-from app.services.catalog import check_product_fields, duplicate_sku, insert_variant
+from app.services.catalog import (
+    check_product_fields,
+    created_changes,
+    duplicate_sku,
+    insert_variant,
+)
 from app.services.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from app.services.queries import Availability, product_status
 from app.services.stores import require_store
@@ -48,6 +53,7 @@ OPTION_NAME_LENGTH = 40
 OPTION_VALUE_LENGTH = 60
 SKU_LENGTH = 64
 TITLE_SEPARATOR = " - "
+OPTIONS_SEPARATOR = "; "
 
 items = Item.__table__
 variants = ItemVariant.__table__
@@ -130,6 +136,38 @@ def parse_options(text: str) -> list[Option]:
         options.append(Option(name.strip(), tuple(v.strip() for v in values.split(",")
                                                   if v.strip())))
     return options
+
+
+def options_text(names: Sequence[str | None], values: Sequence[str]) -> str:
+    """A variant's options as the entries CSV writes them and its import reads them back:
+    "Color: Black; Size: S" (empty for an item without options)."""
+    return OPTIONS_SEPARATOR.join(
+        f"{name}: {value}" for name, value in zip(names, values, strict=False) if name and value
+    )
+
+
+def read_options_text(text: str) -> list[tuple[str, str]]:
+    """The (option, value) pairs of an options cell as `options_text` writes it, checked as
+    an item's options are. Raises ValidationError naming `options`."""
+    pairs: list[tuple[str, str]] = []
+    for part in (text or "").split(";"):
+        if not part.strip():
+            continue
+        name, colon, value = part.partition(":")
+        if not colon:
+            shown = part.strip()
+            shown = shown if len(shown) <= 30 else shown[:30] + "…"
+            raise ValidationError({"options": (
+                f"“{shown}” is not an option and its value: write each as “Name: value”, "
+                "separated by semicolons, for example “Color: Black; Size: M”.")})
+        name, value = name.strip(), value.strip()
+        if name and not value:
+            raise ValidationError({"options": f"The option {name[:20]} has no value."})
+        pairs.append((name, value))
+    check = Checker()
+    _check_options(check, [Option(name, (value,)) for name, value in pairs])
+    check.done()
+    return pairs
 
 
 def _check_options(check: Checker, options: Sequence[Option]) -> None:
@@ -352,6 +390,100 @@ def _options(session: Any, item: Item) -> list[Option]:
                 seen.setdefault(row[index], None)
         options.append(Option(name, tuple(seen)))
     return options
+
+
+@dataclass
+class VariantDraft:
+    """A variant bulk work adds to an item: its SKU, title and option values (in the
+    item's option order). `product_id` is set once written."""
+
+    sku: str
+    title: str
+    values: tuple[str, ...]
+    product_id: int | None = None
+
+
+@dataclass
+class ItemDraft:
+    """An item bulk work adds variants to: one that exists (`new` False, with its id, its
+    variant count and its first variant's settings for the new ones) or one to create."""
+
+    store_id: int
+    title: str
+    option_names: tuple[str, ...]
+    new: bool
+    id: int | None = None
+    existing_variants: int = 0
+    product_type: str = "physical"
+    allow_backorder: bool = False
+    reorder_point: int = 0
+    reorder_quantity: int = 0
+    variants: list[VariantDraft] = field(default_factory=list)
+
+
+# Rows per multi-row INSERT: well inside every backend's parameter limit.
+DRAFT_CHUNK = 500
+
+
+def insert_drafts(session: Any, actor: Actor, drafts: Sequence[ItemDraft], *,
+                  batch_ref: str | None, now: datetime) -> None:
+    """Write the drafts' new items and variants in the caller's transaction, set-based: a
+    CSV import may add thousands. Each new product is recorded as the catalog records one
+    (under `batch_ref`). The caller has checked the drafts against the catalog's rules
+    (catalog permission, SKUs free, options and values, at most MAX_VARIANTS) inside its
+    transaction, with the existing items locked; a SKU taken meanwhile fails the insert."""
+    made = [d for d in drafts if d.new]
+    for start in range(0, len(made), DRAFT_CHUNK):
+        chunk = made[start:start + DRAFT_CHUNK]
+        ids = session.execute(
+            insert(items).returning(items.c.id, sort_by_parameter_order=True),
+            [{"store_id": d.store_id, "title": d.title, "status": "active",
+              "option1": names[0], "option2": names[1], "option3": names[2],
+              "created_at": now, "updated_at": now}
+             for d in chunk
+             for names in [(*d.option_names, None, None, None)[:MAX_OPTIONS]]],
+        ).scalars().all()
+        for draft, item_id in zip(chunk, ids, strict=True):
+            draft.id = item_id
+    work = [(d, v, d.existing_variants + n) for d in drafts for n, v in enumerate(d.variants)]
+    audited: list[audit.Change] = []
+    for start in range(0, len(work), DRAFT_CHUNK):
+        chunk = work[start:start + DRAFT_CHUNK]
+        fields = [
+            {"store_id": d.store_id, "sku": v.sku, "title": v.title, "gtin": None,
+             "type": d.product_type,
+             "allow_backorder": d.allow_backorder and d.product_type == "physical",
+             "reorder_point": d.reorder_point, "reorder_quantity": d.reorder_quantity,
+             "created_at": now, "updated_at": now}
+            for d, v, _position in chunk
+        ]
+        # Matched back by SKU (unique in a store): RETURNING in parameter order would go
+        # row by row on SQLite.
+        found = {
+            (store_id, sku): product_id
+            for product_id, store_id, sku in session.execute(
+                insert(products).returning(products.c.id, products.c.store_id, products.c.sku),
+                fields,
+            )
+        }
+        ids = [found[(d.store_id, v.sku)] for d, v, _position in chunk]
+        session.execute(insert(variants), [
+            {"product_id": product_id, "store_id": d.store_id, "item_id": d.id,
+             "value1": padded[0], "value2": padded[1], "value3": padded[2],
+             "position": position}
+            for (d, v, position), product_id in zip(chunk, ids, strict=True)
+            for padded in [(*v.values, "", "", "")[:MAX_OPTIONS]]
+        ])
+        for (d, v, _position), product_id, values in zip(chunk, ids, fields, strict=True):
+            v.product_id = product_id
+            audited.append(audit.Change(
+                "product.created", "product", product_id, v.sku, d.store_id, product_id,
+                created_changes(values, d.title, v.values),
+            ))
+    grown = sorted(d.id for d in drafts if not d.new and d.variants and d.id is not None)
+    if grown:
+        session.execute(update(items).where(items.c.id.in_(grown)).values(updated_at=now))
+    audit.record_many(session, actor, audited, batch_ref=batch_ref, now=now)
 
 
 # --------------------------------------------------------------------------- reads

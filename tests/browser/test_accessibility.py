@@ -128,6 +128,17 @@ def test_every_screen_has_no_axe_violations(
     expect(page.locator("dialog[open]")).to_be_visible()
     check(f"/catalog/items/{made.id} (adjust dialog open)")
     visit("/catalog/items/new")
+    # An import preview that adds products to the catalog, with a row error among them.
+    visit("/import")
+    page.get_by_label("CSV file (UTF-8)").set_input_files(files=[{
+        "name": "sizes.csv", "mimeType": "text/csv",
+        "buffer": (b"store,location,sku,quantity,item,options\r\n"
+                   b"harbour-street,WAREHOUSE_A,PRK-BLACK-XL,4,Summit Parka,"
+                   b"Color: Black; Size: XL\r\n"
+                   b"harbour-street,WAREHOUSE_A,CAP-RED,2,Wool Cap,Color Red\r\n")}])
+    page.get_by_role("button", name="Preview import").click()
+    expect(page.get_by_role("heading", name="New in the catalog")).to_be_visible()
+    check("/import/preview (new products, a row error)")
     # Sales channels on the Locations page, the Edit dialog open, and moving a hold.
     towel = db.session.scalar(select(Product.id).where(Product.sku == "TWL-LIN"))
     warehouse = db.session.scalar(select(Location.id).where(Location.code == "WAREHOUSE_A"))

@@ -68,3 +68,45 @@ def test_owner_previews_and_applies_an_import(
         select(StockMovement.type).where(StockMovement.batch_ref == ref)
     ))
     assert kinds == ["received", "set"]
+
+
+def test_owner_sees_the_products_an_import_adds_before_applying_it(
+    page: Page, shop, sign_in: Callable[..., None], tmp_path: Path,
+) -> None:
+    """A file with item and options columns: one row adds a size to an item, two make a
+    new item; the preview lists them above the rows, and applying makes them."""
+    from app.permissions import system_actor
+    from app.services import items
+
+    options = [items.Option("Color", ("Black",)), items.Option("Size", ("S", "M"))]
+    parka = items.create_item(actor=system_actor("tests"), store_id=shop.store_id,
+                              title="Summit Parka", options=options,
+                              variants_to_make=items.generate(options, "PRK"))
+    db.session.remove()
+    csv_file = tmp_path / "new-sizes.csv"
+    csv_file.write_text("\r\n".join([
+        "store,location,sku,quantity,item,options",
+        "harbour-street,WAREHOUSE_A,PRK-BLACK-XL,4,Summit Parka,Color: Black; Size: XL",
+        "harbour-street,WAREHOUSE_A,CAP-RED,2,Wool Cap,Color: Red",
+        "harbour-street,SHELF_B,CAP-RED,1,Wool Cap,Color: Red",
+    ]) + "\r\n", encoding="utf-8")
+    sign_in(page, shop.owner)
+
+    page.goto("/import")
+    page.get_by_label("CSV file (UTF-8)").set_input_files(str(csv_file))
+    page.get_by_role("button", name="Preview import").click()
+
+    added = page.get_by_role("region", name="New in the catalog")
+    expect(added).to_contain_text("Applying adds 2 products to the catalog (1 new item)")
+    expect(added.get_by_role("listitem")).to_have_text([
+        "Creates variant PRK-BLACK-XL of Summit Parka (Color: Black; Size: XL)",
+        "Creates variant CAP-RED of the new item Wool Cap (Color: Red)",
+    ])
+    expect(page.locator("table.import-rows")).to_contain_text(
+        "Stocks the new CAP-RED (line 3 creates it)")
+    page.get_by_role("button", name="Apply import").click()
+
+    expect(page.get_by_role("status")).to_contain_text(
+        "0 entries updated, 3 created, 2 products (1 new item) added, 3 ledger rows")
+    page.goto(f"/catalog/items/{parka.id}")
+    expect(page.locator("table.matrix")).to_contain_text("PRK-BLACK-XL")

@@ -112,3 +112,43 @@ def test_as_a_user_uses_their_permissions(seeded_app, stock, tmp_path):
                 "staff@stockroom.test")
     assert staff.exit_code == 0, staff.output
     assert quantities([eid]) == [qty + 1]
+
+
+def test_a_new_variant_is_listed_then_made_and_needs_the_catalog_permission(seeded_app,
+                                                                            tmp_path):
+    path = tmp_path / "variants.csv"
+    path.write_text("store,location,sku,quantity,item,options\r\n"
+                    "northwind,WAREHOUSE_MAIN,NW-PRK-RED-M,3,Summit Down Parka,"
+                    "Color: Red; Size: M\r\n", encoding="utf-8")
+    preview = run(seeded_app, "inventory", "import", str(path))
+    assert preview.exit_code == 0, preview.output
+    assert "1 rows, 0 to update, 1 to create, 0 unchanged, 1 product to add." in preview.output
+    assert ("line 2: northwind WAREHOUSE_MAIN NW-PRK-RED-M: creates variant NW-PRK-RED-M of "
+            "Summit Down Parka (Color: Red; Size: M), new entry, on hand 3") in preview.output
+    assert db.session.scalar(select(func.count()).where(Product.sku == "NW-PRK-RED-M")) == 0
+
+    staff = run(seeded_app, "inventory", "import", str(path), "--apply", "--as",
+                "staff@stockroom.test")
+    assert staff.exit_code == 1
+    assert ("error: line 2: You may not add products to the catalog in northwind "
+            "(catalog:manage)") in staff.output
+    assert db.session.scalar(select(func.count()).where(Product.sku == "NW-PRK-RED-M")) == 0
+
+    applied = run(seeded_app, "inventory", "import", str(path), "--apply")
+    assert applied.exit_code == 0, applied.output
+    assert "0 entries updated, 1 created, 1 product added, 1 ledger row in batch" in \
+        applied.output
+    assert db.session.scalar(select(func.count()).where(Product.sku == "NW-PRK-RED-M")) == 1
+    assert verify_ledger() == []
+
+
+def test_a_malformed_options_cell_exits_1_naming_the_column(seeded_app, tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("store,location,sku,quantity,item,options\r\n"
+                    "northwind,WAREHOUSE_MAIN,NW-PRK-RED-M,3,Summit Down Parka,"
+                    "Color Red\r\n", encoding="utf-8")
+    result = run(seeded_app, "inventory", "import", str(path), "--apply")
+    assert result.exit_code == 1
+    assert "error: line 2: Options: “Color Red” is not an option and its value" in result.output
+    assert "Nothing was imported" in result.output
+    assert db.session.scalar(select(func.count()).where(Product.sku == "NW-PRK-RED-M")) == 0

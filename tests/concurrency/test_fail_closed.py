@@ -98,6 +98,16 @@ def _import(s: Setup, *, actor: Any, idempotency_key: str | None) -> Any:
     return stock.apply_import(s.csv, actor=actor, batch_ref=batch)
 
 
+def _import_new_variant(s: Setup, *, actor: Any, idempotency_key: str | None) -> Any:
+    """An import that adds a product to the catalog (a new item with one option) and
+    stocks it: the products go with everything else when the transaction fails."""
+    code = db.session.get(Location, s.empty_location).code
+    data = (f"store,location,sku,quantity,item,options\r\n"
+            f"{s.store.slug},{code},NEW-VAR-1,7,Kit Parka,Size: M\r\n").encode()
+    batch = f"import-{idempotency_key}" if idempotency_key else None
+    return stock.apply_import(data, actor=actor, batch_ref=batch)
+
+
 @dataclass(frozen=True)
 class Writer:
     call: Callable[..., Any]
@@ -161,6 +171,7 @@ WRITERS: dict[str, Writer] = {
         selection=stock.selection(entry_ids=[s.entry.id, s.spare.id]),
         low_stock_threshold=6, **k), fault="commit"),
     "import_apply": Writer(_import),
+    "import_apply_new_variant": Writer(_import_new_variant),
 }
 
 

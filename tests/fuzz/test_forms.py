@@ -627,3 +627,71 @@ def test_hostile_cells_in_an_import_preview(
                     failures.append(f"{where}: refused without naming the column or line")
     assert fingerprint() == baseline, "a preview changed something"
     assert failures == [], f"{len(failures)} failures:\n" + "\n".join(failures)
+
+
+def _item_cells(w: World) -> dict[str, dict[str, str]]:
+    """Two valid rows of a file with item and options columns: one stocks a SKU the store
+    has (made outside the item forms: it belongs to no item, so its cells stay blank), one
+    adds a SKU to the catalog."""
+    base = {"store": w.slugs["store_a"], "location": "ALPHA_BAY", "quantity": "15"}
+    return {
+        "known": {**base, "sku": "ALPHA-SKU-1", "item": "", "options": ""},
+        "new": {**base, "sku": "FUZZ-NEW-1", "item": "Fuzz Parka",
+                "options": "Color: Black; Size: XL"},
+    }
+
+
+def _csv_of(row: dict[str, str], column: str, value: Any) -> bytes:
+    out = io.StringIO()
+    cells = {**row, column: "\x1e" if isinstance(value, Raw) else
+             ("" if value is MISSING else value)}
+    csv.writer(out, lineterminator="\n").writerows([list(cells), list(cells.values())])
+    data = out.getvalue().encode("utf-8", "surrogatepass")
+    if isinstance(value, Raw):
+        data = data.replace(b"\x1e", unquote_to_bytes(value.escaped))
+    return data
+
+
+def test_hostile_item_and_options_cells_in_an_import_preview(
+    app: Flask, keep_world: Callable[..., Any], tally: Tally,
+) -> None:
+    """The item and options cells, of a row whose SKU the store has and of a row that adds
+    its SKU to the catalog, get every class of hostile value: the preview never changes
+    anything, offers no apply for a value the column must refuse, and names the column."""
+    kept = keep_world("forms", build_world)
+    world: World = kept.data
+    counter = Counter(tally, form_route="import-preview")
+    client = _sign_in(app, world, "owner_a")
+    rows = _item_cells(world)
+    baseline = fingerprint()
+    failures: list[str] = []
+    # A new SKU must name its item; a known SKU's blank cells claim nothing.
+    kinds = {("known", "item"): "optional_text", ("known", "options"): "optional_text",
+             ("new", "item"): "text", ("new", "options"): "optional_text"}
+    for n, ((base, column), kind) in enumerate(kinds.items()):
+        row = rows[base]
+        valid = _csv_of(row, column, row[column])
+        first = client.post("/import/preview", data={"file": (io.BytesIO(valid), "s.csv")})
+        assert 'name="token"' in first.get_data(as_text=True), (base, "valid row refused")
+        for cls, value, bad in values_for(kind, row[column]):
+            response = client.post("/import/preview", headers=HX if n % 2 else {},
+                                   data={"file": (io.BytesIO(_csv_of(row, column, value)),
+                                                  "stock.csv")})
+            counter.sent(response.status_code)
+            body = response.get_data(as_text=True)
+            shown = value.escaped if isinstance(value, Raw) else repr(value)[:30]
+            where = f"{base} {column}={shown} ({cls})"
+            if response.status_code >= 500:
+                failures.append(f"{where}: {response.status_code}")
+                continue
+            if markup_in(body):
+                failures.append(f"{where}: unescaped markup {markup_in(body)}")
+            if bad:
+                errors = _import_errors(body)
+                if 'name="token"' in body:
+                    failures.append(f"{where}: the preview offers to apply it")
+                elif column not in errors and not (
+                        isinstance(value, Raw) and "not utf-8" in errors):
+                    failures.append(f"{where}: refused without naming the column")
+    assert fingerprint() == baseline, "a preview changed something"
+    assert failures == [], f"{len(failures)} failures:\n" + "\n".join(failures)

@@ -14,7 +14,6 @@ import pytest
 from flask.testing import FlaskClient
 
 from app.clock import frozen_at
-from app.inventory import routes
 from app.services.csvfile import FLUSH_ROWS, csv_chunks
 from app.services.export import CSV_COLUMNS, ExportRow
 
@@ -134,7 +133,7 @@ def test_the_body_is_written_in_chunks_as_rows_arrive() -> None:
             pulled.append(n)
             yield ExportRow("s", "L", f"SKU-{n}", "T", n, 0, n, 0, "in_stock", 1)
 
-    chunks = csv_chunks(CSV_COLUMNS, map(routes._csv_row, rows()))
+    chunks = csv_chunks(CSV_COLUMNS, map(ExportRow.cells, rows()))
     first = next(chunks)
     # The first chunk leaves before most rows are read: memory stays flat at any size.
     assert first.startswith("\ufeffstore,location,sku")

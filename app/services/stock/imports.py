@@ -1,11 +1,14 @@
 """CSV import of inventory entries: a dry-run plan of every row, then an all-or-nothing apply.
 
 The file is the overview's export format (store, location, sku, quantity, optional threshold,
-reason and version; other columns are ignored). Planning reads in bulk, a few hundred keys per
-query, and never writes. Applying plans again inside one write transaction, with the entries
-locked in primary-key order, refuses the whole file if any row has an error or moved since the
-preview, and then writes with set-based statements: one ledger row per changed entry, all
-sharing one batch reference, written in batches by the engine's ledger writer.
+reason and version; item and options, checked against the catalog or adding the SKU to it,
+see import_catalog; other columns are ignored, but a new product takes its title). Planning
+reads in bulk, a few hundred keys per query, and never writes. Applying plans again inside
+one write transaction, with the items it adds to and the entries locked in primary-key
+order, refuses the whole file if any row has an error or moved since the preview, and then
+writes with set-based statements: the new items and variants, then one ledger row per
+changed entry, all sharing one batch reference, written in batches by the engine's ledger
+writer.
 """
 
 from __future__ import annotations
@@ -25,10 +28,11 @@ from app.extensions import db
 from app.models import UNLIMITED_TYPES, Store
 from app.models.stores import normalize_location_code
 from app.permissions import ADJUST, CATALOG, READ, THRESHOLD, Actor
-from app.services import audit, csvfile
+from app.services import audit, csvfile, items
 from app.services.audit import THRESHOLD_SET
 from app.services.bundles import bundle_parts
 from app.services.errors import Conflict, ImportRefused, ValidationError
+from app.services.stock import import_catalog
 from app.services.stock.engine import (
     SQLITE_TIME,
     WRITE_CHUNK,
@@ -41,12 +45,13 @@ from app.services.stock.engine import (
     products,
     write_ledger,
 )
+from app.services.stock.import_catalog import NewVariant
 from app.services.validation import LIMIT, LIMIT_TEXT, ascii_strip, identifier, unsafe_character
 
 stores = Store.__table__
 
 REQUIRED_COLUMNS = ("store", "location", "sku", "quantity")
-OPTIONAL_COLUMNS = ("threshold", "reason", "version")
+OPTIONAL_COLUMNS = ("threshold", "reason", "version", "item", "options", "title")
 DEFAULT_REASON = "CSV import"
 # What the browser may upload in one file; the CLI passes its own limit (or none).
 BROWSER_MAX_ROWS = 100_000
@@ -80,12 +85,24 @@ class PlannedRow:
     version: int | None = None  # the entry's version now (None: no entry yet)
     export_version: int | None = None  # the version the file carries
     archived: str | None = None  # "location" or "product" when one of them is archived
+    # The item, options and title cells; None when the file has no such column.
+    item: str | None = None
+    options: str | None = None
+    title: str | None = None
+    new_variant: NewVariant | None = None  # the product this row adds to the catalog
+    item_unreadable: bool = False  # already an error: no "name its item" on top
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
     @property
     def creates(self) -> bool:
         return not self.errors and self.entry_id is None and self.new_quantity is not None
+
+    @property
+    def creates_product(self) -> bool:
+        """The row adds its SKU to the catalog (the first row of that SKU does)."""
+        return (self.creates and self.new_variant is not None
+                and self.new_variant.line == self.line)
 
     @property
     def delta(self) -> int | None:
@@ -111,7 +128,10 @@ class PlannedRow:
 
     @property
     def seen_version(self) -> int:
-        """What the preview saw of the entry: its version, 0 when it did not exist."""
+        """What the preview saw of the entry: its version, 0 when it did not exist; -1 when
+        its product did not exist either and joins an item, -2 when its item is new too."""
+        if self.new_variant is not None:
+            return -2 if self.new_variant.item.new else -1
         return self.version or 0
 
 
@@ -150,6 +170,23 @@ class ImportPlan:
     def has_warnings(self) -> bool:
         return any(r.warnings for r in self.rows)
 
+    @property
+    def new_variants(self) -> list[NewVariant]:
+        """The products the file adds to the catalog, in file order."""
+        return [r.new_variant for r in self.rows
+                if r.creates_product and r.new_variant is not None]
+
+    def drafts(self) -> list[items.ItemDraft]:
+        """The items the file adds variants to, new ones and existing, in file order."""
+        seen: dict[int, items.ItemDraft] = {}
+        for variant in self.new_variants:
+            seen.setdefault(id(variant.item), variant.item)
+        return list(seen.values())
+
+    @property
+    def new_items(self) -> int:
+        return sum(1 for d in self.drafts() if d.new)
+
     def seen(self) -> dict[int, int]:
         """Line → the entry version the plan was made against, for the rows that change."""
         return {r.line: r.seen_version for r in self.rows if r.changes}
@@ -177,6 +214,8 @@ class ImportResult:
     movements: int
     unchanged: int
     replayed: bool = False
+    new_products: int = 0  # added to the catalog
+    new_items: int = 0  # of them, items made for them
 
 
 # --------------------------------------------------------------------------- public
@@ -221,6 +260,11 @@ def apply_import(
         with write_transaction() as session:
             return _apply(session, data, actor, ref, seen, max_rows, progress)
     except IntegrityError as exc:
+        if is_unique_violation(exc, "sku"):
+            raise ImportRefused(
+                "Nothing was imported: a product this file adds to the catalog was created by "
+                "someone else meanwhile. Preview the file again."
+            ) from exc
         if not is_unique_violation(exc, "product_id", "location_id"):
             raise
         raise ImportRefused(
@@ -365,8 +409,13 @@ def _parse_row(line: int, cells: Mapping[str, str]) -> PlannedRow:
     unreadable = {name: problem for name, value in cells.items()
                   if (problem := unsafe_character(value or ""))}
     for name, problem in unreadable.items():
-        if name not in ("store", "location", "sku"):
+        # The title is read only for a product the row adds, and checked there.
+        if name not in ("store", "location", "sku", "title"):
             row.errors.append(f"The {name} {problem[0].lower()}{problem[1:].rstrip('.')}")
+    for name in ("item", "options", "title"):
+        if name in cells:
+            setattr(row, name, "" if name in unreadable and name != "title" else cells[name])
+    row.item_unreadable = "item" in unreadable
     for name in ("store", "location", "sku"):
         value = getattr(row, name)
         if name in unreadable:
@@ -448,6 +497,7 @@ def _resolve(session: Session, rows: list[PlannedRow], actor: Actor, *, lock: bo
                     goods[(store_id, sku)] = (pid, kind, archived is not None)
 
     kits = bundle_parts(session, [pid for pid, _kind, _archived in goods.values()])
+    unknown: list[PlannedRow] = []
     for r in rows:
         if not r.store:
             continue
@@ -468,8 +518,13 @@ def _resolve(session: Session, rows: list[PlannedRow], actor: Actor, *, lock: bo
                     r.archived = f"location {r.location}"
         if r.sku:
             product = goods.get((r.store_id, r.sku))
-            if product is None:
-                r.errors.append(f"Unknown SKU “{r.sku}” in {r.store}")
+            if product is None and r.item:
+                unknown.append(r)  # names its item: may add the SKU to the catalog
+            elif product is None:
+                if not r.item_unreadable:
+                    r.errors.append(f"Unknown SKU “{r.sku}” in {r.store}" + (
+                        "" if r.item is None else
+                        ": to add it to the catalog, name its item in the item column"))
             elif product[1] in UNLIMITED_TYPES:
                 r.errors.append(
                     f"{r.sku} is a {product[1]} product: its stock is unlimited and needs "
@@ -482,6 +537,10 @@ def _resolve(session: Session, rows: list[PlannedRow], actor: Actor, *, lock: bo
                 r.product_id = product[0]
                 if product[2]:
                     r.archived = f"product {r.sku}"
+
+    # Items before entries: the lock order of every change that takes both.
+    import_catalog.check_known(session, rows)
+    import_catalog.plan_new(session, unknown, lock=lock)
 
     keyed = [r for r in rows if r.product_id is not None and r.location_id is not None]
     by_store: dict[int, set[int]] = {}
@@ -530,7 +589,8 @@ def _check(rows: list[PlannedRow], actor: Actor) -> None:
                 )
             else:
                 first_line[key] = r.line
-        if r.store_id is None or r.product_id is None or r.location_id is None:
+        if r.store_id is None or r.location_id is None or (
+                r.product_id is None and r.new_variant is None):
             continue
         if r.entry_id is not None:
             if r.new_quantity is not None and r.new_quantity < r.reserved:
@@ -541,7 +601,8 @@ def _check(rows: list[PlannedRow], actor: Actor) -> None:
                 )
         elif r.archived is not None:
             r.errors.append(f"The {r.archived} is archived: no new entry can be made there")
-        elif r.export_version is not None:
+        elif r.export_version is not None and r.new_variant is None:
+            # (A row adding its product comes from another store's export, or from none.)
             r.warnings.append("Changed since export: the entry no longer exists; "
                               "this row creates it")
         if r.errors:
@@ -556,8 +617,9 @@ def _check(rows: list[PlannedRow], actor: Actor) -> None:
         for permission in needed:
             if not actor.can(permission, r.store_id):
                 what = {
-                    CATALOG: "create entries", ADJUST: "change stock",
-                    THRESHOLD: "change low-stock thresholds",
+                    CATALOG: "add products to the catalog" if r.new_variant is not None
+                    else "create entries",
+                    ADJUST: "change stock", THRESHOLD: "change low-stock thresholds",
                 }[permission]
                 r.errors.append(f"You may not {what} in {r.store} ({permission})")
 
@@ -571,6 +633,10 @@ def _refusal(plan: ImportPlan) -> str:
 
 
 def _moved_line(row: PlannedRow) -> str:
+    if row.new_variant is not None:
+        item = row.new_variant.item
+        return (f"line {row.line} {row.sku}: no such product now; it would join "
+                f"{'a new item' if item.new else 'the item'} {item.title}")
     if row.version is None:
         return f"line {row.line} {row.sku} at {row.location}: no entry now"
     return (f"line {row.line} {row.sku} at {row.location}: on hand now {row.old_quantity}, "
@@ -622,6 +688,12 @@ def _write(
     thresholds_only = [
         r for r in plan.rows if not r.creates and not r.quantity_changes and r.threshold_changes
     ]
+    # The products the file adds come first: the new entries are theirs.
+    drafts = plan.drafts()
+    items.insert_drafts(session, actor, drafts, batch_ref=ref, now=now)
+    for r in creates:
+        if r.new_variant is not None:
+            r.product_id = r.new_variant.draft.product_id
     # Lock order: existing entries were locked by id while planning; new ones come last.
     _create_entries(session, creates, now)
     for chunk in chunks(stock, WRITE_CHUNK):
@@ -678,7 +750,8 @@ def _write(
     return ImportResult(
         batch_ref=ref, created=len(creates), updated=len(stock) + len(thresholds_only),
         thresholds=sum(1 for r in plan.rows if r.threshold_changes), movements=len(ledger),
-        unchanged=plan.unchanged,
+        unchanged=plan.unchanged, new_products=sum(len(d.variants) for d in drafts),
+        new_items=sum(1 for d in drafts if d.new),
     )
 
 
@@ -734,6 +807,8 @@ def describe(plan: ImportPlan) -> str:
     """One line for a flash or the CLI: how many rows and what they would do."""
     parts = [f"{len(plan.rows):,} rows", f"{plan.updates:,} to update",
              f"{plan.creates:,} to create", f"{plan.unchanged:,} unchanged"]
+    if plan.new_variants:
+        parts.append(_catalog_words(len(plan.new_variants), plan.new_items) + " to add")
     if plan.error_rows or plan.file_errors:
         parts.append(f"{plan.error_rows + len(plan.file_errors):,} with errors")
     if plan.warning_rows:
@@ -745,5 +820,15 @@ def describe_result(result: ImportResult) -> str:
     """One line for a flash or the CLI: what an apply wrote."""
     entries_word = "entry" if result.updated == 1 else "entries"
     rows_word = "ledger row" if result.movements == 1 else "ledger rows"
-    return (f"{result.updated:,} {entries_word} updated, {result.created:,} created, "
+    added = (f"{_catalog_words(result.new_products, result.new_items)} added, "
+             if result.new_products else "")
+    return (f"{result.updated:,} {entries_word} updated, {result.created:,} created, {added}"
             f"{result.movements:,} {rows_word} in batch {result.batch_ref}")
+
+
+def _catalog_words(products_count: int, items_count: int) -> str:
+    """"3 products (2 new items)": what an import adds to the catalog."""
+    words = f"{products_count:,} product{'' if products_count == 1 else 's'}"
+    if items_count:
+        words += f" ({items_count:,} new item{'' if items_count == 1 else 's'})"
+    return words
