@@ -619,8 +619,11 @@ class ItemVariantOut(Schema):
     options = fields.Dict(keys=fields.String(), values=fields.String(), required=True,
                           metadata={"description": "Option name → this variant's value"})
     archived = fields.Boolean(required=True)
+    unlimited = fields.Boolean(required=True, metadata={
+        "description": "Digital, service and subscription variants never run out"})
     total_quantity = fields.Integer(required=True)
-    total_available = fields.Integer(required=True)
+    total_available = fields.Integer(required=True, allow_none=True,
+                                     metadata={"description": "null when unlimited"})
     locations = fields.List(fields.Nested(ItemCellOut), required=True)
 
 
