@@ -555,6 +555,10 @@ class ReservationOut(Schema):
     id = fields.Integer(required=True)
     order_ref = fields.String(required=True)
     line_ref = fields.String(required=True, allow_none=True)
+    product_id = fields.Integer(required=True)
+    location_id = fields.Integer(required=True)
+    location = fields.String(required=True, attribute="location_code",
+                             metadata={"description": "Where it is held: the location's code"})
     quantity = fields.Integer(required=True)
     open_quantity = fields.Integer(required=True)
     status = fields.String(required=True)
