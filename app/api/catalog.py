@@ -197,6 +197,8 @@ def _given_variants(options: Sequence[items.Option],
     """The request's variants in the options' order; a variant naming an option the item
     lacks, or missing one, is refused naming `variants`."""
     by_name = {o.name.casefold(): n for n, o in enumerate(options)}
+    if len(by_name) != len(options):
+        raise ValidationError({"options": "Two options have one name; name each once."})
     specs = []
     for number, variant in enumerate(args["variants"]):
         values: list[str | None] = [None] * len(options)

@@ -126,14 +126,17 @@ def test_bad_input_is_refused_naming_the_field(world, owner, changes, field, wor
     ([{"options": {"Color": "Black"}, "sku": "A"}], "variants", "No variant has Color Blue"),
     ([{"options": {"Color": "Black"}, "sku": "A"}, {"options": {"Color": "Blue"}, "sku": "a"}],
      "variants", "would both have the SKU a"),
+    ([{"options": {"Color": "Black"}, "sku": "A"}], "options", "Two options have one name"),
     ([{"options": {"Color": "Black"}, "sku": "A", "gtin": "123"},
       {"options": {"Color": "Blue"}, "sku": "B"}], "variants", "8, 12, 13 or 14 digits"),
 ])
 def test_given_variants_are_checked(world, owner, variants, field, words):
     before = counts()
-    error = assert_error(owner.post(ITEMS, {
-        "title": "Mug", "options": [{"name": "Color", "values": ["Black", "Blue"]}],
-        "variants": variants}), 422)
+    options = [{"name": "Color", "values": ["Black", "Blue"]}]
+    if field == "options":
+        options.append({"name": "color", "values": ["Red"]})
+    error = assert_error(owner.post(ITEMS, {"title": "Mug", "options": options,
+                                            "variants": variants}), 422)
     assert words in error["fields"][field], error
     assert counts() == before
 
