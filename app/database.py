@@ -79,6 +79,10 @@ def configure_engine(engine: Engine, *, busy_timeout_ms: int) -> None:
             connection.exec_driver_sql(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
 
 
+# Set in a session's info while its write transaction takes in the ones opened inside it.
+_JOINING = "stockroom_joining"
+
+
 @contextmanager
 def write_transaction(*, lock_wait_ms: int | None = None) -> Iterator[Session]:
     """One transaction that commits on success and rolls back on any exception.
@@ -87,8 +91,14 @@ def write_transaction(*, lock_wait_ms: int | None = None) -> Iterator[Session]:
     With `lock_wait_ms`, for work that may as well happen another time, a lock held by
     someone else is waited for that long only (then OperationalError): on SQLite for the
     write lock, on PostgreSQL for every lock the transaction takes.
+
+    Inside `joining(session)` it begins and commits nothing: its statements belong to the
+    transaction that is joining, which commits or rolls back them all.
     """
     session = db.session()
+    if session.info.get(_JOINING):
+        yield session
+        return
     if session.in_transaction():
         if session.new or session.dirty or session.deleted:
             raise RuntimeError("unflushed ORM changes outside a write transaction")
@@ -108,6 +118,21 @@ def write_transaction(*, lock_wait_ms: int | None = None) -> Iterator[Session]:
     except BaseException:
         session.rollback()
         raise
+
+
+@contextmanager
+def joining(session: Session) -> Iterator[Session]:
+    """Inside a write transaction: the write transactions that service functions open
+    in this block join it, so that several of them, and the reads that describe what they
+    did, commit together or not at all (an idempotent request's stored first answer, say)."""
+    if session.info.get(_JOINING):
+        yield session
+        return
+    session.info[_JOINING] = True
+    try:
+        yield session
+    finally:
+        session.info.pop(_JOINING, None)
 
 
 def _continue_as_writer(session: Session) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
+from app.models import UNLIMITED_TYPES
 from app.services.items import ItemView, PublicVariant
 from app.services.queries import Availability, EntryFilters, LineAvailability, ProductStock
 
@@ -70,8 +71,11 @@ def item_stock(view: ItemView, location_codes: dict[int, str] | None = None) -> 
             {
                 "product_id": v.product_id, "sku": v.sku, "gtin": v.gtin,
                 "product_type": v.type, "archived": v.archived,
+                "unlimited": v.type in UNLIMITED_TYPES,
                 "options": dict(zip(names, v.values, strict=False)),
-                "total_quantity": v.on_hand, "total_available": v.available,
+                "total_quantity": v.on_hand,
+                # Unlimited variants show no count, never a stand-in number.
+                "total_available": None if v.type in UNLIMITED_TYPES else v.available,
                 "locations": [
                     {"entry_id": cell.entry_id, "location_id": location_id,
                      "location": codes.get(location_id, ""), "quantity": cell.quantity,

@@ -15,8 +15,19 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import fields, validate, validates, validates_schema
 
+from app.models import MAX_OPTIONS, PRODUCT_TYPES
 from app.models.audit import OBJECT_TYPES
 from app.services.activity import is_kind
+from app.services.bundles import MAX_COMPONENTS
+from app.services.items import (
+    DESCRIPTION_LENGTH,
+    MAX_VARIANTS,
+    OPTION_NAME_LENGTH,
+    OPTION_VALUE_LENGTH,
+    SETTABLE_STATUSES,
+    SKU_LENGTH,
+    TITLE_LENGTH,
+)
 from app.services.queries import SORTS, STATUSES
 from app.services.validation import LIMIT, MAX_ID
 
@@ -63,6 +74,15 @@ def Text(  # noqa: N802
     return fields.String(
         validate=[validate.Length(min=min_length, max=max_length), printable], **kwargs
     )
+
+
+class StrictBoolean(fields.Boolean):
+    """true or false in JSON, nothing else: not "true", 1 or "yes"."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> bool:
+        if type(value) is not bool:
+            raise self.make_error("invalid", input=value)
+        return value
 
 
 class UtcNaiveDateTime(fields.NaiveDateTime):
@@ -535,6 +555,10 @@ class ReservationOut(Schema):
     id = fields.Integer(required=True)
     order_ref = fields.String(required=True)
     line_ref = fields.String(required=True, allow_none=True)
+    product_id = fields.Integer(required=True)
+    location_id = fields.Integer(required=True)
+    location = fields.String(required=True, attribute="location_code",
+                             metadata={"description": "Where it is held: the location's code"})
     quantity = fields.Integer(required=True)
     open_quantity = fields.Integer(required=True)
     status = fields.String(required=True)
@@ -599,8 +623,11 @@ class ItemVariantOut(Schema):
     options = fields.Dict(keys=fields.String(), values=fields.String(), required=True,
                           metadata={"description": "Option name → this variant's value"})
     archived = fields.Boolean(required=True)
+    unlimited = fields.Boolean(required=True, metadata={
+        "description": "Digital, service and subscription variants never run out"})
     total_quantity = fields.Integer(required=True)
-    total_available = fields.Integer(required=True)
+    total_available = fields.Integer(required=True, allow_none=True,
+                                     metadata={"description": "null when unlimited"})
     locations = fields.List(fields.Nested(ItemCellOut), required=True)
 
 
@@ -666,3 +693,101 @@ class ChannelAvailabilityOut(Schema):
                             metadata={"description": "The channel's locations, in its order"})
     allow_split = fields.Boolean(required=True)
     products = fields.List(fields.Nested(ChannelProductOut), required=True)
+
+
+# --------------------------------------------------------------------------- the catalog
+
+
+class OptionIn(Schema):
+    name = Text(OPTION_NAME_LENGTH, 1, required=True, metadata={"example": "Color"})
+    values = fields.List(Text(OPTION_VALUE_LENGTH, 1), required=True,
+                         validate=validate.Length(1, MAX_VARIANTS),
+                         metadata={"example": ["Black", "Glacier Blue"]})
+
+
+class VariantIn(Schema):
+    """One variant, with its own SKU: one value of each of the item's options."""
+
+    options = fields.Dict(
+        keys=Text(OPTION_NAME_LENGTH, 1), values=Text(OPTION_VALUE_LENGTH, 1),
+        load_default=dict, validate=validate.Length(max=MAX_OPTIONS),
+        metadata={"description": "Option name → this variant's value; {} for an item "
+                                 "without options", "example": {"Color": "Black"}})
+    sku = Text(SKU_LENGTH, 1, required=True, metadata={"description": "Unique in the store"})
+    gtin = Text(14, metadata={"description": "8, 12, 13 or 14 digits with a right check digit"})
+
+
+class ItemCreateIn(Schema):
+    store_id = Id(metadata={"description": "Needed when the token's user is in several stores"})
+    title = Text(TITLE_LENGTH, 1, required=True)
+    description = Text(DESCRIPTION_LENGTH)
+    status = fields.String(load_default="active", validate=validate.OneOf(SETTABLE_STATUSES),
+                           metadata={"description": "A draft item is left out of the public "
+                                                    "read until it is made active"})
+    options = fields.List(fields.Nested(OptionIn), load_default=list,
+                          validate=validate.Length(max=MAX_OPTIONS),
+                          metadata={"description": "Up to three; none for a single product"})
+    sku_prefix = Text(SKU_LENGTH, 1, metadata={
+        "description": "A variant for every combination of the options' values, each SKU "
+                       "the prefix and its values' codes (PRK-BLACK-S); or give `variants`"})
+    variants = fields.List(fields.Nested(VariantIn), validate=validate.Length(1, MAX_VARIANTS),
+                           metadata={"description": "Each variant with its own SKU; every "
+                                                    "option value must have one"})
+    product_type = fields.String(load_default="physical", validate=validate.OneOf(PRODUCT_TYPES),
+                                 metadata={"description": "Every variant's type"})
+    allow_backorder = StrictBoolean(load_default=False)
+    reorder_point = Whole(0, load_default=0)
+    reorder_quantity = Whole(0, load_default=0)
+
+    @validates_schema
+    def _one_way(self, data: dict[str, Any], **_: Any) -> None:
+        if ("sku_prefix" in data) == ("variants" in data):
+            raise ma.ValidationError("Give sku_prefix, or variants with their SKUs; one of "
+                                     "the two.", "sku_prefix")
+
+
+class ItemUpdateIn(Schema):
+    title = Text(TITLE_LENGTH, 1, metadata={"description": "Each variant's title follows"})
+    description = Text(DESCRIPTION_LENGTH, allow_none=True,
+                       metadata={"description": "null or \"\" clears it"})
+    status = fields.String(validate=validate.OneOf(SETTABLE_STATUSES), metadata={
+        "description": "Archive an item (all its variants) with POST …/archive"})
+
+    @validates_schema
+    def _something(self, data: dict[str, Any], **_: Any) -> None:
+        if not data:
+            raise ma.ValidationError("Give title, description or status.")
+
+
+class OptionValueIn(Schema):
+    option = Text(OPTION_NAME_LENGTH, 1, required=True,
+                  metadata={"description": "The option's name, any case", "example": "Size"})
+    value = Text(OPTION_VALUE_LENGTH, 1, required=True, metadata={"example": "XL"})
+    sku_prefix = Text(SKU_LENGTH, 1, metadata={
+        "description": "The new variants' SKUs are this prefix and their values' codes; "
+                       "by default the prefix the item's SKUs share"})
+
+
+class ComponentIn(Schema):
+    product_id = Id(required=True)
+    quantity = Whole(1, required=True, metadata={"description": "Units one bundle takes"})
+
+
+class ComponentsIn(Schema):
+    components = fields.List(fields.Nested(ComponentIn), required=True,
+                             validate=validate.Length(max=MAX_COMPONENTS), metadata={
+                                 "description": "[] makes it an ordinary product again"})
+
+
+class ComponentOut(Schema):
+    product_id = fields.Integer(required=True)
+    sku = fields.String(required=True)
+    title = fields.String(required=True)
+    quantity = fields.Integer(required=True)
+
+
+class BundleOut(Schema):
+    product_id = fields.Integer(required=True)
+    sku = fields.String(required=True)
+    components = fields.List(fields.Nested(ComponentOut), required=True,
+                             metadata={"description": "Empty when it is not a bundle"})

@@ -1,5 +1,6 @@
 """Catalog screens for items with options: an item's variant × location matrix, a new item
-made from its options' combinations, and a value added to an option later."""
+made from its options' combinations, a value added to an option later, and archiving or
+restoring an item with all its variants."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
 
 from app.catalog import bp
-from app.catalog.forms import ItemForm, OptionValueForm, RenameItemForm
+from app.catalog.forms import ConfirmForm, ItemForm, OptionValueForm, RenameItemForm
 from app.catalog.routes import (
     StoreNotChosen,
     _manageable_stores,
@@ -22,7 +23,7 @@ from app.permissions import ADJUST, CATALOG
 from app.services import items
 from app.services.errors import Conflict, StockroomError, ValidationError
 from app.web import current_actor, show_store
-from app.web.actions import attach_field_errors, run_form
+from app.web.actions import FormView, attach_field_errors, finish, reload_main, run_form
 
 # The service's field names where the form names them differently: a variant's SKU is made
 # from the form's prefix.
@@ -102,6 +103,40 @@ def item_rename(item_id: int):  # type: ignore[no-untyped-def]
         lambda: items.rename_item(actor=actor, item_id=item_id, title=form.title.data or ""),
         renamed, labelled=True,
     )
+
+
+@bp.route("/items/<int:item_id>/<any(archive, unarchive):verb>", methods=["GET", "POST"])
+@login_required
+def item_archive(item_id: int, verb: str):  # type: ignore[no-untyped-def]
+    """Archive an item with all its variants, or restore it: a dialog that says what will
+    happen (and which variants still hold stock) and asks for the second click."""
+    actor = current_actor()
+    view = items.get_item(actor, item_id)
+    show_store(view.store_id)
+    if not actor.can(CATALOG, view.store_id):
+        abort(403)
+    form = ConfirmForm()
+    archive = verb == "archive"
+    page = url_for("catalog.item", item_id=item_id)
+    title = "Archive item" if archive else "Restore item"
+    dialog = FormView("catalog/_item_archive.html", title, context={
+        "item": view, "verb": verb, "title": title, "form": form, "problem": None,
+        "holding": [v for v in view.variants if v.on_hand or v.reserved],
+        "back": page,
+    }, crumbs=(("Products", url_for("catalog.products", store=view.store_id)),
+               (view.title, page)))
+    if request.method == "GET":
+        return dialog.render()
+
+    def done(result: items.ArchivedItem) -> Response:
+        count = len(result.skus)
+        noun = "variant" if count == 1 else "variants"
+        message = (f"Archived {result.title} and {count} {noun}." if archive
+                   else f"Restored {result.title} and {count} {noun}.")
+        return finish(message, page, lambda: reload_main(page, message))
+
+    service = items.archive_item if archive else items.unarchive_item
+    return run_form(form, dialog.render, lambda: service(actor=actor, item_id=item_id), done)
 
 
 @bp.route("/items/new", methods=["GET", "POST"])

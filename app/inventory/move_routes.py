@@ -3,11 +3,10 @@ lists it: a dialog under htmx, a page without."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Any
 
-from flask import abort, flash, make_response, request, url_for
+from flask import abort, request, url_for
 from flask_login import login_required
 from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
@@ -19,8 +18,7 @@ from app.services import queries, stock
 from app.services.errors import InsufficientStock, StockroomError, ValidationError
 from app.services.queries import EntryView, ReservationView
 from app.web import current_actor, show_store
-from app.web.actions import FormView, attach_field_errors, finish, run_form
-from app.web.htmx import trigger
+from app.web.actions import FormView, attach_field_errors, finish, reload_main, run_form
 
 
 def movable(hold: ReservationView) -> bool:
@@ -108,8 +106,4 @@ def _targets(entry: EntryView) -> list[EntryView]:
 
 def _reload(page: str, message: str, entry_id: int) -> Response:
     """Under htmx: the entry page the hold now belongs to, its main part loaded in place."""
-    flash(message, "success")
-    response = make_response("", 200)
-    response.headers["HX-Location"] = json.dumps(
-        {"path": page, "target": "#main", "select": "#main", "swap": "outerHTML"})
-    return trigger(response, **{"stock-changed": {"entry": entry_id}, "close-dialog": True})
+    return reload_main(page, message, **{"stock-changed": {"entry": entry_id}})

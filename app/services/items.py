@@ -52,8 +52,12 @@ MAX_VARIANTS = 100
 OPTION_NAME_LENGTH = 40
 OPTION_VALUE_LENGTH = 60
 SKU_LENGTH = 64
+TITLE_LENGTH = 200
+DESCRIPTION_LENGTH = 5000
 TITLE_SEPARATOR = " - "
 OPTIONS_SEPARATOR = "; "
+# What an item's status may be set to; "archived" comes with archive_item, for its variants.
+SETTABLE_STATUSES = ("active", "draft")
 
 items = Item.__table__
 variants = ItemVariant.__table__
@@ -110,6 +114,8 @@ def generate(options: Sequence[Option], sku_prefix: str, *, reorder_point: int =
     if len(options) > MAX_OPTIONS:
         raise ValidationError({"options": f"An item has at most {MAX_OPTIONS} options; "
                                           f"this one has {len(options)}."})
+    if not isinstance(sku_prefix, str) or not identifier(sku_prefix):
+        raise ValidationError({"sku_prefix": "Enter a SKU prefix, like PRK."})
     count = math.prod(len(o.values) for o in options)
     if count > MAX_VARIANTS:
         raise ValidationError({"options": f"These options make {count} variants; an item has "
@@ -190,7 +196,9 @@ def _check_options(check: Checker, options: Sequence[Option]) -> None:
             check.fail("options", f"{label} needs at least one value.")
         values: set[str] = set()
         for value in option.values:
-            if len(value) > OPTION_VALUE_LENGTH:
+            if not value:
+                check.fail("options", f"{label} has an empty value.")
+            elif len(value) > OPTION_VALUE_LENGTH:
                 check.fail("options", f"{label}: the value {value[:20]}… is longer than "
                                       f"{OPTION_VALUE_LENGTH} characters.")
             elif any(unicodedata.category(ch) == "Cc" for ch in value + option.name):
@@ -200,7 +208,7 @@ def _check_options(check: Checker, options: Sequence[Option]) -> None:
             values.add(value.casefold())
 
 
-def _check_variants(check: Checker, options: Sequence[Option],
+def _check_variants(check: Checker, title: str, options: Sequence[Option],
                     specs: Sequence[VariantSpec]) -> None:
     if not specs:
         check.fail("options", "An item needs at least one variant.")
@@ -215,11 +223,12 @@ def _check_variants(check: Checker, options: Sequence[Option],
         if len(spec.values) != len(options) or any(
             v not in o.values for v, o in zip(spec.values, options, strict=False)
         ):
-            check.fail("options", f"The variant {' / '.join(spec.values)} does not match "
-                                  "the item's options.")
+            check.fail("variants", f"The variant {' / '.join(spec.values) or '(no values)'} "
+                                   "does not match the item's options: give one value of "
+                                   "each option.")
             continue
         if spec.values in combos:
-            check.fail("options", f"The variant {' / '.join(spec.values)} is listed twice.")
+            check.fail("variants", f"The variant {' / '.join(spec.values)} is listed twice.")
         combos.add(spec.values)
         sku = identifier(spec.sku) if isinstance(spec.sku, str) else spec.sku
         if isinstance(sku, str) and len(sku) > SKU_LENGTH:
@@ -231,6 +240,27 @@ def _check_variants(check: Checker, options: Sequence[Option],
                               f"SKU {sku}.")
         elif isinstance(sku, str):
             skus[sku.casefold()] = spec.values
+    # An option's values live in its variants: a value no variant has would be lost.
+    for index, option in enumerate(options):
+        unused = [v for v in option.values if all(c[index] != v for c in combos)]
+        if unused and not check.errors:
+            check.fail("variants", f"No variant has {option.name} {', '.join(unused)}; give "
+                                   "it a variant or leave the value out.")
+    problem = _title_problem(title, [s.values for s in specs])
+    if problem:
+        check.fail("title", problem)
+
+
+def _title_problem(title: str, combos: Sequence[Sequence[str]], *,
+                   remedy: str = "Shorten the title.") -> str | None:
+    """What is wrong when a variant's title ("Parka - Black / XL") would be too long for a
+    product's title, or None."""
+    longest = max((variant_title(title.strip(), c) for c in combos), key=len,
+                  default=title.strip())
+    if len(longest) <= TITLE_LENGTH:
+        return None
+    return (f"With its option values a variant's title would be {len(longest)} characters "
+            f"(“{longest[:40]}…”); a title is at most {TITLE_LENGTH}. {remedy}")
 
 
 @dataclass(frozen=True)
@@ -251,18 +281,22 @@ def create_item(
     product_type: str = "physical",
     allow_backorder: bool = False,
     description: str | None = None,
+    status: str = "active",
 ) -> CreatedItem:
     """Create an item with its options and variants in one transaction: every variant a
-    product with its SKU (unique in the store), recorded in the audit trail. Raises
-    ValidationError (naming `title`, `options`, `sku`, …), Conflict (a SKU the store
-    already has), NotFound, PermissionDenied."""
+    product with its SKU (unique in the store), recorded in the audit trail. A `draft` item
+    is left out of the public read until it is made active. Raises ValidationError (naming
+    `title`, `options`, `variants`, `sku`, `status`, …), Conflict (a SKU the store already
+    has), NotFound, PermissionDenied."""
     check = Checker()
-    check.text("title", title, required=True, max_length=200)
-    check.text("description", description, required=False, max_length=5000)
+    check.text("title", title, required=True, max_length=TITLE_LENGTH)
+    check.text("description", description, required=False, max_length=DESCRIPTION_LENGTH)
+    if status not in SETTABLE_STATUSES:
+        check.fail("status", f"Choose one of: {', '.join(SETTABLE_STATUSES)}.")
     options = [Option(o.name.strip(), tuple(v.strip() for v in o.values)) for o in options]
     _check_options(check, options)
     if not check.errors:
-        _check_variants(check, options, variants_to_make)
+        _check_variants(check, title, options, variants_to_make)
     for spec in variants_to_make[:MAX_VARIANTS]:
         check_product_fields(check, sku=spec.sku, title=title, gtin=spec.gtin,
                       product_type=product_type, allow_backorder=allow_backorder,
@@ -274,7 +308,7 @@ def create_item(
     try:
         with write_transaction() as session:
             _refuse_taken(session, store_id, [identifier(v.sku) for v in variants_to_make])
-            item = Item(store_id=store_id, title=title, status="active",
+            item = Item(store_id=store_id, title=title, status=status,
                         description=(description or "").strip() or None,
                         option1=names[0], option2=names[1], option3=names[2])
             session.add(item)
@@ -347,6 +381,10 @@ def add_option_value(
                 if len(spec.sku) > SKU_LENGTH:
                     check.fail("sku_prefix", f"The SKU {spec.sku[:24]}… would be longer than "
                                              f"{SKU_LENGTH} characters; use a shorter prefix.")
+            problem = _title_problem(item.title, [s.values for s in specs],
+                                     remedy="Shorten the value or the item's title.")
+            if problem:
+                check.fail("value", problem)
             check.done()
             template = session.execute(
                 select(products.c.type, products.c.allow_backorder, products.c.reorder_point,
@@ -526,6 +564,10 @@ class VariantRow:
     @property
     def available(self) -> int:
         return sum(c.available for c in self.cells.values())
+
+    @property
+    def reserved(self) -> int:
+        return sum(c.reserved for c in self.cells.values())
 
 
 @dataclass(frozen=True)
@@ -720,33 +762,139 @@ def rename_item(*, actor: Actor, item_id: int, title: str) -> str:
     titles at once (the search indexes follow the products' titles). Returns the title.
     Raises ValidationError naming `title`, NotFound, PermissionDenied."""
     check = Checker()
-    check.text("title", title, required=True, max_length=200)
+    check.text("title", title, required=True, max_length=TITLE_LENGTH)
     check.done()
-    title = title.strip()
+    update_item(actor=actor, item_id=item_id, title=title)
+    return title.strip()
+
+
+class _Keep:
+    """The value of an item field that an update leaves as it is."""
+
+
+KEEP: Any = _Keep()
+
+
+def update_item(*, actor: Actor, item_id: int, title: Any = KEEP, description: Any = KEEP,
+                status: Any = KEEP) -> None:
+    """Change an item's title (each variant's title follows, "Parka - Black / S"), its
+    description (None or blank clears it) or its status (active or draft), in one
+    transaction. Each variant records what changed of it and of its item, as
+    `product.updated`; a field sent with the value it has changes nothing and records
+    nothing. Raises ValidationError naming the field, Conflict (the status of an archived
+    item: restore it first), NotFound, PermissionDenied."""
+    check = Checker()
+    if title is not KEEP:
+        check.text("title", title, required=True, max_length=TITLE_LENGTH)
+    if description is not KEEP:
+        check.text("description", description, required=False,
+                   max_length=DESCRIPTION_LENGTH)
+    if status is not KEEP and status not in SETTABLE_STATUSES:
+        check.fail("status", f"Choose one of: {', '.join(SETTABLE_STATUSES)}; archive an "
+                             "item (all its variants) with its own action.")
+    check.done()
     with write_transaction() as session:
-        item = session.execute(
-            select(Item).where(Item.id == item_id).with_for_update()
-        ).scalar_one_or_none() if is_id(item_id) else None
-        if item is None or not actor.is_member(item.store_id):
-            raise NotFound("Item not found.")
-        if not actor.can(CATALOG, item.store_id):
-            raise PermissionDenied(CATALOG)
+        item = _locked_item(session, actor, item_id)
+        after = {
+            "title": item.title if title is KEEP else title.strip(),
+            "description": (item.description if description is KEEP
+                            else (description or "").strip() or None),
+            "status": item.status if status is KEEP else status,
+        }
+        if after["status"] != item.status and item.status == "archived":
+            raise Conflict(f"{item.title} is archived; restore it before changing its status.")
         count = len(item.option_names)
-        for r in session.execute(
-            select(products.c.id, products.c.sku, products.c.title, variants.c.value1,
-                   variants.c.value2, variants.c.value3)
-            .join(variants, variants.c.product_id == products.c.id)
-            .where(variants.c.item_id == item.id).order_by(products.c.id)
-            # NO KEY UPDATE, as catalog edits take it: stock operations hold KEY SHARE.
-            .with_for_update(key_share=True)
-        ).all():
-            after = variant_title(title, (r.value1, r.value2, r.value3)[:count])
-            if after != r.title:
+        rows = _variant_rows(session, item)
+        if after["title"] != item.title:
+            problem = _title_problem(
+                after["title"], [(r.value1, r.value2, r.value3)[:count] for r in rows])
+            if problem:
+                raise ValidationError({"title": problem})
+        item_changes = {f"item_{name}": change for name, change in audit.diff(
+            {"description": item.description, "status": item.status},
+            {"description": after["description"], "status": after["status"]}).items()}
+        for r in rows:
+            changes = dict(item_changes)
+            new_title = variant_title(after["title"], (r.value1, r.value2, r.value3)[:count])
+            if new_title != r.title:
                 session.execute(update(products).where(products.c.id == r.id)
-                                .values(title=after, updated_at=utcnow()))
+                                .values(title=new_title, updated_at=utcnow()))
+                changes = {"title": (r.title, new_title), **changes}
+            if changes:
                 audit.record(session, actor, "product.updated", "product", r.id, r.sku,
-                             store_id=item.store_id, product_id=r.id,
-                             changes={"title": (r.title, after)})
-        session.execute(update(items).where(items.c.id == item.id)
-                        .values(title=title, updated_at=utcnow()))
-    return title
+                             store_id=item.store_id, product_id=r.id, changes=changes)
+        if after != {"title": item.title, "description": item.description,
+                     "status": item.status}:
+            session.execute(update(items).where(items.c.id == item.id)
+                            .values(**after, updated_at=utcnow()))
+
+
+def _locked_item(session: Any, actor: Actor, item_id: Any) -> Item:
+    """The item, locked for the change (FOR UPDATE: only catalog changes take an item).
+    Raises NotFound (a foreign store's too), PermissionDenied."""
+    item = session.execute(
+        select(Item).where(Item.id == item_id).with_for_update()
+    ).scalar_one_or_none() if is_id(item_id) else None
+    if item is None or not actor.is_member(item.store_id):
+        raise NotFound("Item not found.")
+    if not actor.can(CATALOG, item.store_id):
+        raise PermissionDenied(CATALOG)
+    return item  # type: ignore[no-any-return]
+
+
+def _variant_rows(session: Any, item: Item) -> list[Any]:
+    """The item's variants with their SKU, title, archive time and values, locked for
+    the change in id order."""
+    return list(session.execute(
+        select(products.c.id, products.c.sku, products.c.title, products.c.archived_at,
+               variants.c.value1, variants.c.value2, variants.c.value3)
+        .join(variants, variants.c.product_id == products.c.id)
+        .where(variants.c.item_id == item.id).order_by(products.c.id)
+        # NO KEY UPDATE, as catalog edits take it: stock operations hold KEY SHARE.
+        .with_for_update(key_share=True)
+    ).all())
+
+
+@dataclass(frozen=True)
+class ArchivedItem:
+    """An item archived or restored: its title, and the SKUs of the variants that changed
+    with it."""
+
+    title: str
+    skus: tuple[str, ...]
+
+
+def archive_item(*, actor: Actor, item_id: int) -> ArchivedItem:
+    """Archive an item and every variant it has that is not archived yet, in one
+    transaction, each recorded as `product.archived`: as archiving a product does, they
+    leave the product list, the reorder report and the public reads, while their entries,
+    stock, reservations and ledger stay (stock held is real until moved, shipped or
+    written off). Raises Conflict (already archived), NotFound, PermissionDenied."""
+    return _set_item_archived(actor, item_id, archived=True)
+
+
+def unarchive_item(*, actor: Actor, item_id: int) -> ArchivedItem:
+    """Bring an archived item back, active, with every variant it has. Raises Conflict
+    (not archived), NotFound, PermissionDenied."""
+    return _set_item_archived(actor, item_id, archived=False)
+
+
+def _set_item_archived(actor: Actor, item_id: int, *, archived: bool) -> ArchivedItem:
+    with write_transaction() as session:
+        item = _locked_item(session, actor, item_id)
+        if (item.status == "archived") == archived:
+            raise Conflict(f"{item.title} is {'already archived' if archived else 'not archived'}.")
+        now = utcnow()
+        changed = [r for r in _variant_rows(session, item)
+                   if (r.archived_at is None) == archived]
+        for r in changed:
+            session.execute(update(products).where(products.c.id == r.id)
+                            .values(archived_at=now if archived else None, updated_at=now))
+            audit.record(session, actor,
+                         "product.archived" if archived else "product.unarchived", "product",
+                         r.id, r.sku, store_id=item.store_id, product_id=r.id,
+                         changes={"archived": (not archived, archived)})
+        session.execute(update(items).where(items.c.id == item.id).values(
+            status="archived" if archived else "active", updated_at=now))
+        title = item.title
+    return ArchivedItem(title=title, skus=tuple(r.sku for r in changed))

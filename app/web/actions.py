@@ -10,6 +10,7 @@ fragment for htmx, a flash and a 303 redirect for a plain post.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
@@ -132,3 +133,13 @@ def swap(fragment: str | Response, target: str, *, how: str = "outerHTML",
 def flash_oob(message: str, category: str = "success") -> str:
     """The flash area's out-of-band swap carrying one message, to send beside a fragment."""
     return render_template("_flashes.html", oob=True, messages=[(category, message)])
+
+
+def reload_main(page: str, message: str, **events: Any) -> Response:
+    """Under htmx, after a dialog's change to what a whole page shows: that page's main
+    part loaded again in place, with the message flashed, and the dialog closed."""
+    flash(message, "success")
+    response = make_response("", 200)
+    response.headers["HX-Location"] = json.dumps(
+        {"path": page, "target": "#main", "select": "#main", "swap": "outerHTML"})
+    return trigger(response, **events, **{"close-dialog": True})

@@ -8,10 +8,11 @@ from types import SimpleNamespace
 from typing import Any
 
 from app.permissions import ADJUST, CATALOG, DELETE, RESERVE, THRESHOLD, system_actor
-from app.services import channels, stock
+from app.services import catalog, channels, items, stock
 
 INV = "/api/v1/store/inventory"
 ORDERS = "/api/v1/orders"
+ITEMS = "/api/v1/store/items"
 
 
 @dataclass(frozen=True)
@@ -83,14 +84,34 @@ CALLS = [
     Call("order return", ADJUST, "post", lambda s: f"{ORDERS}/ORD-M/return",
          lambda s: {"store_id": s.a.store.id, "lines": [{"line_ref": "L1", "quantity": 1}],
                     "reason": "Returned"}),
+    Call("create item", CATALOG, "post", lambda s: ITEMS,
+         lambda s: {"store_id": s.a.store.id, "title": "Rain shell",
+                    "options": [{"name": "Color", "values": ["Red", "Navy"]},
+                                {"name": "Size", "values": ["S", "M"]}],
+                    "sku_prefix": "A-RSH", "reorder_point": 2}),
+    Call("create item with skus", CATALOG, "post", lambda s: ITEMS,
+         lambda s: {"store_id": s.a.store.id, "title": "Trail tent",
+                    "options": [{"name": "Size", "values": ["2P", "3P"]}],
+                    "variants": [{"options": {"Size": "2P"}, "sku": "A-TENT-2",
+                                  "gtin": "4006381333931"},
+                                 {"options": {"Size": "3P"}, "sku": "A-TENT-3"}]}),
+    Call("update item", CATALOG, "patch", lambda s: f"{ITEMS}/{s.parka.id}",
+         lambda s: {"title": "Storm parka", "description": "Warm", "status": "draft"}),
+    Call("add option value", CATALOG, "post", lambda s: f"{ITEMS}/{s.parka.id}/option-values",
+         lambda s: {"option": "Size", "value": "L", "sku_prefix": "A-PRK"}),
+    Call("archive item", CATALOG, "post", lambda s: f"{ITEMS}/{s.parka.id}/archive"),
+    Call("unarchive item", CATALOG, "post", lambda s: f"{ITEMS}/{s.shelved.id}/unarchive"),
+    Call("set components", CATALOG, "put",
+         lambda s: f"/api/v1/store/products/{s.kit.id}/components",
+         lambda s: {"components": [{"product_id": s.a.product.id, "quantity": 2}]}),
 ]
 MUTATIONS = [c for c in CALLS if c.permission is not None]
 ids = [c.name for c in CALLS]
 
 
 def build_scene(world, make_location, make_entry) -> SimpleNamespace:
-    """The world, plus an empty entry to delete, a location to create an entry at, and
-    order ORD-M whose line L1 has shipped, to return."""
+    """The world, plus an empty entry to delete, a location to create an entry at, order
+    ORD-M whose line L1 has shipped, to return, and the catalog's items and bundle."""
     a = world.a
     make_location(a.store, "A_NEW")
     empty = make_entry(store=a.store, location=a.spare, product=a.product, quantity=0)
@@ -105,8 +126,18 @@ def build_scene(world, make_location, make_entry) -> SimpleNamespace:
     make_entry(store=a.store, location=moving_to, product=a.product, quantity=5)
     hold = stock.reserve_stock(actor=setup, entry_id=a.entry.id, quantity=1,
                                order_ref="ORD-H", line_ref="H1")
+    # An item with an option, an archived one to restore, a product to make a bundle of.
+    sizes = [items.Option("Size", ("S", "M"))]
+    parka = items.create_item(actor=setup, store_id=a.store.id, title="Parka", options=sizes,
+                              variants_to_make=items.generate(sizes, "A-PRK"))
+    shelved = items.create_item(actor=setup, store_id=a.store.id, title="Old parka",
+                                options=sizes, variants_to_make=items.generate(sizes, "A-OLD"))
+    items.archive_item(actor=setup, item_id=shelved.id)
+    kit = catalog.create_product(actor=setup, store_id=a.store.id, sku="A-KIT", title="Kit")
     return SimpleNamespace(a=a, b=world.b, empty=empty,
-                           hold=SimpleNamespace(id=hold.reservation_ids[0]))
+                           hold=SimpleNamespace(id=hold.reservation_ids[0]),
+                           parka=SimpleNamespace(id=parka.id),
+                           shelved=SimpleNamespace(id=shelved.id), kit=SimpleNamespace(id=kit.id))
 
 
 def call(client: Any, c: Call, scene: SimpleNamespace, *, key: str | None = None,

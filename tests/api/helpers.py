@@ -36,6 +36,9 @@ class ApiClient:
     def put(self, url: str, json: Any = None, *, key: str | None = None) -> TestResponse:
         return self.client.put(url, json=json, headers=self.headers(key))
 
+    def patch(self, url: str, json: Any = None, *, key: str | None = None) -> TestResponse:
+        return self.client.patch(url, json=json, headers=self.headers(key))
+
     def delete(self, url: str, *, key: str | None = None) -> TestResponse:
         return self.client.delete(url, headers=self.headers(key))
 

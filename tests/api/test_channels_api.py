@@ -36,6 +36,12 @@ def test_a_reservation_moves_and_a_channel_says_what_it_can_sell(world, make_loc
                         {"location": "a_move"})
     assert moved.status_code == 200, moved.get_json()
     assert moved.get_json()["details"]["to_location_id"] != world.a.location.id
+    # The order's read says where the hold is now.
+    [hold] = client.get(f"{ORDERS}/ORD-H?store_id={world.a.store.id}").get_json()[
+        "reservations"]
+    assert (hold["id"], hold["product_id"], hold["location"]) == (
+        scene.hold.id, world.a.product.id, "A_MOVE")
+    assert hold["location_id"] == moved.get_json()["details"]["to_location_id"]
     # Moving it where it already is names the request's field.
     again = client.post(f"{ORDERS}/ORD-H/reservations/{scene.hold.id}/move",
                         {"location": "a_move"})

@@ -30,6 +30,15 @@ def variant(c: Call, scene: Any) -> dict[str, Any]:
         return {"body": {**body, "lines": [{**body["lines"][0], "quantity": 2}]}}
     if c.name == "delete":
         return {"url": f"/api/v1/store/inventory/{scene.a.entry.id}"}
+    if c.name in ("create item", "create item with skus", "update item"):
+        return {"body": {**body, "title": "Another title"}}
+    if c.name == "add option value":
+        return {"body": {**body, "value": "XL"}}
+    if c.name in ("archive item", "unarchive item"):
+        return {"url": c.url(scene).replace(f"/{scene.parka.id}/", f"/{scene.a.item.id}/")
+                .replace(f"/{scene.shelved.id}/", f"/{scene.a.item.id}/")}
+    if c.name == "set components":
+        return {"body": {"components": [{**body["components"][0], "quantity": 3}]}}
     raise AssertionError(f"no variant for {c.name}")
 
 

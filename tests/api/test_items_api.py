@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from app.extensions import db
+from app.models import ItemVariant
 from app.permissions import system_actor
 from app.services import catalog, items, stock
 
@@ -59,3 +61,17 @@ def test_the_public_read_lists_live_variants_with_a_count_and_status(world, park
     catalog.archive_product(actor=actor, product_id=world.a.product.id)
     assert anonymous.get(f"/api/v1/public/items/{mug_item}/availability").status_code == 404
     assert anonymous.get("/api/v1/public/items/999999/availability").status_code == 404
+
+
+def test_an_unlimited_variant_is_read_as_unlimited_never_as_a_count(world, api_as):
+    """As a product's read does: a digital variant says unlimited, with no available
+    count, where a physical one with nothing in stock says 0."""
+    client = api_as("owner", world.a.store)
+    body = client.get(f"/api/v1/store/inventory/item/{world.a.item.id}").get_json()
+    assert (body["variants"][0]["unlimited"], body["variants"][0]["total_available"]) == (
+        False, 8)
+    digital = db.session.get(ItemVariant, world.a.digital.id).item_id
+    db.session.rollback()
+    card = client.get(f"/api/v1/store/inventory/item/{digital}").get_json()["variants"][0]
+    assert (card["product_type"], card["unlimited"], card["total_available"]) == (
+        "digital", True, None)

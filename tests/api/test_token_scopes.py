@@ -14,8 +14,8 @@ from sqlalchemy import insert, select
 
 from app.clock import frozen_at, utcnow
 from app.extensions import db
-from app.models import ApiToken, Membership, Store
-from app.permissions import ADJUST, AUDIT, READ, RESERVE
+from app.models import ApiToken, Item, Membership, Store
+from app.permissions import ADJUST, AUDIT, CATALOG, READ, RESERVE
 from app.services.errors import ValidationError
 from app.services.people import tokens
 
@@ -171,6 +171,39 @@ def test_a_read_only_token_is_refused_a_change_naming_the_permission(
     assert_error(client.delete(entry_url(world.a)), 403)
     assert db_state() == before
     assert read_entry(world.a.entry.id).quantity == 10
+
+
+def test_catalog_changes_need_catalog_manage_in_the_tokens_scope(
+    app, make_user, world, db_state
+):
+    """The catalog's changes take the token's scope as the stock changes do: a permission
+    outside it is 403 naming it, a store outside it is not found, nothing changes."""
+    user = make_user(role="owner", store=world.a.store)
+    reader = client_with(app, user, permissions=[READ])
+    elsewhere = client_with(app, make_user(role="owner", store=world.b.store))
+    items_url = "/api/v1/store/items"
+    calls = [
+        ("post", items_url, {"store_id": world.a.store.id, "title": "Parka",
+                             "sku_prefix": "PRK"}),
+        ("patch", f"{items_url}/{world.a.item.id}", {"title": "Renamed"}),
+        ("post", f"{items_url}/{world.a.item.id}/option-values",
+         {"option": "Size", "value": "L"}),
+        ("post", f"{items_url}/{world.a.item.id}/archive", None),
+        ("put", f"/api/v1/store/products/{world.a.product.id}/components",
+         {"components": []}),
+    ]
+    names = db.session.scalars(select(Item.title).order_by(Item.id)).all()
+    db.session.rollback()
+    before = db_state()
+    for method, url, body in calls:
+        error = assert_error(getattr(reader, method)(url, body), 403, "forbidden")
+        assert "This API token lacks catalog:manage" in error["message"], url
+        assert_error(getattr(elsewhere, method)(url, body), 404, "not_found")
+    assert db_state() == before
+    assert db.session.scalars(select(Item.title).order_by(Item.id)).all() == names
+    # With the permission in scope the same token's user may.
+    full = client_with(app, user, permissions=[READ, CATALOG])
+    assert full.patch(calls[1][1], calls[1][2]).status_code == 200
 
 
 def test_a_scoped_token_does_not_replay_what_another_token_did(

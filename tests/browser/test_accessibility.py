@@ -112,7 +112,7 @@ def test_every_screen_has_no_axe_violations(
     expect(page.locator("tbody.item-rows tr")).to_have_count(2)
     check("/inventory?group=item (an item's entries shown)")
     # An item with options: its matrix (scrolling in its own region on a phone), a cell's
-    # Adjust dialog, and the form that makes a new item.
+    # Adjust dialog, its Archive dialog, and the form that makes a new item.
     options = [items.Option("Color", ("Black", "Glacier Blue")), items.Option("Size", ("S", "M"))]
     made = items.create_item(actor=system_actor("tests"), store_id=shop.store_id,
                              title="Summit Parka", options=options,
@@ -127,6 +127,11 @@ def test_every_screen_has_no_axe_violations(
     page.locator("table.matrix td.cell a[data-dialog]").first.click()
     expect(page.locator("dialog[open]")).to_be_visible()
     check(f"/catalog/items/{made.id} (adjust dialog open)")
+    page.keyboard.press("Escape")
+    expect(page.locator("dialog[open]")).to_have_count(0)
+    page.get_by_role("link", name="Archive item").click()
+    expect(page.locator("dialog[open]")).to_be_visible()
+    check(f"/catalog/items/{made.id} (archive dialog open)")
     visit("/catalog/items/new")
     # An import preview that adds products to the catalog, with a row error among them.
     visit("/import")

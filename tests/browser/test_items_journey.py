@@ -124,3 +124,39 @@ def test_without_javascript_a_cell_opens_the_adjust_page_and_comes_back(
 
     expect(page).to_have_url(re.compile(rf"/catalog/items/{parka['item']}$"))
     expect(page.locator(f"#cell-{parka['black_s_warehouse']} .on-hand")).to_have_text("5")
+
+
+def test_archiving_an_item_asks_first_then_archives_every_variant(
+    new_context: Callable[..., BrowserContext], sign_in, shop, parka
+) -> None:
+    """Archive item opens a dialog saying what will happen and what stock stays; Cancel
+    changes nothing, the dialog's own button archives, and Restore brings the item back."""
+    page: Page = new_context(**WIDTHS["desk"]).new_page()
+    sign_in(page, shop.owner)
+    page.goto(f"/catalog/items/{parka['item']}")
+
+    opener = page.get_by_role("link", name="Archive item")
+    opener.click()
+    dialog = page.locator("dialog[open]")
+    expect(dialog.get_by_role("heading", name="Archive item — Summit Parka")).to_be_visible()
+    expect(dialog).to_contain_text("all 6 of its variants will leave the product list")
+    expect(dialog.locator("ul.holding")).to_contain_text("PRK-BLACK-S: 8 on hand")
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(page.locator("dialog[open]")).to_have_count(0)
+    expect(opener).to_be_focused()
+    expect(page.locator(".badge-item-active")).to_have_text("Active")
+
+    opener.click()
+    page.locator("dialog[open]").get_by_role("button", name="Archive item").click()
+
+    expect(page.locator("dialog[open]")).to_have_count(0)
+    expect(page.locator(".flash-success")).to_contain_text("Archived Summit Parka and 6 variants.")
+    expect(page.locator(".badge-item-archived")).to_have_text("Archived")
+    expect(page.locator(f"#variant-{parka['black_s']}")).to_contain_text("Archived")
+    # The stock stays where it was.
+    expect(page.locator(f"#cell-{parka['black_s_warehouse']} .on-hand")).to_have_text("6")
+
+    page.get_by_role("link", name="Restore item").click()
+    page.locator("dialog[open]").get_by_role("button", name="Restore item").click()
+    expect(page.locator(".flash-success")).to_contain_text("Restored Summit Parka and 6 variants.")
+    expect(page.locator(".badge-item-active")).to_have_text("Active")

@@ -11,10 +11,11 @@ import pytest
 from oracle import assert_invariants, committed, entry_row, ledger_rows
 from sqlalchemy import func, select
 
-from app.models import Reservation
+from app.models import Item, Product, Reservation
 from app.permissions import system_actor
-from app.services import stock
+from app.services import items, stock
 from app.services.errors import IdempotencyKeyReused
+from app.services.idempotency import once
 
 from .harness import hammer, summary
 
@@ -98,3 +99,29 @@ def test_same_key_other_payload_is_refused_and_changes_nothing(
     assert not other.replayed
     assert ledger_rows() - before[1] == 2
     assert_invariants()
+
+
+def test_a_catalog_change_under_one_key_sixteen_times_at_once_is_made_once(app, make_store):
+    """The catalog's keyed changes run through `once`: the services' transactions join the
+    one that claims the key, so concurrent repeats wait on the claim and replay the first
+    answer instead of making the item again (or failing on its SKUs)."""
+    store = make_store()
+    options = [items.Option("Size", ("S", "M", "L"))]
+
+    def create() -> dict[str, Any]:
+        made = items.create_item(actor=ACTOR, store_id=store.id, title="Parka",
+                                 options=options,
+                                 variants_to_make=items.generate(options, "PRK"))
+        return {"item_id": made.id, "product_ids": list(made.product_ids)}
+
+    outcomes = hammer(app, THREADS, 1, lambda t, n: once(
+        "item.create", ACTOR, "parka-1", {"title": "Parka"}, create))
+
+    assert outcomes.errors == [], summary(outcomes)
+    answers = outcomes.values
+    assert len([a for a in answers if not a.replayed]) == 1
+    assert len({repr(a.body) for a in answers}) == 1
+    (row,) = committed(select(func.count()).select_from(Item))
+    assert row[0] == 1
+    (row,) = committed(select(func.count()).select_from(Product))
+    assert row[0] == 3

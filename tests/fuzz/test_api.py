@@ -114,7 +114,8 @@ _PROBE = SimpleNamespace(a=SimpleNamespace(**{k: SimpleNamespace(id=1) for k in 
     "store", "entry", "product", "location", "spare", "digital", "item")}),
     b=SimpleNamespace(**{k: SimpleNamespace(id=2) for k in (
         "store", "entry", "product", "location", "spare", "digital", "item")}),
-    empty=SimpleNamespace(id=3), hold=SimpleNamespace(id=4))
+    empty=SimpleNamespace(id=3), hold=SimpleNamespace(id=4), parka=SimpleNamespace(id=5),
+    shelved=SimpleNamespace(id=6), kit=SimpleNamespace(id=7))
 
 CASES: list[ApiCase] = [
     *(_from_call(c) for c in CALLS),
@@ -218,7 +219,10 @@ def _json_values(valid: Any, foreign: list[Any]) -> Iterator[tuple[str, Any, boo
     for v in ("+1", "--1", "1"):
         yield "sign", v, number  # a number as a string: JSON numbers are numbers
     for v in (True, None, [], {}, [valid]):
-        yield "type", v, number or v is not None
+        # An empty list may be what a list means (an item without options, a bundle with
+        # no components left); another type never is.
+        empty_list = v == [] and isinstance(valid, list)
+        yield "type", v, number or (v is not None and not empty_list)
     for v in (MARKUP[0], MARKUP[2], SQL[0]):
         yield "markup", v, number
     for v in foreign:

@@ -322,6 +322,10 @@ CASES: list[FormCase] = [
              lambda w, n: {"option": "1", "value": f"V{n}", "sku_prefix": "ALPHA-PRK"},
              (Field("option", "choice"), Field("value", "text"),
               Field("sku_prefix", "identifier"))),
+    FormCase("item-archive", "catalog.item_archive", "archive", "owner_a",
+             lambda w: f"/catalog/items/{w.item_a}/archive", lambda w, n: {}),
+    FormCase("item-unarchive", "catalog.item_archive", "unarchive", "owner_a",
+             lambda w: f"/catalog/items/{w.item_archived}/unarchive", lambda w, n: {}),
     # Moving a hold from its entry's page to the product's entry at another location.
     FormCase("reservation-move", "inventory.reservation_move", None, "owner_a",
              lambda w: f"/inventory/entries/{w.entry_main}/reservations/{w.reservation_a}/move",
@@ -383,6 +387,7 @@ def _dispatched(endpoint: str) -> set[str | None]:
         "admin.store_action": set(STORE_ACTIONS),
         "catalog.location_action": set(LOCATION_ACTIONS),
         "catalog.product_archive": {"archive", "unarchive"},
+        "catalog.item_archive": {"archive", "unarchive"},
     }.get(endpoint, {None})
 
 

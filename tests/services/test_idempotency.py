@@ -1,7 +1,13 @@
 from dataclasses import replace
 
-from app.services import stock
-from app.services.errors import IdempotencyKeyReused, InsufficientStock
+import pytest
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Product
+from app.services import catalog, stock
+from app.services.errors import Conflict, IdempotencyKeyReused, InsufficientStock
+from app.services.idempotency import once
 
 
 def test_a_repeat_returns_the_first_result_and_writes_nothing(
@@ -154,3 +160,37 @@ def test_every_operation_replays_instead_of_repeating(
 
             assert again == replace(first, replayed=True)
             assert snapshot() == before
+
+
+# --------------------------------------------------------------------------- once
+
+
+def test_once_commits_the_service_calls_inside_it_together_or_not_at_all(store, owner,
+                                                                         snapshot):
+    """The write transactions of the services called inside `once` join its own: a later
+    refusal undoes an earlier call's change, and the key stays free for the retry."""
+    catalog.create_product(actor=owner, store_id=store.id, sku="TAKEN", title="Taken")
+    before = snapshot()
+
+    def two_products(second: str) -> dict:
+        catalog.create_product(actor=owner, store_id=store.id, sku="FIRST", title="First")
+        made = catalog.create_product(actor=owner, store_id=store.id, sku=second, title="Two")
+        return {"sku": made.sku}
+
+    with pytest.raises(Conflict):
+        once("test.two", owner, "k-1", {"n": 1}, lambda: two_products("TAKEN"))
+    assert snapshot() == before
+
+    first = once("test.two", owner, "k-1", {"n": 1}, lambda: two_products("SECOND"))
+    assert first.body == {"sku": "SECOND"} and not first.replayed
+    db.session.rollback()
+    assert db.session.scalars(select(Product.sku).order_by(Product.sku)).all() == [
+        "FIRST", "SECOND", "TAKEN"]
+    after = snapshot()
+    # A repeat gets the stored answer and calls nothing; another request under the key is
+    # refused.
+    again = once("test.two", owner, "k-1", {"n": 1}, lambda: pytest.fail("called again"))
+    assert again == replace(first, replayed=True)
+    with pytest.raises(IdempotencyKeyReused):
+        once("test.two", owner, "k-1", {"n": 2}, lambda: pytest.fail("called"))
+    assert snapshot() == after

@@ -232,3 +232,118 @@ def test_renaming_an_item_renames_its_variants_and_search_finds_them(store, owne
     assert len(events) == 4
     with pytest.raises(ValidationError):
         items.rename_item(actor=owner, item_id=made.id, title="  ")
+
+
+def test_a_variants_title_too_long_for_a_product_is_refused_naming_the_field(store, owner):
+    """A product's title holds 200 characters; the item's title with the option values
+    must fit, or PostgreSQL would refuse the row."""
+    long_title = "T" * 190
+    with pytest.raises(ValidationError) as exc:
+        _parka(owner, store, title=long_title)
+    assert "would be 209 characters" in exc.value.fields["title"]
+    made = _parka(owner, store, title="T" * 180)  # 180 + " - Glacier Blue / M" fits
+    with pytest.raises(ValidationError) as exc:
+        items.add_option_value(actor=owner, item_id=made.id, option=2, value="X" * 20,
+                               sku_prefix="PRK")
+    assert "Shorten the value or the item's title." in exc.value.fields["value"]
+    with pytest.raises(ValidationError) as exc:
+        items.rename_item(actor=owner, item_id=made.id, title="R" * 195)
+    assert "a title is at most 200" in exc.value.fields["title"]
+    db.session.rollback()
+    assert len(db.session.get(Item, made.id).title) == 180
+
+
+def test_given_variants_must_match_the_options_and_use_every_value(store, owner):
+    spec = items.VariantSpec
+    for variants, field, words in (
+        ([spec(("Black", "S"), "P1"), spec(("Black", "M"), "P2")], "variants",
+         "No variant has Color Glacier Blue"),
+        ([spec(("Black",), "P1")], "variants", "does not match the item's options"),
+        ([spec(("Black", "S"), "P1"), spec(("Black", "S"), "P2")], "variants",
+         "listed twice"),
+    ):
+        with pytest.raises(ValidationError) as exc:
+            _parka(owner, store, variants_to_make=variants)
+        assert words in exc.value.fields[field], variants
+    blank = [items.Option("Color", ("Black", " "))]
+    with pytest.raises(ValidationError) as exc:
+        _parka(owner, store, options=blank, variants_to_make=items.generate(blank, "X"))
+    assert exc.value.fields["options"] == "Color has an empty value."
+    with pytest.raises(ValidationError) as exc:
+        items.generate(PARKA, "  ")
+    assert exc.value.fields == {"sku_prefix": "Enter a SKU prefix, like PRK."}
+    # Some combinations may be left out, as long as every value has a variant.
+    made = _parka(owner, store, variants_to_make=[
+        spec(("Black", "S"), "P-BS"), spec(("Glacier Blue", "M"), "P-GM")])
+    assert [v.sku for v in items.get_item(owner, made.id).variants] == ["P-BS", "P-GM"]
+
+
+def test_an_item_is_updated_each_variant_recording_what_changed(store, owner):
+    made = _parka(owner, store, status="draft")
+    assert items.get_item(owner, made.id).status == "draft"
+
+    items.update_item(actor=owner, item_id=made.id, title="Storm Parka",
+                      description="Warm.", status="active")
+
+    view = items.get_item(owner, made.id)
+    assert (view.title, view.description, view.status) == ("Storm Parka", "Warm.", "active")
+    db.session.rollback()
+    events = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.product_id.in_(made.product_ids)).where(
+        AuditEvent.action == "product.updated").order_by(AuditEvent.id)).all()
+    assert len(events) == 4
+    assert events[0].changes == {"title": ["Summit Parka - Black / S", "Storm Parka - Black / S"],
+                                 "item_description": [None, "Warm."],
+                                 "item_status": ["draft", "active"]}
+    # The same values again change nothing and record nothing; None clears the description.
+    items.update_item(actor=owner, item_id=made.id, title="Storm Parka", status="active")
+    items.update_item(actor=owner, item_id=made.id, description=None)
+    db.session.rollback()
+    after = db.session.scalars(select(AuditEvent.changes).where(
+        AuditEvent.product_id == made.product_ids[0]).order_by(AuditEvent.id)).all()
+    assert after[-1] == {"item_description": ["Warm.", None]} and len(after) == 3
+    for bad, field in (({"status": "archived"}, "status"), ({"title": " "}, "title"),
+                       ({"description": "x" * 5001}, "description")):
+        with pytest.raises(ValidationError) as exc:
+            items.update_item(actor=owner, item_id=made.id, **bad)
+        assert set(exc.value.fields) == {field}
+
+
+def test_an_item_is_archived_and_restored_with_all_its_variants(store, owner, member,
+                                                                location, make_store):
+    made = _parka(owner, store)
+    stocked = stock.create_entry(actor=owner, product_id=made.product_ids[0],
+                                 location_id=location.id, quantity=6).entry
+    stock.reserve_stock(actor=owner, entry_id=stocked.id, quantity=2, order_ref="O-1")
+    catalog.archive_product(actor=owner, product_id=made.product_ids[3])
+
+    done = items.archive_item(actor=owner, item_id=made.id)
+
+    # The variant archived before is not archived again.
+    assert done.skus == ("PRK-BLACK-S", "PRK-BLACK-M", "PRK-GLACIERBLUE-S")
+    view = items.get_item(owner, made.id)
+    assert view.status == "archived" and all(v.archived for v in view.variants)
+    # As with a product: the stock and the hold stay, and can still be shipped.
+    assert (view.on_hand, view.available) == (6, 4)
+    stock.fulfill_order(actor=owner, store_id=store.id, order_ref="O-1")
+    with pytest.raises(NotFound):
+        items.public_item_availability(made.id)
+    with pytest.raises(Conflict, match="Summit Parka is already archived."):
+        items.archive_item(actor=owner, item_id=made.id)
+    with pytest.raises(Conflict, match="restore it before changing its status"):
+        items.update_item(actor=owner, item_id=made.id, status="draft")
+
+    back = items.unarchive_item(actor=owner, item_id=made.id)
+
+    assert len(back.skus) == 4
+    view = items.get_item(owner, made.id)
+    assert view.status == "active" and not any(v.archived for v in view.variants)
+    db.session.rollback()
+    actions = db.session.scalars(select(AuditEvent.action).where(
+        AuditEvent.product_id == made.product_ids[0], AuditEvent.object_type == "product")
+        .order_by(AuditEvent.id)).all()
+    assert actions == ["product.created", "product.archived", "product.unarchived"]
+    with pytest.raises(PermissionDenied):
+        items.archive_item(actor=member(store, "staff"), item_id=made.id)
+    with pytest.raises(NotFound):
+        items.archive_item(actor=member(make_store(), "owner"), item_id=made.id)

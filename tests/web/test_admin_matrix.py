@@ -216,6 +216,12 @@ def _build_world(session: Session) -> World:
         world.ids[key] = items.create_item(actor=admin, store_id=s_.id, title=title,
                                            options=size,
                                            variants_to_make=items.generate(size, prefix)).id
+    # An archived item in store A, to restore.
+    shelved = [items.Option("Size", ("S", "M"))]
+    world.ids["item_archived"] = items.create_item(
+        actor=admin, store_id=a.id, title="Alpha Shelved Parka", options=shelved,
+        variants_to_make=items.generate(shelved, "ALPHA-OLD")).id
+    items.archive_item(actor=admin, item_id=world.ids["item_archived"])
     # A sales channel in each store, for the channels panel and its Edit dialog.
     for key, s_, code, place in (("channel_a", a, "ALPHA_WEB", bay), ("channel_b", b, "BETA_WEB",
                                                                        b_bay)):
@@ -523,6 +529,12 @@ CASES: list[Case] = [
          _post(lambda w: f"/catalog/items/{w.item_a}/values",
                lambda w: {"option": "1", "value": "M", "sku_prefix": "ALPHA-PRK"}),
          writes=True),
+    Case("item-archive-form", "catalog.item_archive", "GET", CATALOG, 200,
+         _get(lambda w: f"/catalog/items/{w.item_a}/archive"), shows="Alpha Secret Parka"),
+    Case("item-archive", "catalog.item_archive", "POST", CATALOG, 303,
+         _post(lambda w: f"/catalog/items/{w.item_a}/archive"), writes=True),
+    Case("item-unarchive", "catalog.item_archive", "POST", CATALOG, 303,
+         _post(lambda w: f"/catalog/items/{w.item_archived}/unarchive"), writes=True),
     # CSV import: the file names the stores; each row needs the permission its change does.
     Case("import", "imports.start", "GET", SIGNED_IN, 200, _get(lambda w: "/import")),
     Case("import-preview", "imports.preview", "POST", IMPORT_PREVIEW, 200, _import_preview),
@@ -738,7 +750,7 @@ _ID_KEYS = (
     "user_to_reset", "user_inactive", "user_to_promote", "user_to_demote", "target_role",
     "target_grants", "target_remove",
     "target_owner", "membership_b_staff", "loc_b", "product_b", "entry_b", "item_a", "item_b",
-    "channel_a", "channel_b",
+    "item_archived", "channel_a", "channel_b",
 )
 
 
@@ -806,6 +818,8 @@ TOWARDS_B: list[tuple[str, Callable[[World], tuple[str, dict[str, Any] | None]]]
     ("item-new", lambda w: (f"/catalog/items/new?store={w.store_b}", _item_form("MINE"))),
     ("item-add-value", lambda w: (f"/catalog/items/{w.item_b}/values",
                                   {"option": "1", "value": "M", "sku_prefix": "BETA-PRK"})),
+    ("item-archive-form", lambda w: (f"/catalog/items/{w.item_b}/archive", None)),
+    ("item-archive", lambda w: (f"/catalog/items/{w.item_b}/archive", {})),
     ("bulk-form", lambda w: (f"/inventory/bulk/adjust?entry={w.entry_b}", None)),
     ("bulk-preview", lambda w: ("/inventory/bulk/threshold", {
         **_bulk_form(w, "threshold", "preview"), "entry": str(w.entry_b)})),

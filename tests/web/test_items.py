@@ -5,6 +5,7 @@ forged requests and markup in names get."""
 from __future__ import annotations
 
 import html
+import json
 import re
 from collections.abc import Callable
 from types import SimpleNamespace
@@ -16,11 +17,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import Item, ItemVariant, Product
+from app.models import AuditEvent, Item, ItemVariant, Product
 from app.permissions import ADJUST, system_actor
 from app.services import items, stock
 
-from .helpers import csrf_from_page
+from .helpers import HX, csrf_from_page
 from .test_xss import IMG, assert_escaped
 
 PARKA = [items.Option("Color", ("Black", "Glacier Blue")), items.Option("Size", ("S", "M"))]
@@ -385,3 +386,67 @@ def test_an_item_is_renamed_with_its_variants_and_a_blank_title_is_refused(shop,
     assert "<h1>Storm Parka</h1>" in after
     assert staff.post(f"/catalog/items/{shop.item_id}/rename",
                       data={"title": "X", "csrf_token": token}).status_code in (400, 403)
+
+
+def test_an_item_is_archived_with_its_variants_after_a_second_click(shop, login_as) -> None:
+    """Archive item opens a dialog saying what will happen and which variants still hold
+    stock; its button archives the item and every variant, whose stock stays; the page
+    then offers Restore, which brings them all back."""
+    client = login_as("owner", shop.store)
+    page = _page(client, f"/catalog/items/{shop.item_id}")
+    link = re.search(r'<a class="button danger" href="([^"]+)" data-dialog>Archive item</a>',
+                     page)
+    assert link and link.group(1) == f"/catalog/items/{shop.item_id}/archive"
+
+    dialog = client.get(link.group(1), headers=HX).get_data(as_text=True)
+    assert dialog.startswith('<dialog id="action-dialog"')
+    assert '<h2 id="dialog-title">Archive item — Summit Parka</h2>' in dialog
+    assert "Summit Parka and all 4 of its variants will leave the product list" in dialog
+    held = _text(re.search(r'<ul class="holding">(.*?)</ul>', dialog, re.S).group(1))
+    assert held == ("PRK-BLACK-S : 7 on hand, 2 reserved for orders "  # tags read as spaces
+                    "PRK-BLACK-M : 7 on hand")
+    assert '<button type="submit" class="button danger">Archive item</button>' in dialog
+    assert "data-close-dialog" in dialog
+    before = _counts()
+
+    done = client.post(link.group(1), headers=HX)
+
+    assert done.status_code == 200
+    assert json.loads(done.headers["HX-Location"])["path"] == f"/catalog/items/{shop.item_id}"
+    assert json.loads(done.headers["HX-Trigger"]) == {"close-dialog": True}
+    db.session.rollback()
+    assert db.session.get(Item, shop.item_id).status == "archived"
+    assert all(db.session.get(Product, p).archived_at is not None for p in shop.products)
+    assert _counts() == before  # nothing deleted: the variants and their stock stay
+    events = db.session.scalars(select(AuditEvent.action).where(
+        AuditEvent.product_id.in_(shop.products), AuditEvent.action == "product.archived"))
+    assert len(events.all()) == 4
+    after = _page(client, f"/catalog/items/{shop.item_id}")
+    assert "Archived Summit Parka and 4 variants." in after
+    assert '<span class="badge badge-item-archived">Archived</span>' in after
+    assert _text(_cell(after, shop.entry.id)) == "5 / 3 Low stock"  # the stock stays
+    # Again: refused in the dialog, saying why.
+    again = client.post(link.group(1), headers=HX)
+    assert again.status_code == 409
+    assert "Summit Parka is already archived." in again.get_data(as_text=True)
+
+    restore = re.search(r'href="([^"]+)" data-dialog>Restore item</a>', after)
+    assert restore and restore.group(1) == f"/catalog/items/{shop.item_id}/unarchive"
+    plain = client.post(restore.group(1))
+    assert plain.status_code == 303 and plain.headers["Location"] == restore.group(1).rsplit(
+        "/", 1)[0]
+    assert "Restored Summit Parka and 4 variants." in _page(client, plain.headers["Location"])
+    db.session.rollback()
+    assert db.session.get(Item, shop.item_id).status == "active"
+    assert all(db.session.get(Product, p).archived_at is None for p in shop.products)
+
+
+def test_archiving_an_item_needs_the_catalog_permission(shop, login_as, make_store) -> None:
+    staff = login_as("staff", shop.store, grants=(ADJUST,))
+    stranger = login_as("owner", make_store("Elsewhere"))
+    assert "Archive item" not in _page(staff, f"/catalog/items/{shop.item_id}")
+    for client, status in ((staff, 403), (stranger, 404)):
+        assert client.get(f"/catalog/items/{shop.item_id}/archive").status_code == status
+        assert client.post(f"/catalog/items/{shop.item_id}/archive").status_code == status
+    db.session.rollback()
+    assert db.session.get(Item, shop.item_id).status == "active"

@@ -190,6 +190,10 @@ class ReservationView:
     created_at: datetime
     closed_at: datetime | None
     bundle_id: int | None = None  # a component's hold for a line of this bundle
+    # Where the hold is, as an order's reservations name it.
+    product_id: int | None = None
+    location_id: int | None = None
+    location_code: str | None = None
 
 
 def dialect_name() -> str:

@@ -169,8 +169,9 @@ def order_availability(
 
 
 def order_reservations(actor: Actor, store_id: int, order_ref: str) -> list[ReservationView]:
-    """Every hold an order has had in a store, oldest first. Raises NotFound when it has
-    none, so a mistyped reference is not mistaken for an empty order."""
+    """Every hold an order has had in a store, oldest first, with the product and the
+    location it is held at. Raises NotFound when it has none, so a mistyped reference is
+    not mistaken for an empty order."""
     check = Checker()
     check.text("order_ref", order_ref, required=True, max_length=100)
     check.done()
@@ -179,7 +180,10 @@ def order_reservations(actor: Actor, store_id: int, order_ref: str) -> list[Rese
             reservations.c.id, reservations.c.order_ref, reservations.c.line_ref,
             reservations.c.quantity, reservations.c.open_quantity, reservations.c.status,
             reservations.c.expires_at, reservations.c.created_at, reservations.c.closed_at,
+            reservations.c.product_id, reservations.c.location_id,
+            locations.c.code.label("location_code"),
         )
+        .join(locations, locations.c.id == reservations.c.location_id)
         .where(
             reservations.c.store_id == store_id,
             reservations.c.order_ref == (order_ref or "").strip(),

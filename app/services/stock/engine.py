@@ -11,8 +11,6 @@ entries or ledger rows (tests/unit/test_stock_writers.py checks that).
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
@@ -30,13 +28,10 @@ from sqlalchemy import (
     true,
     update,
 )
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.clock import utcnow
-from app.database import insert_ignoring_conflicts, is_unique_violation, write_transaction
+from app.database import insert_ignoring_conflicts
 from app.models import (
-    IdempotencyRecord,
     InventoryEntry,
     Location,
     Product,
@@ -45,12 +40,11 @@ from app.models import (
 )
 from app.permissions import Actor, system_actor
 from app.services.errors import (
-    Conflict,
-    IdempotencyKeyReused,
     NotFound,
     PermissionDenied,
     ValidationError,
 )
+from app.services.idempotency import run_keyed
 from app.services.validation import LIMIT, Checker, clean_text, is_id
 
 entries = InventoryEntry.__table__
@@ -216,51 +210,10 @@ def run_mutation(
     work: Callable[[Session], StockChange],
 ) -> StockChange:
     """Run `work` in one write transaction; with a key, the first result is kept and
-    every repeat of the same request replays it. The stored record answers before `work`
-    runs, so a repeat replays even when what `work` checks (an expiry, say) has changed.
+    every repeat of the same request replays it (app.services.idempotency.run_keyed).
     Raises IdempotencyKeyReused for a key sent with another request."""
-    if idempotency_key is None:
-        with write_transaction() as session:
-            return work(session)
-
-    check = Checker()
-    check.text("idempotency_key", idempotency_key, required=True, max_length=200)
-    check.done()
-    key = idempotency_key.strip()
-    fingerprint = hashlib.sha256(
-        json.dumps([operation, params], sort_keys=True, default=str).encode()
-    ).hexdigest()
-    records = IdempotencyRecord.__table__
-    for _attempt in range(2):
-        try:
-            with write_transaction() as session:
-                stored = session.execute(
-                    select(records.c.request_hash, records.c.response).where(
-                        records.c.actor_key == actor.key, records.c.key == key
-                    )
-                ).one_or_none()
-                if stored is not None:
-                    if stored.request_hash != fingerprint or stored.response is None:
-                        raise IdempotencyKeyReused()
-                    return StockChange.from_json(stored.response)
-                # Claim the key before touching stock: a concurrent repeat blocks on this
-                # row and then replays, instead of competing for the stock.
-                record_id = session.execute(
-                    insert(records)
-                    .values(actor_key=actor.key, key=key, operation=operation,
-                            request_hash=fingerprint, created_at=utcnow())
-                    .returning(records.c.id)
-                ).scalar_one()
-                result = work(session)
-                session.execute(
-                    update(records).where(records.c.id == record_id)
-                    .values(response=result.to_json())
-                )
-                return result
-        except IntegrityError as exc:
-            if not is_unique_violation(exc, "actor_key", "key"):
-                raise
-    raise Conflict("This request is already being processed; try again.")  # pragma: no cover
+    return run_keyed(operation, actor, idempotency_key, params, work,
+                     save=StockChange.to_json, replay=StockChange.from_json)
 
 
 # --------------------------------------------------------------------------- the ledger
