@@ -12,7 +12,13 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import InventoryEntry, Reservation, StockMovement
 from app.services import bundles, channels, stock
-from app.services.errors import BundleProduct, NotFound, OrderShort, ValidationError
+from app.services.errors import (
+    BundleProduct,
+    ExceedsFulfilled,
+    NotFound,
+    OrderShort,
+    ValidationError,
+)
 
 
 @pytest.fixture
@@ -72,6 +78,41 @@ def test_reserving_ship_and_return_a_bundle_change_its_components(kit, owner, st
     with pytest.raises(Exception, match="L1"):
         stock.return_order(actor=owner, store_id=store.id, order_ref="G-1",
                            lines=[{"line_ref": "L1", "quantity": 2}], reason="Again")
+
+
+def test_a_bundle_line_reserved_again_after_a_release_ships_and_comes_back(kit, owner, store):
+    """Payment fails, the line is released and reserved again: the holds released unshipped
+    are no longer part of the line, so what shipped the second time can come back."""
+    order = {"actor": owner, "store_id": store.id, "order_ref": "G-9"}
+    line = {"line_ref": "L1", "product_id": kit.gift.id, "location_id": kit.shop.id,
+            "quantity": 2}
+    stock.reserve_order(**order, lines=[line])
+    stock.release_order(**order)
+    stock.reserve_order(**order, lines=[line])
+    stock.fulfill_order(**order)
+    assert _held(kit, "COFFEE", "SHOP") == (5, 0) and _held(kit, "MUG", "SHOP") == (1, 0)
+
+    stock.return_order(**order, lines=[{"line_ref": "L1", "quantity": 2}], reason="Unwanted")
+    assert _held(kit, "COFFEE", "SHOP") == (9, 0) and _held(kit, "MUG", "SHOP") == (3, 0)
+    with pytest.raises(ExceedsFulfilled, match="only 0 shipped"):
+        stock.return_order(**order, lines=[{"line_ref": "L1", "quantity": 1}], reason="Again")
+
+
+def test_a_line_that_was_a_bundle_and_is_now_a_plain_product_returns_as_one(kit, owner,
+                                                                          store):
+    """A line reserved as the gift set, released, and reserved again as a mug: what ships
+    and comes back is the mug, and its return is not read as a bundle's."""
+    order = {"actor": owner, "store_id": store.id, "order_ref": "G-10"}
+    stock.reserve_order(**order, lines=[{"line_ref": "L1", "product_id": kit.gift.id,
+                                         "location_id": kit.shop.id, "quantity": 1}])
+    stock.release_order(**order)
+    stock.reserve_order(**order, lines=[{"line_ref": "L1", "product_id": kit.mug.id,
+                                         "location_id": kit.back.id, "quantity": 2}])
+    stock.fulfill_order(**order)
+    assert _held(kit, "MUG", "BACK") == (2, 0)
+
+    stock.return_order(**order, lines=[{"line_ref": "L1", "quantity": 2}], reason="Chipped")
+    assert _held(kit, "MUG", "BACK") == (4, 0) and _held(kit, "MUG", "SHOP") == (3, 0)
 
 
 def test_a_bundle_short_of_one_component_is_refused_whole(kit, owner, store):

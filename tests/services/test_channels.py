@@ -15,6 +15,7 @@ from app.models import InventoryEntry, Reservation, StockMovement
 from app.services import channels, stock
 from app.services.errors import (
     Conflict,
+    ExceedsFulfilled,
     InsufficientStock,
     NotFound,
     OrderShort,
@@ -161,6 +162,55 @@ def test_a_hold_moves_to_another_location_with_its_ledger(shop, owner):
     with pytest.raises(Conflict, match="has shipped"):
         stock.move_reservation(actor=owner, reservation_id=rid,
                                location_id=shop.locations["BACK"].id)
+
+
+def _on_hand(entry_id: int) -> int:
+    db.session.rollback()
+    return db.session.get(InventoryEntry, entry_id).quantity
+
+
+def test_a_split_lines_return_goes_back_where_each_unit_shipped_from(shop, owner):
+    """The market channel splits 6 mugs: 3 from WEB_WH and 3 from COUNTER. What comes back
+    goes back to the holds that shipped it, the oldest first; never all to one place."""
+    order = {"actor": owner, "store_id": shop.store.id, "order_ref": "M-5"}
+    stock.reserve_order(**order, channel_id=shop.split.id,
+                        lines=[{"line_ref": "a", "product_id": shop.mug.id, "quantity": 6}])
+    stock.fulfill_order(**order)
+    web, counter = shop.entries["WEB_WH"], shop.entries["COUNTER"]
+    assert (_on_hand(web), _on_hand(counter)) == (0, 1)
+
+    back = stock.return_order(**order, lines=[{"line_ref": "a", "quantity": 4}],
+                              reason="Parcel refused")
+    assert (_on_hand(web), _on_hand(counter)) == (3, 2)
+    rows = db.session.scalars(select(StockMovement).where(
+        StockMovement.id.in_(back.movement_ids)).order_by(StockMovement.id)).all()
+    holds = {h.entry_id: h.id for h in db.session.scalars(
+        select(Reservation).where(Reservation.order_ref == "M-5"))}
+    assert [(r.entry_id, r.quantity_delta, r.reservation_id) for r in rows] == [
+        (web, 3, holds[web]), (counter, 1, holds[counter])]
+    stock.return_order(**order, lines=[{"line_ref": "a", "quantity": 2}], reason="Second box")
+    assert (_on_hand(web), _on_hand(counter)) == (3, 4)
+    with pytest.raises(ExceedsFulfilled, match="only 0 shipped"):
+        stock.return_order(**order, lines=[{"line_ref": "a", "quantity": 1}], reason="More")
+
+
+def test_a_line_reserved_again_elsewhere_comes_back_where_it_shipped_from(shop, owner):
+    """Payment fails and the line is released; by the retry WEB_WH has sold out, so the
+    channel takes it from BACK. It ships from BACK, and its return goes back to BACK."""
+    order = {"actor": owner, "store_id": shop.store.id, "order_ref": "W-7"}
+    line = {"line_ref": "a", "product_id": shop.mug.id, "quantity": 3}
+    first = stock.reserve_order(**order, channel_id=shop.online.id, lines=[line])
+    assert first.details["lines"][0]["location_id"] == shop.locations["WEB_WH"].id
+    stock.release_order(**order)
+    stock.reserve_stock(actor=owner, entry_id=shop.entries["WEB_WH"], quantity=3,
+                        order_ref="W-8")
+    again = stock.reserve_order(**order, channel_id=shop.online.id, lines=[line])
+    assert again.details["lines"][0]["location_id"] == shop.locations["BACK"].id
+    stock.fulfill_order(**order)
+    assert _on_hand(shop.entries["BACK"]) == 7
+
+    stock.return_order(**order, lines=[{"line_ref": "a", "quantity": 3}], reason="Too big")
+    assert (_on_hand(shop.entries["WEB_WH"]), _on_hand(shop.entries["BACK"])) == (3, 10)
 
 
 def test_channels_need_the_catalog_permission_and_their_own_store(shop, owner, member,

@@ -404,9 +404,13 @@ def return_order(
     reason: str,
     idempotency_key: str | None = None,
 ) -> StockChange:
-    """Put units of shipped order lines back on hand at the location they left from. Each
-    line has line_ref and quantity. Without an idempotency key the same return sent twice
-    counts once. Raises ExceedsFulfilled, NotFound."""
+    """Put units of shipped order lines back on hand where they left from. Each line has
+    line_ref and quantity. A line's units go back to the holds that shipped them, the
+    oldest hold first, so a line split across locations, or reserved again elsewhere after
+    a release, returns each unit to its own location; a bundle line returns whole bundles,
+    each component to where its hold shipped it. Without an idempotency key the same
+    return sent twice counts once. Raises ExceedsFulfilled, NotFound, Conflict (a line
+    shipped from an entry deleted since)."""
     check = Checker()
     _check_order(check, store_id, order_ref)
     _check_lines(check, lines, quantity=True, product=False, line_ref_required=True)
@@ -425,8 +429,8 @@ def return_order(
         refs = [clean_text(line["line_ref"]) for line in lines]
         holds = session.execute(
             select(reservations.c.id, reservations.c.line_ref, reservations.c.entry_id,
-                   reservations.c.quantity, reservations.c.bundle_id,
-                   reservations.c.bundle_units)
+                   reservations.c.product_id, reservations.c.quantity, reservations.c.status,
+                   reservations.c.bundle_id, reservations.c.bundle_units)
             .where(reservations.c.store_id == store_id, reservations.c.order_ref == ref,
                    reservations.c.line_ref.in_(refs))
             .order_by(reservations.c.id)
@@ -440,39 +444,40 @@ def return_order(
         lock_entries(session, {h.entry_id for h in holds if h.entry_id is not None})
         shipped = _ledger_sums(session, [h.id for h in holds])
 
+        # Every line first, in the request's order: which hold takes back how many. A line
+        # is what its latest reservation sold: a line released and reserved again as
+        # another product (a bundle once, a plain product now, say) returns the latter.
+        pieces: list[tuple[Any, int]] = []
         results = []
+        for line in lines:
+            line_ref = clean_text(line["line_ref"])
+            latest = by_line[line_ref][-1]
+            line_holds = [h for h in by_line[line_ref] if h.bundle_id == latest.bundle_id and (
+                latest.bundle_id is not None or h.product_id == latest.product_id)]
+            bundle = latest.bundle_id is not None
+            taken = (_bundle_returns if bundle else _plain_returns)(
+                line_ref, line["quantity"], line_holds, shipped)
+            if any(hold.entry_id is None for hold, _units in taken):
+                raise Conflict(f"Line {line_ref} shipped from an entry that no longer exists.")
+            pieces += taken
+            places = {hold.entry_id for hold, _units in taken}
+            results.append({"line_ref": line_ref, "quantity": line["quantity"],
+                            "entry_id": places.pop() if len(places) == 1 and not bundle
+                            else None})
+        # Then the entries, in primary-key order. Each row names the hold it returns to,
+        # so the next return of the line counts what already came back to each.
         movement_ids: list[int] = []
         states: dict[int, EntryState] = {}
-        for line in sorted(lines, key=lambda x: _line_entry(by_line, x["line_ref"])):
-            line_ref = clean_text(line["line_ref"])
-            line_holds = by_line[line_ref]
-            if line_holds[0].bundle_id is not None:
-                movement_ids += _return_bundle(session, actor, line_ref, line["quantity"],
-                                               line_holds, shipped, reason, ref, now, states)
-                results.append({"line_ref": line_ref, "quantity": line["quantity"],
-                                "entry_id": None})
-                continue
-            fulfilled = sum(shipped.get((h.id, "fulfilled"), 0) for h in line_holds)
-            returned = sum(shipped.get((h.id, "returned"), 0) for h in line_holds)
-            returnable = -fulfilled - returned
-            if line["quantity"] > returnable:
-                raise ExceedsFulfilled(line_ref, line["quantity"], max(returnable, 0))
-            entry_id = _line_entry(by_line, line_ref)
-            row = change_entry(
-                session, actor, ADJUST, ADD_ON_HAND, entry_id, now, n=line["quantity"]
-            )
+        for hold, units in sorted(pieces, key=lambda p: (p[0].entry_id, p[0].id)):
+            row = change_entry(session, actor, ADJUST, ADD_ON_HAND, hold.entry_id, now, n=units)
             if row is None:
-                entry_for(session, actor, ADJUST, entry_id)
+                entry_for(session, actor, ADJUST, hold.entry_id)
                 raise QuantityTooLarge()
-            # The first hold of the line carries the return, so the next return of this
-            # line finds it when it adds up what already came back.
             movement_ids.append(record(
-                session, actor, row, "returned", line["quantity"], 0, now,
-                reason=clean_text(reason), reference=ref, reservation_id=line_holds[0].id,
+                session, actor, row, "returned", units, 0, now,
+                reason=clean_text(reason), reference=ref, reservation_id=hold.id,
             ))
             states[row.id] = EntryState.of(row)
-            results.append({"line_ref": line_ref, "quantity": line["quantity"],
-                            "entry_id": row.id})
         return StockChange(
             "order_return", tuple(states.values()), tuple(movement_ids),
             details={"order_ref": ref, "store_id": store_id, "lines": results},
@@ -481,34 +486,41 @@ def return_order(
     return run_mutation("order_return", actor, idempotency_key, params, work)
 
 
-def _return_bundle(session: Session, actor: Actor, line_ref: str, bundles: int,
-                   holds: Sequence[Any], shipped: Mapping[tuple[int, str], int],
-                   reason: str, ref: str | None, now: datetime,
-                   states: dict[int, EntryState]) -> list[int]:
-    """Returned bundles of a line: each component's units back on hand where its hold
-    shipped from, as many per bundle as the line held. No more bundles than have shipped
-    and not come back, counted on the component that has the fewest."""
-    per_hold = []
-    for hold in holds:
-        per = hold.quantity // hold.bundle_units
-        out = -shipped.get((hold.id, "fulfilled"), 0) - shipped.get((hold.id, "returned"), 0)
-        per_hold.append((hold, per, out // per))
-    returnable = min(whole for _h, _p, whole in per_hold)
+def _out(shipped: Mapping[tuple[int, str], int], hold_id: int) -> int:
+    """Units a hold shipped that have not come back (the ledger's shipments are negative)."""
+    return -shipped.get((hold_id, "fulfilled"), 0) - shipped.get((hold_id, "returned"), 0)
+
+
+def _plain_returns(line_ref: str, quantity: int, holds: Sequence[Any],
+                   shipped: Mapping[tuple[int, str], int]) -> list[tuple[Any, int]]:
+    """Returned units of a line: no more than it shipped and has not had back, taken from
+    its holds oldest first, each up to what it shipped and has not had back."""
+    outs = [(hold, _out(shipped, hold.id)) for hold in holds]
+    returnable = sum(out for _hold, out in outs)
+    if quantity > returnable:
+        raise ExceedsFulfilled(line_ref, quantity, max(returnable, 0))
+    pieces, left = [], quantity
+    for hold, out in outs:
+        take = min(max(out, 0), left)
+        if take:
+            pieces.append((hold, take))
+            left -= take
+    return pieces
+
+
+def _bundle_returns(line_ref: str, bundles: int, holds: Sequence[Any],
+                    shipped: Mapping[tuple[int, str], int]) -> list[tuple[Any, int]]:
+    """Returned bundles of a line: each of its component holds takes back as many units
+    per bundle as it held. The line is the holds still holding or having shipped; one
+    released or expired unshipped (a reservation of the line given up before it was
+    reserved again) no longer counts. No more bundles than have shipped and not come
+    back, counted on the hold that has the fewest."""
+    making = [(hold, hold.quantity // hold.bundle_units) for hold in holds
+              if hold.status in HOLDING or shipped.get((hold.id, "fulfilled"))]
+    returnable = min((_out(shipped, hold.id) // per for hold, per in making), default=0)
     if bundles > returnable:
         raise ExceedsFulfilled(line_ref, bundles, max(returnable, 0))
-    ids = []
-    for hold, per, _whole in sorted(per_hold, key=lambda x: x[0].entry_id or 0):
-        if hold.entry_id is None:
-            raise Conflict(f"Line {line_ref} shipped from an entry that no longer exists.")
-        row = change_entry(session, actor, ADJUST, ADD_ON_HAND, hold.entry_id, now,
-                           n=per * bundles)
-        if row is None:
-            entry_for(session, actor, ADJUST, hold.entry_id)
-            raise QuantityTooLarge()
-        ids.append(record(session, actor, row, "returned", per * bundles, 0, now,
-                          reason=clean_text(reason), reference=ref, reservation_id=hold.id))
-        states[row.id] = EntryState.of(row)
-    return ids
+    return [(hold, per * bundles) for hold, per in making]
 
 
 # --------------------------------------------------------------------------- machinery
@@ -726,15 +738,6 @@ def _ledger_sums(session: Session, hold_ids: list[int]) -> dict[tuple[int, str],
         .group_by(movements.c.reservation_id, movements.c.type)
     )
     return {(r[0], r[1]): int(r[2]) for r in rows}
-
-
-def _line_entry(by_line: Mapping[str, list[Any]], line_ref: Any) -> int:
-    """The entry a line's units left from; its first hold tells."""
-    holds = by_line.get(clean_text(line_ref)) or []
-    entry_id = next((h.entry_id for h in holds if h.entry_id is not None), None)
-    if entry_id is None:
-        raise Conflict(f"Line {clean_text(line_ref)} shipped from an entry that no longer exists.")
-    return int(entry_id)
 
 
 __all__ = [
