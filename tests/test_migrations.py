@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +26,8 @@ from app.models import Location, Membership, Product, Store
 from app.models.catalog import is_search_object
 from app.models.tallies import TALLY_TRIGGERS
 from app.permissions import system_actor
-from app.services import audit, items, queries, stock, tallies
+from app.services import items, queries, stock, tallies
 from app.services.people import tokens
-from app.services.stock import entries as stock_entries
 
 TRIGGERS = {
     "sqlite": (
@@ -235,40 +235,56 @@ def _search_ids(term: str) -> list[str]:
     )
 
 
-def _before_the_audit_trail(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Data written at a revision older than 0005 has no audit_events table to record in:
-    the stock verbs used to seed it record nothing. Nor has it bundles (0009): no product
-    is one."""
-    monkeypatch.setattr(audit, "record_many", lambda *args, **kwargs: 0)
-    monkeypatch.setattr(stock_entries, "bundle_parts", lambda *args, **kwargs: {})
+def _old_store(conn: Connection, name: str, slug: str) -> int:
+    """A store row as a revision before 0010 holds it (the model has columns added since)."""
+    conn.execute(text("INSERT INTO stores (name, slug, created_at) "
+                      "VALUES (:name, :slug, CURRENT_TIMESTAMP)"), {"name": name, "slug": slug})
+    return int(conn.execute(text("SELECT id FROM stores WHERE slug = :slug"),
+                            {"slug": slug}).scalar_one())
+
+
+def _old_entry(conn: Connection, store_id: int, product_id: int, location_id: int,
+               quantity: int = 0, threshold: int = 0) -> int:
+    """An entry and its opening ledger row as a revision before 0010 holds them (no costs),
+    written as create_entry wrote them then."""
+    now = datetime(2026, 1, 1)
+    conn.execute(text(
+        "INSERT INTO inventory_entries (store_id, product_id, location_id, quantity, "
+        "reserved_quantity, incoming_quantity, low_stock_threshold, version, created_at, "
+        "updated_at, last_movement_at) VALUES (:store, :product, :location, :quantity, 0, 0, "
+        ":threshold, 1, :now, :now, :moved)"
+    ), {"store": store_id, "product": product_id, "location": location_id,
+        "quantity": quantity, "threshold": threshold, "now": now,
+        "moved": now if quantity else None})
+    entry_id = int(conn.execute(text(
+        "SELECT id FROM inventory_entries WHERE product_id = :product AND "
+        "location_id = :location"), {"product": product_id, "location": location_id}
+    ).scalar_one())
+    if quantity:
+        conn.execute(text(
+            "INSERT INTO stock_movements (store_id, entry_id, product_id, location_id, type, "
+            "quantity_delta, reserved_delta, quantity_after, reserved_after, reason, "
+            "actor_name, created_at) VALUES (:store, :entry, :product, :location, 'received', "
+            ":quantity, 0, :quantity, 0, 'Opening stock', 'system:migration-test', :now)"
+        ), {"store": store_id, "entry": entry_id, "product": product_id,
+            "location": location_id, "quantity": quantity, "now": now})
+    return entry_id
 
 
 def test_search_migration_indexes_existing_products_and_downgrades_cleanly(
-    empty_database: str, backend: str, logging_restored: None, monkeypatch: pytest.MonkeyPatch
+    empty_database: str, backend: str, logging_restored: None
 ):
     app = create_app({"TESTING": True, "SECRET_KEY": "test", "SQLALCHEMY_DATABASE_URI":
                       empty_database})
     with app.app_context():
         try:
             upgrade(revision="0001")
-            store = Store(name="Before search", slug="before-search")
-            db.session.add(store)
-            db.session.flush()
-            location = Location(store_id=store.id, code="MAIN")
-            db.session.add(location)
-            db.session.flush()
-            db.session.execute(insert(Product.__table__), [
-                {"store_id": store.id, "sku": "KET-001", "title": "Copper Kettle",
-                 "gtin": "4006381333931", "type": "physical", "allow_backorder": False,
-                 "reorder_point": 0, "reorder_quantity": 0,
-                 "created_at": store.created_at, "updated_at": store.created_at},
-            ])
-            db.session.commit()
-            product_id = db.session.scalar(text("SELECT id FROM products"))
-            with monkeypatch.context() as old:
-                _before_the_audit_trail(old)
-                stock.create_entry(actor=system_actor("migration-test"),
-                                   product_id=product_id, location_id=location.id, quantity=2)
+            with db.engine.begin() as conn:
+                store_id = _old_store(conn, "Before search", "before-search")
+                location_id = _old_location(conn, store_id, "MAIN")
+                product_id = _old_product(conn, store_id, "KET-001", "Copper Kettle",
+                                          gtin="4006381333931")
+                _old_entry(conn, store_id, product_id, location_id, quantity=2)
 
             upgrade()
             # Products that were there before the search objects are found by them.
@@ -295,7 +311,7 @@ def test_search_migration_indexes_existing_products_and_downgrades_cleanly(
 
 
 def test_tallies_migration_counts_existing_entries_and_downgrades_cleanly(
-    empty_database: str, backend: str, logging_restored: None, monkeypatch: pytest.MonkeyPatch
+    empty_database: str, backend: str, logging_restored: None
 ):
     """0003 counts the entries already there once, and its triggers take over from there;
     downgrading removes the table and every trigger, and the stock still changes."""
@@ -305,28 +321,21 @@ def test_tallies_migration_counts_existing_entries_and_downgrades_cleanly(
     with app.app_context():
         try:
             upgrade(revision="0002")
-            store = Store(name="Before tallies", slug="before-tallies")
-            db.session.add(store)
-            db.session.flush()
-            main, back = Location(store_id=store.id, code="MAIN"), Location(
-                store_id=store.id, code="BACK")
-            kettle = Product(store_id=store.id, sku="KET-001", title="Copper Kettle",
-                             allow_backorder=True)
-            db.session.add_all([main, back, kettle])
-            db.session.commit()
-            with monkeypatch.context() as old:
-                _before_the_audit_trail(old)
-                first = stock.create_entry(actor=actor, product_id=kettle.id,
-                                           location_id=main.id, quantity=8,
-                                           low_stock_threshold=10).entry
-                stock.create_entry(actor=actor, product_id=kettle.id, location_id=back.id)
+            with db.engine.begin() as conn:
+                store_id = _old_store(conn, "Before tallies", "before-tallies")
+                main = _old_location(conn, store_id, "MAIN")
+                back = _old_location(conn, store_id, "BACK")
+                kettle = _old_product(conn, store_id, "KET-001", "Copper Kettle",
+                                      allow_backorder=True)
+                first = _old_entry(conn, store_id, kettle, main, quantity=8, threshold=10)
+                _old_entry(conn, store_id, kettle, back)
 
             upgrade()
             assert tallies.verify() == []
             stats = queries.stock_stats(actor)
             assert (stats["total_entries"], stats["total_quantity"], stats["low_stock"],
                     stats["on_backorder"], stats["unique_locations"]) == (2, 8, 1, 1, 2)
-            stock.adjust_stock(actor=actor, entry_id=first.id, delta=5, reason="found")
+            stock.adjust_stock(actor=actor, entry_id=first, delta=5, reason="found")
             assert queries.stock_stats(actor)["low_stock"] == 0
             assert tallies.verify() == []
             db.session.remove()
@@ -344,6 +353,25 @@ def test_tallies_migration_counts_existing_entries_and_downgrades_cleanly(
         finally:
             db.session.remove()
             db.engine.dispose()
+
+
+def _old_location(conn: Connection, store_id: int, code: str) -> int:
+    conn.execute(text("INSERT INTO locations (store_id, code, name, created_at) "
+                      "VALUES (:store, :code, '', CURRENT_TIMESTAMP)"),
+                 {"store": store_id, "code": code})
+    return int(conn.execute(text("SELECT id FROM locations WHERE store_id = :store AND "
+                                 "code = :code"), {"store": store_id, "code": code}).scalar_one())
+
+
+def _old_product(conn: Connection, store_id: int, sku: str, title: str, *,
+                 gtin: str | None = None, allow_backorder: bool = False) -> int:
+    conn.execute(insert(Product.__table__), [
+        {"store_id": store_id, "sku": sku, "title": title, "gtin": gtin, "type": "physical",
+         "allow_backorder": allow_backorder, "reorder_point": 0, "reorder_quantity": 0,
+         "created_at": datetime(2026, 1, 1), "updated_at": datetime(2026, 1, 1)},
+    ])
+    return int(conn.execute(text("SELECT id FROM products WHERE store_id = :store AND "
+                                 "sku = :sku"), {"store": store_id, "sku": sku}).scalar_one())
 
 
 def _old_user(conn: Connection, email: str) -> int:
@@ -369,17 +397,14 @@ def test_token_scope_migration_keeps_existing_tokens_whole_and_downgrades_cleanl
     with app.app_context():
         try:
             upgrade(revision="0003")
-            store = Store(name="Before scopes", slug="before-scopes")
-            db.session.add(store)
-            db.session.flush()
+            store_id = _old_store(db.session.connection(), "Before scopes", "before-scopes")
             user_id = _old_user(db.session.connection(), "owner@example.test")
-            db.session.add(Membership(user_id=user_id, store_id=store.id, role="owner"))
+            db.session.add(Membership(user_id=user_id, store_id=store_id, role="owner"))
             db.session.execute(text(
                 "INSERT INTO api_tokens (user_id, name, token_hash, prefix, created_at) "
                 "VALUES (:user_id, 'old', :hash, :prefix, CURRENT_TIMESTAMP)"
             ), {"user_id": user_id, "hash": tokens.hash_token(old_token),
                 "prefix": old_token[:12]})
-            store_id = store.id
             db.session.commit()
 
             upgrade()
