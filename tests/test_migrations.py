@@ -6,6 +6,7 @@ and downgrade cleanly."""
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from collections.abc import Callable, Iterator
@@ -542,6 +543,121 @@ def test_items_migration_makes_each_product_an_item_of_its_own_and_downgrades_cl
                 variants_to_make=items.generate([items.Option("Size", ("S", "M"))], "AFTER"),
             )
             assert made.id > len(before["products"]) and len(made.product_ids) == 2
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+
+
+PURCHASING_TABLES = {"suppliers", "supplier_items", "purchase_orders", "purchase_order_lines"}
+PURCHASING_COLUMNS = {("stores", "currency"), ("inventory_entries", "average_cost"),
+                      ("stock_movements", "unit_cost"),
+                      ("stock_movements", "purchase_order_line_id")}
+
+
+def _columns(conn: Connection) -> set[tuple[str, str]]:
+    inspector = inspect(conn)
+    return {(table, c["name"]) for table, _ in PURCHASING_COLUMNS
+            for c in inspector.get_columns(table)}
+
+
+def _without_incoming(stock_rows: dict[str, Any]) -> dict[str, Any]:
+    return {**stock_rows, "inventory_entries": [row[:5] + row[6:]
+                                                for row in stock_rows["inventory_entries"]]}
+
+
+def test_purchasing_migration_keeps_the_stock_and_the_trail_and_downgrades_cleanly(
+    empty_database: str, backend: str, logging_restored: None
+):
+    """0010 on a database holding the demo data and purchase orders (one part received at
+    a cost, one open): downgrading drops purchasing's tables and columns and nothing of the
+    stock, and keeps the suppliers' and orders' trail as their store's. Upgrading again
+    finds incoming figures no order stands behind (the dropped orders' left behind): it
+    clears them, each kept in the audit trail, and purchasing works from there."""
+    from app import demo
+    from app.services import purchasing
+    from app.services.ledger import verify_ledger
+
+    app = create_app({"TESTING": True, "SECRET_KEY": "test", "SQLALCHEMY_DATABASE_URI":
+                      empty_database})
+    actor = system_actor("migration-test")
+    with app.app_context():
+        try:
+            upgrade()
+            demo.seed()
+            first, second = db.session.execute(text(
+                "SELECT store_id, product_id, location_id FROM inventory_entries "
+                "WHERE store_id = (SELECT min(store_id) FROM inventory_entries) "
+                "ORDER BY id LIMIT 2")).all()
+            db.session.rollback()
+            supplier = purchasing.create_supplier(actor=actor, store_id=first.store_id,
+                                                  name="Acme")
+            lines = [{"product_id": e.product_id, "location_id": e.location_id,
+                      "quantity": 12, "unit_cost": "3.50"} for e in (first, second)]
+            part = purchasing.order_purchase_order(
+                actor=actor, order_id=purchasing.create_purchase_order(
+                    actor=actor, supplier_id=supplier.id, lines=lines).id)
+            purchasing.receive_purchase_order(
+                actor=actor, order_id=part.id,
+                lines=[{"product_id": first.product_id, "location_id": first.location_id,
+                        "quantity": 5}])
+            purchasing.order_purchase_order(
+                actor=actor, order_id=purchasing.create_purchase_order(
+                    actor=actor, supplier_id=supplier.id, lines=lines[1:]).id)
+            db.session.remove()
+            with db.engine.connect() as conn:
+                before = _stock_as_it_stands(conn)
+                trail = conn.execute(text(
+                    "SELECT id, store_id, object_type FROM audit_events ORDER BY id")).all()
+                awaited = dict(conn.execute(text(
+                    "SELECT id, incoming_quantity FROM inventory_entries "
+                    "WHERE incoming_quantity <> 0")).all())
+            assert sorted(awaited.values()) == [7, 24]
+            assert {t for _, _, t in trail} >= {"supplier", "purchase_order"}
+
+            downgrade(revision="0009")
+            with db.engine.connect() as conn:
+                assert not PURCHASING_TABLES & set(inspect(conn).get_table_names())
+                assert not PURCHASING_COLUMNS & _columns(conn)
+                assert _stock_as_it_stands(conn) == before
+                kept = conn.execute(text(
+                    "SELECT id, store_id, object_type FROM audit_events ORDER BY id")).all()
+            assert [(i, s) for i, s, _ in kept] == [(i, s) for i, s, _ in trail]
+            assert [t for _, _, t in kept] == [
+                "store" if t in ("supplier", "purchase_order") else t for _, _, t in trail]
+            with pytest.raises(DBAPIError, match="append-only"), db.engine.begin() as conn:
+                conn.execute(text("UPDATE audit_events SET object_label = 'x'"))
+
+            upgrade()
+            with db.engine.connect() as conn:
+                assert PURCHASING_TABLES <= set(inspect(conn).get_table_names())
+                assert _without_incoming(_stock_as_it_stands(conn)) == _without_incoming(before)
+                assert conn.execute(text(
+                    "SELECT count(*) FROM inventory_entries WHERE incoming_quantity <> 0"
+                )).scalar_one() == 0
+                cleared = conn.execute(text(
+                    "SELECT object_id, changes, actor_name FROM audit_events "
+                    "WHERE action = 'entry.incoming_cleared' ORDER BY object_id")).all()
+            assert {(i, a) for i, _, a in cleared} == {
+                (i, "system:migration-0010") for i in awaited}
+            for entry_id, changes, _ in cleared:
+                recorded = changes if isinstance(changes, dict) else json.loads(changes)
+                assert recorded == {"incoming_quantity": [awaited[entry_id], 0]}
+            assert verify_ledger() == [] and tallies.verify() == []
+            with pytest.raises(DBAPIError, match="append-only"), db.engine.begin() as conn:
+                conn.execute(text("DELETE FROM audit_events"))
+
+            # Purchasing starts afresh: numbers from PO-0001, incoming derived again.
+            again = purchasing.create_supplier(actor=actor, store_id=first.store_id,
+                                               name="Acme")
+            order = purchasing.order_purchase_order(
+                actor=actor, order_id=purchasing.create_purchase_order(
+                    actor=actor, supplier_id=again.id, lines=lines[:1]).id)
+            assert order.number == "PO-0001"
+            assert db.session.scalar(text(
+                "SELECT incoming_quantity FROM inventory_entries WHERE product_id = :p "
+                "AND location_id = :l"), {"p": first.product_id, "l": first.location_id}) == 12
+            db.session.rollback()
+            assert verify_ledger() == []
         finally:
             db.session.remove()
             db.engine.dispose()
