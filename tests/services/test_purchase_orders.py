@@ -308,6 +308,10 @@ def test_an_order_in_another_currency_needs_its_rate_before_ordering(
     purchasing.order_purchase_order(actor=owner, order_id=order.id)
     with refused(Conflict, "PO-0001 was placed at its rate: only a draft's rate can change."):
         purchasing.update_purchase_order(actor=owner, order_id=order.id, exchange_rate="1.2")
+    # A later date from the supplier leaves the rate the order was placed at.
+    later = purchasing.update_purchase_order(actor=owner, order_id=order.id,
+                                             expected_on=date(2030, 12, 1))
+    assert (later.expected_on, later.exchange_rate) == (date(2030, 12, 1), Decimal("1.1"))
     change = purchasing.receive_purchase_order(
         actor=owner, order_id=order.id, lines=[{"line_id": order.lines[0].id, "quantity": 3}])
     # 10.00 EUR at 1.1 is 11.00 USD, the cost the stock is valued at.

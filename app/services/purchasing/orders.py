@@ -361,9 +361,9 @@ def update_purchase_order(
     expected_version: int | None = None,
 ) -> PurchaseOrderView:
     """Change an order's expected date and notes (until it is closed) and its exchange
-    rate (while a draft; the rate an order was placed at values what it brings). Every
-    field as it should now be. Raises ValidationError, StalePurchaseOrder, Conflict,
-    NotFound, PermissionDenied."""
+    rate (while a draft; the rate an order was placed at values what it brings, and a
+    placed order given no rate keeps it). Every other field as it should now be. Raises
+    ValidationError, StalePurchaseOrder, Conflict, NotFound, PermissionDenied."""
     check = Checker()
     _check_expected_on(check, expected_on)
     check_notes(check, "notes", notes)
@@ -371,13 +371,15 @@ def update_purchase_order(
     _check_version(check, expected_version)
     check.done()
 
-    def work(session: Session) -> StockChange:
+    def work(session: Session) -> int:
         order = _locked_order(session, actor, order_id, PURCHASING)
         _require_version(order, expected_version)
         if order.status in ("received", "cancelled"):
             raise Conflict(f"{order.number} is {STATUS_LABELS[order.status].lower()}: it "
                            "changes no more.")
         kept_rate = _rate_for(session, order.store_id, order.currency, rate)
+        if rate is None and order.status != "draft":
+            kept_rate = order.exchange_rate  # a placed order keeps its rate unless told
         if kept_rate != order.exchange_rate and order.status != "draft":
             raise Conflict(f"{order.number} was placed at its rate: only a draft's rate "
                            "can change.", {"exchange_rate": "Only a draft's rate can change."})
@@ -392,11 +394,11 @@ def update_purchase_order(
             audit.record(session, actor, "purchase_order.updated", "purchase_order",
                          order.id, order.number, store_id=order.store_id, changes=changes,
                          now=now)
-        return StockChange("purchase_order.update", details={"order_id": order.id})
+        return int(order.id)
 
     with write_transaction() as session:
-        change = work(session)
-    return _view(change)
+        changed = work(session)
+    return read_order(db.session, changed)
 
 
 def add_purchase_order_lines(
@@ -414,7 +416,7 @@ def add_purchase_order_lines(
     _check_version(check, expected_version)
     check.done()
 
-    def work(session: Session) -> StockChange:
+    def work(session: Session) -> int:
         order = _locked_order(session, actor, order_id, PURCHASING)
         _require_version(order, expected_version)
         _require_draft(order, "change its lines")
@@ -432,11 +434,11 @@ def add_purchase_order_lines(
                      changes={"lines": (None, [
                          _line_text(labels[(x["product_id"], x["location_id"])],
                                     x["quantity"], x["unit_cost"]) for x in ready])})
-        return StockChange("purchase_order.add_lines", details={"order_id": order.id})
+        return int(order.id)
 
     with write_transaction() as session:
-        change = work(session)
-    return _view(change)
+        changed = work(session)
+    return read_order(db.session, changed)
 
 
 
@@ -475,7 +477,7 @@ def update_purchase_order_line(
     check.done()
     assert cost is not None
 
-    def work(session: Session) -> StockChange:
+    def work(session: Session) -> int:
         order, line = _locked_line(session, actor, line_id)
         _require_version(order, expected_version)
         _require_draft(order, "change its lines")
@@ -493,11 +495,11 @@ def update_purchase_order_line(
                                line.unit_cost),
                     _line_text(label[(line.product_id, line.location_id)], quantity, cost))},
             )
-        return StockChange("purchase_order.update_line", details={"order_id": order.id})
+        return int(order.id)
 
     with write_transaction() as session:
-        change = work(session)
-    return _view(change)
+        changed = work(session)
+    return read_order(db.session, changed)
 
 
 def remove_purchase_order_line(
@@ -509,7 +511,7 @@ def remove_purchase_order_line(
     _check_version(check, expected_version)
     check.done()
 
-    def work(session: Session) -> StockChange:
+    def work(session: Session) -> int:
         order, line = _locked_line(session, actor, line_id)
         _require_version(order, expected_version)
         _require_draft(order, "change its lines")
@@ -523,11 +525,11 @@ def remove_purchase_order_line(
             changes={"line": (_line_text(label[(line.product_id, line.location_id)],
                                          line.ordered_qty, line.unit_cost), None)},
         )
-        return StockChange("purchase_order.remove_line", details={"order_id": order.id})
+        return int(order.id)
 
     with write_transaction() as session:
-        change = work(session)
-    return _view(change)
+        changed = work(session)
+    return read_order(db.session, changed)
 
 
 # --------------------------------------------------------------------------- the lifecycle
