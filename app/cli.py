@@ -177,8 +177,9 @@ def create_user(
 @inventory_cli.command("verify")
 @domain_errors
 def verify() -> None:
-    """Replay the ledger against every entry and reservation, and recount the overview's
-    stock tallies; exit 1 on any mismatch."""
+    """Replay the ledger against every entry and reservation, recount each entry's incoming
+    from the open purchase orders, and recount the overview's stock tallies; exit 1 on any
+    mismatch."""
     from app.services import tallies
     from app.services.ledger import count_entries, verify_ledger
 

@@ -647,12 +647,13 @@ class _Seeder:
                 home = store.home[product_id]
                 low, high = self.opening[product_id]
                 quantity = rng.randint(low, high)
-                point, reorder_qty = self.reorder[product_id]
                 self.create_entry(
                     store, product_id, home, quantity,
                     threshold=max(2, quantity // 5) if rng.random() < 0.7 else 0,
-                    incoming=reorder_qty if rng.random() < 0.15 else 0,
                 )
+                # Once a typed incoming figure; incoming now comes from purchase orders. The
+                # draw stays, so every figure the demo makes after it stays as it was.
+                rng.random()
                 if walk_in is not None and rng.random() < 0.6:
                     self.create_entry(store, product_id, walk_in, rng.randint(2, 10),
                                       threshold=rng.choice((0, 2, 3, 4)))
@@ -664,12 +665,11 @@ class _Seeder:
 
     def create_entry(
         self, store: _Store, product_id: int, location_id: int, quantity: int, *,
-        threshold: int, incoming: int = 0,
+        threshold: int,
     ) -> None:
         change = stock.create_entry(
             actor=store.lead, product_id=product_id, location_id=location_id,
-            quantity=quantity, low_stock_threshold=threshold, incoming_quantity=incoming,
-            reason="Opening stock count",
+            quantity=quantity, low_stock_threshold=threshold, reason="Opening stock count",
         )
         self.track(change, threshold)
 

@@ -22,8 +22,12 @@ DELETE = "inventory:delete"
 CATALOG = "catalog:manage"  # products, locations, creating entries
 MEMBERS = "members:manage"
 AUDIT = "audit:read"
+RECEIVE = "inventory:receive"  # receive stock against purchase orders
+PURCHASING = "purchasing:manage"  # suppliers, what they supply, purchase orders
 
-ALL_PERMISSIONS = frozenset({READ, ADJUST, RESERVE, THRESHOLD, DELETE, CATALOG, MEMBERS, AUDIT})
+ALL_PERMISSIONS = frozenset({
+    READ, ADJUST, RESERVE, THRESHOLD, DELETE, CATALOG, MEMBERS, AUDIT, RECEIVE, PURCHASING,
+})
 
 ROLE_PERMISSIONS: Mapping[str, frozenset[str]] = {
     "owner": ALL_PERMISSIONS,
@@ -32,8 +36,9 @@ ROLE_PERMISSIONS: Mapping[str, frozenset[str]] = {
     "staff": frozenset({READ}),
 }
 
-# Groups an owner or admin may grant to a staff member. Managing members is never delegated.
-GRANTABLE_TO_STAFF = frozenset({ADJUST, RESERVE, THRESHOLD, DELETE, CATALOG, AUDIT})
+# Groups an owner or admin may grant to a staff member. Managing members is never delegated,
+# nor is buying: suppliers and purchase orders commit the store's money.
+GRANTABLE_TO_STAFF = frozenset({ADJUST, RESERVE, THRESHOLD, DELETE, CATALOG, AUDIT, RECEIVE})
 
 
 def permissions_for(role: str, grants: Iterable[str] = ()) -> frozenset[str]:

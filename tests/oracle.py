@@ -1,14 +1,23 @@
-"""The shared test oracle: RELIABILITY.md's invariants I1–I4, checked against the database.
+"""The shared test oracle: RELIABILITY.md's invariants I1–I4, checked against the database,
+and what purchasing adds to them: incoming, receipts and the average cost.
 
 Call `assert_invariants()` inside an app context after every concurrency and property test.
-It reads every entry, reservation and ledger row and checks them two ways: through the
-application's own `verify_ledger()` and through an independent replay written here, so a
-bug in one cannot hide a bug in the other.
+It reads every entry, reservation, ledger row and purchase order line and checks them two
+ways: through the application's own `verify_ledger()` and through an independent replay
+written here, so a bug in one cannot hide a bug in the other.
+
+Purchasing (P): P1 an entry's incoming is the outstanding quantity (ordered − received,
+not below 0) of the lines of open orders bound for it, and no such line lacks an entry;
+P2 a line's received quantity is what the ledger's `received` rows naming it add up to,
+and never beyond ordered + confirmed over; P3 an order's status agrees with its lines;
+P4 an entry's average cost is its ledger replayed: each row that adds units at a unit
+cost averages them in.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from fractions import Fraction
 from typing import Any
 
 from sqlalchemy import Executable, Row, func, select
@@ -18,6 +27,8 @@ from app.models import (
     InventoryEntry,
     Location,
     Product,
+    PurchaseOrder,
+    PurchaseOrderLine,
     Reservation,
     StockMovement,
 )
@@ -30,6 +41,8 @@ from app.services.queries import stock_stats, stock_stats_scan
 entries = InventoryEntry.__table__
 movements = StockMovement.__table__
 reservations = Reservation.__table__
+order_lines = PurchaseOrderLine.__table__
+orders = PurchaseOrder.__table__
 
 # Enough lines to diagnose a failure without drowning the report.
 MAX_REPORTED = 25
@@ -71,9 +84,15 @@ def invariant_violations() -> list[str]:
             r.id: r
             for r in session.execute(
                 select(entries.c.id, entries.c.store_id, entries.c.product_id,
-                       entries.c.location_id, entries.c.quantity, entries.c.reserved_quantity)
+                       entries.c.location_id, entries.c.quantity, entries.c.reserved_quantity,
+                       entries.c.incoming_quantity, entries.c.average_cost)
             )
         }
+        purchase_lines = session.execute(
+            select(order_lines, orders.c.status, orders.c.number)
+            .join(orders, orders.c.id == order_lines.c.order_id)
+            .order_by(order_lines.c.id)
+        ).all()
         ledger = session.execute(
             select(movements, Product.store_id.label("product_store"),
                    Location.store_id.label("location_store"))
@@ -169,8 +188,85 @@ def invariant_violations() -> list[str]:
                 m.store_id, m.product_id, m.location_id
             ):
                 problems.append(f"{where}: store/product/location differ from entry {entry.id}")
+        problems.extend(_purchasing_violations(entry_rows, ledger, purchase_lines))
     finally:
         session.rollback()
+    return problems
+
+
+def _half_up(value: Fraction) -> int:
+    return int((value + Fraction(1, 2)) // 1)
+
+
+def _purchasing_violations(entry_rows: dict[int, Any], ledger: list[Any],
+                           purchase_lines: list[Any]) -> list[str]:
+    problems: list[str] = []
+    # P1: incoming is what open orders still bring.
+    bringing: dict[tuple[int, int], int] = defaultdict(int)
+    for line in purchase_lines:
+        if line.status in ("ordered", "partially_received"):
+            bringing[(line.product_id, line.location_id)] += max(
+                line.ordered_qty - line.received_qty, 0)
+    at = {(e.product_id, e.location_id): e for e in entry_rows.values()}
+    for e in entry_rows.values():
+        expected = bringing.get((e.product_id, e.location_id), 0)
+        if e.incoming_quantity != expected:
+            problems.append(f"P1 entry {e.id}: incoming {e.incoming_quantity}, open purchase "
+                            f"orders bring {expected}")
+    for (product_id, location_id), units in bringing.items():
+        if units and (product_id, location_id) not in at:
+            problems.append(f"P1 {units} units of product {product_id} on their way to "
+                            f"location {location_id}, which has no entry")
+
+    # P2: a line has received what its ledger rows brought, within ordered + confirmed.
+    delivered: dict[int, int] = defaultdict(int)
+    for m in ledger:
+        if m.purchase_order_line_id is not None:
+            if m.type != "received" or m.quantity_delta <= 0:
+                problems.append(f"P2 movement {m.id}: names line {m.purchase_order_line_id} "
+                                f"but is a {m.type} of {m.quantity_delta}")
+            delivered[m.purchase_order_line_id] += m.quantity_delta
+    by_order: dict[int, list[Any]] = defaultdict(list)
+    for line in purchase_lines:
+        by_order[line.order_id].append(line)
+        if delivered.get(line.id, 0) != line.received_qty:
+            problems.append(f"P2 line {line.id} of {line.number}: received {line.received_qty}, "
+                            f"the ledger brought {delivered.get(line.id, 0)}")
+        if line.received_qty > line.ordered_qty + line.over_received_qty:
+            problems.append(f"P2 line {line.id} of {line.number}: received {line.received_qty} "
+                            f"of {line.ordered_qty} ordered, {line.over_received_qty} over "
+                            "confirmed")
+
+    # P3: the status says what the lines say.
+    for order_lines_of in by_order.values():
+        status, number = order_lines_of[0].status, order_lines_of[0].number
+        complete = all(x.received_qty >= x.ordered_qty for x in order_lines_of)
+        received = sum(x.received_qty for x in order_lines_of)
+        fits = {
+            "draft": received == 0, "ordered": received == 0,
+            "partially_received": received > 0 and not complete,
+            "received": complete, "cancelled": True,
+        }[status]
+        if not fits:
+            problems.append(f"P3 {number} is {status} with {received} received "
+                            f"({'all' if complete else 'not all'} lines complete)")
+
+    # P4: the average cost replayed from the ledger.
+    running: dict[int, tuple[int, int | None]] = {}
+    for m in ledger:
+        on_hand, average = running.get(m.entry_id, (0, None))
+        if m.quantity_delta > 0 and m.unit_cost is not None:
+            if average is None or on_hand <= 0:
+                average = m.unit_cost
+            else:
+                average = _half_up(Fraction(on_hand * average + m.quantity_delta * m.unit_cost,
+                                            on_hand + m.quantity_delta))
+        running[m.entry_id] = (on_hand + m.quantity_delta, average)
+    for e in entry_rows.values():
+        replayed = running.get(e.id, (0, None))[1]
+        if e.average_cost != replayed:
+            problems.append(f"P4 entry {e.id}: average cost {e.average_cost}, the ledger "
+                            f"replays to {replayed}")
     return problems
 
 

@@ -6,9 +6,11 @@ and downgrade cleanly."""
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +27,8 @@ from app.models import Location, Membership, Product, Store
 from app.models.catalog import is_search_object
 from app.models.tallies import TALLY_TRIGGERS
 from app.permissions import system_actor
-from app.services import audit, items, queries, stock, tallies
+from app.services import items, queries, stock, tallies
 from app.services.people import tokens
-from app.services.stock import entries as stock_entries
 
 TRIGGERS = {
     "sqlite": (
@@ -235,40 +236,56 @@ def _search_ids(term: str) -> list[str]:
     )
 
 
-def _before_the_audit_trail(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Data written at a revision older than 0005 has no audit_events table to record in:
-    the stock verbs used to seed it record nothing. Nor has it bundles (0009): no product
-    is one."""
-    monkeypatch.setattr(audit, "record_many", lambda *args, **kwargs: 0)
-    monkeypatch.setattr(stock_entries, "bundle_parts", lambda *args, **kwargs: {})
+def _old_store(conn: Connection, name: str, slug: str) -> int:
+    """A store row as a revision before 0010 holds it (the model has columns added since)."""
+    conn.execute(text("INSERT INTO stores (name, slug, created_at) "
+                      "VALUES (:name, :slug, CURRENT_TIMESTAMP)"), {"name": name, "slug": slug})
+    return int(conn.execute(text("SELECT id FROM stores WHERE slug = :slug"),
+                            {"slug": slug}).scalar_one())
+
+
+def _old_entry(conn: Connection, store_id: int, product_id: int, location_id: int,
+               quantity: int = 0, threshold: int = 0) -> int:
+    """An entry and its opening ledger row as a revision before 0010 holds them (no costs),
+    written as create_entry wrote them then."""
+    now = datetime(2026, 1, 1)
+    conn.execute(text(
+        "INSERT INTO inventory_entries (store_id, product_id, location_id, quantity, "
+        "reserved_quantity, incoming_quantity, low_stock_threshold, version, created_at, "
+        "updated_at, last_movement_at) VALUES (:store, :product, :location, :quantity, 0, 0, "
+        ":threshold, 1, :now, :now, :moved)"
+    ), {"store": store_id, "product": product_id, "location": location_id,
+        "quantity": quantity, "threshold": threshold, "now": now,
+        "moved": now if quantity else None})
+    entry_id = int(conn.execute(text(
+        "SELECT id FROM inventory_entries WHERE product_id = :product AND "
+        "location_id = :location"), {"product": product_id, "location": location_id}
+    ).scalar_one())
+    if quantity:
+        conn.execute(text(
+            "INSERT INTO stock_movements (store_id, entry_id, product_id, location_id, type, "
+            "quantity_delta, reserved_delta, quantity_after, reserved_after, reason, "
+            "actor_name, created_at) VALUES (:store, :entry, :product, :location, 'received', "
+            ":quantity, 0, :quantity, 0, 'Opening stock', 'system:migration-test', :now)"
+        ), {"store": store_id, "entry": entry_id, "product": product_id,
+            "location": location_id, "quantity": quantity, "now": now})
+    return entry_id
 
 
 def test_search_migration_indexes_existing_products_and_downgrades_cleanly(
-    empty_database: str, backend: str, logging_restored: None, monkeypatch: pytest.MonkeyPatch
+    empty_database: str, backend: str, logging_restored: None
 ):
     app = create_app({"TESTING": True, "SECRET_KEY": "test", "SQLALCHEMY_DATABASE_URI":
                       empty_database})
     with app.app_context():
         try:
             upgrade(revision="0001")
-            store = Store(name="Before search", slug="before-search")
-            db.session.add(store)
-            db.session.flush()
-            location = Location(store_id=store.id, code="MAIN")
-            db.session.add(location)
-            db.session.flush()
-            db.session.execute(insert(Product.__table__), [
-                {"store_id": store.id, "sku": "KET-001", "title": "Copper Kettle",
-                 "gtin": "4006381333931", "type": "physical", "allow_backorder": False,
-                 "reorder_point": 0, "reorder_quantity": 0,
-                 "created_at": store.created_at, "updated_at": store.created_at},
-            ])
-            db.session.commit()
-            product_id = db.session.scalar(text("SELECT id FROM products"))
-            with monkeypatch.context() as old:
-                _before_the_audit_trail(old)
-                stock.create_entry(actor=system_actor("migration-test"),
-                                   product_id=product_id, location_id=location.id, quantity=2)
+            with db.engine.begin() as conn:
+                store_id = _old_store(conn, "Before search", "before-search")
+                location_id = _old_location(conn, store_id, "MAIN")
+                product_id = _old_product(conn, store_id, "KET-001", "Copper Kettle",
+                                          gtin="4006381333931")
+                _old_entry(conn, store_id, product_id, location_id, quantity=2)
 
             upgrade()
             # Products that were there before the search objects are found by them.
@@ -295,7 +312,7 @@ def test_search_migration_indexes_existing_products_and_downgrades_cleanly(
 
 
 def test_tallies_migration_counts_existing_entries_and_downgrades_cleanly(
-    empty_database: str, backend: str, logging_restored: None, monkeypatch: pytest.MonkeyPatch
+    empty_database: str, backend: str, logging_restored: None
 ):
     """0003 counts the entries already there once, and its triggers take over from there;
     downgrading removes the table and every trigger, and the stock still changes."""
@@ -305,28 +322,21 @@ def test_tallies_migration_counts_existing_entries_and_downgrades_cleanly(
     with app.app_context():
         try:
             upgrade(revision="0002")
-            store = Store(name="Before tallies", slug="before-tallies")
-            db.session.add(store)
-            db.session.flush()
-            main, back = Location(store_id=store.id, code="MAIN"), Location(
-                store_id=store.id, code="BACK")
-            kettle = Product(store_id=store.id, sku="KET-001", title="Copper Kettle",
-                             allow_backorder=True)
-            db.session.add_all([main, back, kettle])
-            db.session.commit()
-            with monkeypatch.context() as old:
-                _before_the_audit_trail(old)
-                first = stock.create_entry(actor=actor, product_id=kettle.id,
-                                           location_id=main.id, quantity=8,
-                                           low_stock_threshold=10).entry
-                stock.create_entry(actor=actor, product_id=kettle.id, location_id=back.id)
+            with db.engine.begin() as conn:
+                store_id = _old_store(conn, "Before tallies", "before-tallies")
+                main = _old_location(conn, store_id, "MAIN")
+                back = _old_location(conn, store_id, "BACK")
+                kettle = _old_product(conn, store_id, "KET-001", "Copper Kettle",
+                                      allow_backorder=True)
+                first = _old_entry(conn, store_id, kettle, main, quantity=8, threshold=10)
+                _old_entry(conn, store_id, kettle, back)
 
             upgrade()
             assert tallies.verify() == []
             stats = queries.stock_stats(actor)
             assert (stats["total_entries"], stats["total_quantity"], stats["low_stock"],
                     stats["on_backorder"], stats["unique_locations"]) == (2, 8, 1, 1, 2)
-            stock.adjust_stock(actor=actor, entry_id=first.id, delta=5, reason="found")
+            stock.adjust_stock(actor=actor, entry_id=first, delta=5, reason="found")
             assert queries.stock_stats(actor)["low_stock"] == 0
             assert tallies.verify() == []
             db.session.remove()
@@ -344,6 +354,25 @@ def test_tallies_migration_counts_existing_entries_and_downgrades_cleanly(
         finally:
             db.session.remove()
             db.engine.dispose()
+
+
+def _old_location(conn: Connection, store_id: int, code: str) -> int:
+    conn.execute(text("INSERT INTO locations (store_id, code, name, created_at) "
+                      "VALUES (:store, :code, '', CURRENT_TIMESTAMP)"),
+                 {"store": store_id, "code": code})
+    return int(conn.execute(text("SELECT id FROM locations WHERE store_id = :store AND "
+                                 "code = :code"), {"store": store_id, "code": code}).scalar_one())
+
+
+def _old_product(conn: Connection, store_id: int, sku: str, title: str, *,
+                 gtin: str | None = None, allow_backorder: bool = False) -> int:
+    conn.execute(insert(Product.__table__), [
+        {"store_id": store_id, "sku": sku, "title": title, "gtin": gtin, "type": "physical",
+         "allow_backorder": allow_backorder, "reorder_point": 0, "reorder_quantity": 0,
+         "created_at": datetime(2026, 1, 1), "updated_at": datetime(2026, 1, 1)},
+    ])
+    return int(conn.execute(text("SELECT id FROM products WHERE store_id = :store AND "
+                                 "sku = :sku"), {"store": store_id, "sku": sku}).scalar_one())
 
 
 def _old_user(conn: Connection, email: str) -> int:
@@ -369,17 +398,14 @@ def test_token_scope_migration_keeps_existing_tokens_whole_and_downgrades_cleanl
     with app.app_context():
         try:
             upgrade(revision="0003")
-            store = Store(name="Before scopes", slug="before-scopes")
-            db.session.add(store)
-            db.session.flush()
+            store_id = _old_store(db.session.connection(), "Before scopes", "before-scopes")
             user_id = _old_user(db.session.connection(), "owner@example.test")
-            db.session.add(Membership(user_id=user_id, store_id=store.id, role="owner"))
+            db.session.add(Membership(user_id=user_id, store_id=store_id, role="owner"))
             db.session.execute(text(
                 "INSERT INTO api_tokens (user_id, name, token_hash, prefix, created_at) "
                 "VALUES (:user_id, 'old', :hash, :prefix, CURRENT_TIMESTAMP)"
             ), {"user_id": user_id, "hash": tokens.hash_token(old_token),
                 "prefix": old_token[:12]})
-            store_id = store.id
             db.session.commit()
 
             upgrade()
@@ -517,6 +543,121 @@ def test_items_migration_makes_each_product_an_item_of_its_own_and_downgrades_cl
                 variants_to_make=items.generate([items.Option("Size", ("S", "M"))], "AFTER"),
             )
             assert made.id > len(before["products"]) and len(made.product_ids) == 2
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+
+
+PURCHASING_TABLES = {"suppliers", "supplier_items", "purchase_orders", "purchase_order_lines"}
+PURCHASING_COLUMNS = {("stores", "currency"), ("inventory_entries", "average_cost"),
+                      ("stock_movements", "unit_cost"),
+                      ("stock_movements", "purchase_order_line_id")}
+
+
+def _columns(conn: Connection) -> set[tuple[str, str]]:
+    inspector = inspect(conn)
+    return {(table, c["name"]) for table, _ in PURCHASING_COLUMNS
+            for c in inspector.get_columns(table)}
+
+
+def _without_incoming(stock_rows: dict[str, Any]) -> dict[str, Any]:
+    return {**stock_rows, "inventory_entries": [row[:5] + row[6:]
+                                                for row in stock_rows["inventory_entries"]]}
+
+
+def test_purchasing_migration_keeps_the_stock_and_the_trail_and_downgrades_cleanly(
+    empty_database: str, backend: str, logging_restored: None
+):
+    """0010 on a database holding the demo data and purchase orders (one part received at
+    a cost, one open): downgrading drops purchasing's tables and columns and nothing of the
+    stock, and keeps the suppliers' and orders' trail as their store's. Upgrading again
+    finds incoming figures no order stands behind (the dropped orders' left behind): it
+    clears them, each kept in the audit trail, and purchasing works from there."""
+    from app import demo
+    from app.services import purchasing
+    from app.services.ledger import verify_ledger
+
+    app = create_app({"TESTING": True, "SECRET_KEY": "test", "SQLALCHEMY_DATABASE_URI":
+                      empty_database})
+    actor = system_actor("migration-test")
+    with app.app_context():
+        try:
+            upgrade()
+            demo.seed()
+            first, second = db.session.execute(text(
+                "SELECT store_id, product_id, location_id FROM inventory_entries "
+                "WHERE store_id = (SELECT min(store_id) FROM inventory_entries) "
+                "ORDER BY id LIMIT 2")).all()
+            db.session.rollback()
+            supplier = purchasing.create_supplier(actor=actor, store_id=first.store_id,
+                                                  name="Acme")
+            lines = [{"product_id": e.product_id, "location_id": e.location_id,
+                      "quantity": 12, "unit_cost": "3.50"} for e in (first, second)]
+            part = purchasing.order_purchase_order(
+                actor=actor, order_id=purchasing.create_purchase_order(
+                    actor=actor, supplier_id=supplier.id, lines=lines).id)
+            purchasing.receive_purchase_order(
+                actor=actor, order_id=part.id,
+                lines=[{"product_id": first.product_id, "location_id": first.location_id,
+                        "quantity": 5}])
+            purchasing.order_purchase_order(
+                actor=actor, order_id=purchasing.create_purchase_order(
+                    actor=actor, supplier_id=supplier.id, lines=lines[1:]).id)
+            db.session.remove()
+            with db.engine.connect() as conn:
+                before = _stock_as_it_stands(conn)
+                trail = conn.execute(text(
+                    "SELECT id, store_id, object_type FROM audit_events ORDER BY id")).all()
+                awaited = dict(conn.execute(text(
+                    "SELECT id, incoming_quantity FROM inventory_entries "
+                    "WHERE incoming_quantity <> 0")).all())
+            assert sorted(awaited.values()) == [7, 24]
+            assert {t for _, _, t in trail} >= {"supplier", "purchase_order"}
+
+            downgrade(revision="0009")
+            with db.engine.connect() as conn:
+                assert not PURCHASING_TABLES & set(inspect(conn).get_table_names())
+                assert not PURCHASING_COLUMNS & _columns(conn)
+                assert _stock_as_it_stands(conn) == before
+                kept = conn.execute(text(
+                    "SELECT id, store_id, object_type FROM audit_events ORDER BY id")).all()
+            assert [(i, s) for i, s, _ in kept] == [(i, s) for i, s, _ in trail]
+            assert [t for _, _, t in kept] == [
+                "store" if t in ("supplier", "purchase_order") else t for _, _, t in trail]
+            with pytest.raises(DBAPIError, match="append-only"), db.engine.begin() as conn:
+                conn.execute(text("UPDATE audit_events SET object_label = 'x'"))
+
+            upgrade()
+            with db.engine.connect() as conn:
+                assert PURCHASING_TABLES <= set(inspect(conn).get_table_names())
+                assert _without_incoming(_stock_as_it_stands(conn)) == _without_incoming(before)
+                assert conn.execute(text(
+                    "SELECT count(*) FROM inventory_entries WHERE incoming_quantity <> 0"
+                )).scalar_one() == 0
+                cleared = conn.execute(text(
+                    "SELECT object_id, changes, actor_name FROM audit_events "
+                    "WHERE action = 'entry.incoming_cleared' ORDER BY object_id")).all()
+            assert {(i, a) for i, _, a in cleared} == {
+                (i, "system:migration-0010") for i in awaited}
+            for entry_id, changes, _ in cleared:
+                recorded = changes if isinstance(changes, dict) else json.loads(changes)
+                assert recorded == {"incoming_quantity": [awaited[entry_id], 0]}
+            assert verify_ledger() == [] and tallies.verify() == []
+            with pytest.raises(DBAPIError, match="append-only"), db.engine.begin() as conn:
+                conn.execute(text("DELETE FROM audit_events"))
+
+            # Purchasing starts afresh: numbers from PO-0001, incoming derived again.
+            again = purchasing.create_supplier(actor=actor, store_id=first.store_id,
+                                               name="Acme")
+            order = purchasing.order_purchase_order(
+                actor=actor, order_id=purchasing.create_purchase_order(
+                    actor=actor, supplier_id=again.id, lines=lines[:1]).id)
+            assert order.number == "PO-0001"
+            assert db.session.scalar(text(
+                "SELECT incoming_quantity FROM inventory_entries WHERE product_id = :p "
+                "AND location_id = :l"), {"p": first.product_id, "l": first.location_id}) == 12
+            db.session.rollback()
+            assert verify_ledger() == []
         finally:
             db.session.remove()
             db.engine.dispose()

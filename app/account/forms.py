@@ -6,7 +6,18 @@ from wtforms import BooleanField, DateField, RadioField, SelectMultipleField, St
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
-from app.permissions import ADJUST, AUDIT, CATALOG, DELETE, MEMBERS, READ, RESERVE, THRESHOLD
+from app.permissions import (
+    ADJUST,
+    AUDIT,
+    CATALOG,
+    DELETE,
+    MEMBERS,
+    PURCHASING,
+    READ,
+    RECEIVE,
+    RESERVE,
+    THRESHOLD,
+)
 from app.web.forms import Form
 
 PERMISSION_LABELS: dict[str, str] = {
@@ -18,6 +29,8 @@ PERMISSION_LABELS: dict[str, str] = {
     CATALOG: "Manage products and locations",
     MEMBERS: "Manage members",
     AUDIT: "Read the movements log",
+    RECEIVE: "Receive stock against purchase orders",
+    PURCHASING: "Manage suppliers and purchase orders",
 }
 EXPIRY_DAYS = {"30": 30, "90": 90, "365": 365}
 EXPIRY_CHOICES = [SelectChoice(value, label) for value, label in (

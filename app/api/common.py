@@ -104,8 +104,11 @@ def changed(change: StockChange, status: int = 200) -> tuple[Response, int, dict
     The body is StockChangeOut's fields exactly (a test holds them together), so it is sent
     as it is rather than copied once more through the schema."""
     body = change.to_json()
+    # The average cost stays out until the API documents costs as amounts: the state
+    # carries it as stored (× 10,000), which no client should have to know.
     body["entries"] = [
-        {**state, "available_quantity": state["quantity"] - state["reserved_quantity"]}
+        {**{k: v for k, v in state.items() if k != "average_cost"},
+         "available_quantity": state["quantity"] - state["reserved_quantity"]}
         for state in body["entries"]
     ]
     headers = {"Idempotent-Replayed": "true"} if change.replayed else {}

@@ -226,7 +226,8 @@ class CreateEntryIn(Schema):
     location = Text(64, 1, required=True)
     quantity = Whole(0, load_default=0, metadata={"description": "Opening stock"})
     low_stock_threshold = Whole(0, load_default=0)
-    incoming_quantity = Whole(0, load_default=0)
+    incoming_quantity = Whole(0, load_default=0, metadata={
+        "description": "Only 0 is taken: incoming is what open purchase orders bring"})
     reason = Text(200)
 
 

@@ -5,13 +5,25 @@ from app.models.catalog import PRODUCT_TYPES, UNLIMITED_TYPES, BundleComponent, 
 from app.models.channels import ChannelLocation, SalesChannel
 from app.models.inventory import IdempotencyRecord, InventoryEntry, Reservation, StockMovement
 from app.models.items import ITEM_STATUSES, MAX_OPTIONS, Item, ItemVariant
+from app.models.purchasing import (
+    COST_SCALE,
+    OPEN_STATUSES,
+    PURCHASE_ORDER_STATUSES,
+    PurchaseOrder,
+    PurchaseOrderLine,
+    Supplier,
+    SupplierItem,
+)
 from app.models.stores import Location, Store
 from app.models.tallies import StockTally
 from app.models.tokens import ApiToken
 from app.models.users import ROLES, SCAN_OPENS, Membership, User
 
 __all__ = [
+    "COST_SCALE",
     "OBJECT_TYPES",
+    "OPEN_STATUSES",
+    "PURCHASE_ORDER_STATUSES",
     "PRODUCT_TYPES",
     "ROLES",
     "SCAN_OPENS",
@@ -29,10 +41,14 @@ __all__ = [
     "Location",
     "Membership",
     "Product",
+    "PurchaseOrder",
+    "PurchaseOrderLine",
     "Reservation",
     "SalesChannel",
     "StockMovement",
     "StockTally",
     "Store",
+    "Supplier",
+    "SupplierItem",
     "User",
 ]

@@ -17,6 +17,8 @@ OBJECT_TYPES = (
     "location",
     "product",
     "entry",
+    "supplier",
+    "purchase_order",
     "member",
     "user",
     "token",

@@ -5,6 +5,7 @@ from datetime import datetime
 from sqlalchemy import (
     DDL,
     JSON,
+    BigInteger,
     CheckConstraint,
     ForeignKey,
     ForeignKeyConstraint,
@@ -48,6 +49,7 @@ class InventoryEntry(db.Model):
         CheckConstraint("reserved_quantity <= quantity", name="reserved_within_quantity"),
         CheckConstraint("incoming_quantity >= 0", name="incoming_nonnegative"),
         CheckConstraint("low_stock_threshold >= 0", name="threshold_nonnegative"),
+        CheckConstraint("average_cost >= 0", name="average_cost_nonnegative"),
         Index("ix_inventory_entries_store_location", "store_id", "location_id"),
         Index("ix_inventory_entries_location", "location_id"),
         Index("ix_inventory_entries_store_quantity", "store_id", "quantity"),
@@ -62,8 +64,13 @@ class InventoryEntry(db.Model):
     location_id: Mapped[int]
     quantity: Mapped[int] = mapped_column(default=0)
     reserved_quantity: Mapped[int] = mapped_column(default=0)
+    # What open purchase orders bring here and have not delivered yet; never typed, kept by
+    # the stock engine in the same transaction as ordering, receiving and cancelling.
     incoming_quantity: Mapped[int] = mapped_column(default=0)
     low_stock_threshold: Mapped[int] = mapped_column(default=0)
+    # The moving average cost of a unit here, in the store's currency × COST_SCALE
+    # (app.models.purchasing); NULL until a receipt says what units cost.
+    average_cost: Mapped[int | None] = mapped_column(BigInteger)
     last_counted_at: Mapped[datetime | None]
     last_movement_at: Mapped[datetime | None]
     version: Mapped[int] = mapped_column(default=1)
@@ -134,12 +141,14 @@ class StockMovement(db.Model):
             "reserved_after >= 0 AND reserved_after <= quantity_after", name="reserved_after"
         ),
         CheckConstraint("length(actor_name) > 0", name="actor_named"),
+        CheckConstraint("unit_cost >= 0", name="unit_cost_nonnegative"),
         Index("ix_stock_movements_entry", "entry_id", "id"),
         Index("ix_stock_movements_store_created", "store_id", "created_at"),
         Index("ix_stock_movements_product", "product_id", "id"),
         Index("ix_stock_movements_location", "location_id", "id"),
         Index("ix_stock_movements_actor", "actor_id", "id"),
         Index("ix_stock_movements_batch", "batch_ref"),
+        Index("ix_stock_movements_purchase_order_line", "purchase_order_line_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -156,6 +165,13 @@ class StockMovement(db.Model):
     reference: Mapped[str | None] = mapped_column(String(100))
     reservation_id: Mapped[int | None]
     batch_ref: Mapped[str | None] = mapped_column(String(64))
+    # The cost of a unit this row moved, in the store's currency × COST_SCALE: a receipt's
+    # own cost, else the entry's average in effect (NULL while unknown).
+    unit_cost: Mapped[int | None] = mapped_column(BigInteger)
+    # The purchase order line a `received` row delivered against.
+    purchase_order_line_id: Mapped[int | None] = mapped_column(
+        ForeignKey("purchase_order_lines.id")
+    )
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     actor_name: Mapped[str] = mapped_column(String(254))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -3,7 +3,7 @@ from __future__ import annotations
 import unicodedata
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from app.clock import utcnow
@@ -14,10 +14,13 @@ class Store(db.Model):
     """A tenant: everything below belongs to exactly one store."""
 
     __tablename__ = "stores"
+    __table_args__ = (CheckConstraint("length(currency) = 3", name="currency_code"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(120))
     slug: Mapped[str] = mapped_column(String(60), unique=True)
+    # ISO 4217: the currency the store values its stock in (average costs, stock value).
+    currency: Mapped[str] = mapped_column(String(3), default="USD", server_default="USD")
     archived_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

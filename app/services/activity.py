@@ -53,6 +53,8 @@ OBJECT_LABELS = {
     "location": "Location",
     "product": "Product",
     "entry": "Inventory entry",
+    "supplier": "Supplier",
+    "purchase_order": "Purchase order",
     "member": "Member",
     "user": "User account",
     "token": "API token",
@@ -62,6 +64,7 @@ OBJECT_LABELS = {
 # action reads as its object and its verb: product.archived is "Product archived".
 ACTION_LABELS = {
     "entry.threshold_set": "Threshold set",
+    "entry.incoming_cleared": "Typed incoming cleared",
     "member.added": "Member added",
     "member.removed": "Member removed",
     "member.role_changed": "Role changed",
@@ -82,6 +85,10 @@ KIND_ACTIONS = (
     "location.deleted",
     "product.created", "product.updated", "product.archived", "product.unarchived",
     "entry.threshold_set",
+    "supplier.created", "supplier.updated", "supplier.archived", "supplier.unarchived",
+    "supplier.item_added", "supplier.item_updated", "supplier.item_removed",
+    "purchase_order.created", "purchase_order.updated", "purchase_order.ordered",
+    "purchase_order.received", "purchase_order.cancelled",
     "member.added", "member.role_changed", "member.grants_changed", "member.removed",
     "user.created", "user.updated", "user.deactivated", "user.reactivated",
     "user.password_reset", "user.platform_admin_granted", "user.platform_admin_revoked",
@@ -102,6 +109,13 @@ FIELD_LABELS = {
     "store_ids": "Stores",
     "password_hash": "Password",
     "scan_opens": "A scan opens",
+    "incoming_quantity": "Incoming",
+    "lead_time_days": "Lead time (days)",
+    "unit_cost": "Unit cost",
+    "supplier_sku": "Supplier SKU",
+    "min_order_qty": "Minimum order",
+    "preferred_items": "Preferred for",
+    "expected_on": "Expected",
 }
 
 
@@ -292,13 +306,15 @@ def require_filters(actor: Actor, filters: ActivityFilters) -> None:
 
 
 def _live_object(actor: Actor, object_type: str | None, object_id: int) -> ColumnElement[bool]:
-    from app.models import Location
+    from app.models import Location, PurchaseOrder, Supplier
 
     tables = {
         "store": (stores, stores.c.id),
         "product": (products, products.c.store_id),
         "entry": (entries, entries.c.store_id),
         "location": (Location.__table__, Location.__table__.c.store_id),
+        "supplier": (Supplier.__table__, Supplier.__table__.c.store_id),
+        "purchase_order": (PurchaseOrder.__table__, PurchaseOrder.__table__.c.store_id),
     }
     if object_type not in tables:
         return false()

@@ -89,6 +89,16 @@ class EntryHasReservations(Conflict):
         super().__init__(f"Entry has {reserved} reserved units")
 
 
+class EntryHasIncoming(Conflict):
+    code = "entry_has_incoming"
+
+    def __init__(self, incoming: int) -> None:
+        super().__init__(
+            f"Entry has {incoming:,} {'unit' if incoming == 1 else 'units'} on open purchase "
+            "orders; receive or cancel them first"
+        )
+
+
 class StaleStock(Conflict):
     """The entry moved since the user loaded it; carries the current values."""
 
@@ -156,6 +166,40 @@ class IdempotencyKeyReused(StockroomError):
             "This idempotency key was already used for a different request.",
             {"idempotency_key": "already used for a different request"},
         )
+
+
+class StalePurchaseOrder(Conflict):
+    """The order changed since the user loaded it."""
+
+    code = "stale"
+
+    def __init__(self, number: str, version: int) -> None:
+        super().__init__(
+            f"{number} changed since you loaded it. Check it as it stands now and try again."
+        )
+        self.version = version
+
+
+class OverReceipt(Conflict):
+    """A receipt would take more of some lines than they await; names every one. Taken
+    only with an explicit confirmation."""
+
+    code = "over_receipt"
+
+    def __init__(self, number: str, lines: Sequence[Mapping[str, Any]]) -> None:
+        parts = [
+            f"{line['label']}: receiving {line['quantity']:,} would make "
+            f"{line['received'] + line['quantity']:,} of {line['ordered']:,} ordered "
+            f"({line['over']:,} over)"
+            for line in lines
+        ]
+        super().__init__(
+            f"More than {number} ordered: " + "; ".join(parts)
+            + ". Confirm the over-receipt to take the extra units.",
+            {line["field"]: f"{line['over']:,} more than this line awaits; confirm to take "
+                            "them." for line in lines},
+        )
+        self.lines = [dict(line) for line in lines]
 
 
 class ExceedsFulfilled(Conflict):
@@ -241,6 +285,19 @@ class LocationHoldsStock(Conflict):
         self.units = units
         self.entries = entries
         self.reserved = reserved
+
+
+class LocationAwaitsStock(Conflict):
+    """Archiving refused: open purchase orders still bring units to the location."""
+
+    code = "location_awaits_stock"
+
+    def __init__(self, code: str, units: int) -> None:
+        super().__init__(
+            f"{code} awaits {units:,} {'unit' if units == 1 else 'units'} on open purchase "
+            "orders; receive or cancel them first."
+        )
+        self.units = units
 
 
 # How many items a message about many names before it says "and N more".

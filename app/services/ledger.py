@@ -1,4 +1,5 @@
-"""Ledger verification: replay the append-only movements against the current state."""
+"""Ledger verification: replay the append-only movements against the current state, and
+recount incoming from the purchase orders it is derived from."""
 
 from __future__ import annotations
 
@@ -54,6 +55,35 @@ _CHECKS = (
     """,
 )
 
+# What open purchase orders (ordered, partly received) still bring, per product and
+# location: an entry's incoming must equal it (stock.receipts keeps it so).
+_OUTSTANDING = """
+    SELECT l.product_id, l.location_id,
+           SUM(CASE WHEN l.ordered_qty > l.received_qty
+                    THEN l.ordered_qty - l.received_qty ELSE 0 END) AS outstanding
+    FROM purchase_order_lines l JOIN purchase_orders o ON o.id = l.order_id
+    WHERE o.status IN ('ordered', 'partially_received')
+    GROUP BY l.product_id, l.location_id
+"""
+_INCOMING_CHECKS = (
+    f"""
+    SELECT e.id, 'incoming', COALESCE(o.outstanding, 0), e.incoming_quantity
+    FROM inventory_entries e
+    LEFT JOIN ({_OUTSTANDING}) o ON o.product_id = e.product_id AND o.location_id = e.location_id
+    WHERE e.incoming_quantity <> COALESCE(o.outstanding, 0)
+    """,
+    # Units on their way to a product and location that has no entry to show them.
+    f"""
+    SELECT 0, 'incoming of product ' || CAST(o.product_id AS VARCHAR(20)) || ' at location '
+              || CAST(o.location_id AS VARCHAR(20)) || ' (no entry)',
+           o.outstanding, 0
+    FROM ({_OUTSTANDING}) o
+    WHERE o.outstanding > 0 AND NOT EXISTS (
+        SELECT 1 FROM inventory_entries e
+        WHERE e.product_id = o.product_id AND e.location_id = o.location_id)
+    """,
+)
+
 
 @dataclass(frozen=True)
 class Mismatch:
@@ -61,17 +91,24 @@ class Mismatch:
     what: str
     expected: int
     actual: int
+    # Who holds the other figure, with its verb.
+    source: str = "ledger says"
 
     def __str__(self) -> str:
-        return f"entry {self.entry_id}: {self.what} is {self.actual}, ledger says {self.expected}"
+        where = f"entry {self.entry_id}: " if self.entry_id else ""
+        return f"{where}{self.what} is {self.actual}, {self.source} {self.expected}"
 
 
 def verify_ledger() -> list[Mismatch]:
-    """Every disagreement between entries, reservations and the ledger; empty when sound."""
+    """Every disagreement between entries, reservations and the ledger, and between
+    entries' incoming and the open purchase orders; empty when sound."""
     found: list[Mismatch] = []
-    for sql in _CHECKS:
-        for row in db.session.execute(text(sql)):
-            found.append(Mismatch(int(row[0]), str(row[1]), int(row[2]), int(row[3])))
+    sources = ((_CHECKS, "ledger says"), (_INCOMING_CHECKS, "open purchase orders say"))
+    for checks, source in sources:
+        for sql in checks:
+            for row in db.session.execute(text(sql)):
+                found.append(Mismatch(int(row[0]), str(row[1]), int(row[2]), int(row[3]),
+                                      source))
     db.session.rollback()
     return sorted(found, key=lambda m: (m.entry_id, m.what))
 

@@ -18,7 +18,13 @@ from app.extensions import db
 from app.models import InventoryEntry, Location, Store
 from app.permissions import CATALOG, READ, Actor
 from app.services import audit
-from app.services.errors import Conflict, LocationHoldsStock, NotFound, PermissionDenied
+from app.services.errors import (
+    Conflict,
+    LocationAwaitsStock,
+    LocationHoldsStock,
+    NotFound,
+    PermissionDenied,
+)
 from app.services.stores import create_location, require_store
 from app.services.validation import Checker, is_id
 
@@ -27,6 +33,7 @@ locations = Location.__table__
 stores = Store.__table__
 
 __all__ = [
+    "LocationAwaitsStock",
     "LocationHoldsStock",
     "LocationRow",
     "archive_location",
@@ -139,8 +146,9 @@ def rename_location(*, actor: Actor, location_id: int, name: str) -> LocationRow
 
 
 def archive_location(*, actor: Actor, location_id: int) -> LocationRow:
-    """Retire a location: no new entries or transfers go there. Refused while it holds any
-    stock or reservations. Raises LocationHoldsStock, Conflict, NotFound, PermissionDenied."""
+    """Retire a location: no new entries, transfers or orders go there. Refused while it
+    holds any stock or reservations, or awaits units on open purchase orders. Raises
+    LocationHoldsStock, LocationAwaitsStock, Conflict, NotFound, PermissionDenied."""
     with write_transaction() as session:
         store_id = _manageable(session, actor, location_id)
         # Lock the location's entries (primary-key order, as every stock operation does)
@@ -169,6 +177,12 @@ def archive_location(*, actor: Actor, location_id: int) -> LocationRow:
         stocked, units, reserved = (int(v) for v in held)
         if units or reserved:
             raise LocationHoldsStock(location.code, units, stocked, reserved)
+        awaited = int(session.scalar(
+            select(func.coalesce(func.sum(entries.c.incoming_quantity), 0))
+            .where(entries.c.location_id == location_id)
+        ) or 0)
+        if awaited:
+            raise LocationAwaitsStock(location.code, awaited)
         session.execute(
             update(locations).where(locations.c.id == location_id,
                                     locations.c.store_id == store_id)

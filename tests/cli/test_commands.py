@@ -248,6 +248,22 @@ def test_verify_reports_a_tampered_entry_and_exits_1(seeded_app):
     assert "1 mismatch" in result.output
 
 
+def test_verify_reports_incoming_that_no_open_order_explains_and_exits_1(seeded_app):
+    """Incoming is derived from open purchase orders: a figure written behind the stock
+    engine's back is a mismatch, named with what the orders say."""
+    entry_id = db.session.scalar(select(func.max(InventoryEntry.id)))
+    db.session.execute(
+        text("UPDATE inventory_entries SET incoming_quantity = incoming_quantity + 5 "
+             "WHERE id = :id"), {"id": entry_id},
+    )
+    db.session.commit()
+    result = run(seeded_app, "inventory", "verify")
+    assert result.exit_code == 1
+    assert f"entry {entry_id}: incoming is" in result.output
+    assert "open purchase orders say 0" in result.output
+    assert "1 mismatch" in result.output
+
+
 def test_verify_on_an_empty_database(app):
     result = run(app, "inventory", "verify")
     assert result.exit_code == 0

@@ -4,9 +4,10 @@ idempotency record, no import batch.
 
 The fault goes into the engine's one ledger writer (`engine.write_ledger`), so every path
 that changes stock is covered the same way: each single verb, an order's reservation and
-its release, shipment and return through the API, bulk adjust, import apply and transfer.
-The threshold writers (single and bulk) write no ledger row; for them the fault is raised
-after the change, before the transaction commits.
+its release, shipment and return through the API, bulk adjust, import apply, transfer and
+a purchase order's receipt. The threshold writers (single and bulk), and placing or
+cancelling a purchase order (which move incoming), write no ledger row; for them the fault
+is raised after the change, before the transaction commits.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from app.extensions import db
 from app.models import Location, Product, Store
-from app.services import bundles, channels, stock
+from app.services import bundles, channels, purchasing, stock
 from app.services.people import tokens
 from app.services.stock import engine
 from app.services.stock.engine import entries
@@ -72,6 +73,17 @@ class Setup:
         self.sku = product.sku
         self.csv = (f"store,location,sku,quantity\r\n"
                     f"{self.store.slug},{location.code},{product.sku},7\r\n").encode()
+        # A purchase order placed for 10 more of the product here, and a draft for 5.
+        supplier = purchasing.create_supplier(actor=admin_actor, store_id=self.store.id,
+                                              name="Acme")
+        line = {"product_id": self.entry.product_id, "location_id": self.entry.location_id,
+                "unit_cost": "2.00"}
+        self.open_order = purchasing.order_purchase_order(
+            actor=admin_actor, order_id=purchasing.create_purchase_order(
+                actor=admin_actor, supplier_id=supplier.id,
+                lines=[{**line, "quantity": 10}]).id)
+        self.draft_order = purchasing.create_purchase_order(
+            actor=admin_actor, supplier_id=supplier.id, lines=[{**line, "quantity": 5}])
 
 
 def _api(path: str, body: dict[str, Any]) -> Callable[..., Any]:
@@ -172,13 +184,21 @@ WRITERS: dict[str, Writer] = {
         low_stock_threshold=6, **k), fault="commit"),
     "import_apply": Writer(_import),
     "import_apply_new_variant": Writer(_import_new_variant),
+    "receive_purchase_order": Writer(lambda s, **k: purchasing.receive_purchase_order(
+        order_id=s.open_order.id, lines=[{"line_id": s.open_order.lines[0].id, "quantity": 3}],
+        **k)),
+    "order_purchase_order": Writer(lambda s, **k: purchasing.order_purchase_order(
+        order_id=s.draft_order.id, **k), fault="commit"),
+    "cancel_purchase_order": Writer(lambda s, **k: purchasing.cancel_purchase_order(
+        order_id=s.open_order.id, **k), fault="commit"),
 }
 
 
 def _replace_everywhere(monkeypatch: pytest.MonkeyPatch, original: Any, fake: Any) -> None:
-    """Swap `original` for `fake` in every module of the stock package that holds it."""
+    """Swap `original` for `fake` in every module of the stock and purchasing packages
+    that holds it."""
     for name, module in list(sys.modules.items()):
-        if name.startswith("app.services.stock"):
+        if name.startswith(("app.services.stock", "app.services.purchasing")):
             for attr, value in list(vars(module).items()):
                 if value is original:
                     monkeypatch.setattr(module, attr, fake)
@@ -192,12 +212,13 @@ def _tables() -> dict[str, list[Any]]:
     return tables
 
 
-def _state(session: Session, entry_id: int) -> tuple[int, int, int] | None:
+def _state(session: Session, entry_id: int) -> tuple[Any, ...] | None:
     row = session.execute(
-        select(entries.c.quantity, entries.c.reserved_quantity, entries.c.low_stock_threshold)
+        select(entries.c.quantity, entries.c.reserved_quantity, entries.c.low_stock_threshold,
+               entries.c.incoming_quantity)
         .where(entries.c.id == entry_id)
     ).one_or_none()
-    return None if row is None else tuple(row)  # type: ignore[return-value]
+    return None if row is None else tuple(row)
 
 
 @pytest.mark.parametrize("key", [None, "retry-key"], ids=["plain", "with-key"])
@@ -210,7 +231,8 @@ def test_a_failure_between_the_change_and_its_record_changes_nothing(
     setup.spare = make_entry(quantity=9)  # type: ignore[attr-defined]
     how = WRITERS[writer]
     before = _tables()
-    stored = {r.id: (r.quantity, r.reserved_quantity, r.low_stock_threshold)
+    stored = {r.id: (r.quantity, r.reserved_quantity, r.low_stock_threshold,
+                     r.incoming_quantity)
               for r in before["inventory_entries"]}
     seen_inside: list[tuple[int, Any]] = []
 
@@ -256,6 +278,8 @@ def test_a_failure_between_the_change_and_its_record_changes_nothing(
         assert not result.replayed
     elif isinstance(result, stock.ImportResult):
         assert not result.replayed and result.movements
+    elif isinstance(result, purchasing.PurchaseOrderView):
+        assert not result.replayed
     else:
         assert "Idempotent-Replayed" not in result.headers
     assert _tables() != before

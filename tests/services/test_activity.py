@@ -267,7 +267,8 @@ def test_the_kind_choices_leave_out_what_only_platform_admins_can_find(trail) ->
     def groups(actor: Actor) -> list[str]:
         return [label for label, _ in activity.kind_options(actor)]
 
-    assert groups(trail.owner) == ["Store", "Location", "Product", "Inventory entry", "Member"]
+    assert groups(trail.owner) == ["Store", "Location", "Product", "Inventory entry", "Supplier",
+                                   "Purchase order", "Member"]
     assert groups(trail.platform)[-2:] == ["User account", "API token"]
     product = dict(activity.kind_options(trail.owner))["Product"]
     assert ("product", "Any product change") in product

@@ -5,7 +5,13 @@ import pytest
 from app.clock import frozen_at
 from app.extensions import db
 from app.services import stock
-from app.services.errors import Conflict, DuplicateEntry, NotFound, UnlimitedProduct
+from app.services.errors import (
+    Conflict,
+    DuplicateEntry,
+    NotFound,
+    UnlimitedProduct,
+    ValidationError,
+)
 
 T0 = datetime(2030, 8, 1, 9, 0)
 
@@ -18,7 +24,7 @@ def test_create_with_opening_stock_writes_a_received_row(
     with frozen_at(T0):
         change = stock.create_entry(
             actor=owner, product_id=product.id, location_id=location.id, quantity=12,
-            low_stock_threshold=3, incoming_quantity=5,
+            low_stock_threshold=3,
         )
 
     assert change.operation == "create"
@@ -29,7 +35,7 @@ def test_create_with_opening_stock_writes_a_received_row(
     assert (entry.quantity, entry.reserved_quantity, entry.version) == (12, 0, 1)
     row = stored(entry.id)
     assert (row["low_stock_threshold"], row["incoming_quantity"], row["last_movement_at"]) == (
-        3, 5, T0
+        3, 0, T0
     )
     assert trail(entry.id) == [("received", 12, 0, 12, 0)]
     movement = ledger(entry.id)[0]
@@ -37,6 +43,24 @@ def test_create_with_opening_stock_writes_a_received_row(
     assert (movement["reason"], movement["actor_id"], movement["store_id"]) == (
         "Opening stock", owner.user_id, store.id
     )
+
+
+def test_incoming_cannot_be_typed_it_comes_from_purchase_orders(
+    store, location, make_product, owner, refused
+):
+    product = make_product(store)
+
+    with refused(ValidationError, fields={
+        "incoming_quantity": "Incoming comes from open purchase orders: order the stock "
+                             "rather than type what is on its way."
+    }):
+        stock.create_entry(actor=owner, product_id=product.id, location_id=location.id,
+                           quantity=3, incoming_quantity=5)
+
+    # Zero, what a form or an older API client sends, is what every entry starts with.
+    change = stock.create_entry(actor=owner, product_id=product.id, location_id=location.id,
+                                quantity=3, incoming_quantity=0)
+    assert change.entry.quantity == 3
 
 
 def test_create_keeps_a_given_reason(store, location, make_product, admin_actor, ledger):

@@ -70,7 +70,7 @@ def test_a_new_entry_records_its_start_beside_its_opening_stock(
     [event] = events(action="entry.created")
     assert (event.object_id, event.product_id, event.store_id) == (
         change.entry.id, product.id, store.id)
-    assert event.changes == {"low_stock_threshold": [None, 4], "incoming_quantity": [None, 0]}
+    assert event.changes == {"low_stock_threshold": [None, 4]}
 
 
 def test_bulk_threshold_records_each_changed_entry_under_one_batch(

@@ -199,7 +199,7 @@ EDGES = [
     ("adjust", "delta", -6), ("reserve", "quantity", 6), ("set", "quantity", LIMIT),
     ("count", "counted_quantity", 4), ("return", "reference", "r" * 100),
     ("reserve", "order_ref", "o" * 100), ("threshold", "low_stock_threshold", LIMIT),
-    ("create", "incoming_quantity", LIMIT), ("set", "expected_version", 2),
+    ("create", "low_stock_threshold", LIMIT), ("set", "expected_version", 2),
 ]
 
 

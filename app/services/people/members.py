@@ -27,6 +27,7 @@ from app.permissions import (
     DELETE,
     GRANTABLE_TO_STAFF,
     MEMBERS,
+    RECEIVE,
     RESERVE,
     THRESHOLD,
     Actor,
@@ -55,6 +56,7 @@ GROUP_LABELS: dict[str, str] = {
     DELETE: "Delete inventory entries",
     CATALOG: "Manage products and locations",
     AUDIT: "Read the movements log",
+    RECEIVE: "Receive stock against purchase orders",
 }
 assert set(GROUP_LABELS) == GRANTABLE_TO_STAFF, "every grantable group needs a label"
 

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     Integer,
     Row,
@@ -61,6 +62,7 @@ ENTRY_COLUMNS = (
     entries.c.quantity,
     entries.c.reserved_quantity,
     entries.c.version,
+    entries.c.average_cost,
 )
 EXPIRY_ACTOR = system_actor("expiry")
 MAX_ORDER_LINES = 200
@@ -134,6 +136,9 @@ class EntryState:
     quantity: int
     reserved_quantity: int
     version: int
+    # The moving average cost of a unit (app.models.purchasing.COST_SCALE); None while
+    # unknown, and in results stored before costs were kept.
+    average_cost: int | None = None
 
     @property
     def available_quantity(self) -> int:
@@ -168,7 +173,8 @@ class StockChange:
             "entries": tuple(
                 {"id": e.id, "store_id": e.store_id, "product_id": e.product_id,
                  "location_id": e.location_id, "quantity": e.quantity,
-                 "reserved_quantity": e.reserved_quantity, "version": e.version}
+                 "reserved_quantity": e.reserved_quantity, "version": e.version,
+                 "average_cost": e.average_cost}
                 for e in self.entries
             ),
             "movement_ids": tuple(self.movement_ids),
@@ -239,7 +245,11 @@ class EntryAfter(Protocol):
 class LedgerRow(NamedTuple):
     """One ledger row to append: which entry, what moved, and its quantities after. The
     writer adds what a batch shares (batch reference, actor, time). A tuple, so a batch of
-    thousands costs no more to build than the parameters the driver needs anyway."""
+    thousands costs no more to build than the parameters the driver needs anyway.
+
+    `unit_cost` is the cost of a unit the row moved: a receipt's own, else the entry's
+    average in effect. Replaying a ledger's rows that add units at their unit cost gives the
+    entry's average cost (stock.receipts.moving_average)."""
 
     store_id: int
     entry_id: int
@@ -253,6 +263,8 @@ class LedgerRow(NamedTuple):
     reason: str | None = None
     reference: str | None = None
     reservation_id: int | None = None
+    unit_cost: int | None = None
+    purchase_order_line_id: int | None = None
 
     @classmethod
     def of(
@@ -265,12 +277,17 @@ class LedgerRow(NamedTuple):
         reason: str | None = None,
         reference: str | None = None,
         reservation_id: int | None = None,
+        unit_cost: int | None = None,
+        purchase_order_line_id: int | None = None,
     ) -> LedgerRow:
-        """The row for a change that left the entry as `after`."""
+        """The row for a change that left the entry as `after`; without a `unit_cost`, the
+        row carries the entry's average cost (when `after` has one)."""
+        if unit_cost is None:
+            unit_cost = getattr(after, "average_cost", None)
         return cls(
             after.store_id, after.id, after.product_id, after.location_id, movement_type,
             quantity_delta, reserved_delta, after.quantity, after.reserved_quantity,
-            reason, reference, reservation_id,
+            reason, reference, reservation_id, unit_cost, purchase_order_line_id,
         )
 
 
@@ -292,7 +309,10 @@ SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
 
 
 def _array_type(name: str) -> str:
-    return "integer[]" if isinstance(movements.c[name].type, Integer) else "varchar[]"
+    kind = movements.c[name].type
+    if isinstance(kind, BigInteger):
+        return "bigint[]"
+    return "integer[]" if isinstance(kind, Integer) else "varchar[]"
 
 
 _PG_INSERT_MOVEMENTS = text(
@@ -355,11 +375,13 @@ def record(
     reference: str | None = None,
     reservation_id: int | None = None,
     batch_ref: str | None = None,
+    unit_cost: int | None = None,
 ) -> int:
     """Append one ledger row carrying the entry's quantities after the change; its id."""
     row = LedgerRow.of(
         after, movement_type, quantity_delta, reserved_delta,
         reason=reason, reference=reference, reservation_id=reservation_id,
+        unit_cost=unit_cost,
     )
     return write_ledger(session, actor, (row,), now, batch_ref=batch_ref)[0]
 
@@ -478,6 +500,37 @@ def ensure_entry(
     ).scalar_one()
 
 
+def ensure_entries(
+    session: Session, store_id: int, pairs: Iterable[tuple[int, int]], now: datetime
+) -> dict[tuple[int, int], int]:
+    """The id of each (product, location)'s entry in the store, those missing created
+    empty: one insert and one read however many pairs."""
+    wanted = sorted(set(pairs))
+    if not wanted:
+        return {}
+    lock_products_for_new_entries(session, [p for p, _ in wanted])
+    session.execute(
+        insert_ignoring_conflicts(entries, session.get_bind().dialect.name),
+        [
+            {"store_id": store_id, "product_id": p, "location_id": loc, "quantity": 0,
+             "reserved_quantity": 0, "incoming_quantity": 0, "low_stock_threshold": 0,
+             "version": 1, "created_at": now, "updated_at": now}
+            for p, loc in wanted
+        ],
+    )
+    found: dict[tuple[int, int], int] = {}
+    for chunk in chunks(wanted, 500):
+        for row in session.execute(
+            select(entries.c.id, entries.c.product_id, entries.c.location_id).where(
+                entries.c.store_id == store_id,
+                entries.c.product_id.in_(sorted({p for p, _ in chunk})),
+                entries.c.location_id.in_(sorted({loc for _, loc in chunk})),
+            )
+        ):
+            found[(row.product_id, row.location_id)] = row.id
+    return {pair: found[pair] for pair in wanted}
+
+
 def insert_reservation(
     session: Session,
     actor: Actor,
@@ -562,6 +615,7 @@ __all__ = [
     "check_expiry",
     "check_order_refs",
     "chunks",
+    "ensure_entries",
     "ensure_entry",
     "entry_exists",
     "entry_for",

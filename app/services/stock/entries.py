@@ -30,6 +30,7 @@ from app.services.errors import (
     BundleProduct,
     Conflict,
     DuplicateEntry,
+    EntryHasIncoming,
     EntryHasReservations,
     InsufficientStock,
     NotFound,
@@ -190,7 +191,9 @@ def delete_entry(
     reason: str | None = None,
     idempotency_key: str | None = None,
 ) -> StockChange:
-    """Remove an entry; its ledger closes with a `deleted` row. Raises EntryHasReservations."""
+    """Remove an entry; its ledger closes with a `deleted` row. Refused while units are
+    reserved or on their way (open purchase orders bring them here). Raises
+    EntryHasReservations, EntryHasIncoming."""
     check = Checker()
     check.text("reason", reason, required=False, max_length=200)
     check.done()
@@ -200,6 +203,11 @@ def delete_entry(
         current = entry_for(session, actor, DELETE, entry_id, lock=True)
         if current.reserved_quantity:
             raise EntryHasReservations(current.reserved_quantity)
+        incoming = session.scalar(
+            select(entries.c.incoming_quantity).where(entries.c.id == entry_id)
+        )
+        if incoming:
+            raise EntryHasIncoming(incoming)
         gone = replace(EntryState.of(current), quantity=0, reserved_quantity=0)
         movement = record(
             session, actor, gone, "deleted", -current.quantity, 0, now,
@@ -231,6 +239,10 @@ def create_entry(
     idempotency_key: str | None = None,
 ) -> StockChange:
     """Start tracking a product at a location, optionally with stock received.
+
+    Incoming is what open purchase orders bring, kept by the stock engine: an entry starts
+    with none, and `incoming_quantity` (still taken, for callers that send 0) refuses any
+    other figure rather than keep one no order stands behind.
     Raises DuplicateEntry, UnlimitedProduct, NotFound."""
     check = Checker()
     for name, value in (("product_id", product_id), ("location_id", location_id)):
@@ -239,6 +251,9 @@ def create_entry(
     check.whole("quantity", quantity, minimum=0)
     check.whole("low_stock_threshold", low_stock_threshold, minimum=0)
     check.whole("incoming_quantity", incoming_quantity, minimum=0)
+    if type(incoming_quantity) is int and incoming_quantity > 0:
+        check.fail("incoming_quantity", "Incoming comes from open purchase orders: order "
+                                        "the stock rather than type what is on its way.")
     check.text("reason", reason, required=False, max_length=200)
     check.done()
 
@@ -278,7 +293,7 @@ def create_entry(
             insert_ignoring_conflicts(entries, session.get_bind().dialect.name)
             .values(
                 store_id=product.store_id, product_id=product_id, location_id=location_id,
-                quantity=quantity, reserved_quantity=0, incoming_quantity=incoming_quantity,
+                quantity=quantity, reserved_quantity=0, incoming_quantity=0,
                 low_stock_threshold=low_stock_threshold, version=1, created_at=now,
                 updated_at=now, last_movement_at=now if quantity else None,
             )
@@ -291,8 +306,7 @@ def create_entry(
         audit.record(
             session, actor, "entry.created", "entry", row.id, f"{product.sku} at {location.code}",
             store_id=row.store_id, product_id=row.product_id, now=now,
-            changes={"low_stock_threshold": (None, low_stock_threshold),
-                     "incoming_quantity": (None, incoming_quantity)},
+            changes={"low_stock_threshold": (None, low_stock_threshold)},
         )
         moved: tuple[int, ...] = ()
         if quantity:

@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.exc import IntegrityError
@@ -57,7 +58,7 @@ DEFAULT_REASON = "CSV import"
 BROWSER_MAX_ROWS = 100_000
 ENTRY_STATE = (
     entries.c.quantity, entries.c.reserved_quantity, entries.c.low_stock_threshold,
-    entries.c.version,
+    entries.c.version, entries.c.average_cost,
 )
 BULK_KEYS = 2_000  # beyond this many keys in one store, read the store's rows whole
 CHUNK = 500  # keys per IN (...) lookup: well inside every backend's parameter limit
@@ -83,6 +84,7 @@ class PlannedRow:
     old_threshold: int | None = None
     new_threshold: int | None = None
     version: int | None = None  # the entry's version now (None: no entry yet)
+    average_cost: int | None = None  # the entry's, which a `set` row carries
     export_version: int | None = None  # the version the file carries
     archived: str | None = None  # "location" or "product" when one of them is archived
     # The item, options and title cells; None when the file has no such column.
@@ -546,8 +548,8 @@ def _resolve(session: Session, rows: list[PlannedRow], actor: Actor, *, lock: bo
     by_store: dict[int, set[int]] = {}
     for r in keyed:
         by_store.setdefault(r.store_id, set()).add(r.product_id)  # type: ignore[arg-type]
-    # (product, location) → (id, quantity, reserved, threshold, version)
-    found: dict[tuple[int, int], tuple[int, int, int, int, int]] = {}
+    # (product, location) → (id, quantity, reserved, threshold, version, average cost)
+    found: dict[tuple[int, int], tuple[Any, ...]] = {}
     entry_columns = (entries.c.id, entries.c.product_id, entries.c.location_id, *ENTRY_STATE)
     for store_id, product_ids in by_store.items():
         queries = (
@@ -574,7 +576,8 @@ def _resolve(session: Session, rows: list[PlannedRow], actor: Actor, *, lock: bo
         current = found.get((r.product_id, r.location_id))  # type: ignore[arg-type]
         if current is None:
             continue  # no entry yet (or deleted meanwhile): the row creates one
-        r.entry_id, r.old_quantity, r.reserved, r.old_threshold, r.version = current
+        (r.entry_id, r.old_quantity, r.reserved, r.old_threshold, r.version,
+         r.average_cost) = current
 
 
 def _check(rows: list[PlannedRow], actor: Actor) -> None:
@@ -656,7 +659,7 @@ _SQLITE_UPDATE_THRESHOLD = (
 )
 # PostgreSQL: one statement per chunk, rows travelling as arrays.
 _PG_LOCK_ENTRIES = text(
-    "SELECT id, quantity, reserved_quantity, low_stock_threshold, version "
+    "SELECT id, quantity, reserved_quantity, low_stock_threshold, version, average_cost "
     "FROM inventory_entries WHERE id = ANY(CAST(:ids AS integer[])) ORDER BY id FOR UPDATE"
 )
 _PG_UPDATE_STOCK = text(
@@ -799,7 +802,7 @@ def _ledger_row(row: PlannedRow) -> LedgerRow:
     return LedgerRow(
         row.store_id, row.entry_id, row.product_id, row.location_id,  # type: ignore[arg-type]
         "received" if old is None else "set", new - (old or 0), 0, new,  # type: ignore[operator]
-        row.reserved, row.reason,
+        row.reserved, row.reason, unit_cost=row.average_cost,
     )
 
 

@@ -1,5 +1,6 @@
 """Transfers: move units of a product between two locations of one store, both sides or
-neither, creating the target entry when it is missing.
+neither, creating the target entry when it is missing. The units arrive at the source's
+average cost, which the target's average takes in as a receipt's would.
 
 The two entries are updated in primary-key order, so opposing transfers never deadlock,
 and the two ledger rows share a batch reference that pairs them.
@@ -10,7 +11,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import Row, and_, bindparam, select
+from sqlalchemy import Row, and_, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from app.clock import utcnow
@@ -33,6 +34,7 @@ from app.services.stock.engine import (
     require,
     run_mutation,
 )
+from app.services.stock.receipts import moving_average
 from app.services.validation import Checker, clean_text, is_id
 
 _target_location = locations.alias("target_location")
@@ -129,6 +131,16 @@ def transfer_stock(
                     raise Conflict("The target entry was deleted meanwhile; nothing changed.")
             after[entry_id] = row
         _require_open_location(session, to_location_id)
+        cost = after[source.id].average_cost
+        arrived = after[target_id]
+        average = moving_average(
+            arrived.quantity - quantity, arrived.average_cost, quantity, cost
+        )
+        if average != arrived.average_cost:
+            after[target_id] = session.execute(
+                update(entries).where(entries.c.id == target_id)
+                .values(average_cost=average).returning(*ENTRY_COLUMNS)
+            ).one()
         pair = uuid.uuid4().hex
         text_reason, text_reference = clean_text(reason), clean_text(reference)
         out_id = record(
@@ -137,7 +149,7 @@ def transfer_stock(
         )
         in_id = record(
             session, actor, after[target_id], "transfer_in", quantity, 0, now,
-            reason=text_reason, reference=text_reference, batch_ref=pair,
+            reason=text_reason, reference=text_reference, batch_ref=pair, unit_cost=cost,
         )
         return StockChange(
             "transfer",
