@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 
 from app.permissions import ADJUST, system_actor
-from app.services import channels
+from app.services import channels, purchasing
 
 from .helpers import ApiClient
 
@@ -124,7 +124,7 @@ def stock_the_parka(ask: Asker, variants: dict[str, int]) -> dict[str, int]:
         ("NW-PRK-BLK-S", "STORE_FRONT", 3, {}),
         ("NW-PRK-BLK-M", "STORE_FRONT", 2, {}),
         ("NW-PRK-GLB-S", "WAREHOUSE_MAIN", 1, {"low_stock_threshold": 2}),
-        ("NW-PRK-GLB-M", "WAREHOUSE_MAIN", 0, {"incoming_quantity": 10}),
+        ("NW-PRK-GLB-M", "WAREHOUSE_MAIN", 0, {}),
     ):
         made = ask(f"Stock {sku} at {code}", "post", INV,
                    {"product_id": variants[sku], "location": code, "quantity": quantity,
@@ -132,6 +132,17 @@ def stock_the_parka(ask: Asker, variants: dict[str, int]) -> dict[str, int]:
                    seed_says="an inventory level set for a variant at a location")
         entries[f"{sku}@{code}"] = made["entries"][0]["id"]
     return entries
+
+
+def order_ten(store_id: int, location_id: int, product_id: int) -> None:
+    """Ten units on their way: incoming is what open purchase orders still await."""
+    setup = system_actor("tests")
+    supplier = purchasing.create_supplier(actor=setup, store_id=store_id, name="Alpine Down")
+    order = purchasing.create_purchase_order(
+        actor=setup, supplier_id=supplier.id,
+        lines=[{"product_id": product_id, "location_id": location_id, "quantity": 10,
+                "unit_cost": "80.00"}])
+    purchasing.order_purchase_order(actor=setup, order_id=order.id)
 
 
 def make_catalog(ask: Asker) -> SimpleNamespace:
@@ -175,6 +186,8 @@ def test_seed_003_variants_levels_channels_and_an_orders_lifecycle(northwind):
     # "Inventory Levels [are created] when the admin sets the available quantity of a
     # product variant in a stock location": an entry per variant and location.
     entries = stock_the_parka(ask, made.variants)
+    order_ten(northwind.store.id, northwind.places["WAREHOUSE_MAIN"].id,
+              made.variants["NW-PRK-GLB-M"])
     level = ask("An inventory level: stocked, reserved and incoming at one location",
                 "get", f"{INV}/{entries['NW-PRK-GLB-M@WAREHOUSE_MAIN']}",
                 seed_says="InventoryLevel: stocked_quantity, reserved_quantity, "
