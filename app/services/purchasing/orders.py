@@ -11,7 +11,7 @@ Managing orders needs purchasing:manage; receiving needs inventory:receive.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -264,6 +264,14 @@ def _rate_for(session: Session, store_id: int, currency: str, rate: Decimal | No
     return rate
 
 
+def _edited(work: Callable[[Session], int]) -> PurchaseOrderView:
+    """Runs an edit of an order that moves no stock (`work` returns the order's id) in one
+    write transaction, then reads the order as it left it."""
+    with write_transaction() as session:
+        changed = work(session)
+    return read_order(db.session, changed)
+
+
 def _view(change: StockChange) -> PurchaseOrderView:
     return read_order(db.session, int(change.details["order_id"]), replayed=change.replayed)
 
@@ -396,9 +404,7 @@ def update_purchase_order(
                          now=now)
         return int(order.id)
 
-    with write_transaction() as session:
-        changed = work(session)
-    return read_order(db.session, changed)
+    return _edited(work)
 
 
 def add_purchase_order_lines(
@@ -436,9 +442,7 @@ def add_purchase_order_lines(
                                     x["quantity"], x["unit_cost"]) for x in ready])})
         return int(order.id)
 
-    with write_transaction() as session:
-        changed = work(session)
-    return read_order(db.session, changed)
+    return _edited(work)
 
 
 
@@ -497,9 +501,7 @@ def update_purchase_order_line(
             )
         return int(order.id)
 
-    with write_transaction() as session:
-        changed = work(session)
-    return read_order(db.session, changed)
+    return _edited(work)
 
 
 def remove_purchase_order_line(
@@ -527,9 +529,7 @@ def remove_purchase_order_line(
         )
         return int(order.id)
 
-    with write_transaction() as session:
-        changed = work(session)
-    return read_order(db.session, changed)
+    return _edited(work)
 
 
 # --------------------------------------------------------------------------- the lifecycle

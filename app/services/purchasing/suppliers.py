@@ -56,6 +56,21 @@ def _check_supplier(check: Checker, name: Any, contact_name: Any, email: Any, ph
     check_notes(check, "notes", notes)
 
 
+def _supplier_values(name: Any, contact_name: Any, email: Any, phone: Any, currency: Any,
+                     lead_time_days: Any, notes: Any) -> dict[str, Any]:
+    """A supplier's fields as given to create or update it, checked (ValidationError naming
+    each bad field) and tidied; "currency" is None where none was given."""
+    check = Checker()
+    _check_supplier(check, name, contact_name, email, phone, lead_time_days, notes)
+    code = check_currency(check, "currency", currency, required=False)
+    check.done()
+    return {
+        "name": name.strip(), "contact_name": text_or_none(contact_name),
+        "email": text_or_none(email), "phone": text_or_none(phone), "currency": code,
+        "lead_time_days": lead_time_days, "notes": text_or_none(notes),
+    }
+
+
 def _name_taken(session: Session, store_id: int, name: str, other_than: int | None = None
                 ) -> bool:
     query = select(func.count()).where(suppliers.c.store_id == store_id,
@@ -90,23 +105,16 @@ def create_supplier(
     """A new supplier of the store, quoting in `currency` (the store's when not given).
     Raises ValidationError naming each bad field, Conflict (a name the store has, any
     case), NotFound, PermissionDenied."""
-    check = Checker()
-    _check_supplier(check, name, contact_name, email, phone, lead_time_days, notes)
-    code = check_currency(check, "currency", currency, required=False)
-    check.done()
+    values = _supplier_values(name, contact_name, email, phone, currency, lead_time_days,
+                              notes)
     require_store(actor, PURCHASING, store_id)
-    name = name.strip()
+    name = values["name"]
     try:
         with write_transaction() as session:
             if _name_taken(session, store_id, name):
                 raise _taken(name)
             now = utcnow()
-            values = {
-                "name": name, "contact_name": text_or_none(contact_name),
-                "email": text_or_none(email), "phone": text_or_none(phone),
-                "currency": code or store_currency(session, store_id),
-                "lead_time_days": lead_time_days, "notes": text_or_none(notes),
-            }
+            values["currency"] = values["currency"] or store_currency(session, store_id)
             supplier_id = session.execute(
                 insert(suppliers).values(store_id=store_id, created_at=now, updated_at=now,
                                          **values)
@@ -151,22 +159,15 @@ def update_supplier(
     the one it has). The currency changes only while the supplier has no items and no
     orders: their costs are in the old one. Raises ValidationError, Conflict, NotFound,
     PermissionDenied."""
-    check = Checker()
-    _check_supplier(check, name, contact_name, email, phone, lead_time_days, notes)
-    code = check_currency(check, "currency", currency, required=False)
-    check.done()
-    name = name.strip()
+    after = _supplier_values(name, contact_name, email, phone, currency, lead_time_days,
+                             notes)
+    name = after["name"]
     try:
         with write_transaction() as session:
             current = _locked_supplier(session, actor, supplier_id)
             if _name_taken(session, current.store_id, name, other_than=current.id):
                 raise _taken(name)
-            after = {
-                "name": name, "contact_name": text_or_none(contact_name),
-                "email": text_or_none(email), "phone": text_or_none(phone),
-                "currency": code or current.currency, "lead_time_days": lead_time_days,
-                "notes": text_or_none(notes),
-            }
+            after["currency"] = after["currency"] or current.currency
             if after["currency"] != current.currency and _has_costs(session, current.id):
                 raise Conflict(
                     f"{current.name}'s items and orders are priced in {current.currency}: "
