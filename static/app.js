@@ -60,9 +60,13 @@
     if (target) { target.focus(); }
   }
 
+  // A dialog's first field; in a confirmation with nothing to fill in whose action destroys
+  // or hides something, its Cancel, so that a stray Enter (or a scanner's) does no harm.
   function focusFirst(root) {
     var target = root.querySelector("[aria-invalid=true]") ||
-      root.querySelector("input:not([type=hidden]), select, textarea, button");
+      root.querySelector("input:not([type=hidden]), select, textarea") ||
+      root.querySelector("button.danger ~ [data-close-dialog]") ||
+      root.querySelector("button");
     if (target) { target.focus(); }
   }
 
