@@ -30,6 +30,7 @@ endif
 
 help:
 	@echo "make run      set up, migrate, seed demo data into an empty database, serve on http://$(HOST):$(PORT)"
+	@echo "              with a task worker beside it (flask worker)"
 	@echo "              (HOST=... PORT=... make run to change where; no debugger)"
 	@echo "make dev      the same with Flask's debugger and reloader, on a loopback HOST only"
 	@echo "make test     set up and run the tests (PostgreSQL tests skip when no server answers)"
@@ -69,16 +70,20 @@ db: setup
 # over HOST=0.0.0.0 could sign in. (Production, under gunicorn, keeps them Secure.)
 SERVE_ENV := FLASK_SESSION_COOKIE_SECURE=false
 
+# A task worker (`flask worker`: reservations expire, tallies fold) runs beside the web app
+# and stops with it.
 run: db
 	@echo "==> Demo data (only into an empty database)"
 	$(BIN)/flask seed-demo --if-empty
-	@echo "==> Serving on http://$(HOST):$(PORT) without the debugger; Ctrl-C stops"
+	@echo "==> Serving on http://$(HOST):$(PORT) without the debugger, with a task worker; Ctrl-C stops both"
+	$(BIN)/flask worker & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	$(SERVE_ENV) $(BIN)/flask --no-debug run --no-debugger --no-reload --host $(HOST) --port $(PORT)
 
 dev: db
 	@echo "==> Demo data (only into an empty database)"
 	$(BIN)/flask seed-demo --if-empty
-	@echo "==> Serving on http://$(HOST):$(PORT) with the debugger and reloader; Ctrl-C stops"
+	@echo "==> Serving on http://$(HOST):$(PORT) with the debugger and reloader, with a task worker; Ctrl-C stops both"
+	$(BIN)/flask worker & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	$(SERVE_ENV) $(BIN)/flask --debug run --host $(HOST) --port $(PORT)
 
 test: setup

@@ -1,4 +1,5 @@
-"""Command-line entry points: `flask seed-demo`, `flask create-user`, `flask inventory …`."""
+"""Command-line entry points: `flask seed-demo`, `flask create-user`, `flask worker`,
+`flask inventory …`."""
 
 from __future__ import annotations
 
@@ -44,6 +45,40 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(seed_demo)
     app.cli.add_command(create_user)
     app.cli.add_command(inventory_cli)
+    app.cli.add_command(worker)
+
+
+# --------------------------------------------------------------------------- worker
+
+
+@click.command("worker")
+@click.option("--threads", default=2, show_default=True, type=click.IntRange(1, 64),
+              help="Tasks run at once in this process.")
+@click.option("--no-schedule", is_flag=True,
+              help="Run queued tasks only; leave the periodic schedule to other workers.")
+@with_appcontext
+def worker(threads: int, no_schedule: bool) -> None:
+    """Run a task worker: the periodic jobs (expiring reservations every minute, folding
+    tallies hourly) and whatever the app queues. Ctrl-C (SIGINT) lets running tasks
+    finish; SIGTERM stops at once. Start as many as you like against one queue."""
+    import logging
+
+    from huey.consumer import Consumer
+
+    from app import tasks
+
+    tasks.bind_app(current_app._get_current_object())  # type: ignore[attr-defined]
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    storage = tasks.huey.storage
+    where = (f"Redis ({storage.name})" if type(storage).__name__ == "RedisStorage"
+             else getattr(storage, "filename", type(storage).__name__))
+    click.echo(f"Task worker: {threads} thread{'s' if threads > 1 else ''}, queue in {where}")
+    if no_schedule:
+        click.echo("Schedule: off (--no-schedule)")
+    else:
+        for name, when in tasks.SCHEDULE.items():
+            click.echo(f"Schedule: {name} {when}")
+    Consumer(tasks.huey, workers=threads, worker_type="thread", periodic=not no_schedule).run()
 
 
 # --------------------------------------------------------------------------- seed-demo

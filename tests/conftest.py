@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -43,6 +44,11 @@ settings.register_profile(
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 STATIC_FOLDER = Path(__file__).resolve().parents[1] / "static"
+
+# The task queue (app/tasks.py) of a test run lives in a temporary file, not in instance/;
+# set before anything imports app.tasks, which reads it once.
+os.environ.setdefault("TASKS_DATABASE", os.path.join(
+    tempfile.mkdtemp(prefix="stockroom-tasks-"), "tasks.sqlite"))
 
 
 def pytest_configure(config: pytest.Config) -> None:
