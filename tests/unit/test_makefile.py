@@ -29,7 +29,8 @@ def make(*args: str) -> subprocess.CompletedProcess[str]:
 
 def serve_command(output: str) -> list[str]:
     """The words of the `flask … run` line."""
-    lines = [shlex.split(line) for line in output.splitlines() if "flask" in line]
+    commands = output.replace("\\\n", " ").splitlines()  # a recipe line continued with \
+    lines = [shlex.split(line) for line in commands if "flask" in line]
     served = [words for words in lines if "run" in words]
     assert len(served) == 1, output
     return served[0]
@@ -72,3 +73,12 @@ def test_make_dev_refuses_any_other_address(host: str) -> None:
     assert f"make dev refuses HOST={host}:" in result.stderr
     assert "loopback" in result.stderr and "make run" in result.stderr
     assert "flask" not in result.stdout  # nothing was about to run
+
+
+@pytest.mark.parametrize("target", ["run", "dev"])
+def test_make_run_and_dev_start_a_task_worker_that_stops_with_the_app(target: str) -> None:
+    output = make(target).stdout
+    started = [line for line in output.splitlines() if "flask worker &" in line]
+    assert len(started) == 1, output
+    # Killed with the shell however it ends (Ctrl-C, kill, the app exiting).
+    assert "trap 'kill $worker 2>/dev/null' EXIT INT TERM" in started[0]
