@@ -89,9 +89,18 @@ dev: db
 test: setup
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# CI's run in two parts: the tiers whose tests each keep to themselves spread over the
+# machine's cores (pytest-xdist); the races, the browser and the served processes, which
+# time themselves against the whole machine, run one at a time after them.
+PARALLEL_TIERS := tests/unit tests/services tests/web tests/api tests/fuzz tests/cli \
+	tests/test_migrations.py --ignore=tests/api/concurrency
+SERIAL_TIERS := tests/concurrency tests/api/concurrency tests/browser tests/served
+CI_ENV := STOCKROOM_REQUIRE_POSTGRES=1 STOCKROOM_REQUIRE_BROWSER=1 HYPOTHESIS_PROFILE=ci
+XDIST_WORKERS ?= 2
+
 test-ci: setup
-	STOCKROOM_REQUIRE_POSTGRES=1 STOCKROOM_REQUIRE_BROWSER=1 HYPOTHESIS_PROFILE=ci \
-		$(BIN)/pytest --durations=25 $(PYTEST_ARGS)
+	$(CI_ENV) $(BIN)/pytest -n $(XDIST_WORKERS) --durations=15 $(PYTEST_ARGS) $(PARALLEL_TIERS)
+	$(CI_ENV) $(BIN)/pytest --durations=25 $(PYTEST_ARGS) $(SERIAL_TIERS)
 
 lint: setup
 	$(BIN)/ruff check app tests
