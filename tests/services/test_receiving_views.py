@@ -184,3 +184,20 @@ def test_a_receipt_reads_back_by_its_first_ledger_row(dock, owner, member, make_
             purchasing.get_receipts(owner, ids)
     with pytest.raises(NotFound):
         purchasing.get_receipts(member(make_store(), "owner"), [first_row])
+
+
+def test_a_code_names_the_stores_product_by_sku_first_then_gtin(dock, owner, member,
+                                                                 make_store, make_product):
+    other = make_store()
+    make_product(other, "KET-1")
+    # A product whose SKU is another's GTIN: the SKU wins.
+    twin = make_product(dock.store, "4006381333931", title="Odd SKU")
+
+    assert purchasing.product_for_code(owner, dock.store.id, " ket-1 ") == (
+        dock.kettle.id, "KET-1")
+    assert purchasing.product_for_code(owner, dock.store.id, "4006381333931") == (
+        twin.id, "4006381333931")
+    assert purchasing.product_for_code(owner, dock.store.id, "NOPE") is None
+    assert purchasing.product_for_code(owner, dock.store.id, "") is None
+    assert purchasing.product_for_code(owner, other.id, "KET-1") is None  # not a member
+    assert purchasing.product_for_code(member(other, "owner"), other.id, "ket-1") is not None

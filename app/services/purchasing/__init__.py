@@ -52,6 +52,7 @@ from app.services.purchasing.views import (
     list_supplier_items,
     list_suppliers,
     open_lines_at,
+    product_for_code,
     product_suppliers,
     receiving_codes,
 )
@@ -85,6 +86,7 @@ __all__ = [
     "list_suppliers",
     "open_lines_at",
     "order_purchase_order",
+    "product_for_code",
     "product_suppliers",
     "purchase_order_number",
     "receive_purchase_order",

@@ -9,7 +9,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, and_, case, func, select
+from sqlalchemy import Select, and_, case, func, or_, select
 
 from app.extensions import db
 from app.models import (
@@ -455,6 +455,7 @@ class OpenLineView:
     product_id: int
     sku: str
     title: str
+    gtin: str | None
     location_id: int
     location_code: str
     ordered_qty: int
@@ -606,6 +607,23 @@ def receiving_codes(actor: Actor, order_id: int) -> dict[int, tuple[str, ...]]:
             for r in rows}
 
 
+def product_for_code(actor: Actor, store_id: int, code: str) -> tuple[int, str] | None:
+    """(id, SKU) of the store's product whose SKU (any case) or GTIN is `code`, the SKU
+    first; None when there is none, or the actor cannot read the store. What a receiving
+    screen names when a scanned code is on no line it can take."""
+    text = code.strip() if isinstance(code, str) else ""
+    if not text or len(text) > 100 or not _readable(actor, store_id):
+        return None
+    found = db.session.execute(
+        select(products.c.id, products.c.sku).where(
+            products.c.store_id == store_id,
+            or_(func.lower(products.c.sku) == text.lower(), products.c.gtin == text))
+        .order_by(products.c.id).limit(20)
+    ).all()
+    found.sort(key=lambda r: r.sku.lower() != text.lower())
+    return (found[0].id, found[0].sku) if found else None
+
+
 def open_lines_at(actor: Actor, location_id: int, product_ids: Sequence[int]
                   ) -> list[OpenLineView]:
     """The lines of open orders still awaiting these products at this location, by
@@ -623,13 +641,15 @@ def open_lines_at(actor: Actor, location_id: int, product_ids: Sequence[int]
         found.extend(OpenLineView(
             line_id=r.id, order_id=r.order_id, number=r.number, order_version=r.version,
             supplier_name=r.supplier_name, expected_on=r.expected_on,
-            product_id=r.product_id, sku=r.sku, title=r.title, location_id=r.location_id,
+            product_id=r.product_id, sku=r.sku, title=r.title, gtin=r.gtin,
+            location_id=r.location_id,
             location_code=r.location_code, ordered_qty=r.ordered_qty,
             received_qty=r.received_qty,
         ) for r in db.session.execute(
             select(lines.c.id, lines.c.order_id, orders.c.number, orders.c.version,
                    suppliers.c.name.label("supplier_name"), orders.c.expected_on,
-                   lines.c.product_id, products.c.sku, products.c.title, lines.c.location_id,
+                   lines.c.product_id, products.c.sku, products.c.title, products.c.gtin,
+                   lines.c.location_id,
                    locations.c.code.label("location_code"), lines.c.ordered_qty,
                    lines.c.received_qty)
             .join(orders, orders.c.id == lines.c.order_id)
@@ -720,6 +740,7 @@ __all__ = [
     "list_suppliers",
     "list_supplier_items",
     "open_lines_at",
+    "product_for_code",
     "product_suppliers",
     "read_order",
     "receiving_codes",
