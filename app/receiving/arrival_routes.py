@@ -370,7 +370,6 @@ def _refreshed(actor: Actor, page: ArrivalsPage) -> ArrivalsPage:
     row whose product has none left says so."""
     fresh = purchasing.open_lines_at(actor, page.location.id,
                                      [row.product_id for row in page.rows])
-    kept = []
     for row in page.rows:
         row.lines = [x for x in fresh if x.product_id == row.product_id]
         if row.lines:
@@ -380,16 +379,14 @@ def _refreshed(actor: Actor, page: ArrivalsPage) -> ArrivalsPage:
             try:
                 product = catalog.get_product(actor, row.product_id)
             except NotFound:
-                continue  # not this store's, or gone: nothing of it can be received here
+                abort(404)  # another store's, as any foreign id: not found
             if product.store_id != page.location.store_id:
-                continue
+                abort(404)
             row.sku, row.title = product.sku, product.title
             row.codes = _codes(product.sku, product.gtin)
             if row.count and not row.error:
                 row.error = (f"No open purchase order for {product.sku} at "
                              f"{page.location.code} any more: remove it from the list.")
-        kept.append(row)
-    page.rows = kept
     return page
 
 
