@@ -41,10 +41,13 @@ from app.services.errors import (
     ValidationError,
 )
 from app.services.purchasing import PurchaseOrderLineView, PurchaseOrderView
-from app.services.validation import ascii_strip
+from app.services.validation import ascii_strip, parse_id
 from app.web import current_actor, show_store
 
 MAX_REASON = 200
+INCOMPLETE = "The page arrived incomplete. Nothing was received; check the counts and press " \
+             "Receive again."
+GARBLED = "The page arrived garbled. Nothing was received; reload the order and count again."
 
 
 @dataclass
@@ -126,7 +129,7 @@ def order_scan(order_id: int):  # type: ignore[no-untyped-def]
     posted()
     page = _posted_page(actor, order_id)
     code = ascii_strip(page.code)
-    if not code:
+    if not code or page.problem:
         return _render(page, _status(page))  # Enter in a count: the page as edited
     found, problem = _match(actor, page, code)
     if found is None:
@@ -165,8 +168,8 @@ def order_receive(order_id: int):  # type: ignore[no-untyped-def]
     page = _posted_page(actor, order_id)
     version = form_id("version")
     if version is None:
-        page.problem = "The page arrived incomplete. Nothing was received; check the counts " \
-                       "and press Receive again."
+        page.problem = INCOMPLETE
+    if page.problem:
         return _render(page, 422)
     if any(line.error for line in page.lines) or page.reason_error:
         page.problem = "Nothing was received: fix what is marked below."
@@ -231,12 +234,18 @@ def _posted_page(actor: Actor, order_id: int) -> OrderPage:
     page.reason = values.get("reason") or ""
     if len(ascii_strip(page.reason)) > MAX_REASON:
         page.reason_error = f"Must be at most {MAX_REASON} characters."
-    for line in page.lines:
-        line.typed = values.get(f"qty-{line.id}") or ""
-        seen = values.get(f"seen-{line.id}")
-        shown = quantity(seen)[0] if seen is not None else None
-        line.seen = shown if shown is not None else line.line.outstanding_qty
-        line.error = quantity(line.typed)[1]
+    ids, seen, typed = values.getlist("line"), values.getlist("seen"), values.getlist("qty")
+    if not len(ids) == len(seen) == len(typed):
+        page.problem = INCOMPLETE
+        return page
+    by_id = {line.id: line for line in page.lines}
+    for raw_id, raw_seen, text_ in zip(ids, seen, typed, strict=True):
+        line = by_id.get(parse_id(raw_id) or 0)
+        shown = quantity(raw_seen)[0]
+        if line is None or shown is None:
+            page.problem = GARBLED
+            return page
+        line.typed, line.seen, line.error = text_, shown, quantity(text_)[1]
     return page
 
 
@@ -288,7 +297,8 @@ def _again(actor: Actor, page: OrderPage) -> OrderPage:
 
 
 def _status(page: OrderPage) -> int:
-    return 422 if page.code_error or any(line.error for line in page.lines) else 200
+    return 422 if page.code_error or page.problem or any(line.error for line in page.lines) \
+        else 200
 
 
 def _render(page: OrderPage, status: int = 200) -> Response:

@@ -111,13 +111,13 @@ def on_hand(product_id: int, location_id: int) -> tuple[int, int]:
 
 
 def counts(d: SimpleNamespace, kettle: str = "", mug_back: str = "", mug_main: str = "",
-           **extra: str) -> dict[str, str]:
+           **extra: Any) -> dict[str, Any]:
     """The order page's form for PO-0001 as a browser posts it."""
-    form = {"version": str(d.first.version), "idempotency_key": extra.pop("key", "k-1"),
-            f"qty-{d.kettle_line.id}": kettle, f"qty-{d.mug_back.id}": mug_back,
-            f"qty-{d.mug_main.id}": mug_main, "code": "", "reason": ""}
-    for line in (d.kettle_line, d.mug_back, d.mug_main):
-        form[f"seen-{line.id}"] = str(line.outstanding_qty)
+    lines = (d.kettle_line, d.mug_back, d.mug_main)
+    form: dict[str, Any] = {
+        "version": str(d.first.version), "idempotency_key": extra.pop("key", "k-1"),
+        "line": [str(x.id) for x in lines], "seen": [str(x.outstanding_qty) for x in lines],
+        "qty": [kettle, mug_back, mug_main], "code": "", "reason": ""}
     form.update(extra)
     return form
 
@@ -130,7 +130,8 @@ def order_now(order_id: int) -> Any:
 
 def typed(body: str) -> dict[int, str]:
     """What each line's "receiving now" field holds in a page."""
-    return {int(n): v for n, v in re.findall(r'name="qty-(\d+)" value="([^"]*)"', body)}
+    return {int(n): v for n, v in re.findall(r'id="qty-(\d+)"[^>]* name="qty" value="([^"]*)"',
+                                              body)}
 
 
 # --------------------------------------------------------------------------- the way in
@@ -366,6 +367,23 @@ def test_a_bad_count_is_named_beside_its_line_and_nothing_is_received(dock, unch
     check()
 
 
+@pytest.mark.parametrize(("change", "message"), [
+    ({"line": ["1", "2"]}, "The page arrived incomplete."),
+    ({"seen": []}, "The page arrived incomplete."),
+    ({"line": ["999999", "2", "3"]}, "The page arrived garbled."),
+    ({"seen": ["x", "0", "0"]}, "The page arrived garbled."),
+])
+def test_a_torn_page_receives_nothing(dock, unchanged, change, message):
+    check = unchanged()
+    form = {**counts(dock, kettle="1"), **change}
+    for url in (f"/receiving/orders/{dock.first.id}",
+                f"/receiving/orders/{dock.first.id}/scan"):
+        response = dock.receiver.post(url, data={**form, "code": "KET-1"})
+        assert response.status_code == 422
+        assert message in response.get_data(as_text=True)
+    check()
+
+
 def test_nothing_counted_and_a_page_without_its_version_are_refused(dock, unchanged):
     check = unchanged()
     nothing = dock.receiver.post(f"/receiving/orders/{dock.first.id}", data=counts(dock))
@@ -391,7 +409,7 @@ def test_hostile_bytes_in_a_count_are_refused_naming_it(dock, unchanged, value):
     response = dock.receiver.post(f"/receiving/orders/{dock.first.id}",
                                   data=counts(dock, kettle=value))
     assert response.status_code == 422
-    assert f"qty-{dock.kettle_line.id}" in response.get_data(as_text=True)
+    assert "“qty”" in response.get_data(as_text=True)
     check()
 
 
@@ -442,7 +460,8 @@ def test_a_stale_order_comes_back_fresh_with_the_counts_kept(dock, unchanged):
     assert "Kettle (KET-1) at MAIN 10 → 3" in body
     assert typed(body)[dock.kettle_line.id] == "5" and typed(body)[dock.mug_main.id] == "1"
     assert hidden_value(body, "version") == str(int(seen_version) + 1)
-    assert f'name="seen-{dock.kettle_line.id}" value="3"' in body
+    assert f'name="line" value="{dock.kettle_line.id}"><input type="hidden" name="seen" ' \
+        'value="3">' in body
     check()
 
 
@@ -463,7 +482,8 @@ def test_a_closed_order_receives_nothing(dock, unchanged, which):
 
     line = fresh.lines[0]
     response = dock.receiver.post(f"/receiving/orders/{order.id}", data={
-        "version": str(fresh.version), f"qty-{line.id}": "1", "idempotency_key": "k-x"})
+        "version": str(fresh.version), "line": str(line.id), "seen": "1", "qty": "1",
+        "idempotency_key": "k-x"})
     assert response.status_code == 409
     assert "only an ordered purchase order is received" in response.get_data(as_text=True)
     check()
