@@ -34,7 +34,7 @@ from app.receiving.common import (
     require_some_store,
     text,
 )
-from app.receiving.routes import receiving_locations
+from app.receiving.routes import landing, receiving_locations
 from app.services import catalog, purchasing, queries
 from app.services.errors import NotFound, StockroomError
 from app.services.purchasing import MAX_PURCHASE_ORDER_LINES, OpenLineView
@@ -43,6 +43,7 @@ from app.services.validation import ascii_strip, parse_id
 from app.web import current_actor, show_store
 
 MAX_REASON = 200
+CHOOSE_LOCATION = "Choose a location from the list."
 
 
 def allocate(count: int, awaiting: Sequence[int]) -> list[int]:
@@ -158,7 +159,10 @@ def arrivals():  # type: ignore[no-untyped-def]
     raw = ascii_strip(request.args.get("location") or "")
     if not raw:
         return redirect(url_for("receiving.start"), code=303)
-    return _render(ArrivalsPage(location=_location(actor, raw)))
+    location = _location(actor, raw)
+    if location is None:
+        return landing(actor, location_error=CHOOSE_LOCATION)
+    return _render(ArrivalsPage(location=location))
 
 
 @bp.get("/receiving/arrivals/line")
@@ -169,6 +173,8 @@ def arrival_line():  # type: ignore[no-untyped-def]
     awaited here."""
     actor = current_actor()
     location = _location(actor, request.args.get("location") or "")
+    if location is None:
+        return text(CHOOSE_LOCATION, 422)
     counted = quantity(request.args.get("count") or "1")
     if counted[0] is None:
         return text(f"How many: {counted[1]}", 422)
@@ -189,6 +195,8 @@ def arrival_scan():  # type: ignore[no-untyped-def]
     actor = current_actor()
     posted()
     page = _posted_page(actor)
+    if page is None:
+        return landing(actor, location_error=CHOOSE_LOCATION)
     removed = parse_id(request.form.get("remove") or "")
     if removed is not None:
         page.rows = [row for row in page.rows if row.product_id != removed]
@@ -226,6 +234,8 @@ def arrivals_receive():  # type: ignore[no-untyped-def]
     actor = current_actor()
     posted()
     page = _posted_page(actor)
+    if page is None:
+        return landing(actor, location_error=CHOOSE_LOCATION)
     for row in page.rows:
         if row.count and not row.seen and not row.error:
             # Listed when nothing awaited it here; something does now: show where it goes.
@@ -292,12 +302,12 @@ def arrivals_receive():  # type: ignore[no-untyped-def]
 # --------------------------------------------------------------------------- machinery
 
 
-def _location(actor: Actor, raw: str) -> LocationOption:
-    """The location a request names: 404 for one the actor cannot see, 403 for one where
-    they may not receive."""
+def _location(actor: Actor, raw: str) -> LocationOption | None:
+    """The location a request names: None for something that is not an id; 404 for one
+    the actor cannot see, 403 for one where they may not receive."""
     location_id = parse_id(raw) if isinstance(raw, str) else None
     if location_id is None:
-        abort(404)
+        return None
     found = next((loc for loc in queries.store_locations(actor) if loc.id == location_id), None)
     if found is None:
         abort(404)
@@ -333,12 +343,16 @@ def _codes(sku: str, gtin: str | None) -> tuple[str, ...]:
     return (sku, gtin) if gtin else (sku,)
 
 
-def _posted_page(actor: Actor) -> ArrivalsPage:
-    """The list as posted: its location (404/403 as on the page), each row's count and
-    the lines it was shown going to, read again as they stand now for display."""
+def _posted_page(actor: Actor) -> ArrivalsPage | None:
+    """The list as posted: its location (None for one that is not an id, 404/403 as on
+    the page), each row's count and the lines it was shown going to, read again as they
+    stand now for display."""
     values = request.form
-    page = ArrivalsPage(location=_location(actor, values.get("location") or ""),
-                        code=values.get("code") or "", reason=values.get("reason") or "")
+    location = _location(actor, values.get("location") or "")
+    if location is None:
+        return None
+    page = ArrivalsPage(location=location, code=values.get("code") or "",
+                        reason=values.get("reason") or "")
     if len(ascii_strip(page.reason)) > MAX_REASON:
         page.reason_error = f"Must be at most {MAX_REASON} characters."
     products = values.getlist("row_product")

@@ -94,8 +94,15 @@ def _location_arg(actor: Actor) -> LocationOption | None:
     return next((loc for loc in receiving_locations(actor) if loc.id == location_id), None)
 
 
+def landing(actor: Actor, *, location_error: str) -> Response:
+    """The way in again (422), its location choice naming what was wrong with the one
+    sent."""
+    return _render(actor, location_error=location_error, status=422)
+
+
 def _render(actor: Actor, *, number: str = "", error: str | None = None,
-            matches: list[ReceivableOrder] | None = None, status: int = 200) -> Response:
+            matches: list[ReceivableOrder] | None = None, location_error: str | None = None,
+            status: int = 200) -> Response:
     store_id = _store_here(actor)
     orders = purchasing.list_receivable_orders(actor, store_id=store_id)
     locations = receiving_locations(actor, store_id)
@@ -104,5 +111,6 @@ def _render(actor: Actor, *, number: str = "", error: str | None = None,
         "receiving/start.html", orders=orders, locations=locations, store_names=names,
         several_stores=len({o.store_id for o in orders} | {x.store_id for x in locations}) > 1,
         number=number, error=error, matches=matches or [], store_id=store_id,
+        location_error=location_error,
     )
     return make_response(html, status)

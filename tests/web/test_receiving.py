@@ -672,7 +672,12 @@ def test_arrivals_at_a_location_one_may_not_receive_at(dock, unchanged, make_loc
                            "&code=KET-1").status_code == 403
     assert dock.stranger.post("/receiving/arrivals", data=form).status_code == 404
     assert dock.receiver.get("/receiving/arrivals?location=999999").status_code == 404
-    assert dock.receiver.get("/receiving/arrivals?location=x").status_code == 404
+    not_one = dock.receiver.get("/receiving/arrivals?location=x")
+    assert not_one.status_code == 422
+    assert 'id="receive-location-error">Choose a location from the list.' in not_one.get_data(
+        as_text=True)
+    garbled = dock.receiver.post("/receiving/arrivals", data={**form, "location": "1.5"})
+    assert garbled.status_code == 422 and "Choose a location" in garbled.get_data(as_text=True)
     blank = dock.receiver.get("/receiving/arrivals?location=")
     assert blank.status_code == 303 and blank.headers["Location"].endswith("/receiving")
     check()
