@@ -35,6 +35,7 @@ from app.receiving.common import (
 from app.services import purchasing
 from app.services.errors import (
     Conflict,
+    IdempotencyKeyReused,
     NotFound,
     OverReceipt,
     StalePurchaseOrder,
@@ -202,6 +203,14 @@ def order_receive(order_id: int):  # type: ignore[no-untyped-def]
             _attach(page, counted, name, message)
         page.problem = "Nothing was received. " + "; ".join(exc.fields.values())
         return _render(page, 422)
+    except IdempotencyKeyReused:
+        # This page was sent once already, with other counts (its earlier copy, come
+        # back through the browser's history): the figures now, the counts as typed.
+        fresh = _again(actor, page)
+        fresh.problem = ("This page was used for a receipt already. Nothing more was "
+                         "received; the figures below are as they stand now, your counts "
+                         "as you typed them. Check them and press Receive again.")
+        return _render(fresh, 409)
     except (Conflict, NotFound) as exc:
         fresh = _again(actor, page)
         fresh.problem = exc.message

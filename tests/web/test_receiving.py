@@ -333,7 +333,7 @@ def test_receive_takes_every_counted_line_as_one_receipt(dock):
     assert "Receive more of" not in done.get_data(as_text=True)
 
 
-def test_a_repeated_post_receives_once(dock):
+def test_a_repeated_post_receives_once(dock, unchanged):
     form = counts(dock, kettle="3")
     first = dock.receiver.post(f"/receiving/orders/{dock.first.id}", data=form)
     again = dock.receiver.post(f"/receiving/orders/{dock.first.id}", data=form)
@@ -341,6 +341,17 @@ def test_a_repeated_post_receives_once(dock):
     assert first.status_code == again.status_code == 303
     assert first.headers["Location"] == again.headers["Location"]
     assert on_hand(dock.kettle.id, dock.main.id) == (3, 12)
+
+    # The same page sent again with other counts (back through the browser's history).
+    check = unchanged()
+    changed = dock.receiver.post(f"/receiving/orders/{dock.first.id}",
+                                 data=counts(dock, kettle="4"))
+    body = changed.get_data(as_text=True)
+    assert changed.status_code == 409
+    assert "This page was used for a receipt already. Nothing more was received" in body
+    assert typed(body)[dock.kettle_line.id] == "4"
+    assert hidden_value(body, "idempotency_key") != "k-1"
+    check()
 
 
 @pytest.mark.parametrize(("value", "message"), [
