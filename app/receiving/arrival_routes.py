@@ -261,12 +261,16 @@ def arrivals_receive():  # type: ignore[no-untyped-def]
                         + ". Confirm the over-receipt to take the extra units.")
         return _render(page, 409)
 
+    # Each order's units, checked against the oldest version any row saw it at: rows
+    # looked up at different times saw it at different versions, and the receipt must be
+    # refused if any of what they showed has changed since.
     by_order: dict[int, tuple[int, list[dict[str, int]]]] = {}
     for row in counted:
         for seen, take in plans[row.product_id]:
             if take:
-                version, lines = by_order.setdefault(seen.order_id, (seen.version, []))
+                version, lines = by_order.get(seen.order_id, (seen.version, []))
                 lines.append({"line_id": seen.line_id, "quantity": take})
+                by_order[seen.order_id] = (min(version, seen.version), lines)
     key = request.form.get("idempotency_key") or uuid.uuid4().hex
     taken: dict[int, Any] = {}
     refused: list[str] = []
