@@ -703,3 +703,21 @@ def test_a_receipt_summary_needs_a_receipt_one_may_read(dock):
     assert dock.stranger.get(url).status_code == 404
     for bad in ("", "?receipt=x", "?receipt=999999", "?receipt=0"):
         assert dock.receiver.get("/receiving/receipts" + bad).status_code == 404
+
+
+def test_rows_that_saw_an_order_at_different_versions_are_checked_at_the_oldest(dock):
+    kettle = rows_of(dock.receiver.get(f"/receiving/arrivals/line?location={dock.main.id}"
+                                       "&code=KET-1").get_data(as_text=True))[0]
+    purchasing.receive_purchase_order(actor=BUYER, order_id=dock.first.id,
+                                      lines=[{"line_id": dock.mug_back.id, "quantity": 1}])
+    mug = rows_of(dock.receiver.get(f"/receiving/arrivals/line?location={dock.main.id}"
+                                    "&code=MUG-1").get_data(as_text=True))[0]
+    # The mug's row (listed first) saw PO-0001 as it is now, the kettle's before the change.
+    response = dock.receiver.post("/receiving/arrivals", data=arrivals_form(
+        dock, [(mug[0], "1", mug[2]), (kettle[0], "6", kettle[2])]))
+
+    assert response.status_code == 409
+    assert "Not received: PO-0001 changed since you loaded it." in response.get_data(
+        as_text=True)
+    assert order_now(dock.first.id).lines[2].received_qty == 0
+    assert on_hand(dock.kettle.id, dock.main.id) == (5, 10)  # PO-0002 took its 5
