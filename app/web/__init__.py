@@ -91,6 +91,7 @@ def readable_stores() -> list[Store]:
 STORE_PAGES = frozenset({
     "inventory.overview", "inventory.low_stock", "inventory.out_of_stock", "inventory.reorder",
     "audit.movements", "activity.activity", "catalog.products", "catalog.locations",
+    "receiving.start",
 })
 
 

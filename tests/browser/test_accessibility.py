@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from app.extensions import db
 from app.models import Location, Product, User
 from app.permissions import system_actor
-from app.services import channels, items, stock
+from app.services import channels, items, purchasing, stock
 from app.services.people.credentials import hash_password
 
 if TYPE_CHECKING:
@@ -200,6 +200,39 @@ def test_every_screen_has_no_axe_violations(
     page.get_by_role("button", name="Apply counts").click()
     expect(page.locator("#count-problem")).to_be_visible()
     check("/inventory/count (a line to fix)")
+
+    # Receiving: the way in, an order with a count over what it awaits and the scan box's
+    # error, the confirmation it asks, whatever arrives, and a receipt.
+    buyer = system_actor("tests")
+    mug = db.session.scalar(select(Product.id).where(Product.sku == "MUG-BLU"))
+    supplier = purchasing.create_supplier(actor=buyer, store_id=shop.store_id, name="Acme")
+    order = purchasing.order_purchase_order(actor=buyer, order_id=purchasing.create_purchase_order(
+        actor=buyer, supplier_id=supplier.id, lines=[
+            {"product_id": mug, "location_id": warehouse, "quantity": 2,
+             "unit_cost": "1.00"}]).id)
+    db.session.remove()
+    visit("/receiving", "Receive stock")
+    visit(f"/receiving/orders/{order.id}", "Receive PO-0001")
+    for _ in range(3):
+        page.keyboard.type("MUG-BLU", delay=5)
+        page.keyboard.press("Enter")
+    page_problems.expect("status of 422")
+    page.keyboard.type("NOPE-1", delay=5)
+    page.keyboard.press("Enter")
+    expect(page.locator("#receive-code-error")).to_be_visible()
+    check("/receiving/orders (a count over and an unknown code)")
+    page.get_by_role("button", name="Receive", exact=True).click()
+    expect(page.locator("dialog[open]")).to_be_visible()
+    check("/receiving/orders (the over-receipt dialog open)")
+    page.keyboard.press("Escape")
+    visit(f"/receiving/arrivals?location={warehouse}", "Receive at WAREHOUSE_A")
+    page.keyboard.type("MUG-BLU", delay=5)
+    page.keyboard.press("Enter")
+    expect(page.locator("tr[data-receive-row]")).to_have_count(1)
+    check("/receiving/arrivals (a line)")
+    page.get_by_role("button", name="Receive", exact=True).click()
+    expect(page.get_by_role("heading", name="Received 1 unit")).to_be_visible()
+    check("/receiving/receipts")
 
     page_problems.expect("status of 404")
     visit("/no-such-screen", "Not found")

@@ -31,6 +31,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from itsdangerous import URLSafeTimedSerializer
+from sqlalchemy import select
 from web.helpers import HX, PASSWORD, valid_form
 from web.test_admin_matrix import World, _build_world, _item_form, _product_form
 from werkzeug.test import TestResponse
@@ -39,7 +40,7 @@ from app.extensions import db
 from app.inventory.actions import ACTIONS as ENTRY_ACTIONS
 from app.inventory.bulk_view import BULK_ACTIONS
 from app.permissions import ADJUST, THRESHOLD, system_actor
-from app.services import stock
+from app.services import catalog, purchasing, stock
 from app.services.people import tokens
 
 from .conftest import Counter, Tally, changed_tables, fingerprint
@@ -78,6 +79,21 @@ def build_world() -> World:
         actor=admin, product_id=world.product_edit, location_id=world.loc_delete, quantity=0,
     ).entry.id
     world.ids["token_a"] = tokens.create_token(user_id=world.user_owner_a, name="fuzz")[0].id
+    # Receiving: an order placed for crates at a dock of their own, so that receiving moves
+    # nothing another case relies on.
+    dock = Location(store_id=world.store_a, code="DOCK_BAY")
+    db.session.add(dock)
+    db.session.commit()
+    crate = catalog.create_product(actor=admin, store_id=world.store_a, sku="DOCK-SKU-1",
+                                   title="Dock Crate")
+    supplier = purchasing.create_supplier(actor=admin, store_id=world.store_a, name="Fuzz Co")
+    draft = purchasing.create_purchase_order(
+        actor=admin, supplier_id=supplier.id,
+        lines=[{"product_id": crate.id, "location_id": dock.id, "quantity": 1000,
+                "unit_cost": "1.00"}])
+    placed = purchasing.order_purchase_order(actor=admin, order_id=draft.id)
+    world.ids.update(loc_dock=dock.id, product_dock=crate.id, po_a=placed.id,
+                     po_line_a=placed.lines[0].id)
     db.session.remove()
     return world
 
@@ -109,6 +125,43 @@ class FormCase:
 
 NEXT = Field("next", "next")
 KEY = Field("idempotency_key", "key")
+
+
+def _order_version(w: World) -> int:
+    from app.models import PurchaseOrder
+
+    version = db.session.scalar(select(PurchaseOrder.version).where(PurchaseOrder.id == w.po_a))
+    db.session.rollback()
+    return int(version)
+
+
+def _order_form(w: World, *, qty: str, code: str = "", key: str = "fuzz-receive",
+                reason: str = "") -> dict[str, Any]:
+    """The order page's form as a browser posts it: its one line counted `qty`."""
+    return {"version": str(_order_version(w)), "line": [str(w.po_line_a)], "seen": ["1000"],
+            "qty": [qty], "code": code, "reason": reason, "idempotency_key": key}
+
+
+_ORDER_FIELDS = (Field("line", "id", ("arrived incomplete", "arrived garbled")),
+                 Field("seen", "optional_number", ("arrived incomplete", "arrived garbled")),
+                 Field("qty", "optional_number", ("arrived incomplete",)))
+
+
+def _arrivals_form(w: World, *, count: str, code: str = "", key: str = "fuzz-arrive"
+                   ) -> dict[str, Any]:
+    """A "whatever arrives" list at the dock: the crate, going to the one open line."""
+    shown = f"{w.po_line_a}:{w.po_a}:{_order_version(w)}:1000"
+    return {"location": str(w.loc_dock), "row_product": [str(w.product_dock)],
+            "row_count": [count], "row_lines": [shown], "code": code, "reason": "",
+            "idempotency_key": key}
+
+
+_ARRIVAL_FIELDS = (
+    Field("location", "id"),
+    Field("row_product", "id", ("arrived incomplete", "arrived garbled")),
+    Field("row_count", "optional_number", ("arrived incomplete",)),
+    Field("row_lines", "optional_text", ("arrived incomplete", "arrived garbled")),
+)
 
 
 def _entry_case(action: str) -> FormCase:
@@ -363,6 +416,30 @@ CASES: list[FormCase] = [
               Field("line_expected", "optional_number", ("lines",)),
               Field("reason", "optional_text"), Field("idempotency_key", "optional_text")),
              foreign=lambda w: {"location": [str(w.loc_b)]}),
+    # Receiving: an order's lines and a "whatever arrives" list travel as repeated fields,
+    # one of each per line, as the count's do; a scan only redraws the page.
+    FormCase("receive-order-scan-preview", "receiving.order_scan", None, "owner_a",
+             lambda w: f"/receiving/orders/{w.po_a}/scan",
+             lambda w, n: _order_form(w, code="DOCK-SKU-1", qty="2"),
+             (Field("code", "optional_text"), *_ORDER_FIELDS), ok=(200,)),
+    FormCase("receive-order", "receiving.order_receive", None, "owner_a",
+             lambda w: f"/receiving/orders/{w.po_a}",
+             lambda w, n: _order_form(w, qty=str(1 + n % 5), key=f"fuzz-receive-{n}",
+                                      reason="Delivery note 7"),
+             (Field("version", "id", ("arrived incomplete",)), *_ORDER_FIELDS,
+              Field("reason", "optional_text"), Field("idempotency_key", "optional_text"),
+              Field("confirm_over", "flag"))),
+    FormCase("receive-arrivals-scan-preview", "receiving.arrival_scan", None, "owner_a",
+             lambda w: "/receiving/arrivals/scan",
+             lambda w, n: _arrivals_form(w, code="dock-sku-1", count="1"),
+             (Field("code", "optional_text"), *_ARRIVAL_FIELDS), ok=(200,),
+             foreign=lambda w: {"location": [str(w.loc_b)], "row_product": [str(w.product_b)]}),
+    FormCase("receive-arrivals", "receiving.arrivals_receive", None, "owner_a",
+             lambda w: "/receiving/arrivals",
+             lambda w, n: _arrivals_form(w, count=str(1 + n % 5), key=f"fuzz-arrive-{n}"),
+             (*_ARRIVAL_FIELDS, Field("reason", "optional_text"),
+              Field("idempotency_key", "optional_text"), Field("confirm_over", "flag")),
+             foreign=lambda w: {"location": [str(w.loc_b)], "row_product": [str(w.product_b)]}),
     # CSV import: the cells of the file are its fields (see test_import_* below); here the
     # form around it.
     FormCase("import-preview", "imports.preview", None, "owner_a", lambda w: "/import/preview",

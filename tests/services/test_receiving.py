@@ -17,6 +17,7 @@ from app.services.errors import (
     NotFound,
     OverReceipt,
     PermissionDenied,
+    StalePurchaseOrder,
     ValidationError,
 )
 
@@ -194,3 +195,28 @@ def test_staff_granted_receiving_receive_but_do_not_buy(order, store, member, re
                                           lines=[{"line_id": kettle.id, "quantity": 1}])
     with refused(NotFound):
         purchasing.get_purchase_order(stranger, order.id)
+
+
+def test_a_receipt_counted_against_an_older_version_is_refused(order, owner, refused):
+    kettle, mug = order.lines
+    seen = order.version
+    purchasing.receive_purchase_order(actor=owner, order_id=order.id,
+                                      lines=[{"line_id": kettle.id, "quantity": 8}])
+
+    # Counted (and an extra confirmed) against 10 awaited; only 2 are awaited now.
+    with refused(StalePurchaseOrder, "PO-0001 changed since you loaded it. Check it as it "
+                                     "stands now and try again."):
+        purchasing.receive_purchase_order(
+            actor=owner, order_id=order.id, confirm_over=True, expected_version=seen,
+            lines=[{"line_id": kettle.id, "quantity": 10}])
+    with refused(ValidationError, fields={"expected_version": "Must be at least 1."}):
+        purchasing.receive_purchase_order(
+            actor=owner, order_id=order.id, expected_version=0,
+            lines=[{"line_id": mug.id, "quantity": 1}])
+
+    now = purchasing.get_purchase_order(owner, order.id)
+    change = purchasing.receive_purchase_order(
+        actor=owner, order_id=order.id, expected_version=now.version,
+        lines=[{"line_id": kettle.id, "quantity": 2}, {"line_id": mug.id, "quantity": 4}])
+    assert change.details["status"] == "received"
+    assert purchasing.get_purchase_order(owner, order.id).version == now.version + 1

@@ -37,6 +37,10 @@ EXCLUDED: dict[str, str] = {
     "bulk-threshold-preview": "a preview shows the change and changes nothing",
     "count-list-preview": "adding a scanned line to a count redraws the list; only applying "
                           "it changes stock",
+    "receive-order-scan-preview": "a scan redraws the order's counts; only Receive changes "
+                                  "stock",
+    "receive-arrivals-scan-preview": "a scan redraws the list of arrivals; only Receive "
+                                     "changes stock",
 }
 
 

@@ -671,6 +671,7 @@ def receive_purchase_order(
     lines: Sequence[Mapping[str, Any]],
     confirm_over: bool = False,
     reason: str | None = None,
+    expected_version: int | None = None,
     idempotency_key: str | None = None,
 ) -> StockChange:
     """Receive units of an open order: lines [{line_id, quantity}] or [{product_id,
@@ -679,18 +680,23 @@ def receive_purchase_order(
     incoming and the average cost of each entry follow; the order becomes partially
     received, or received once every line has all it ordered. More than a line still
     awaits is refused unless `confirm_over`: then the extra is recorded on the line as
-    confirmed. Raises ValidationError naming lines[n].…, OverReceipt (naming every line
-    over), Conflict (an order not open, a product that no longer holds stock),
-    QuantityTooLarge, NotFound, PermissionDenied."""
+    confirmed. With `expected_version` (the order's version as the receiver saw it), an
+    order received, edited or cancelled since is refused: what they counted against, and
+    any over-receipt they confirmed, was measured against figures that no longer hold.
+    Raises ValidationError naming lines[n].…, OverReceipt (naming every line over),
+    StalePurchaseOrder, Conflict (an order not open, a product that no longer holds
+    stock), QuantityTooLarge, NotFound, PermissionDenied."""
     check = Checker()
     parsed = _check_receipt(check, lines)
     if not isinstance(confirm_over, bool):
         check.fail("confirm_over", "Choose yes or no.")
     check.text("reason", reason, required=False, max_length=200)
+    _check_version(check, expected_version)
     check.done()
 
     def work(session: Session) -> StockChange:
         order = _locked_order(session, actor, order_id, RECEIVE)
+        _require_version(order, expected_version)
         if order.status not in OPEN_STATUSES:
             raise Conflict(f"{order.number} is {STATUS_LABELS[order.status].lower()}: only an "
                            "ordered purchase order is received.")
@@ -791,7 +797,8 @@ def receive_purchase_order(
         "receive", actor, idempotency_key,
         {"order_id": order_id, "lines": [dict(x) for x in lines or ()
                                          if isinstance(x, Mapping)],
-         "confirm_over": confirm_over, "reason": reason},
+         "confirm_over": confirm_over, "reason": reason,
+         "expected_version": expected_version},
         work,
     )
 

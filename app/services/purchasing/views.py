@@ -3,13 +3,13 @@ rows, amounts as Decimals in their currency's units (never the stored integers).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, and_, case, func, or_, select
 
 from app.extensions import db
 from app.models import (
@@ -19,11 +19,12 @@ from app.models import (
     Product,
     PurchaseOrder,
     PurchaseOrderLine,
+    StockMovement,
     Store,
     Supplier,
     SupplierItem,
 )
-from app.permissions import READ, Actor
+from app.permissions import READ, RECEIVE, Actor
 from app.services.errors import NotFound, ValidationError
 from app.services.money import amount
 from app.services.stores import require_store
@@ -36,6 +37,7 @@ lines = PurchaseOrderLine.__table__
 products = Product.__table__
 locations = Location.__table__
 stores = Store.__table__
+movements = StockMovement.__table__
 
 STATUS_LABELS = {
     "draft": "Draft",
@@ -405,20 +407,341 @@ def list_purchase_orders(
     ]
 
 
+# --------------------------------------------------------------------------- receiving
+
+# What a line still awaits: never below 0 (a confirmed over-receipt leaves it at 0).
+_AWAITED = case((lines.c.ordered_qty > lines.c.received_qty,
+                 lines.c.ordered_qty - lines.c.received_qty), else_=0)
+# The soonest expected first, undated orders after every dated one, then the older order.
+_ARRIVAL_ORDER = (orders.c.expected_on.is_(None), orders.c.expected_on, orders.c.sequence,
+                  orders.c.id)
+
+
+@dataclass(frozen=True)
+class ReceivableOrder:
+    """An order as the receiving screen lists it: where its units go and how many of them
+    are still awaited."""
+
+    id: int
+    store_id: int
+    number: str
+    supplier_name: str
+    status: str
+    expected_on: date | None
+    line_count: int
+    outstanding_qty: int
+    # Location codes of the lines still awaiting units (of every line once none does).
+    destinations: tuple[str, ...]
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS[self.status]
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+
+@dataclass(frozen=True)
+class OpenLineView:
+    """A line of an open order still awaiting units, as "whatever arrives" assigns them."""
+
+    line_id: int
+    order_id: int
+    number: str
+    order_version: int
+    supplier_name: str
+    expected_on: date | None
+    product_id: int
+    sku: str
+    title: str
+    gtin: str | None
+    location_id: int
+    location_code: str
+    ordered_qty: int
+    received_qty: int
+
+    @property
+    def outstanding_qty(self) -> int:
+        return max(self.ordered_qty - self.received_qty, 0)
+
+
+@dataclass(frozen=True)
+class ReceiptLineView:
+    line_id: int
+    product_id: int
+    sku: str
+    title: str
+    location_code: str
+    quantity: int
+    # On hand at the line's location right after this receipt.
+    on_hand_after: int
+    # What the line still awaits now.
+    outstanding_qty: int
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class ReceiptView:
+    """One receipt: the batch of `received` ledger rows one call to receive_purchase_order
+    wrote, named by its first row's id."""
+
+    id: int
+    order_id: int
+    store_id: int
+    number: str
+    supplier_name: str
+    # The order's status now.
+    status: str
+    received_at: datetime
+    received_by: str
+    lines: tuple[ReceiptLineView, ...]
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS[self.status]
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    @property
+    def quantity(self) -> int:
+        return sum(line.quantity for line in self.lines)
+
+
+def _receivable(actor: Actor, store_id: int | None) -> Select[Any]:
+    """Orders in the stores where the actor may receive (only `store_id` when given).
+    Raises NotFound, PermissionDenied for a store named that they may not receive in."""
+    query = select(orders.c.id, orders.c.store_id, orders.c.number, orders.c.status,
+                   orders.c.expected_on, suppliers.c.name.label("supplier_name")).join(
+        suppliers, suppliers.c.id == orders.c.supplier_id)
+    if store_id is not None:
+        require_store(actor, RECEIVE, store_id)
+        return query.where(orders.c.store_id == store_id)
+    scope = actor.stores_with(RECEIVE)
+    if scope is not None:
+        query = query.where(orders.c.store_id.in_(sorted(scope)))
+    return query
+
+
+def _with_lines(found: Sequence[Any]) -> list[ReceivableOrder]:
+    """Each order with its line count, what it still awaits and where: one query."""
+    per_place: dict[int, list[tuple[str, int, int]]] = {r.id: [] for r in found}
+    for chunk in _chunks(sorted(per_place), 500):
+        for r in db.session.execute(
+            select(lines.c.order_id, locations.c.code, func.count().label("n"),
+                   func.sum(_AWAITED).label("awaited"))
+            .join(locations, locations.c.id == lines.c.location_id)
+            .where(lines.c.order_id.in_(chunk))
+            .group_by(lines.c.order_id, locations.c.code)
+            .order_by(lines.c.order_id, locations.c.code)
+        ):
+            per_place[r.order_id].append((r.code, int(r.n), int(r.awaited or 0)))
+    result = []
+    for r in found:
+        places = per_place[r.id]
+        awaited = sum(a for _, _, a in places)
+        open_places = [c for c, _, a in places if a > 0] if r.status in OPEN_STATUSES else []
+        result.append(ReceivableOrder(
+            id=r.id, store_id=r.store_id, number=r.number, supplier_name=r.supplier_name,
+            status=r.status, expected_on=r.expected_on,
+            line_count=sum(n for _, n, _ in places),
+            outstanding_qty=awaited if r.status in OPEN_STATUSES else 0,
+            destinations=tuple(open_places or [c for c, _, _ in places]),
+        ))
+    return result
+
+
+def _chunks(values: Sequence[int], size: int) -> Iterator[Sequence[int]]:
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
+def list_receivable_orders(actor: Actor, *, store_id: int | None = None,
+                           limit: int = 200) -> list[ReceivableOrder]:
+    """The open orders (ordered, partly received) the actor may receive against, in the
+    stores where they hold inventory:receive (only `store_id` when given): the soonest
+    expected first, undated ones last, then by number. Raises NotFound, PermissionDenied
+    for a store given that they may not receive in."""
+    query = _receivable(actor, store_id).where(orders.c.status.in_(OPEN_STATUSES))
+    found = db.session.execute(
+        query.order_by(*_ARRIVAL_ORDER).limit(max(1, min(limit, 1000)))).all()
+    return _with_lines(found)
+
+
+def find_orders_to_receive(actor: Actor, number: str, *, store_id: int | None = None
+                           ) -> list[ReceivableOrder]:
+    """Orders of any status numbered `number` (any case, as a scanner reads a printed
+    order) in the stores where the actor may receive (only `store_id` when given); one
+    per store at most. Raises NotFound, PermissionDenied for a store given that they may
+    not receive in."""
+    text = number.strip().upper() if isinstance(number, str) else ""
+    if not text or len(text) > 20:
+        if store_id is not None:
+            require_store(actor, RECEIVE, store_id)
+        return []
+    query = _receivable(actor, store_id).where(orders.c.number == text)
+    return _with_lines(db.session.execute(query.order_by(orders.c.store_id)).all())
+
+
+def receiving_codes(actor: Actor, order_id: int) -> dict[int, tuple[str, ...]]:
+    """What a scanner may read for each line of an order: its product's SKU, its GTIN,
+    and the order's supplier's own SKU for it, where there are ones. Raises NotFound for
+    an order the actor cannot read."""
+    order = db.session.execute(
+        select(orders.c.id, orders.c.store_id, orders.c.supplier_id)
+        .where(orders.c.id == order_id)
+    ).one_or_none() if is_id(order_id) else None
+    if order is None or not _readable(actor, order.store_id):
+        raise NotFound("Purchase order not found.", {"order_id": "No such purchase order."})
+    rows = db.session.execute(
+        select(lines.c.id, products.c.sku, products.c.gtin, supplier_items.c.supplier_sku)
+        .join(products, products.c.id == lines.c.product_id)
+        .outerjoin(supplier_items, and_(supplier_items.c.product_id == lines.c.product_id,
+                                        supplier_items.c.supplier_id == order.supplier_id))
+        .where(lines.c.order_id == order.id)
+        .order_by(lines.c.id)
+    )
+    return {r.id: tuple(dict.fromkeys(c for c in (r.sku, r.gtin, r.supplier_sku) if c))
+            for r in rows}
+
+
+def product_for_code(actor: Actor, store_id: int, code: str) -> tuple[int, str] | None:
+    """(id, SKU) of the store's product whose SKU (any case) or GTIN is `code`, the SKU
+    first; None when there is none, or the actor cannot read the store. What a receiving
+    screen names when a scanned code is on no line it can take."""
+    text = code.strip() if isinstance(code, str) else ""
+    if not text or len(text) > 100 or not _readable(actor, store_id):
+        return None
+    found = db.session.execute(
+        select(products.c.id, products.c.sku).where(
+            products.c.store_id == store_id,
+            or_(func.lower(products.c.sku) == text.lower(), products.c.gtin == text))
+        .order_by(products.c.id).limit(20)
+    ).all()
+    found.sort(key=lambda r: r.sku.lower() != text.lower())
+    return (found[0].id, found[0].sku) if found else None
+
+
+def open_lines_at(actor: Actor, location_id: int, product_ids: Sequence[int]
+                  ) -> list[OpenLineView]:
+    """The lines of open orders still awaiting these products at this location, by
+    product id, each product's in the order "whatever arrives" fills them: the soonest
+    expected order first (undated ones last), then the older order. Raises NotFound for a
+    location the actor cannot read."""
+    store_id = db.session.scalar(
+        select(locations.c.store_id).where(locations.c.id == location_id)
+    ) if is_id(location_id) else None
+    if store_id is None or not _readable(actor, store_id):
+        raise NotFound("Location not found.", {"location_id": "No such location."})
+    wanted = sorted({p for p in product_ids if is_id(p)})
+    found: list[OpenLineView] = []
+    for chunk in _chunks(wanted, 500):
+        found.extend(OpenLineView(
+            line_id=r.id, order_id=r.order_id, number=r.number, order_version=r.version,
+            supplier_name=r.supplier_name, expected_on=r.expected_on,
+            product_id=r.product_id, sku=r.sku, title=r.title, gtin=r.gtin,
+            location_id=r.location_id,
+            location_code=r.location_code, ordered_qty=r.ordered_qty,
+            received_qty=r.received_qty,
+        ) for r in db.session.execute(
+            select(lines.c.id, lines.c.order_id, orders.c.number, orders.c.version,
+                   suppliers.c.name.label("supplier_name"), orders.c.expected_on,
+                   lines.c.product_id, products.c.sku, products.c.title, products.c.gtin,
+                   lines.c.location_id,
+                   locations.c.code.label("location_code"), lines.c.ordered_qty,
+                   lines.c.received_qty)
+            .join(orders, orders.c.id == lines.c.order_id)
+            .join(suppliers, suppliers.c.id == orders.c.supplier_id)
+            .join(products, products.c.id == lines.c.product_id)
+            .join(locations, locations.c.id == lines.c.location_id)
+            .where(lines.c.location_id == location_id, lines.c.product_id.in_(chunk),
+                   orders.c.status.in_(OPEN_STATUSES),
+                   lines.c.ordered_qty > lines.c.received_qty)
+            .order_by(lines.c.product_id, *_ARRIVAL_ORDER, lines.c.id)
+        ))
+    return found
+
+
+MAX_RECEIPTS = 100
+
+
+def get_receipts(actor: Actor, receipt_ids: Sequence[int]) -> list[ReceiptView]:
+    """Receipts by their first ledger row's id, in the order given. Raises NotFound for
+    one that is not a receipt the actor can read."""
+    wanted = list(dict.fromkeys(receipt_ids))
+    if not wanted or len(wanted) > MAX_RECEIPTS or not all(is_id(i) for i in wanted):
+        raise NotFound("Receipt not found.")
+    heads = {r.id: r for r in db.session.execute(
+        select(movements.c.id, movements.c.store_id, movements.c.batch_ref)
+        .where(movements.c.id.in_(wanted), movements.c.type == "received",
+               movements.c.purchase_order_line_id.is_not(None),
+               movements.c.batch_ref.is_not(None))
+    )}
+    for receipt_id in wanted:
+        head = heads.get(receipt_id)
+        if head is None or not _readable(actor, head.store_id):
+            raise NotFound("Receipt not found.")
+    rows = db.session.execute(
+        select(movements.c.id, movements.c.batch_ref, movements.c.quantity_delta,
+               movements.c.quantity_after, movements.c.reason, movements.c.created_at,
+               movements.c.actor_name, movements.c.product_id, lines.c.id.label("line_id"),
+               lines.c.ordered_qty, lines.c.received_qty, orders.c.id.label("order_id"),
+               orders.c.store_id, orders.c.number, orders.c.status,
+               suppliers.c.name.label("supplier_name"), products.c.sku, products.c.title,
+               locations.c.code.label("location_code"))
+        .join(lines, lines.c.id == movements.c.purchase_order_line_id)
+        .join(orders, orders.c.id == lines.c.order_id)
+        .join(suppliers, suppliers.c.id == orders.c.supplier_id)
+        .join(products, products.c.id == movements.c.product_id)
+        .join(locations, locations.c.id == movements.c.location_id)
+        .where(movements.c.batch_ref.in_(sorted({h.batch_ref for h in heads.values()})),
+               movements.c.type == "received")
+        .order_by(movements.c.id)
+    ).all()
+    receipts = []
+    for receipt_id in wanted:
+        batch = [r for r in rows if r.batch_ref == heads[receipt_id].batch_ref]
+        first = batch[0]
+        receipts.append(ReceiptView(
+            id=receipt_id, order_id=first.order_id, store_id=first.store_id,
+            number=first.number, supplier_name=first.supplier_name, status=first.status,
+            received_at=first.created_at, received_by=first.actor_name,
+            lines=tuple(ReceiptLineView(
+                line_id=r.line_id, product_id=r.product_id, sku=r.sku, title=r.title,
+                location_code=r.location_code, quantity=r.quantity_delta,
+                on_hand_after=r.quantity_after,
+                outstanding_qty=max(r.ordered_qty - r.received_qty, 0), reason=r.reason,
+            ) for r in sorted(batch, key=lambda r: (r.sku, r.location_code, r.id))),
+        ))
+    return receipts
+
+
 __all__ = [
     "STATUS_LABELS",
+    "OpenLineView",
     "PurchaseOrderLineView",
     "PurchaseOrderSummary",
     "PurchaseOrderView",
+    "ReceiptLineView",
+    "ReceiptView",
+    "ReceivableOrder",
     "SupplierItemView",
     "SupplierView",
+    "find_orders_to_receive",
     "find_purchase_order",
     "get_purchase_order",
+    "get_receipts",
     "get_supplier",
     "get_supplier_item",
     "list_purchase_orders",
+    "list_receivable_orders",
     "list_suppliers",
     "list_supplier_items",
+    "open_lines_at",
+    "product_for_code",
     "product_suppliers",
     "read_order",
+    "receiving_codes",
 ]
