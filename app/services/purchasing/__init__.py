@@ -35,6 +35,7 @@ from app.services.purchasing.views import (
     PurchaseOrderLineView,
     PurchaseOrderSummary,
     PurchaseOrderView,
+    SupplierCounts,
     SupplierItemView,
     SupplierView,
     find_purchase_order,
@@ -45,6 +46,7 @@ from app.services.purchasing.views import (
     list_supplier_items,
     list_suppliers,
     product_suppliers,
+    supplier_counts,
 )
 
 __all__ = [
@@ -53,6 +55,7 @@ __all__ = [
     "PurchaseOrderLineView",
     "PurchaseOrderSummary",
     "PurchaseOrderView",
+    "SupplierCounts",
     "SupplierItemView",
     "SupplierView",
     "add_purchase_order_lines",
@@ -75,6 +78,7 @@ __all__ = [
     "remove_supplier_item",
     "set_store_currency",
     "set_supplier_item",
+    "supplier_counts",
     "unarchive_supplier",
     "update_purchase_order",
     "update_purchase_order_line",
