@@ -68,12 +68,14 @@ def store_from_args() -> Store | None:
     return stores[0]
 
 
-def location_choices(store_id: int, *, empty: str | None = None) -> list[SelectChoice]:
-    """The store's active locations, as a select offers them."""
+def location_choices(store_id: int, *, empty: str | None = None, named: bool = True
+                     ) -> list[SelectChoice]:
+    """The store's active locations, as a select offers them (with their names, unless the
+    select is a narrow one)."""
     places = queries.store_locations(current_actor(), store_id=store_id)
     first = [SelectChoice("", empty)] if empty else []
-    return first + [SelectChoice(str(p.id), f"{p.code} — {p.name}" if p.name else p.code)
-                    for p in places]
+    return first + [SelectChoice(str(p.id), f"{p.code} — {p.name}" if p.name and named
+                                 else p.code) for p in places]
 
 
 def supplier_choices(store_id: int) -> list[SelectChoice]:

@@ -11,7 +11,6 @@ from app.purchasing import bp
 from app.purchasing.common import (
     beside_fields,
     first_quantity,
-    location_choices,
     one_more,
     plain_amount,
     product_for_code,
@@ -31,13 +30,15 @@ LINE_FIELDS = {"lines[0].product_id": "code", "lines[0].location_id": "location_
 
 
 def _lines_response(found: PurchaseOrderView, form: LineForm | None, status: int,
-                    problem: str | None = None, flashed: str | None = None) -> Response:
+                    problem: str | None = None, flashed: str | None = None,
+                    changed: int | None = None) -> Response:
     """The lines panel for htmx (with the flash), else the order's whole page."""
     if not is_htmx():
         html = render_template("purchasing/order.html", **{
             **order_context(found), **lines_context(found, form, problem)})
         return make_response(html, status)
-    html = render_template("purchasing/_order_lines.html", **lines_context(found, form, problem))
+    html = render_template("purchasing/_order_lines.html",
+                           **lines_context(found, form, problem, changed))
     if flashed:
         html += flash_oob(flashed)
     return make_response(html, status)
@@ -50,13 +51,12 @@ def line_add(order_id: int):  # type: ignore[no-untyped-def]
     supplier's minimum in whole packs; the cost typed, else the supplier's. The same
     variant to the same location again adds to its line (a pack, or the quantity typed)."""
     found = load_order(order_id)
-    form = LineForm()
-    form.location_id.choices = location_choices(found.store_id, empty="Choose a location")
+    form = LineForm()  # its choices are set where it is drawn (lines_context)
 
     def render(status: int, problem: str | None = None) -> Response:
         return _lines_response(found, form, status, problem)
 
-    def add() -> tuple[PurchaseOrderView, str]:
+    def add() -> tuple[PurchaseOrderView, str, int]:
         product = product_for_code(found.store_id, form.code.data)
         location_id = form.location_id.id_value
         item = next((i for i in purchasing.product_suppliers(current_actor(), product.id)
@@ -71,7 +71,7 @@ def line_add(order_id: int):  # type: ignore[no-untyped-def]
                 unit_cost=cost if cost is not None else line.unit_cost,
                 expected_version=found.version)
             return after, (f"{line.sku} at {line.location_code}: {line.ordered_qty:,} → "
-                           f"{quantity:,}.")
+                           f"{quantity:,}."), line.id
         after = purchasing.add_purchase_order_lines(
             actor=current_actor(), order_id=found.id, expected_version=found.version,
             lines=[{"product_id": product.id, "location_id": location_id,
@@ -79,14 +79,15 @@ def line_add(order_id: int):  # type: ignore[no-untyped-def]
         added = next(x for x in after.lines
                      if (x.product_id, x.location_id) == (product.id, location_id))
         return after, (f"Added {added.ordered_qty:,} × {added.sku} to {added.location_code} "
-                       f"at {format_money(added.unit_cost, after.currency)}.")
+                       f"at {format_money(added.unit_cost, after.currency)}."), added.id
 
-    def added(result: tuple[PurchaseOrderView, str]) -> Response:
-        after, message = result
+    def added(result: tuple[PurchaseOrderView, str, int]) -> Response:
+        after, message, line_id = result
         fresh = LineForm(formdata=None, data={"location_id": str(form.location_id.id_value)})
         return finish(message, url_for("purchasing.order", order_id=after.id,
                                        to=form.location_id.id_value),
-                      lambda: _lines_response(after, fresh, 200, flashed=message))
+                      lambda: _lines_response(after, fresh, 200, flashed=message,
+                                              changed=line_id))
 
     return run_form(form, render, add, added, labelled=True,
                     refused=beside_fields(form, render, names=LINE_FIELDS))
@@ -123,7 +124,7 @@ def line_edit(order_id: int, line_id: int):  # type: ignore[no-untyped-def]
         message = (f"{now.sku} at {now.location_code}: {line.ordered_qty:,} → "
                    f"{now.ordered_qty:,} at {format_money(now.unit_cost, after.currency)}.")
         return finish(message, back, lambda: swap(
-            _lines_response(after, None, 200, flashed=message), "#po-lines"))
+            _lines_response(after, None, 200, flashed=message, changed=line_id), "#po-lines"))
 
     return run_form(
         form, view.render,

@@ -12,6 +12,7 @@ from flask import abort, make_response, render_template, request, url_for
 from flask_login import login_required
 from werkzeug.wrappers import Response
 
+from app.clock import utcnow
 from app.models import PURCHASE_ORDER_STATUSES
 from app.purchasing import bp
 from app.purchasing.common import (
@@ -340,4 +341,5 @@ def total_in_store_currency(found: PurchaseOrderView, store_currency: str) -> st
 
 @bp.context_processor
 def _order_helpers() -> dict[str, Any]:
-    return {"orders_url": orders_url, "total_in_store_currency": total_in_store_currency}
+    return {"orders_url": orders_url, "total_in_store_currency": total_in_store_currency,
+            "today": utcnow().date()}

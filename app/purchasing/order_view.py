@@ -45,13 +45,16 @@ def destination(found: PurchaseOrderView) -> int | None:
 
 
 def lines_context(found: PurchaseOrderView, form: LineForm | None = None,
-                  problem: str | None = None) -> dict[str, Any]:
-    """What the lines panel shows: the lines, and while a draft the form that adds one."""
+                  problem: str | None = None, changed: int | None = None) -> dict[str, Any]:
+    """What the lines panel shows: the lines (the one just `changed` marked), their total
+    (in the store's currency too), and while a draft the form that adds one."""
     items = {i.product_id: i for i in purchasing.list_supplier_items(current_actor(),
                                                                     found.supplier_id)}
     if form is None and found.is_draft:
         where = destination(found)
         form = LineForm(formdata=None, data={"location_id": str(where) if where else ""})
     if form is not None:
-        form.location_id.choices = location_choices(found.store_id, empty="Choose a location")
-    return {"order": found, "items": items, "line_form": form, "line_problem": problem}
+        form.location_id.choices = location_choices(found.store_id, empty="Choose a location",
+                                                    named=False)
+    return {"order": found, "store": store_named(found.store_id), "items": items,
+            "line_form": form, "line_problem": problem, "changed_line": changed}
