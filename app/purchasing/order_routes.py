@@ -143,7 +143,7 @@ def order_new():  # type: ignore[no-untyped-def]
     view = FormView("purchasing/_order_form.html", title, context={
         "form": form, "store": store, "title": title, "problem": None,
         "back": url_for("purchasing.orders", store=store.id),
-        "has_suppliers": len(form.supplier_id.choices) > 1, "panel_wide": True,
+        "has_suppliers": len(form.supplier_id.choices) > 1,
     }, crumbs=[("Purchase orders", url_for("purchasing.orders", store=store.id))])
 
     def render(status: int = 200, problem: str | None = None) -> Response:
