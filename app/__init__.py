@@ -71,9 +71,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from app.imports import bp as imports_bp
     from app.labels import bp as labels_bp
     from app.people import bp as people_bp
+    from app.purchasing import bp as purchasing_bp
     from app.receiving import bp as receiving_bp
 
-    for blueprint in (admin_bp, people_bp, catalog_bp, imports_bp, labels_bp, receiving_bp):
+    for blueprint in (admin_bp, people_bp, catalog_bp, imports_bp, labels_bp, purchasing_bp,
+                      receiving_bp):
         app.register_blueprint(blueprint)
     init_api(app)
     app.cli.add_command(create_token)

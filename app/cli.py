@@ -158,6 +158,9 @@ def _print_summary(summary: DemoSummary) -> None:
     ) + f" ({summary.overdue_holds} active past their expiry)")
     echo(f"  movements     {sum(summary.movements.values())} from "
          f"{summary.first_movement:%Y-%m-%d} to {summary.last_movement:%Y-%m-%d}")
+    echo(f"  suppliers     {summary.suppliers}; purchase orders "
+         f"{sum(summary.purchase_orders.values())}: " + ", ".join(
+             f"{count} {status}" for status, count in summary.purchase_orders.items()))
     echo("")
     echo("Sign in as:")
     rows = [("role", "email", "password", "access")] + [

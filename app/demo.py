@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Select, func, select
@@ -27,13 +28,16 @@ from app.models import (
     InventoryEntry,
     Location,
     Product,
+    PurchaseOrder,
+    PurchaseOrderLine,
     Reservation,
     StockMovement,
     Store,
+    Supplier,
     User,
 )
-from app.permissions import ADJUST, RESERVE, Actor, actor_for_user, system_actor
-from app.services import bundles, catalog, channels, items, queries, stock, stores
+from app.permissions import ADJUST, RECEIVE, RESERVE, Actor, actor_for_user, system_actor
+from app.services import bundles, catalog, channels, items, purchasing, queries, stock, stores
 from app.services.people import accounts, members
 
 DEMO_PASSWORD = "stockroom-demo-2026"
@@ -98,6 +102,27 @@ class StoreSpec:
     lines: tuple[Line, ...]
     # Sales channels: (code, name, location codes in the channel's order, split lines).
     channels: tuple[tuple[str, str, tuple[str, ...], bool], ...] = ()
+    currency: str = "USD"  # what the store keeps its costs in
+    suppliers: tuple[SupplierSpec, ...] = ()
+
+
+@dataclass(frozen=True)
+class SupplierSpec:
+    """Someone a store buys from, and what: {line code: unit cost} (a 1 kg variant costs
+    3.6 times its line's), each line's variants the supplier's own, preferred unless
+    `alternate` (another supplier's line, dearer)."""
+
+    name: str
+    code: str  # its SKUs: CODE-<our SKU without the store's prefix>
+    contact: str
+    email: str
+    phone: str
+    lead_time_days: int
+    costs: dict[str, str]
+    currency: str | None = None  # the store's unless given
+    rate: str | None = None  # store currency per unit of the supplier's
+    packs: dict[str, tuple[int, int]] = field(default_factory=dict)  # line: (pack, minimum)
+    alternate: tuple[str, ...] = ()
 
 
 STORES: tuple[StoreSpec, ...] = (
@@ -116,6 +141,29 @@ STORES: tuple[StoreSpec, ...] = (
         quarantine="RETURNS_BAY",
         channels=(("WEB", "Web shop", ("WAREHOUSE_MAIN", "STORE_FRONT"), True),
                   ("COUNTER", "Shop counter", ("STORE_FRONT",), False)),
+        currency="EUR",
+        suppliers=(
+            SupplierSpec(
+                "Fjellvik Textiles", "FJ", "Ingrid Fjellvik", "orders@fjellvik.example",
+                "+47 22 41 90 00", 5,
+                {"FLC": "31.50", "PRK": "118.00", "RSH": "46.20", "TRS": "29.80",
+                 "FLN": "17.40", "SCK": "4.85", "BNE": "6.10", "VST": "38.00", "BLT": "15.90",
+                 "GLV": "5.75", "HAT": "9.80", "GTR": "12.60", "BTL": "13.90"},
+                packs={"SCK": (6, 12), "BNE": (5, 10), "GLV": (6, 12), "FLC": (1, 4),
+                       "PRK": (1, 2)},
+                alternate=("BTL",)),
+            SupplierSpec(
+                "Cascade Outdoor Supply", "CAS", "Dale Ortiz",
+                "purchasing@cascade-outdoor.example", "+1 503 555 0142", 7,
+                {"BOT": "72.00", "BTL": "11.40", "BPK": "54.00", "TNT": "164.00",
+                 "TFP": "21.00", "TRK": "38.50", "STV": "31.00", "HLP": "14.80",
+                 "SLB": "61.00", "PAD": "27.50", "TRN": "52.00", "DRY": "8.90", "CMP": "9.60",
+                 "FAK": "11.20", "SCK": "5.40"},
+                currency="USD", rate="0.92",
+                packs={"BTL": (6, 12), "HLP": (4, 8), "DRY": (5, 10), "CMP": (6, 6),
+                       "FAK": (6, 6)},
+                alternate=("SCK",)),
+        ),
         lines=(
             Line("Trailhead Fleece Jacket", "FLC",
                  (axis("Color", "Navy", "Forest", "Charcoal=CHR"), SIZES), (8, 30)),
@@ -190,6 +238,24 @@ STORES: tuple[StoreSpec, ...] = (
         quarantine=None,
         channels=(("WEB", "Web shop", ("ROASTERY", "WAREHOUSE_MAIN"), False),
                   ("CAFE", "Cafe counter", ("CAFE_COUNTER",), False)),
+        suppliers=(
+            SupplierSpec(
+                "Bluewater Coffee Importers", "BW", "Marisol Vega",
+                "sales@bluewater-coffee.example", "+1 206 555 0187", 3,
+                {"ETH": "5.60", "COL": "4.90", "GUA": "4.70", "KEN": "6.40", "SUM": "5.10",
+                 "BRA": "4.20", "CRI": "5.30", "RWA": "6.10", "HSE": "3.95", "LHE": "4.35",
+                 "NWD": "4.10", "DEC": "5.20", "HON": "4.60", "PER": "4.80", "WHB": "4.45"},
+                packs={code: (6, 12) for code in ("ETH", "COL", "BRA", "HSE", "LHE")}),
+            SupplierSpec(
+                "Pier Nine Brewware", "P9", "Theo Lindqvist", "trade@piernine.example",
+                "+1 206 555 0113", 5,
+                {"V60": "8.20", "FLT": "2.10", "KTL": "34.00", "GRD": "61.00", "FRP": "14.50",
+                 "TPB": "12.80", "PTC": "7.40", "MUG": "9.90", "CBB": "11.60", "SCL": "17.30",
+                 "ECP": "8.70", "RCP": "4.30", "APR": "13.20", "TMP": "15.60", "KNK": "12.10",
+                 "HSE": "4.40"},
+                packs={"FLT": (10, 20), "RCP": (12, 12), "ECP": (6, 6)},
+                alternate=("HSE",)),
+        ),
         lines=(
             Line("Ethiopia Yirgacheffe", "ETH",
                  (axis("Grind", "Whole Bean=WB", "Espresso Grind=ESP", "Filter Grind=FIL"),
@@ -290,6 +356,26 @@ STORES: tuple[StoreSpec, ...] = (
         quarantine=None,
         channels=(("WEB", "Web shop", ("WAREHOUSE_EAST", "WAREHOUSE_WEST"), True),
                   ("MARKET", "Marketplace", ("WAREHOUSE_WEST", "WAREHOUSE_EAST"), False)),
+        currency="EUR",
+        suppliers=(
+            SupplierSpec(
+                "Brightlink Electronics", "BL", "Wei Chen", "export@brightlink.example",
+                "+86 755 5550 1234", 6,
+                {"UCC": "1.80", "HDMI": "6.40", "HUB": "14.20", "GAN65": "16.90",
+                 "CHG20": "5.10", "QI": "7.30", "PB10": "9.40", "PB20": "15.80", "EAR": "18.50",
+                 "ANC": "44.00", "CAM": "17.20", "RNG": "11.40", "PLG": "8.60", "MSD": "9.90",
+                 "SSD": "52.00", "LTC": "2.30", "MIC": "23.50", "SPK": "16.40", "ETH": "6.90"},
+                currency="USD", rate="0.92",
+                packs={"UCC": (10, 20), "LTC": (10, 20), "CHG20": (10, 10), "MSD": (5, 10)}),
+            SupplierSpec(
+                "Nordhafen Accessories", "NH", "Jonas Becker", "bestellung@nordhafen.example",
+                "+49 40 555 0190", 3,
+                {"CASE": "3.20", "GLS": "1.40", "KBD": "41.00", "MSE": "9.80", "SLV": "8.40",
+                 "TPD": "7.90", "STD": "15.20", "LBR": "19.60", "BND": "3.60", "ORG": "5.30",
+                 "UCC": "2.40"},
+                packs={"CASE": (5, 10), "GLS": (10, 20), "BND": (5, 10)},
+                alternate=("UCC",)),
+        ),
         lines=(
             Line("USB-C Cable", "UCC",
                  (axis("Length", "1 m=1M", "2 m=2M"), axis("Color", "Black", "White")),
@@ -363,7 +449,7 @@ USERS: tuple[DemoUser, ...] = (
     DemoUser("store admin", "manager@stockroom.test", "Marcus Manager",
              "admin of Northwind Outfitters"),
     DemoUser("staff", "staff@stockroom.test", "Sam Staff",
-             "staff at Northwind Outfitters, may adjust and reserve"),
+             "staff at Northwind Outfitters, may adjust, reserve and receive"),
     DemoUser("read-only staff", "viewer@stockroom.test", "Vera Viewer",
              "staff at Northwind Outfitters, read only"),
 )
@@ -396,6 +482,8 @@ class DemoSummary:
     reservations: dict[str, int] = field(default_factory=dict)
     overdue_holds: int = 0
     movements: dict[str, int] = field(default_factory=dict)
+    suppliers: int = 0
+    purchase_orders: dict[str, int] = field(default_factory=dict)
     users: tuple[DemoUser, ...] = USERS
     password: str = DEMO_PASSWORD
     first_movement: datetime | None = None
@@ -415,7 +503,7 @@ def seed(*, random_seed: int = DEFAULT_SEED, now: datetime | None = None) -> Dem
     """Build the demo data set into an empty database and describe what was built."""
     started = time.perf_counter()
     moment = (now or utcnow()).replace(second=0, microsecond=0)
-    _Seeder(random.Random(random_seed), moment).run()
+    _Seeder(random.Random(random_seed), moment, random.Random(random_seed + 1)).run()
     summary = summarize(moment)
     summary.seconds = time.perf_counter() - started
     return summary
@@ -444,6 +532,11 @@ def summarize(now: datetime) -> DemoSummary:
         movements=_counts(
             select(StockMovement.type, func.count()).group_by(StockMovement.type)
             .order_by(StockMovement.type)
+        ),
+        suppliers=session.scalar(select(func.count()).select_from(Supplier)) or 0,
+        purchase_orders=_counts(
+            select(PurchaseOrder.status, func.count()).group_by(PurchaseOrder.status)
+            .order_by(PurchaseOrder.status)
         ),
         first_movement=session.scalar(select(func.min(StockMovement.created_at))),
         last_movement=session.scalar(select(func.max(StockMovement.created_at))),
@@ -495,7 +588,8 @@ class _Store:
 class _Seeder:
     """Replays three weeks of a plausible business, event by event, in time order."""
 
-    def __init__(self, rng: random.Random, now: datetime) -> None:
+    def __init__(self, rng: random.Random, now: datetime,
+                 prices: random.Random | None = None) -> None:
         self.rng = rng
         self.now = now
         today = now.replace(hour=0, minute=0)
@@ -513,6 +607,12 @@ class _Seeder:
         self.sequence = itertools.count()
         self.po_numbers = itertools.count(4_101)
         self.opening: dict[int, tuple[int, int]] = {}  # product id -> on-hand range
+        self.line_code: dict[int, str] = {}  # product id -> its line's code
+        # product id -> (supplier, its rate or None): who the store orders it from.
+        self.supplier_of: dict[int, tuple[purchasing.SupplierView, str | None]] = {}
+        # Prices wander a little from order to order, so receipts move the average cost;
+        # a generator of their own, so the history's draws stay as they were.
+        self.prices = prices or random.Random(0)
 
     # ---- set-up ---------------------------------------------------------------------
 
@@ -522,11 +622,12 @@ class _Seeder:
             self.create_users()
             self.create_catalog()
             self.create_channels()
+            self.create_suppliers()
         with frozen_at(self.first_day + timedelta(hours=8)):
             self.open_stock()
         self.schedule_days()
         self.replay()
-        self.set_the_scene()
+        self.buy_in(self.set_the_scene())
 
     def create_stores(self) -> None:
         platform = system_actor("demo-setup")
@@ -537,6 +638,9 @@ class _Seeder:
                                              name=name).id
                 for code, name in spec.locations
             }
+            if spec.currency != "USD":
+                purchasing.set_store_currency(actor=platform, store_id=store.id,
+                                              currency=spec.currency)
             self.stores.append(_Store(spec, store.id, locations))
 
     def create_users(self) -> None:
@@ -547,7 +651,7 @@ class _Seeder:
                 "platform admin": (None, (), None),
                 "owner": ("owner", (), northwind.spec.slug),
                 "store admin": ("admin", (), northwind.spec.slug),
-                "staff": ("staff", (ADJUST, RESERVE), northwind.spec.slug),
+                "staff": ("staff", (ADJUST, RESERVE, RECEIVE), northwind.spec.slug),
                 "read-only staff": ("staff", (), northwind.spec.slug),
             }[user.role]
             made[user.role] = accounts.create_user(
@@ -621,6 +725,7 @@ class _Seeder:
                     self.backorder[product_id] = line.backorder
                     self.reorder[product_id] = (point, quantity)
                     self.opening[product_id] = line.stock
+                    self.line_code[product_id] = line.code
 
     def create_channels(self) -> None:
         platform = system_actor("demo-setup")
@@ -629,6 +734,37 @@ class _Seeder:
                 channels.create_channel(
                     actor=platform, store_id=store.id, code=code, name=name,
                     location_ids=[store.locations[p] for p in places], allow_split=split)
+
+    def create_suppliers(self) -> None:
+        """Each store's two suppliers and what they sell: every stocked variant from one
+        (preferred), a few from the other too, dearer."""
+        for store in self.stores:
+            lead = store.lead
+            assert lead is not None
+            skus = dict(db.session.execute(
+                select(Product.id, Product.sku).where(Product.store_id == store.id)).all())
+            db.session.rollback()
+            for spec in store.spec.suppliers:
+                supplier = purchasing.create_supplier(
+                    actor=lead, store_id=store.id, name=spec.name, contact_name=spec.contact,
+                    email=spec.email, phone=spec.phone, currency=spec.currency,
+                    lead_time_days=spec.lead_time_days,
+                    notes="Quote the order number on every delivery. Terms: net 30.")
+                for product_id in store.physical:
+                    code = self.line_code[product_id]
+                    if code not in spec.costs:
+                        continue
+                    sku = skus[product_id]
+                    cost = Decimal(spec.costs[code]) * (Decimal("3.6") if "-1K" in sku else 1)
+                    pack, minimum = spec.packs.get(code, (1, 0))
+                    preferred = code not in spec.alternate
+                    purchasing.set_supplier_item(
+                        actor=lead, supplier_id=supplier.id, product_id=product_id,
+                        unit_cost=cost.quantize(Decimal("0.01")),
+                        supplier_sku=f"{spec.code}-{sku.split('-', 1)[1]}", pack_size=pack,
+                        min_order_qty=minimum, preferred=preferred)
+                    if preferred:
+                        self.supplier_of[product_id] = (supplier, spec.rate)
 
     def reorder_levels(self, line: Line) -> tuple[int, int]:
         if line.kind != "physical" or line.parts:
@@ -870,7 +1006,8 @@ class _Seeder:
         self.track(change)
 
     def on_purchase(self, moment: datetime, index: int) -> None:
-        """Reorder what has fallen to its reorder point; the delivery comes days later."""
+        """Reorder what has fallen to its reorder point, one purchase order per supplier;
+        each line arrives days later, on its own day."""
         store = self.stores[index]
         due = [
             entry for entry in self.entries_of(store)
@@ -880,25 +1017,63 @@ class _Seeder:
         ]
         # A buyer's budget: some items wait for next week's order.
         self.rng.shuffle(due)
-        for entry in due[: self.rng.randint(3, 7)]:
+        chosen = due[: self.rng.randint(3, 7)]
+        orders = self.place_orders(store, [(e, self.reorder[e.product][1]) for e in chosen],
+                                   moment)
+        for entry in chosen:
             store.on_order.add(entry.id)
-            po = f"PO-{next(self.po_numbers)}"
-            self.at(self.during_day(moment.replace(hour=0, minute=0, second=0)
-                                    + timedelta(days=self.rng.randint(2, 5)), 9, 12),
-                    "receive", index, entry.id, po)
+            when = self.during_day(moment.replace(hour=0, minute=0, second=0)
+                                   + timedelta(days=self.rng.randint(2, 5)), 9, 12)
+            order_id, line_id = orders[entry.id]
+            self.at(when, "receive", index, entry.id, order_id, line_id)
 
-    def on_receive(self, moment: datetime, index: int, entry_id: int, po: str) -> None:
+    def place_orders(self, store: _Store, wanted: list[tuple[_Entry, int]], moment: datetime,
+                     *, place: bool = True, notes: str | None = None
+                     ) -> dict[int, tuple[int, int]]:
+        """Purchase orders for (entry, quantity) pairs, one per preferred supplier, at its
+        cost of the day, placed unless `place` is False; entry id → (order id, line id)."""
+        by_supplier: dict[int, list[tuple[_Entry, int]]] = {}
+        for entry, quantity in wanted:
+            supplier, _rate = self.supplier_of[entry.product]
+            by_supplier.setdefault(supplier.id, []).append((entry, quantity))
+        made: dict[int, tuple[int, int]] = {}
+        for supplier_id, lines in sorted(by_supplier.items()):
+            supplier, rate = self.supplier_of[lines[0][0].product]
+            costs = {i.product_id: i.unit_cost for i in purchasing.list_supplier_items(
+                store.lead, supplier_id)} if store.lead else {}
+            order = purchasing.create_purchase_order(
+                actor=store.lead, supplier_id=supplier_id, exchange_rate=rate, notes=notes,
+                expected_on=(moment + timedelta(days=supplier.lead_time_days)).date(),
+                lines=[{"product_id": e.product, "location_id": e.location, "quantity": q,
+                        "unit_cost": self.price_of(costs[e.product])} for e, q in lines])
+            if place:
+                order = purchasing.order_purchase_order(actor=store.lead, order_id=order.id)
+            for line in order.lines:
+                entry = next(e for e, _q in lines if e.product == line.product_id)
+                made[entry.id] = (order.id, line.id)
+        return made
+
+    def price_of(self, listed: Decimal) -> Decimal:
+        """What a supplier charges this time: its listed cost, give or take a few percent."""
+        return (listed * Decimal(self.prices.choice((96, 98, 100, 100, 100, 102, 104, 105)))
+                / 100).quantize(Decimal("0.01"))
+
+    def on_receive(self, moment: datetime, index: int, entry_id: int, order_id: int,
+                   line_id: int) -> None:
+        """A delivery: the line comes in whole, received by whoever is on shift."""
         store = self.stores[index]
-        entry = self.entries.get(entry_id)
         store.on_order.discard(entry_id)
-        if entry is None:
-            return
-        change = stock.adjust_stock(
-            actor=self.rng.choice(store.people), entry_id=entry_id,
-            delta=self.reorder[entry.product][1], reason="Received purchase order",
-            reference=po,
-        )
+        person = self.rng.choice(store.people)
+        change = purchasing.receive_purchase_order(
+            actor=person if person.can(RECEIVE, store.id) else store.lead, order_id=order_id,
+            lines=[{"line_id": line_id, "quantity": self.ordered(line_id)}])
         self.track(change)
+
+    def ordered(self, line_id: int) -> int:
+        quantity = db.session.scalar(select(PurchaseOrderLine.ordered_qty)
+                                     .where(PurchaseOrderLine.id == line_id))
+        db.session.rollback()
+        return int(quantity)
 
     def on_adjust(self, moment: datetime, index: int) -> None:
         store, rng = self.stores[index], self.rng
@@ -983,7 +1158,7 @@ class _Seeder:
 
     # ---- the present ----------------------------------------------------------------
 
-    def set_the_scene(self) -> None:
+    def set_the_scene(self) -> datetime:
         """The last hours before now: a few sell-outs, low shelves and holds, so that every
         status and every kind of reservation is there to look at."""
         moment = self.cutoff
@@ -1047,6 +1222,64 @@ class _Seeder:
                     line_ref="1", expires_at=moment + lasts if lasts else None, reason=reason,
                 ))
         assert moment < self.now, "the demo history must end before the moment of seeding"
+        return moment
+
+    def buy_in(self, moment: datetime) -> None:
+        """What a buyer has on the go in every store, whatever the history left: a draft
+        being filled, at least two orders placed and awaited, one partly received, one
+        cancelled, and the received ones behind them."""
+        for store in self.stores:
+            moment += timedelta(minutes=3)
+            with frozen_at(moment):
+                self.orders_in_every_state(store, moment)
+        assert moment < self.now, "the demo history must end before the moment of seeding"
+
+    def orders_in_every_state(self, store: _Store, moment: datetime) -> None:
+        lead = store.lead
+        assert lead is not None
+        awaited = {pid for pid, in db.session.execute(
+            select(PurchaseOrderLine.product_id).join(
+                PurchaseOrder, PurchaseOrder.id == PurchaseOrderLine.order_id)
+            .where(PurchaseOrder.store_id == store.id,
+                   PurchaseOrder.status.in_(("draft", "ordered", "partially_received"))))}
+        db.session.rollback()
+        # The emptiest shelves nobody has ordered for yet, at their home locations.
+        short = sorted((e for e in self.entries_of(store)
+                        if e.location == store.home[e.product] and e.product not in awaited),
+                       key=lambda e: (e.available - self.reorder[e.product][0], e.id))
+        picks = iter(short)
+
+        def take(count: int) -> list[tuple[_Entry, int]]:
+            return [(entry, self.reorder[entry.product][1])
+                    for entry in itertools.islice(picks, count)]
+
+        self.place_orders(store, take(3), moment, place=False,
+                          notes="Top up before the weekend; ask about the autumn colours.")
+        for order_id, _line in set(self.place_orders(store, take(1), moment).values()):
+            purchasing.cancel_purchase_order(
+                actor=lead, order_id=order_id,
+                reason="The supplier cannot deliver before the season ends.")
+        if not self.orders_of(store, "partially_received"):
+            placed = self.orders_of(store, "ordered")
+            order_id = placed[0] if placed else next(iter(
+                self.place_orders(store, take(2), moment).values()))[0]
+            lines = purchasing.get_purchase_order(lead, order_id).lines
+            first = lines[0]
+            quantity = first.ordered_qty if len(lines) > 1 else max(first.ordered_qty // 2, 1)
+            self.track(purchasing.receive_purchase_order(
+                actor=lead, order_id=order_id,
+                lines=[{"line_id": first.id, "quantity": quantity}]))
+        for _ in range(2 - len(self.orders_of(store, "ordered"))):
+            self.place_orders(store, take(2), moment)
+
+    def orders_of(self, store: _Store, status: str) -> list[int]:
+        """A store's orders in a status, newest first."""
+        found = list(db.session.scalars(
+            select(PurchaseOrder.id).where(PurchaseOrder.store_id == store.id,
+                                           PurchaseOrder.status == status)
+            .order_by(PurchaseOrder.id.desc())))
+        db.session.rollback()
+        return found
 
     def raise_reorder_point(self, store: _Store) -> None:
         """Reorder the store's first product two units earlier, and a few more at a time."""

@@ -517,7 +517,9 @@ def test_items_migration_makes_each_product_an_item_of_its_own_and_downgrades_cl
 
             upgrade()
             with db.engine.connect() as conn:
-                assert _stock_as_it_stands(conn) == before
+                # The demo's open purchase orders went with 0010's tables, and 0010 on the
+                # way back up clears the incoming they stood behind: the rest is as it was.
+                assert _without_incoming(_stock_as_it_stands(conn)) == _without_incoming(before)
                 mismatched = conn.execute(text(
                     "SELECT p.id FROM products p "
                     "LEFT JOIN item_variants v ON v.product_id = p.id "
@@ -588,6 +590,12 @@ def test_purchasing_migration_keeps_the_stock_and_the_trail_and_downgrades_clean
                 "SELECT store_id, product_id, location_id FROM inventory_entries "
                 "WHERE store_id = (SELECT min(store_id) FROM inventory_entries) "
                 "ORDER BY id LIMIT 2")).all()
+            ours = db.session.execute(text(
+                "SELECT id FROM inventory_entries WHERE store_id = :s ORDER BY id LIMIT 2"),
+                {"s": first.store_id}).scalars().all()
+            demo_awaits = dict(db.session.execute(text(
+                "SELECT id, incoming_quantity FROM inventory_entries "
+                "WHERE incoming_quantity <> 0")).all())
             db.session.rollback()
             supplier = purchasing.create_supplier(actor=actor, store_id=first.store_id,
                                                   name="Acme")
@@ -611,7 +619,8 @@ def test_purchasing_migration_keeps_the_stock_and_the_trail_and_downgrades_clean
                 awaited = dict(conn.execute(text(
                     "SELECT id, incoming_quantity FROM inventory_entries "
                     "WHERE incoming_quantity <> 0")).all())
-            assert sorted(awaited.values()) == [7, 24]
+            # The demo's own open orders await some; these two orders bring 7 and 24 more.
+            assert [awaited.get(i, 0) - demo_awaits.get(i, 0) for i in ours] == [7, 24]
             assert {t for _, _, t in trail} >= {"supplier", "purchase_order"}
 
             downgrade(revision="0009")

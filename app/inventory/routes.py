@@ -32,8 +32,8 @@ from app.inventory.filters import OverviewView, overview_args
 from app.inventory.report_routes import report_total
 from app.inventory.report_view import report_at
 from app.inventory.rows import rows_of_page, without_row_selection
-from app.permissions import ADJUST, Actor
-from app.services import activity, export, items, queries
+from app.permissions import ADJUST, PURCHASING, Actor
+from app.services import activity, export, items, purchasing, queries
 from app.services.errors import (
     BelowReserved,
     ExceedsFulfilled,
@@ -441,8 +441,11 @@ def product(product_id: int):  # type: ignore[no-untyped-def]
     stock = queries.product_stock(actor, product_id)
     show_store(stock.store_id)
     changes = activity.product_changes(actor, product_id)
+    # Who sells it, and at what: for those who buy in its store (costs are theirs to see).
+    suppliers = (purchasing.product_suppliers(actor, product_id)
+                 if actor.can(PURCHASING, stock.store_id) and not stock.unlimited else None)
     return render_template("inventory/product.html", product=stock, changes=changes,
-                           variant_of=items.item_of(actor, product_id))
+                           variant_of=items.item_of(actor, product_id), suppliers=suppliers)
 
 
 def _offer_choices(action: StockAction, form: Any, entry: EntryView) -> None:

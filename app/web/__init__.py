@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from flask import Flask, Response, g, request, url_for
@@ -12,6 +13,7 @@ from flask_login import current_user
 from app.extensions import db, login_manager
 from app.models import Store
 from app.permissions import READ, Actor, SignedInUser, actor_for_user, signed_in
+from app.services.money import format_amount
 from app.services.queries import STATUS_LABELS
 from app.web.boundary import screen_request
 from app.web.errors import register_error_handlers
@@ -57,6 +59,8 @@ def init_web(app: Flask) -> None:
     app.jinja_env.filters["when"] = format_when
     app.jinja_env.filters["signed"] = format_signed
     app.jinja_env.filters["day"] = format_day
+    app.jinja_env.filters["amount"] = format_amount
+    app.jinja_env.filters["money"] = format_money
     app.context_processor(_template_globals)
 
 
@@ -92,6 +96,7 @@ STORE_PAGES = frozenset({
     "inventory.overview", "inventory.low_stock", "inventory.out_of_stock", "inventory.reorder",
     "audit.movements", "activity.activity", "catalog.products", "catalog.locations",
     "receiving.start",
+    "purchasing.suppliers", "purchasing.orders",
 })
 
 
@@ -132,6 +137,11 @@ def format_number(value: int | None) -> str:
 
 def format_signed(value: int) -> str:
     return f"+{value:,}" if value > 0 else f"{value:,}".replace("-", "−")
+
+
+def format_money(value: Decimal | None, currency: str) -> str:
+    """An amount with its currency's code after it, as people write it: 1,250.00 EUR."""
+    return "—" if value is None else f"{format_amount(value, currency)}\u00a0{currency}"
 
 
 def format_when(value: datetime | None) -> str:

@@ -6,8 +6,9 @@ Without --database-url (or $DATABASE_URL) it builds a temporary SQLite database 
 `flask db upgrade` and `flask seed-demo`, run through the app's own CLI runner; a database
 given by URL is used as it is, and must already hold the demo data. The app is served on a
 free local port, Debian's Chromium ($STOCKROOM_CHROMIUM) signs in as the demo owner, and
-1400×900 PNGs are written, overview.png, adjust-dialog.png and activity.png, a sheet of
-labels, labels.png, and a 390×844 phone one, overview-phone.png (default: docs/screenshots/).
+1400×900 PNGs are written, overview.png, adjust-dialog.png, activity.png and a purchase
+order, purchase-order.png, a sheet of labels, labels.png, and a 390×844 phone one,
+overview-phone.png (default: docs/screenshots/).
 
 Not a test module: pytest does not collect it.
 """
@@ -63,7 +64,7 @@ def take(base_url: str, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     overview, dialog_png = out / "overview.png", out / "adjust-dialog.png"
     phone_png, labels_png = out / "overview-phone.png", out / "labels.png"
-    activity_png = out / "activity.png"
+    activity_png, order_png = out / "activity.png", out / "purchase-order.png"
     with sync_playwright() as driver:
         browser = launch_chromium(driver)
         try:
@@ -107,6 +108,18 @@ def take(base_url: str, out: Path) -> list[Path]:
             page.mouse.move(0, 0)
             page.screenshot(path=activity_png)
 
+            # A purchase order partly received, in another currency than the store's: what
+            # each line has received and still awaits, and the total at its rate.
+            page.goto("/purchasing/orders")
+            page.locator(".store-choices").get_by_role("link", name="Northwind Outfitters").click()
+            page.get_by_label("Status").select_option("partially_received")
+            first = page.locator("#orders tbody tr").first
+            expect(first.locator(".po-status")).to_have_text("Partly received")
+            first.locator("a.po-number").click()
+            expect(page.locator(".po-status")).to_have_text("Partly received")
+            page.mouse.move(0, 0)
+            page.screenshot(path=order_png)
+
             phone = browser.new_context(
                 base_url=base_url, viewport={"width": 390, "height": 844}, is_mobile=True,
                 has_touch=True, color_scheme="light",
@@ -119,7 +132,7 @@ def take(base_url: str, out: Path) -> list[Path]:
             phone.screenshot(path=phone_png)
         finally:
             browser.close()
-    return [overview, dialog_png, phone_png, labels_png, activity_png]
+    return [overview, dialog_png, phone_png, labels_png, activity_png, order_png]
 
 
 def main() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -212,7 +213,7 @@ def test_every_screen_has_no_axe_violations(
              "unit_cost": "1.00"}]).id)
     db.session.remove()
     visit("/receiving", "Receive stock")
-    visit(f"/receiving/orders/{order.id}", "Receive PO-0001")
+    visit(f"/receiving/orders/{order.id}", f"Receive {order.number}")
     for _ in range(3):
         page.keyboard.type("MUG-BLU", delay=5)
         page.keyboard.press("Enter")
@@ -233,6 +234,34 @@ def test_every_screen_has_no_axe_violations(
     page.get_by_role("button", name="Receive", exact=True).click()
     expect(page.get_by_role("heading", name="Received 1 unit")).to_be_visible()
     check("/receiving/receipts")
+    # Purchasing: suppliers and one's page, the orders, a draft with its Place dialog, a
+    # partly received order and its printed page, and a new draft's form.
+    buyer = system_actor("tests")
+    acme = purchasing.create_supplier(actor=buyer, store_id=shop.store_id,
+                                      name="Acme Wholesale", email="orders@acme.test")
+    mug = db.session.scalar(select(Product.id).where(Product.sku == "MUG-BLU"))
+    purchasing.set_supplier_item(actor=buyer, supplier_id=acme.id, product_id=mug,
+                                 unit_cost="2.50", pack_size=6, min_order_qty=12, preferred=True)
+    line = [{"product_id": mug, "location_id": warehouse, "quantity": 12}]
+    draft = purchasing.create_purchase_order(actor=buyer, supplier_id=acme.id, lines=line)
+    placed = purchasing.order_purchase_order(actor=buyer, order_id=purchasing.create_purchase_order(
+        actor=buyer, supplier_id=acme.id, lines=line, expected_on=date(2020, 1, 31)).id)
+    purchasing.receive_purchase_order(actor=buyer, order_id=placed.id, lines=[
+        {"line_id": placed.lines[0].id, "quantity": 5}])
+    db.session.remove()
+    visit(f"/purchasing/suppliers?store={shop.store_id}", "Suppliers")
+    page.get_by_role("link", name="New supplier").click()
+    expect(page.locator("dialog[open]")).to_be_visible()
+    check("/purchasing/suppliers (new supplier dialog open)")
+    visit(f"/purchasing/suppliers/{acme.id}", "Acme Wholesale")
+    visit(f"/purchasing/orders?store={shop.store_id}", "Purchase orders")
+    visit(f"/purchasing/orders/{draft.id}")
+    page.get_by_role("link", name="Place order").click()
+    expect(page.locator("dialog[open]")).to_be_visible()
+    check("/purchasing/orders/draft (place dialog open)")
+    visit(f"/purchasing/orders/{placed.id}")
+    visit(f"/purchasing/orders/{placed.id}/print", f"Purchase order {placed.number}")
+    visit(f"/purchasing/orders/new?store={shop.store_id}")
 
     page_problems.expect("status of 404")
     visit("/no-such-screen", "Not found")

@@ -20,7 +20,7 @@ from app.models import (
     Store,
     User,
 )
-from app.permissions import ADJUST, READ, RESERVE, actor_for_user
+from app.permissions import ADJUST, PURCHASING, READ, RECEIVE, RESERVE, actor_for_user
 from app.services import catalog, queries
 from app.services.people import credentials
 
@@ -120,6 +120,36 @@ def test_seed_leaves_an_activity_trail_for_the_owner_to_read(seeded_app):
         assert page.rows[0].created_at < utcnow()
 
 
+def test_seed_buys_in_every_store_with_orders_in_every_state(seeded_app):
+    """Two suppliers a store, every stocked variant sold by one of them, and purchase orders
+    a buyer would have: a draft, two or more awaited, one partly received, received ones
+    whose receipts set average costs, one cancelled; incoming is what they still bring."""
+    from app.models import PurchaseOrder, Supplier, SupplierItem
+
+    for store_id, name in db.session.execute(select(Store.id, Store.name)).all():
+        suppliers = db.session.scalar(select(func.count()).where(Supplier.store_id == store_id))
+        assert suppliers == 2, name
+        statuses = dict(db.session.execute(
+            select(PurchaseOrder.status, func.count()).where(PurchaseOrder.store_id == store_id)
+            .group_by(PurchaseOrder.status)).all())
+        assert statuses.get("draft", 0) >= 1 and statuses.get("ordered", 0) >= 2, statuses
+        assert statuses.get("partially_received", 0) >= 1, statuses
+        assert statuses.get("received", 0) >= 1 and statuses.get("cancelled", 0) >= 1, statuses
+        stocked = set(db.session.scalars(
+            select(InventoryEntry.product_id).where(InventoryEntry.store_id == store_id)))
+        sold = set(db.session.scalars(
+            select(SupplierItem.product_id).where(SupplierItem.store_id == store_id,
+                                                  SupplierItem.preferred)))
+        assert stocked <= sold, name
+    costed = db.session.scalar(select(func.count()).where(
+        InventoryEntry.average_cost.is_not(None)))
+    awaited = db.session.scalar(select(func.count()).where(
+        InventoryEntry.incoming_quantity > 0))
+    received = db.session.scalar(select(func.count()).where(
+        StockMovement.type == "received", StockMovement.purchase_order_line_id.is_not(None)))
+    assert costed >= 30 and awaited >= 6 and received >= 40, (costed, awaited, received)
+
+
 def test_seed_creates_a_user_for_every_role(seeded_app):
     users = {u.email: u for u in db.session.scalars(select(User))}
     assert users["admin@stockroom.test"].is_platform_admin
@@ -134,6 +164,7 @@ def test_seed_creates_a_user_for_every_role(seeded_app):
     viewer = actor_for_user(users["viewer@stockroom.test"].id)
     (store_id,) = staff.store_permissions
     assert staff.can(ADJUST, store_id) and staff.can(RESERVE, store_id)
+    assert staff.can(RECEIVE, store_id) and not staff.can(PURCHASING, store_id)
     assert viewer.can(READ, store_id) and not viewer.can(ADJUST, store_id)
     for email in users:
         assert credentials.authenticate(email, DEMO_PASSWORD) is not None

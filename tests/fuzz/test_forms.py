@@ -94,8 +94,38 @@ def build_world() -> World:
     placed = purchasing.order_purchase_order(actor=admin, order_id=draft.id)
     world.ids.update(loc_dock=dock.id, product_dock=crate.id, po_a=placed.id,
                      po_line_a=placed.lines[0].id)
+    _buying(world, admin)
     db.session.remove()
     return world
+
+
+def _buying(world: World, admin: Any) -> None:
+    """What the purchasing screens act on: store A's supplier with an item, a draft with a
+    line, an order placed (to cancel), an idle supplier (to archive) and an archived one
+    (to restore); store B's supplier, for foreign ids."""
+    supplier = purchasing.create_supplier(actor=admin, store_id=world.store_a,
+                                          name="Alpha Supplies", lead_time_days=4)
+    world.ids["supplier_a"] = supplier.id
+    world.ids["supplier_item_a"] = purchasing.set_supplier_item(
+        actor=admin, supplier_id=supplier.id, product_id=world.product_main,
+        unit_cost="3.00", pack_size=2, min_order_qty=4).id
+    world.ids["supplier_idle"] = purchasing.create_supplier(
+        actor=admin, store_id=world.store_a, name="Alpha Idle Imports").id
+    shelved = purchasing.create_supplier(actor=admin, store_id=world.store_a,
+                                         name="Alpha Old Supplies")
+    purchasing.archive_supplier(actor=admin, supplier_id=shelved.id)
+    world.ids["supplier_archived"] = shelved.id
+    world.ids["supplier_b"] = purchasing.create_supplier(
+        actor=admin, store_id=world.store_b, name="Beta Supplies").id
+    draft = purchasing.create_purchase_order(
+        actor=admin, supplier_id=supplier.id, lines=[
+            {"product_id": world.product_main, "location_id": world.loc_main, "quantity": 4}])
+    world.ids["po_draft"], world.ids["po_draft_line"] = draft.id, draft.lines[0].id
+    world.ids["po_open"] = purchasing.order_purchase_order(
+        actor=admin, order_id=purchasing.create_purchase_order(
+            actor=admin, supplier_id=supplier.id, lines=[
+                {"product_id": world.product_edit, "location_id": world.loc_spare,
+                 "quantity": 6, "unit_cost": "1.25"}]).id).id
 
 
 # --------------------------------------------------------------------------- the cases
@@ -237,6 +267,95 @@ def _signed_import(w: World, user_id: int, data: bytes) -> str:
         "user": user_id, "name": "stock.csv", "batch": stock.new_batch_ref(),
         "data": data.decode(), "seen": sorted(plan.seen().items()), "warnings": False,
     })
+
+
+SUPPLIER_FIELDS = (
+    Field("name", "text"), Field("contact_name", "optional_text"),
+    Field("email", "optional_text"), Field("phone", "optional_text"),
+    Field("currency", "optional_text"), Field("lead_time_days", "number", default=True),
+    Field("notes", "optional_text"),
+)
+ITEM_FIELDS = (
+    Field("unit_cost", "text"), Field("supplier_sku", "optional_text"),
+    Field("pack_size", "number", default=True), Field("min_order_qty", "number", default=True),
+    Field("preferred", "flag"),
+)
+VERSION = Field("expected_version", "optional_id")
+
+# Suppliers and purchase orders: who buys in store A (its owner), and a platform admin for
+# the currency of a store that has bought nothing yet.
+PURCHASING_CASES: list[FormCase] = [
+    FormCase("supplier-new", "purchasing.supplier_new", None, "owner_a",
+             lambda w: f"/purchasing/suppliers/new?store={w.store_a}",
+             lambda w, n: {"name": f"Fuzz Supplies {n}", "contact_name": "Fay",
+                           "email": "fay@fuzz.test", "phone": "+1 555", "currency": "USD",
+                           "lead_time_days": "3", "notes": "Fuzz"}, SUPPLIER_FIELDS),
+    FormCase("supplier-edit", "purchasing.supplier_edit", None, "owner_a",
+             lambda w: f"/purchasing/suppliers/{w.supplier_a}/edit",
+             lambda w, n: {"name": f"Alpha Supplies {n}", "currency": "USD",
+                           "lead_time_days": str(n % 300)}, SUPPLIER_FIELDS),
+    FormCase("supplier-archive", "purchasing.supplier_archive", "archive", "owner_a",
+             lambda w: f"/purchasing/suppliers/{w.supplier_idle}/archive", lambda w, n: {}),
+    FormCase("supplier-unarchive", "purchasing.supplier_archive", "unarchive", "owner_a",
+             lambda w: f"/purchasing/suppliers/{w.supplier_archived}/unarchive",
+             lambda w, n: {}),
+    FormCase("supplier-item-add", "purchasing.supplier_item_add", None, "owner_a",
+             lambda w: f"/purchasing/suppliers/{w.supplier_a}/items",
+             lambda w, n: {"code": "EDIT-ME-1", "unit_cost": f"{n % 90 + 1}.25",
+                           "supplier_sku": "AS-1", "pack_size": "2", "min_order_qty": "4",
+                           "preferred": "y"},
+             (Field("code", "identifier"), *ITEM_FIELDS)),
+    FormCase("supplier-item-edit", "purchasing.supplier_item_edit", None, "owner_a",
+             lambda w: f"/purchasing/supplier-items/{w.supplier_item_a}/edit",
+             lambda w, n: {"unit_cost": f"{n % 90 + 4}.75", "pack_size": "2",
+                           "min_order_qty": "4"}, ITEM_FIELDS),
+    FormCase("supplier-item-remove", "purchasing.supplier_item_remove", None, "owner_a",
+             lambda w: f"/purchasing/supplier-items/{w.supplier_item_a}/remove",
+             lambda w, n: {}),
+    FormCase("store-currency", "purchasing.store_currency", None, "platform_admin",
+             lambda w: f"/purchasing/stores/{w.store_c}/currency",
+             lambda w, n: {"currency": "EUR"}, (Field("currency", "identifier"),)),
+    FormCase("order-new", "purchasing.order_new", None, "owner_a",
+             lambda w: f"/purchasing/orders/new?store={w.store_a}",
+             lambda w, n: {"idempotency_key": f"fuzz-po-{n}", "supplier_id": str(w.supplier_a),
+                           "location_id": str(w.loc_main), "expected_on": "2030-01-31",
+                           "exchange_rate": "", "notes": "Fuzz"},
+             (KEY, Field("supplier_id", "id"), Field("location_id", "id"),
+              Field("expected_on", "optional_text"), Field("exchange_rate", "optional_text"),
+              Field("notes", "optional_text")),
+             foreign=lambda w: {"supplier_id": [str(w.supplier_b)],
+                                "location_id": [str(w.loc_b)]}),
+    FormCase("order-edit", "purchasing.order_edit", None, "owner_a",
+             lambda w: f"/purchasing/orders/{w.po_draft}/edit",
+             lambda w, n: {"expected_on": f"2030-01-{n % 28 + 1:02d}", "notes": f"Fuzz {n}",
+                           "exchange_rate": "", "expected_version": ""},
+             (VERSION, Field("expected_on", "optional_text"),
+              Field("exchange_rate", "optional_text"), Field("notes", "optional_text"))),
+    FormCase("order-place", "purchasing.order_action", "order", "owner_a",
+             lambda w: f"/purchasing/orders/{w.po_draft}/order",
+             lambda w, n: {"idempotency_key": f"fuzz-place-{n}", "expected_version": ""},
+             (KEY, VERSION)),
+    FormCase("order-cancel", "purchasing.order_action", "cancel", "owner_a",
+             lambda w: f"/purchasing/orders/{w.po_open}/cancel",
+             lambda w, n: {"idempotency_key": f"fuzz-cancel-{n}", "reason": "Fuzz",
+                           "expected_version": ""},
+             (KEY, Field("reason", "optional_text"), VERSION)),
+    FormCase("order-line-add", "purchasing.line_add", None, "owner_a",
+             lambda w: f"/purchasing/orders/{w.po_draft}/lines",
+             lambda w, n: {"code": "EDIT-ME-1", "quantity": "2", "unit_cost": "1.50",
+                           "location_id": str(w.loc_main)},
+             (Field("code", "identifier"), Field("quantity", "optional_number"),
+              Field("unit_cost", "optional_text"), Field("location_id", "id")),
+             foreign=lambda w: {"location_id": [str(w.loc_b)]}),
+    FormCase("order-line-edit", "purchasing.line_edit", None, "owner_a",
+             lambda w: f"/purchasing/orders/{w.po_draft}/lines/{w.po_draft_line}/edit",
+             lambda w, n: {"quantity": str(n % 50 + 5), "unit_cost": "2.00",
+                           "expected_version": ""},
+             (Field("quantity", "number"), Field("unit_cost", "text"), VERSION)),
+    FormCase("order-line-remove", "purchasing.line_remove", None, "owner_a",
+             lambda w: f"/purchasing/orders/{w.po_draft}/lines/{w.po_draft_line}/remove",
+             lambda w, n: {}),
+]
 
 
 CASES: list[FormCase] = [
@@ -447,6 +566,7 @@ CASES: list[FormCase] = [
     FormCase("import-apply", "imports.apply", None, "owner_a", lambda w: "/import/apply",
              lambda w, n: {"token": _signed_import(w, w.user_owner_a, _import_csv(w))},
              (Field("token", "key", ("This preview could not be read",)),)),
+    *PURCHASING_CASES,
 ]
 
 
@@ -465,6 +585,8 @@ def _dispatched(endpoint: str) -> set[str | None]:
         "catalog.location_action": set(LOCATION_ACTIONS),
         "catalog.product_archive": {"archive", "unarchive"},
         "catalog.item_archive": {"archive", "unarchive"},
+        "purchasing.supplier_archive": {"archive", "unarchive"},
+        "purchasing.order_action": {"order", "cancel"},
     }.get(endpoint, {None})
 
 

@@ -39,6 +39,7 @@ from app.services.purchasing.views import (
     ReceiptLineView,
     ReceiptView,
     ReceivableOrder,
+    SupplierCounts,
     SupplierItemView,
     SupplierView,
     find_orders_to_receive,
@@ -55,6 +56,7 @@ from app.services.purchasing.views import (
     product_for_code,
     product_suppliers,
     receiving_codes,
+    supplier_counts,
 )
 
 __all__ = [
@@ -67,6 +69,7 @@ __all__ = [
     "ReceiptLineView",
     "ReceiptView",
     "ReceivableOrder",
+    "SupplierCounts",
     "SupplierItemView",
     "SupplierView",
     "add_purchase_order_lines",
@@ -95,6 +98,7 @@ __all__ = [
     "remove_supplier_item",
     "set_store_currency",
     "set_supplier_item",
+    "supplier_counts",
     "unarchive_supplier",
     "update_purchase_order",
     "update_purchase_order_line",

@@ -279,6 +279,41 @@ def product_suppliers(actor: Actor, product_id: int) -> list[SupplierItemView]:
                   suppliers.c.name))]
 
 
+@dataclass(frozen=True)
+class SupplierCounts:
+    """What a supplier's row in a list says beside its details."""
+
+    items: int = 0
+    drafts: int = 0
+    open_orders: int = 0
+
+
+def supplier_counts(actor: Actor, store_id: int) -> dict[int, SupplierCounts]:
+    """Each of a store's suppliers' items, draft orders and open (ordered, partly received)
+    orders, by supplier id; a supplier with none of them is left out. Two grouped reads."""
+    require_store(actor, READ, store_id)
+    items = dict(db.session.execute(
+        select(supplier_items.c.supplier_id, func.count())
+        .where(supplier_items.c.store_id == store_id)
+        .group_by(supplier_items.c.supplier_id)
+    ).all())
+    placed: dict[int, dict[str, int]] = {}
+    for supplier_id, status, count in db.session.execute(
+        select(orders.c.supplier_id, orders.c.status, func.count())
+        .where(orders.c.store_id == store_id,
+               orders.c.status.in_(("draft", *OPEN_STATUSES)))
+        .group_by(orders.c.supplier_id, orders.c.status)
+    ):
+        kind = "drafts" if status == "draft" else "open_orders"
+        placed.setdefault(supplier_id, {}).setdefault(kind, 0)
+        placed[supplier_id][kind] += count
+    return {
+        supplier_id: SupplierCounts(items=items.get(supplier_id, 0),
+                                    **placed.get(supplier_id, {}))
+        for supplier_id in set(items) | set(placed)
+    }
+
+
 # --------------------------------------------------------------------------- orders
 
 
@@ -357,15 +392,19 @@ def list_purchase_orders(
     status: str | None = None,
     supplier_id: int | None = None,
     limit: int = 200,
+    before_id: int | None = None,
 ) -> list[PurchaseOrderSummary]:
     """A store's orders, newest first. `status` is one of the statuses, or "open" for
-    ordered and partly received ones. Raises ValidationError naming `status`."""
+    ordered and partly received ones; `before_id` starts after that order (the next page,
+    by key). Raises ValidationError naming `status`, `supplier_id` or `before_id`."""
     require_store(actor, READ, store_id)
     problems = {}
     if status is not None and status != "open" and status not in PURCHASE_ORDER_STATUSES:
         problems["status"] = "Choose a status from the list."
     if supplier_id is not None and not is_id(supplier_id):
         problems["supplier_id"] = "Choose a supplier from the list."
+    if before_id is not None and not is_id(before_id):
+        problems["before_id"] = "Not a page of this list."
     if problems:
         raise ValidationError(problems)
     totals = (
@@ -394,6 +433,8 @@ def list_purchase_orders(
         query = query.where(orders.c.status == status)
     if supplier_id is not None:
         query = query.where(orders.c.supplier_id == supplier_id)
+    if before_id is not None:
+        query = query.where(orders.c.id < before_id)
     rows = db.session.execute(query.order_by(orders.c.id.desc()).limit(max(1, min(limit, 1000))))
     return [
         PurchaseOrderSummary(
@@ -727,6 +768,7 @@ __all__ = [
     "ReceiptLineView",
     "ReceiptView",
     "ReceivableOrder",
+    "SupplierCounts",
     "SupplierItemView",
     "SupplierView",
     "find_orders_to_receive",
@@ -744,4 +786,5 @@ __all__ = [
     "product_suppliers",
     "read_order",
     "receiving_codes",
+    "supplier_counts",
 ]

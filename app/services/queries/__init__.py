@@ -43,8 +43,10 @@ from app.services.queries.listing import (
 )
 from app.services.queries.lookups import (
     LocationOption,
+    ProductMatch,
     find_exact,
     find_location_code,
+    find_product_code,
     item_title,
     location_store,
     product_store,
@@ -105,6 +107,7 @@ __all__ = [
     "ItemGroup",
     "LineAvailability",
     "LocationOption",
+    "ProductMatch",
     "MIN_SUBSTRING",
     "PAGE_SIZES",
     "PRODUCT_SORTS",
@@ -128,6 +131,7 @@ __all__ = [
     "filter_conditions",
     "find_exact",
     "find_location_code",
+    "find_product_code",
     "fts",
     "get_entry",
     "in_report",

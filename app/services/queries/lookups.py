@@ -74,6 +74,40 @@ def _exact_statement(dialect: str, scoped: bool, in_store: bool = False,
     return query.order_by(entries.c.id).limit(bindparam("exact_limit", type_=Integer()))
 
 
+@dataclass(frozen=True)
+class ProductMatch:
+    """A product a scanned code names, stocked anywhere or nowhere yet."""
+
+    id: int
+    store_id: int
+    sku: str
+    title: str
+    type: str
+    archived: bool
+
+
+def find_product_code(actor: Actor, code: str, *, store_id: int, limit: int = 5
+                      ) -> list[ProductMatch]:
+    """A store's products whose SKU (any case) or GTIN is exactly `code`, matched as the
+    overview's scan box matches entries (exact_code_condition), but whether or not they are
+    stocked anywhere: what to order, say. Live products first. Empty for a store the actor
+    cannot read."""
+    term = code.strip() if isinstance(code, str) else ""
+    if not term or len(term) > 100 or not actor.is_member(store_id):
+        return []
+    query = (
+        select(products.c.id, products.c.store_id, products.c.sku, products.c.title,
+               products.c.type, products.c.archived_at)
+        .where(products.c.store_id == store_id, readable_scope(actor, products.c.store_id),
+               exact_code_condition(term))
+        .order_by(products.c.archived_at.is_not(None), products.c.id)
+        .limit(limit)
+    )
+    return [ProductMatch(id=r.id, store_id=r.store_id, sku=r.sku, title=r.title, type=r.type,
+                         archived=r.archived_at is not None)
+            for r in db.session.execute(query)]
+
+
 def find_location_code(actor: Actor, code: str, *, store_id: int | None = None
                        ) -> list[LocationOption]:
     """Active locations in the actor's stores (only `store_id` when given) whose code is
