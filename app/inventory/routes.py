@@ -196,6 +196,7 @@ def overview_context(actor: Actor, view: OverviewView, *, summary: bool = True
         "actions": ACTIONS,
         **({
             "stats": queries.stock_stats(actor, store_id=view.filters.store_id),
+            "stock_value": queries.valuation.overview_value(actor, view.filters.store_id),
             "locations": queries.store_locations(actor, store_id=view.filters.store_id),
         } if summary else {}),
         **bulk_bar(actor, view, page.total, page.total_capped),
@@ -222,6 +223,7 @@ def _grouped_context(actor: Actor, view: OverviewView, *, summary: bool) -> dict
         "actions": ACTIONS,
         **({
             "stats": queries.stock_stats(actor, store_id=view.filters.store_id),
+            "stock_value": queries.valuation.overview_value(actor, view.filters.store_id),
             "locations": queries.store_locations(actor, store_id=view.filters.store_id),
         } if summary else {}),
         "bulk_actions": [],
@@ -278,7 +280,8 @@ def stats():  # type: ignore[no-untyped-def]
     actor = current_actor()
     view = overview_args(actor, request.args)
     numbers = queries.stock_stats(actor, store_id=view.filters.store_id)
-    return render_template("inventory/_stats.html", stats=numbers, view=view)
+    value = queries.valuation.overview_value(actor, view.filters.store_id)
+    return render_template("inventory/_stats.html", stats=numbers, stock_value=value, view=view)
 
 
 @bp.get("/inventory/entries/<int:entry_id>")
@@ -442,7 +445,8 @@ def product(product_id: int):  # type: ignore[no-untyped-def]
     show_store(stock.store_id)
     changes = activity.product_changes(actor, product_id)
     return render_template("inventory/product.html", product=stock, changes=changes,
-                           variant_of=items.item_of(actor, product_id))
+                           variant_of=items.item_of(actor, product_id),
+                           value=queries.valuation.product_value(actor, product_id))
 
 
 def _offer_choices(action: StockAction, form: Any, entry: EntryView) -> None:

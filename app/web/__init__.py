@@ -12,6 +12,7 @@ from flask_login import current_user
 from app.extensions import db, login_manager
 from app.models import Store
 from app.permissions import READ, Actor, SignedInUser, actor_for_user, signed_in
+from app.services.money import format_amount, format_total
 from app.services.queries import STATUS_LABELS
 from app.web.boundary import screen_request
 from app.web.errors import register_error_handlers
@@ -57,6 +58,10 @@ def init_web(app: Flask) -> None:
     app.jinja_env.filters["when"] = format_when
     app.jinja_env.filters["signed"] = format_signed
     app.jinja_env.filters["day"] = format_day
+    # Money: `money` for totals (the currency's decimals), `cost` for a unit's cost (more
+    # where it has them: 0.0125).
+    app.jinja_env.filters["money"] = format_total
+    app.jinja_env.filters["cost"] = format_amount
     app.context_processor(_template_globals)
 
 
@@ -90,6 +95,7 @@ def readable_stores() -> list[Store]:
 # there opens the overview.
 STORE_PAGES = frozenset({
     "inventory.overview", "inventory.low_stock", "inventory.out_of_stock", "inventory.reorder",
+    "inventory.valuation",
     "audit.movements", "activity.activity", "catalog.products", "catalog.locations",
 })
 

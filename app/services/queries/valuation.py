@@ -163,6 +163,7 @@ class ProductValue:
     currency: str
     by_entry: dict[int, EntryValue]
     value: Decimal
+    entries: int
     uncosted_entries: int
 
 
@@ -325,39 +326,44 @@ def stock_value(actor: Actor, *, store_id: int | None = None,
             .where(locations.c.id.in_(sorted({loc for _, loc in sums})))
         )
     } if sums else {}
-    by_store: dict[int, list[LocationValue]] = {}
+    by_store: dict[int, list[tuple[LocationValue, int]]] = {}
     for (shop, place), s in sums.items():
-        by_store.setdefault(shop, []).append(LocationValue(
+        by_store.setdefault(shop, []).append((LocationValue(
             store_id=shop, location_id=place, location_code=places[place].code,
             location_name=places[place].name, currency=shops[shop].currency,
             entries=s["entries"], quantity=s["quantity"], value=_units(s["value"]),
             uncosted_entries=s["uncosted_entries"], uncosted_quantity=s["uncosted_quantity"],
-        ))
-    valued = []
+        ), s["value"]))
+    # Summed as stored integers, exact, and made Decimals once.
+    valued: list[tuple[StoreValue, int]] = []
     for shop in sorted(shops.values(), key=lambda r: (r.name.casefold(), r.id)):
-        held = sorted(by_store.get(shop.id, []), key=lambda p: (p.location_code, p.location_id))
-        valued.append(StoreValue(
+        held = sorted(by_store.get(shop.id, []),
+                      key=lambda p: (p[0].location_code, p[0].location_id))
+        total = sum(stored for _, stored in held)
+        places_here = [p for p, _ in held]
+        valued.append((StoreValue(
             store_id=shop.id, store_name=shop.name, currency=shop.currency,
-            entries=sum(p.entries for p in held), quantity=sum(p.quantity for p in held),
-            value=sum((p.value for p in held), _units(0)),
-            uncosted_entries=sum(p.uncosted_entries for p in held),
-            uncosted_quantity=sum(p.uncosted_quantity for p in held),
-            locations=tuple(held),
-        ))
-    return Valuation(stores=tuple(valued), totals=_by_currency(valued))
+            entries=sum(p.entries for p in places_here),
+            quantity=sum(p.quantity for p in places_here), value=_units(total),
+            uncosted_entries=sum(p.uncosted_entries for p in places_here),
+            uncosted_quantity=sum(p.uncosted_quantity for p in places_here),
+            locations=tuple(places_here),
+        ), total))
+    return Valuation(stores=tuple(s for s, _ in valued), totals=_by_currency(valued))
 
 
 def _units(stored: int) -> Decimal:
     return amount(stored)  # type: ignore[return-value]
 
 
-def _by_currency(valued: Iterable[StoreValue]) -> tuple[CurrencyTotal, ...]:
-    totals: dict[str, list[StoreValue]] = {}
-    for shop in valued:
-        totals.setdefault(shop.currency, []).append(shop)
+def _by_currency(valued: Iterable[tuple[StoreValue, int]]) -> tuple[CurrencyTotal, ...]:
+    totals: dict[str, list[tuple[StoreValue, int]]] = {}
+    for shop, stored in valued:
+        totals.setdefault(shop.currency, []).append((shop, stored))
     return tuple(
-        CurrencyTotal(currency=code, value=sum((s.value for s in group), _units(0)),
-                      stores=len(group), uncosted_entries=sum(s.uncosted_entries for s in group))
+        CurrencyTotal(currency=code, value=_units(sum(stored for _, stored in group)),
+                      stores=len(group),
+                      uncosted_entries=sum(s.uncosted_entries for s, _ in group))
         for code, group in sorted(totals.items())
     )
 
@@ -441,8 +447,13 @@ def valuation_page(actor: Actor, filters: ValuationFilters, *, page: int = 1,
 
 def iter_valuation(actor: Actor, filters: ValuationFilters) -> Iterator[EntryValue]:
     """Every entry of the listing in its order, read in batches through a server-side
-    cursor, so an export of any size runs in constant memory. Raises as stock_value."""
-    scope = _scope(actor, filters.store_id, filters.location_id)
+    cursor, so an export of any size runs in constant memory. Raises as stock_value, at
+    once rather than at the first row: a download refused must be refused before it
+    starts."""
+    return _each_entry(_scope(actor, filters.store_id, filters.location_id), filters)
+
+
+def _each_entry(scope: list[int] | None, filters: ValuationFilters) -> Iterator[EntryValue]:
     result = db.session.execute(_ordered(_listing(scope, filters), filters),
                                 execution_options={"yield_per": 1_000})
     try:
@@ -468,11 +479,12 @@ def product_value(actor: Actor, product_id: int) -> ProductValue | None:
         _listing([store.id], ValuationFilters(), any_cost=True)
         .where(entries.c.product_id == product_id)
     ).all()
-    rows = {r.entry_id: _entry_value(r) for r in found}
     return ProductValue(
-        currency=store.currency, by_entry=rows,
-        value=sum((r.value for r in rows.values() if r.value is not None), _units(0)),
-        uncosted_entries=sum(1 for r in rows.values() if r.value is None),
+        currency=store.currency, by_entry={r.entry_id: _entry_value(r) for r in found},
+        value=_units(sum(r.quantity * r.average_cost for r in found
+                         if r.average_cost is not None)),
+        entries=sum(1 for r in found if r.average_cost is not None),
+        uncosted_entries=sum(1 for r in found if r.average_cost is None),
     )
 
 
