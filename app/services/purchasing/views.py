@@ -355,9 +355,11 @@ def list_purchase_orders(
     status: str | None = None,
     supplier_id: int | None = None,
     limit: int = 200,
+    before_id: int | None = None,
 ) -> list[PurchaseOrderSummary]:
-    """A store's orders, newest first. `status` is one of the statuses, or "open" for
-    ordered and partly received ones. Raises ValidationError naming `status`."""
+    """A store's orders, newest first; with `before_id`, those older than that order (the
+    next page after it). `status` is one of the statuses, or "open" for ordered and partly
+    received ones. Raises ValidationError naming `status`."""
     require_store(actor, READ, store_id)
     problems = {}
     if status is not None and status != "open" and status not in PURCHASE_ORDER_STATUSES:
@@ -392,6 +394,8 @@ def list_purchase_orders(
         query = query.where(orders.c.status == status)
     if supplier_id is not None:
         query = query.where(orders.c.supplier_id == supplier_id)
+    if before_id is not None:
+        query = query.where(orders.c.id < before_id)
     rows = db.session.execute(query.order_by(orders.c.id.desc()).limit(max(1, min(limit, 1000))))
     return [
         PurchaseOrderSummary(
