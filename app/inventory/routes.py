@@ -195,8 +195,7 @@ def overview_context(actor: Actor, view: OverviewView, *, summary: bool = True
         "row_actions": ROW_ACTIONS,
         "actions": ACTIONS,
         **({
-            "stats": queries.stock_stats(actor, store_id=view.filters.store_id),
-            "stock_value": queries.valuation.overview_value(actor, view.filters.store_id),
+            **_stats(actor, view.filters.store_id),
             "locations": queries.store_locations(actor, store_id=view.filters.store_id),
         } if summary else {}),
         **bulk_bar(actor, view, page.total, page.total_capped),
@@ -222,8 +221,7 @@ def _grouped_context(actor: Actor, view: OverviewView, *, summary: bool) -> dict
         "row_actions": ROW_ACTIONS,
         "actions": ACTIONS,
         **({
-            "stats": queries.stock_stats(actor, store_id=view.filters.store_id),
-            "stock_value": queries.valuation.overview_value(actor, view.filters.store_id),
+            **_stats(actor, view.filters.store_id),
             "locations": queries.store_locations(actor, store_id=view.filters.store_id),
         } if summary else {}),
         "bulk_actions": [],
@@ -279,9 +277,15 @@ def stats():  # type: ignore[no-untyped-def]
     """The stats cards, refreshed after every stock change."""
     actor = current_actor()
     view = overview_args(actor, request.args)
-    numbers = queries.stock_stats(actor, store_id=view.filters.store_id)
-    value = queries.valuation.overview_value(actor, view.filters.store_id)
-    return render_template("inventory/_stats.html", stats=numbers, stock_value=value, view=view)
+    return render_template("inventory/_stats.html", view=view,
+                           **_stats(actor, view.filters.store_id))
+
+
+def _stats(actor: Actor, store_id: int | None) -> dict[str, Any]:
+    """The stats cards' figures, and the stock value for those who may see it."""
+    numbers = queries.stock_stats(actor, store_id=store_id)
+    return {"stats": numbers, "stock_value": queries.valuation.overview_value(
+        actor, store_id, entries=numbers["total_entries"])}
 
 
 @bp.get("/inventory/entries/<int:entry_id>")

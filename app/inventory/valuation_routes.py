@@ -69,10 +69,14 @@ def valuation_csv():  # type: ignore[no-untyped-def]
 def valuation_context(actor: Actor, view: ValuationView) -> dict[str, Any]:
     """Everything the report's page and its results fragment show for `view`."""
     f = view.filters
+    summary = valuation.stock_value(actor, store_id=f.store_id, location_id=f.location_id)
+    # The summary has counted the entries the page lists: no need to count them again.
+    listed = summary.uncosted_entries if f.uncosted else summary.entries
     return {
         "view": view,
-        "summary": valuation.stock_value(actor, store_id=f.store_id, location_id=f.location_id),
-        "page": valuation.valuation_page(actor, f, page=view.page, per_page=view.per_page),
+        "summary": summary,
+        "page": valuation.valuation_page(actor, f, page=view.page, per_page=view.per_page,
+                                         total=listed),
         "sort_labels": SORT_LABELS,
         "locations": queries.store_locations(actor, store_id=f.store_id),
         "store_names": {s.id: s.name for s in readable_stores()},

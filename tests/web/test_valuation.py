@@ -171,6 +171,16 @@ def test_the_overview_shows_the_value_to_those_who_may_see_costs(shop):
         assert "value-card" not in body and "586.50" not in body, path
 
 
+def test_past_its_limit_the_overview_links_to_the_report_instead_of_summing(shop, monkeypatch):
+    from app.services.queries import valuation
+
+    monkeypatch.setattr(valuation, "OVERVIEW_VALUE_LIMIT", 27)  # the store has 28 entries
+    page = shop.owner.get(f"/inventory?store={shop.store.id}").get_data(as_text=True)
+    card = page.split('class="card value-card"', 1)[1].split("</div>", 1)[0]
+    assert "In the stock value report" in card and "586.50" not in card
+    assert f'href="/reports/valuation?store={shop.store.id}"' in card
+
+
 def test_a_products_page_shows_its_value_per_location_to_those_who_may(shop):
     owner = shop.owner.get(f"/products/{shop.kettle.id}").get_data(as_text=True)
     assert "Average cost" in owner and "20.00" in owner and "USD 60.00" in owner

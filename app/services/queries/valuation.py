@@ -199,21 +199,39 @@ def _scope(actor: Actor, store_id: int | None, location_id: int | None) -> list[
     return sorted(allowed)
 
 
-def overview_value(actor: Actor, store_id: int | None = None) -> Valuation | None:
-    """The value the overview's stats show for the store (None: all the actor's stores),
-    or None when the actor may not see the costs of every store those stats cover: a
-    figure for some of them beside totals of all would read as the value of all."""
+# The overview sums the value of this many entries at most. Its other cards come from kept
+# tallies (a few rows per location); the value is a pass over the entries themselves, about
+# what the stats cost before the tallies (300 ms a million entries), and it is asked for
+# again after every stock change. Past it the card links to the report instead.
+OVERVIEW_VALUE_LIMIT = 250_000
+
+
+@dataclass(frozen=True)
+class OverviewValue:
+    """The overview's Stock value card: the valuation, or None when its stats cover more
+    than OVERVIEW_VALUE_LIMIT entries (the card then links to the report)."""
+
+    valuation: Valuation | None
+
+
+def overview_value(actor: Actor, store_id: int | None = None, *, entries: int
+                   ) -> OverviewValue | None:
+    """What the overview's stats show of the value of the store (None: all the actor's
+    stores), whose stats count `entries`; None when the actor may not see the costs of
+    every store those stats cover: a figure for some of them beside totals of all would
+    read as the value of all."""
     if store_id is not None:
-        if not sees_costs(actor, store_id):
-            return None
-        return stock_value(actor, store_id=store_id)
-    if actor.is_platform_admin:
-        return stock_value(actor)
-    readable = set(actor.store_permissions)
-    costed = actor.stores_with(PURCHASING) or frozenset()
-    if not readable or not readable <= costed:
+        allowed = sees_costs(actor, store_id)
+    elif actor.is_platform_admin:
+        allowed = True
+    else:
+        readable = set(actor.store_permissions)
+        allowed = bool(readable) and readable <= (actor.stores_with(PURCHASING) or frozenset())
+    if not allowed:
         return None
-    return stock_value(actor)
+    if entries > OVERVIEW_VALUE_LIMIT:
+        return OverviewValue(None)
+    return OverviewValue(stock_value(actor, store_id=store_id))
 
 
 # --------------------------------------------------------------------------- the sums
@@ -379,12 +397,18 @@ _SORT_KEYS: dict[str, Any] = {
 }
 
 
-def _listing(scope: list[int] | None, filters: ValuationFilters, *,
-             any_cost: bool = False) -> Select[Any]:
-    """The entries the filters list; with `any_cost`, those with a cost and without."""
+def _conditions(scope: list[int] | None, filters: ValuationFilters, *,
+                any_cost: bool = False) -> list[Any]:
+    """Which entries the filters list; with `any_cost`, those with a cost and without."""
     conditions = _valued_entries(scope, filters.location_id)
     if not any_cost:
         conditions.append(~_costed if filters.uncosted else _costed)
+    return conditions
+
+
+def _listing(scope: list[int] | None, filters: ValuationFilters, *,
+             any_cost: bool = False) -> Select[Any]:
+    """The entries the filters list, with the names a row shows."""
     return (
         select(
             entries.c.id.label("entry_id"), entries.c.store_id,
@@ -397,8 +421,19 @@ def _listing(scope: list[int] | None, filters: ValuationFilters, *,
         .join(products, products.c.id == entries.c.product_id)
         .join(locations, locations.c.id == entries.c.location_id)
         .join(stores, stores.c.id == entries.c.store_id)
-        .where(*conditions)
+        .where(*_conditions(scope, filters, any_cost=any_cost))
     )
+
+
+def _ids(scope: list[int] | None, filters: ValuationFilters) -> Select[Any]:
+    """The listed entries' ids, joined to no more than the filters and the order need:
+    a join the order does not use would stand between the database's sort and the page's
+    limit, and the sort would then order every row instead of keeping the best."""
+    query = (select(entries.c.id).select_from(entries)
+             .join(products, products.c.id == entries.c.product_id))
+    if filters.sort == "location":
+        query = query.join(locations, locations.c.id == entries.c.location_id)
+    return query.where(*_conditions(scope, filters))
 
 
 def _ordered(query: Select[Any], filters: ValuationFilters) -> Select[Any]:
@@ -427,22 +462,29 @@ def _entry_value(row: Any) -> EntryValue:
 
 
 def valuation_page(actor: Actor, filters: ValuationFilters, *, page: int = 1,
-                   per_page: int = 50) -> ValuationPage:
+                   per_page: int = 50, total: int | None = None) -> ValuationPage:
     """One page of the entries the filters value (or, with `uncosted`, of those without
-    a cost), numbered from 1; a page past the last shows the last. Each entry's value is
-    worked out in Python from its quantity and cost, exactly. Pages by number, not by key:
-    the value is no column an index could hold, so every page reads the store's entries
-    once to order them either way. Raises as stock_value."""
+    a cost), numbered from 1; a page past the last shows the last. `total`, when the
+    caller has it (stock_value counts the same entries), saves counting them again. Each
+    entry's value is worked out in Python from its quantity and cost, exactly.
+
+    Pages by number, not by key: the value is no column an index could hold, so every
+    page reads the store's entries once to order them either way. The page's ids are
+    picked first, alone, so the database keeps only the best rows while it orders (a
+    top-N sort) instead of sorting every row with its names; the names come after.
+    Raises as stock_value."""
     scope = _scope(actor, filters.store_id, filters.location_id)
-    base = _listing(scope, filters)
-    total = int(db.session.scalar(
-        select(func.count()).select_from(base.with_only_columns(entries.c.id).subquery())))
+    if total is None:
+        total = int(db.session.scalar(
+            select(func.count()).select_from(_ids(scope, filters).subquery())))
     last = max(1, -(-total // per_page))
     page = min(max(page, 1), last)
-    rows = db.session.execute(
-        _ordered(base, filters).limit(per_page).offset((page - 1) * per_page))
-    return ValuationPage(rows=[_entry_value(r) for r in rows], total=total, page=page,
-                         per_page=per_page)
+    ids = list(db.session.scalars(
+        _ordered(_ids(scope, filters), filters).limit(per_page).offset((page - 1) * per_page)))
+    found = {r.entry_id: r for r in db.session.execute(
+        _listing(scope, filters).where(entries.c.id.in_(ids)))} if ids else {}
+    return ValuationPage(rows=[_entry_value(found[i]) for i in ids if i in found],
+                         total=total, page=page, per_page=per_page)
 
 
 def iter_valuation(actor: Actor, filters: ValuationFilters) -> Iterator[EntryValue]:
@@ -494,6 +536,8 @@ __all__ = [
     "CurrencyTotal",
     "EntryValue",
     "LocationValue",
+    "OVERVIEW_VALUE_LIMIT",
+    "OverviewValue",
     "ProductValue",
     "StoreValue",
     "Valuation",
