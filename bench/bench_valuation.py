@@ -15,8 +15,9 @@ store owner's Actor:
 * stats: queries.stock_stats(store_id=…), the rest of the overview's cards (kept tallies),
   for scale;
 
-each next to bare SQL on a plain connection: the same statements written by hand, and for
-the value also the sum as a 64-bit integer (no NUMERIC cast) to show what exactness costs.
+each next to bare SQL on a plain connection, timed in turns with it: the same statements
+written by hand, and for the value also the sum as a 64-bit integer (no NUMERIC cast) to
+show what exactness costs.
 
 Run from the repository root:  python bench/bench_valuation.py [--backend both]
 """
@@ -111,6 +112,12 @@ def seed(url: str, args: argparse.Namespace) -> None:
         db.engine.dispose()
 
 
+def _summary(samples: list[float]) -> dict[str, float]:
+    samples.sort()
+    return {"median": statistics.median(samples),
+            "p95": samples[max(0, int(len(samples) * 0.95) - 1)]}
+
+
 def timed(call: Callable[[], Any], runs: int) -> dict[str, float]:
     call()  # warm up
     samples = []
@@ -118,8 +125,21 @@ def timed(call: Callable[[], Any], runs: int) -> dict[str, float]:
         started = time.perf_counter()
         call()
         samples.append((time.perf_counter() - started) * 1000)
-    samples.sort()
-    return {"median": statistics.median(samples), "p95": samples[int(len(samples) * 0.95) - 1]}
+    return _summary(samples)
+
+
+def paired(service: Callable[[], Any], bare: Callable[[], Any], runs: int
+           ) -> tuple[dict[str, float], dict[str, float]]:
+    """Both timed in turns, one call each, so a busy host weighs on them alike."""
+    service()
+    bare()
+    samples: tuple[list[float], list[float]] = ([], [])
+    for _ in range(runs):
+        for call, out in ((service, samples[0]), (bare, samples[1])):
+            started = time.perf_counter()
+            call()
+            out.append((time.perf_counter() - started) * 1000)
+    return _summary(samples[0]), _summary(samples[1])
 
 
 def measure(url: str, backend: str, args: argparse.Namespace) -> list[tuple[str, dict, dict]]:
@@ -172,15 +192,15 @@ def measure(url: str, backend: str, args: argparse.Namespace) -> list[tuple[str,
         print(f"  store 1: {found.stores[0].entries:,} entries valued, "
               f"{found.stores[0].uncosted_entries:,} without a cost, "
               f"{len(found.stores[0].locations)} locations, value {found.totals[0].value:,}")
-        rows.append(("value (exact)", timed(value, args.runs),
-                     timed(bare_sql(VALUE_SQL.format(product=exact), store=store), args.runs)))
+        rows.append(("value (exact)", *paired(
+            value, bare_sql(VALUE_SQL.format(product=exact), store=store), args.runs)))
         if backend == "postgresql":
             rows.append(("value, bare as bigint", {},
                          timed(bare_sql(VALUE_SQL.format(product=fast), store=store),
                                args.runs)))
         everywhere = VALUE_SQL.format(product=exact).replace("AND e.store_id = :store", "")
-        rows.append(("value, both stores", timed(value_everywhere, args.runs),
-                     timed(bare_sql(everywhere), args.runs)))
+        rows.append(("value, both stores", *paired(value_everywhere, bare_sql(everywhere),
+                                                   args.runs)))
         summary_sql = bare_sql(VALUE_SQL.format(product=exact), store=store)
         ids_statement = text(PAGE_IDS_SQL.format(product=exact))
         rows_statement = text(PAGE_ROWS_SQL).bindparams(bindparam("ids", expanding=True))
@@ -191,8 +211,7 @@ def measure(url: str, backend: str, args: argparse.Namespace) -> list[tuple[str,
                 ids = list(conn.execute(ids_statement, {"store": store}).scalars())
                 return conn.execute(rows_statement, {"ids": ids}).all()
 
-        rows.append(("report page 1 by value", timed(report_page, args.runs),
-                     timed(bare_report, args.runs)))
+        rows.append(("report page 1 by value", *paired(report_page, bare_report, args.runs)))
         rows.append(("stats cards (tallies)", timed(stats, args.runs), {}))
     bare.dispose()
     return rows
