@@ -15,7 +15,7 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import fields, validate, validates, validates_schema
 
-from app.models import MAX_OPTIONS, PRODUCT_TYPES
+from app.models import MAX_OPTIONS, PRODUCT_TYPES, PURCHASE_ORDER_STATUSES
 from app.models.audit import OBJECT_TYPES
 from app.services.activity import is_kind
 from app.services.bundles import MAX_COMPONENTS
@@ -792,3 +792,314 @@ class BundleOut(Schema):
     sku = fields.String(required=True)
     components = fields.List(fields.Nested(ComponentOut), required=True,
                              metadata={"description": "Empty when it is not a bundle"})
+
+
+# --------------------------------------------------------------------------- purchasing
+
+
+AMOUNT_TEXT = r"^[0-9]{1,15}(\.[0-9]{1,15})?$"
+
+
+def Amount(**kwargs: Any) -> fields.String:  # noqa: N802 - a field type
+    """Money sent as decimal text ("12.50", "0.0125"), never a JSON number: a binary float
+    has no exact 0.1. The service checks its range and its four decimals at most."""
+    metadata = {"example": "12.50", **kwargs.pop("metadata", {})}
+    return fields.String(validate=validate.Regexp(AMOUNT_TEXT, error="Enter an amount, like "
+                                                                       "12.50."),
+                         metadata=metadata, **kwargs)
+
+
+def AmountOut(**kwargs: Any) -> fields.Decimal:  # noqa: N802
+    """Money as it is kept: decimal text with four decimals ("12.5000"), documented as the
+    text it is sent as."""
+    metadata = {"type": "string", "format": "decimal", "example": "12.5000",
+                **kwargs.pop("metadata", {})}
+    return fields.Decimal(as_string=True, metadata=metadata, **kwargs)
+
+
+def text_lines(value: str) -> None:
+    """Several lines of text: tabs and line breaks, no other control character."""
+    if any(unicodedata.category(ch) == "Cc" and ch not in "\t\n\r" for ch in value):
+        raise ma.ValidationError("Must not contain control characters.")
+
+
+def Notes(**kwargs: Any) -> fields.String:  # noqa: N802
+    return fields.String(validate=[validate.Length(max=2000), text_lines], **kwargs)
+
+
+def Rate(**kwargs: Any) -> fields.String:  # noqa: N802
+    return fields.String(
+        validate=validate.Regexp(AMOUNT_TEXT, error="Enter a rate, like 1.0825."),
+        metadata={"description": "Store currency per unit of the order's; needed before "
+                                 "ordering when the supplier's currency is not the store's",
+                  "example": "1.0825"}, **kwargs)
+
+
+class SupplierFieldsIn(Schema):
+    name = Text(120, 1, required=True)
+    contact_name = Text(120, allow_none=True)
+    email = Text(254, allow_none=True, metadata={"example": "orders@example.com"})
+    phone = Text(40, allow_none=True)
+    currency = Text(3, 3, allow_none=True, metadata={
+        "description": "ISO 4217, any case: what the supplier quotes in; the store's when "
+                       "left out", "example": "EUR"})
+    lead_time_days = Whole(0, load_default=0, metadata={"description": "At most 365"})
+    notes = Notes(allow_none=True)
+
+
+class SupplierCreateIn(SupplierFieldsIn):
+    store_id = Id(metadata={"description": "Needed when the token's user is in several stores"})
+
+
+class SupplierUpdateIn(SupplierFieldsIn):
+    """Every field as it should now be; a left-out currency keeps the supplier's, and it
+    changes only while the supplier has no items and no orders."""
+
+
+class SupplierListArgs(Schema):
+    store_id = Id(query=True)
+    include_archived = fields.Boolean(load_default=False)
+
+
+class SupplierOut(Schema):
+    id = fields.Integer(required=True)
+    store_id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    contact_name = fields.String(required=True, allow_none=True)
+    email = fields.String(required=True, allow_none=True)
+    phone = fields.String(required=True, allow_none=True)
+    currency = fields.String(required=True)
+    lead_time_days = fields.Integer(required=True)
+    notes = fields.String(required=True, allow_none=True)
+    archived = fields.Boolean(required=True)
+    archived_at = UtcDateTime(required=True, allow_none=True)
+    created_at = UtcDateTime(required=True)
+    updated_at = UtcDateTime(required=True)
+
+
+class SupplierListOut(Schema):
+    items = fields.List(fields.Nested(SupplierOut), required=True)
+
+
+class SupplierItemIn(Schema):
+    unit_cost = Amount(required=True, metadata={"description": "In the supplier's currency"})
+    supplier_sku = Text(64, allow_none=True)
+    pack_size = Whole(1, load_default=1, metadata={"description": "Units a pack holds"})
+    min_order_qty = Whole(0, load_default=0, metadata={"description": "The least it takes"})
+    preferred = StrictBoolean(load_default=False, metadata={
+        "description": "Made preferred, it takes over from the product's other preferred "
+                       "supplier"})
+
+
+class SupplierItemOut(Schema):
+    id = fields.Integer(required=True)
+    supplier_id = fields.Integer(required=True)
+    supplier_name = fields.String(required=True)
+    product_id = fields.Integer(required=True)
+    sku = fields.String(required=True)
+    title = fields.String(required=True)
+    supplier_sku = fields.String(required=True, allow_none=True)
+    currency = fields.String(required=True)
+    unit_cost = AmountOut(required=True)
+    pack_size = fields.Integer(required=True)
+    min_order_qty = fields.Integer(required=True)
+    preferred = fields.Boolean(required=True)
+
+
+class SupplierItemListOut(Schema):
+    items = fields.List(fields.Nested(SupplierItemOut), required=True)
+
+
+class PurchaseOrderLineIn(Schema):
+    product_id = Id(required=True)
+    location_id = Id(required=True)
+    quantity = Whole(1, required=True)
+    unit_cost = Amount(metadata={"description": "In the order's currency; the supplier's "
+                                                "cost on record when left out"})
+
+
+class PurchaseOrderCreateIn(Schema):
+    supplier_id = Id(required=True)
+    lines = fields.List(fields.Nested(PurchaseOrderLineIn), load_default=list,
+                        validate=validate.Length(max=1000))
+    expected_on = fields.Date(allow_none=True)
+    notes = Notes(allow_none=True)
+    exchange_rate = Rate(allow_none=True)
+
+
+class PurchaseOrderUpdateIn(Schema):
+    """Every field as it should now be: one left out is cleared (a placed order keeps its
+    rate)."""
+
+    expected_on = fields.Date(allow_none=True)
+    notes = Notes(allow_none=True)
+    exchange_rate = Rate(allow_none=True)
+    expected_version = Id(metadata={"description": "Refuse (409) if the order has moved on"})
+
+
+class PurchaseOrderLinesIn(Schema):
+    lines = fields.List(fields.Nested(PurchaseOrderLineIn), required=True,
+                        validate=validate.Length(1, 1000))
+    expected_version = Id()
+
+
+class PurchaseOrderLineUpdateIn(Schema):
+    quantity = Whole(1, required=True)
+    unit_cost = Amount(required=True)
+    expected_version = Id()
+
+
+class PurchaseOrderVersionIn(Schema):
+    expected_version = Id(metadata={"description": "Refuse (409) if the order has moved on"})
+
+
+class PurchaseOrderCancelIn(PurchaseOrderVersionIn):
+    reason = Text(200)
+
+
+class ReceiptLineIn(Schema):
+    line_id = Id(metadata={"description": "The order's line; or give product_id and "
+                                          "location_id"})
+    product_id = Id()
+    location_id = Id()
+    quantity = Whole(1, required=True)
+
+    @validates_schema
+    def _one_way(self, data: dict[str, Any], **_: Any) -> None:
+        if "line_id" in data:
+            if "product_id" in data or "location_id" in data:
+                raise ma.ValidationError("Give line_id, or product_id with location_id; not "
+                                         "both.", "line_id")
+            return
+        missing = {name: ["Required with product_id and location_id, or give line_id."]
+                   for name in ("product_id", "location_id") if name not in data}
+        if missing:
+            raise ma.ValidationError(missing)
+
+
+class ReceiptIn(Schema):
+    lines = fields.List(fields.Nested(ReceiptLineIn), required=True,
+                        validate=validate.Length(1, 1000))
+    confirm_over_receipt = StrictBoolean(load_default=False, metadata={
+        "description": "Take units beyond what a line still awaits; without it such a "
+                       "receipt is refused (409 over_receipt) naming each line"})
+    reason = Text(200)
+
+
+class PurchaseOrderListArgs(Schema):
+    store_id = Id(query=True)
+    status = fields.String(validate=validate.OneOf([*PURCHASE_ORDER_STATUSES, "open"]), metadata={
+        "description": "One status, or open (ordered and partly received)"})
+    supplier_id = Id(query=True)
+    cursor = Text(400, metadata={"description": "next_cursor of a page"})
+    limit = QueryInteger(load_default=50, validate=validate.Range(1, 200))
+
+
+class PurchaseOrderLineOut(Schema):
+    id = fields.Integer(required=True)
+    product_id = fields.Integer(required=True)
+    sku = fields.String(required=True)
+    title = fields.String(required=True)
+    location_id = fields.Integer(required=True)
+    location = fields.String(required=True, attribute="location_code")
+    ordered_qty = fields.Integer(required=True)
+    received_qty = fields.Integer(required=True)
+    over_received_qty = fields.Integer(required=True)
+    outstanding_qty = fields.Integer(required=True)
+    unit_cost = AmountOut(required=True, allow_none=True, metadata={
+        "description": "In the order's currency; null without purchasing:manage"})
+
+
+class PurchaseOrderOut(Schema):
+    """An order and its lines. Costs (unit_cost, total, exchange_rate) are null for a
+    token that may receive but not buy (purchasing:manage)."""
+
+    id = fields.Integer(required=True)
+    store_id = fields.Integer(required=True)
+    number = fields.String(required=True)
+    supplier_id = fields.Integer(required=True)
+    supplier_name = fields.String(required=True)
+    status = fields.String(required=True)
+    expected_on = fields.Date(required=True, allow_none=True)
+    notes = fields.String(required=True, allow_none=True)
+    currency = fields.String(required=True)
+    exchange_rate = AmountOut(required=True, allow_none=True, metadata={
+        "example": "1.082500000", "description": "Store currency per unit of the order's; "
+                                                 "null in the store's own currency"})
+    total = AmountOut(required=True, allow_none=True)
+    version = fields.Integer(required=True)
+    created_at = UtcDateTime(required=True)
+    created_by_name = fields.String(required=True)
+    ordered_at = UtcDateTime(required=True, allow_none=True)
+    ordered_by_name = fields.String(required=True, allow_none=True)
+    closed_at = UtcDateTime(required=True, allow_none=True)
+    closed_by_name = fields.String(required=True, allow_none=True)
+    updated_at = UtcDateTime(required=True)
+    lines = fields.List(fields.Nested(PurchaseOrderLineOut), required=True)
+
+
+class PurchaseOrderSummaryOut(Schema):
+    id = fields.Integer(required=True)
+    store_id = fields.Integer(required=True)
+    number = fields.String(required=True)
+    supplier_id = fields.Integer(required=True)
+    supplier_name = fields.String(required=True)
+    status = fields.String(required=True)
+    expected_on = fields.Date(required=True, allow_none=True)
+    currency = fields.String(required=True)
+    created_at = UtcDateTime(required=True)
+    line_count = fields.Integer(required=True)
+    ordered_qty = fields.Integer(required=True)
+    received_qty = fields.Integer(required=True)
+    total = AmountOut(required=True, allow_none=True, metadata={
+        "description": "null without purchasing:manage"})
+
+
+class PurchaseOrderPageOut(Schema):
+    items = fields.List(fields.Nested(PurchaseOrderSummaryOut), required=True)
+    next_cursor = fields.String(required=True, allow_none=True)
+
+
+class ValuationArgs(Schema):
+    store_id = Id(query=True)
+    location_id = Id(query=True)
+
+
+class LocationValueOut(Schema):
+    location_id = fields.Integer(required=True)
+    location = fields.String(required=True, attribute="location_code")
+    name = fields.String(required=True, attribute="location_name")
+    entries = fields.Integer(required=True, metadata={"description": "Entries with stock and "
+                                                                     "a cost"})
+    quantity = fields.Integer(required=True, metadata={"description": "Their units"})
+    value = AmountOut(required=True, metadata={"description": "Their units × average cost"})
+    uncosted_entries = fields.Integer(required=True, metadata={
+        "description": "Entries with stock and no cost yet: not in the value"})
+    uncosted_quantity = fields.Integer(required=True)
+
+
+class StoreValueOut(Schema):
+    store_id = fields.Integer(required=True)
+    store_name = fields.String(required=True)
+    currency = fields.String(required=True)
+    entries = fields.Integer(required=True)
+    quantity = fields.Integer(required=True)
+    value = AmountOut(required=True)
+    uncosted_entries = fields.Integer(required=True)
+    uncosted_quantity = fields.Integer(required=True)
+    locations = fields.List(fields.Nested(LocationValueOut), required=True)
+
+
+class CurrencyTotalOut(Schema):
+    currency = fields.String(required=True)
+    value = AmountOut(required=True)
+    stores = fields.Integer(required=True)
+    uncosted_entries = fields.Integer(required=True)
+
+
+class ValuationOut(Schema):
+    """Stock value: on hand × moving average cost, per store (in its currency) and
+    location. Stores keep no exchange rate, so the totals are one per currency."""
+
+    stores = fields.List(fields.Nested(StoreValueOut), required=True)
+    totals = fields.List(fields.Nested(CurrencyTotalOut), required=True)

@@ -8,6 +8,7 @@ from app.inventory import (  # noqa: E402,F401
     move_routes,
     report_routes,
     routes,
+    valuation_routes,
 )
 from app.inventory.rows import (  # noqa: E402
     entry_action_url,

@@ -195,7 +195,7 @@ def overview_context(actor: Actor, view: OverviewView, *, summary: bool = True
         "row_actions": ROW_ACTIONS,
         "actions": ACTIONS,
         **({
-            "stats": queries.stock_stats(actor, store_id=view.filters.store_id),
+            **_stats(actor, view.filters.store_id),
             "locations": queries.store_locations(actor, store_id=view.filters.store_id),
         } if summary else {}),
         **bulk_bar(actor, view, page.total, page.total_capped),
@@ -221,7 +221,7 @@ def _grouped_context(actor: Actor, view: OverviewView, *, summary: bool) -> dict
         "row_actions": ROW_ACTIONS,
         "actions": ACTIONS,
         **({
-            "stats": queries.stock_stats(actor, store_id=view.filters.store_id),
+            **_stats(actor, view.filters.store_id),
             "locations": queries.store_locations(actor, store_id=view.filters.store_id),
         } if summary else {}),
         "bulk_actions": [],
@@ -277,8 +277,15 @@ def stats():  # type: ignore[no-untyped-def]
     """The stats cards, refreshed after every stock change."""
     actor = current_actor()
     view = overview_args(actor, request.args)
-    numbers = queries.stock_stats(actor, store_id=view.filters.store_id)
-    return render_template("inventory/_stats.html", stats=numbers, view=view)
+    return render_template("inventory/_stats.html", view=view,
+                           **_stats(actor, view.filters.store_id))
+
+
+def _stats(actor: Actor, store_id: int | None) -> dict[str, Any]:
+    """The stats cards' figures, and the stock value for those who may see it."""
+    numbers = queries.stock_stats(actor, store_id=store_id)
+    return {"stats": numbers, "stock_value": queries.valuation.overview_value(
+        actor, store_id, entries=numbers["total_entries"])}
 
 
 @bp.get("/inventory/entries/<int:entry_id>")
@@ -445,7 +452,8 @@ def product(product_id: int):  # type: ignore[no-untyped-def]
     suppliers = (purchasing.product_suppliers(actor, product_id)
                  if actor.can(PURCHASING, stock.store_id) and not stock.unlimited else None)
     return render_template("inventory/product.html", product=stock, changes=changes,
-                           variant_of=items.item_of(actor, product_id), suppliers=suppliers)
+                           variant_of=items.item_of(actor, product_id), suppliers=suppliers,
+                           value=queries.valuation.product_value(actor, product_id))
 
 
 def _offer_choices(action: StockAction, form: Any, entry: EntryView) -> None:

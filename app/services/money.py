@@ -10,7 +10,7 @@ integer itself, so no caller can mistake 1250 for 12.50.
 from __future__ import annotations
 
 import re
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
 from typing import Any
 
 from app.models.purchasing import COST_SCALE
@@ -129,6 +129,19 @@ def format_amount(value: Decimal | None, currency: str) -> str:
     return f"{value:,.{digits}f}"
 
 
+def format_total(value: Decimal | None, currency: str) -> str:
+    """A sum of money as a total is read: rounded half up to the currency's decimals
+    (1,234.57 dollars, 1,235 yen, 1.235 dinars); an unknown one is an em dash."""
+    if value is None:
+        return "—"
+    digits = minor_digits(currency)
+    # Room for any sum of stock values: the default 28 digits would round a huge one.
+    with localcontext() as context:
+        context.prec = 60
+        rounded = value.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
+    return f"{rounded:,.{digits}f}"
+
+
 def convert(stored: int, rate: Decimal | None) -> int:
     """A stored amount in an order's currency, in the store's at `rate` (None: the same
     currency), rounded half up to the stored scale."""
@@ -145,5 +158,6 @@ __all__ = [
     "check_rate",
     "convert",
     "format_amount",
+    "format_total",
     "minor_digits",
 ]

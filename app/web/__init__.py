@@ -13,7 +13,7 @@ from flask_login import current_user
 from app.extensions import db, login_manager
 from app.models import Store
 from app.permissions import READ, Actor, SignedInUser, actor_for_user, signed_in
-from app.services.money import format_amount
+from app.services.money import format_amount, format_total
 from app.services.queries import STATUS_LABELS
 from app.web.boundary import screen_request
 from app.web.errors import register_error_handlers
@@ -59,8 +59,13 @@ def init_web(app: Flask) -> None:
     app.jinja_env.filters["when"] = format_when
     app.jinja_env.filters["signed"] = format_signed
     app.jinja_env.filters["day"] = format_day
+    # Money: `amount` for a figure (the currency's decimals, more where it has them: 0.0125)
+    # and `cost` the same for a unit's cost; `money` adds the currency's code (1,250.00 EUR);
+    # `total` rounds a sum to the currency's decimals.
     app.jinja_env.filters["amount"] = format_amount
+    app.jinja_env.filters["cost"] = format_amount
     app.jinja_env.filters["money"] = format_money
+    app.jinja_env.filters["total"] = format_total
     app.context_processor(_template_globals)
 
 
@@ -94,6 +99,7 @@ def readable_stores() -> list[Store]:
 # there opens the overview.
 STORE_PAGES = frozenset({
     "inventory.overview", "inventory.low_stock", "inventory.out_of_stock", "inventory.reorder",
+    "inventory.valuation",
     "audit.movements", "activity.activity", "catalog.products", "catalog.locations",
     "receiving.start",
     "purchasing.suppliers", "purchasing.orders",

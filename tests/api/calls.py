@@ -7,12 +7,23 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
-from app.permissions import ADJUST, CATALOG, DELETE, RESERVE, THRESHOLD, system_actor
-from app.services import catalog, channels, items, stock
+from app.permissions import (
+    ADJUST,
+    CATALOG,
+    DELETE,
+    PURCHASING,
+    RECEIVE,
+    RESERVE,
+    THRESHOLD,
+    system_actor,
+)
+from app.services import catalog, channels, items, purchasing, stock
 
 INV = "/api/v1/store/inventory"
 ORDERS = "/api/v1/orders"
 ITEMS = "/api/v1/store/items"
+SUPPLIERS = "/api/v1/store/suppliers"
+POS = "/api/v1/store/purchase-orders"
 
 
 @dataclass(frozen=True)
@@ -104,6 +115,61 @@ CALLS = [
     Call("set components", CATALOG, "put",
          lambda s: f"/api/v1/store/products/{s.kit.id}/components",
          lambda s: {"components": [{"product_id": s.a.product.id, "quantity": 2}]}),
+    Call("create supplier", PURCHASING, "post", lambda s: SUPPLIERS,
+         lambda s: {"store_id": s.a.store.id, "name": "Bolt & Nut", "contact_name": "Ada",
+                    "email": "orders@bolt.example", "phone": "+44 20 7946 0000",
+                    "currency": "eur", "lead_time_days": 12, "notes": "Net 30"}),
+    Call("update supplier", PURCHASING, "put", lambda s: f"{SUPPLIERS}/{s.supplier.id}",
+         lambda s: {"name": "Acme Wholesale", "email": "sales@acme.example",
+                    "lead_time_days": 5, "notes": "Ships Mondays"}),
+    Call("archive supplier", PURCHASING, "post",
+         lambda s: f"{SUPPLIERS}/{s.idle_supplier.id}/archive"),
+    Call("unarchive supplier", PURCHASING, "post",
+         lambda s: f"{SUPPLIERS}/{s.gone_supplier.id}/unarchive"),
+    Call("set supplier item", PURCHASING, "put",
+         lambda s: f"{SUPPLIERS}/{s.supplier.id}/items/{s.a.product.id}",
+         lambda s: {"unit_cost": "2.25", "supplier_sku": "AC-MUG", "pack_size": 6,
+                    "min_order_qty": 12}),
+    Call("remove supplier item", PURCHASING, "delete",
+         lambda s: f"{SUPPLIERS}/{s.supplier.id}/items/{s.a.product.id}"),
+    Call("create purchase order", PURCHASING, "post", lambda s: POS,
+         lambda s: {"supplier_id": s.supplier.id, "expected_on": "2031-05-01",
+                    "notes": "Second floor dock", "lines": [
+                        {"product_id": s.a.product.id, "location_id": s.a.location.id,
+                         "quantity": 3, "unit_cost": "1.95"}]}),
+    Call("update purchase order", PURCHASING, "put", lambda s: f"{POS}/{s.draft.id}",
+         lambda s: {"expected_on": "2031-06-01", "notes": "Call before delivery"}),
+    Call("add purchase order lines", PURCHASING, "post", lambda s: f"{POS}/{s.draft.id}/lines",
+         lambda s: {"lines": [{"product_id": s.a.product.id, "location_id": s.a.spare.id,
+                               "quantity": 2}]}),
+    Call("update purchase order line", PURCHASING, "patch",
+         lambda s: f"{POS}/{s.draft.id}/lines/{s.draft_line.id}",
+         lambda s: {"quantity": 6, "unit_cost": "1.80"}),
+    Call("remove purchase order line", PURCHASING, "delete",
+         lambda s: f"{POS}/{s.draft.id}/lines/{s.draft_line.id}"),
+    Call("place purchase order", PURCHASING, "post", lambda s: f"{POS}/{s.draft.id}/order",
+         lambda s: {}),
+    Call("cancel purchase order", PURCHASING, "post", lambda s: f"{POS}/{s.placed.id}/cancel",
+         lambda s: {"reason": "Found a cheaper supplier"}),
+    Call("receive purchase order", RECEIVE, "post", lambda s: f"{POS}/{s.placed.id}/receipts",
+         lambda s: {"lines": [{"line_id": s.placed_line.id, "quantity": 2}],
+                    "reason": "Morning delivery"}),
+]
+# The purchasing reads: costs are buying's, so they need purchasing:manage, unlike the
+# inventory reads above open to every member; orders may be read with inventory:receive
+# too (without their costs: what to receive, not what it cost).
+PURCHASING_READS = [
+    Call("list suppliers", PURCHASING, "get", lambda s: f"{SUPPLIERS}?store_id={s.a.store.id}"),
+    Call("get supplier", PURCHASING, "get", lambda s: f"{SUPPLIERS}/{s.supplier.id}"),
+    Call("list supplier items", PURCHASING, "get",
+         lambda s: f"{SUPPLIERS}/{s.supplier.id}/items"),
+    Call("list purchase orders", RECEIVE, "get",
+         lambda s: f"{POS}?store_id={s.a.store.id}&status=open&supplier_id={s.supplier.id}"
+                   "&limit=5"),
+    Call("get purchase order", RECEIVE, "get", lambda s: f"{POS}/{s.placed.id}"),
+    Call("valuation", PURCHASING, "get",
+         lambda s: f"/api/v1/store/valuation?store_id={s.a.store.id}"
+                   f"&location_id={s.a.location.id}"),
 ]
 MUTATIONS = [c for c in CALLS if c.permission is not None]
 ids = [c.name for c in CALLS]
@@ -111,7 +177,8 @@ ids = [c.name for c in CALLS]
 
 def build_scene(world, make_location, make_entry) -> SimpleNamespace:
     """The world, plus an empty entry to delete, a location to create an entry at, order
-    ORD-M whose line L1 has shipped, to return, and the catalog's items and bundle."""
+    ORD-M whose line L1 has shipped, to return, the catalog's items and bundle, and
+    suppliers and purchase orders."""
     a = world.a
     make_location(a.store, "A_NEW")
     empty = make_entry(store=a.store, location=a.spare, product=a.product, quantity=0)
@@ -134,10 +201,30 @@ def build_scene(world, make_location, make_entry) -> SimpleNamespace:
                                 options=sizes, variants_to_make=items.generate(sizes, "A-OLD"))
     items.archive_item(actor=setup, item_id=shelved.id)
     kit = catalog.create_product(actor=setup, store_id=a.store.id, sku="A-KIT", title="Kit")
+    # Acme sells the mug; a draft of 4 and an order of 5 placed (incoming) to A_MAIN; a
+    # supplier with no orders to archive, and an archived one to bring back.
+    supplier = purchasing.create_supplier(actor=setup, store_id=a.store.id, name="Acme")
+    purchasing.set_supplier_item(actor=setup, supplier_id=supplier.id,
+                                 product_id=a.product.id, unit_cost="2.00")
+    draft = purchasing.create_purchase_order(actor=setup, supplier_id=supplier.id, lines=[
+        {"product_id": a.product.id, "location_id": a.location.id, "quantity": 4}])
+    placed = purchasing.create_purchase_order(actor=setup, supplier_id=supplier.id, lines=[
+        {"product_id": a.product.id, "location_id": a.location.id, "quantity": 5}])
+    purchasing.order_purchase_order(actor=setup, order_id=placed.id)
+    idle = purchasing.create_supplier(actor=setup, store_id=a.store.id, name="Idle")
+    gone = purchasing.create_supplier(actor=setup, store_id=a.store.id, name="Gone")
+    purchasing.archive_supplier(actor=setup, supplier_id=gone.id)
     return SimpleNamespace(a=a, b=world.b, empty=empty,
                            hold=SimpleNamespace(id=hold.reservation_ids[0]),
                            parka=SimpleNamespace(id=parka.id),
-                           shelved=SimpleNamespace(id=shelved.id), kit=SimpleNamespace(id=kit.id))
+                           shelved=SimpleNamespace(id=shelved.id), kit=SimpleNamespace(id=kit.id),
+                           supplier=SimpleNamespace(id=supplier.id),
+                           idle_supplier=SimpleNamespace(id=idle.id),
+                           gone_supplier=SimpleNamespace(id=gone.id),
+                           draft=SimpleNamespace(id=draft.id),
+                           draft_line=SimpleNamespace(id=draft.lines[0].id),
+                           placed=SimpleNamespace(id=placed.id),
+                           placed_line=SimpleNamespace(id=placed.lines[0].id))
 
 
 def call(client: Any, c: Call, scene: SimpleNamespace, *, key: str | None = None,

@@ -55,7 +55,9 @@ TEXT_FIELDS = {
     "adjust": ["reason"], "return": ["reason"], "reserve": ["order_ref", "location"],
     "create": ["location"], "transfer": ["from_location", "to_location"],
     "set by code": ["location"], "count": ["location"], "fulfill": ["location"],
-    "order return": ["reason"],
+    "order return": ["reason"], "create supplier": ["name", "email", "notes"],
+    "update purchase order": ["notes"], "cancel purchase order": ["reason"],
+    "receive purchase order": ["reason"], "set supplier item": ["unit_cost", "supplier_sku"],
 }
 
 

@@ -16,7 +16,15 @@ from .helpers import assert_error
 # Bodies that accept a reason get another one; the others change a number or the target.
 OTHER_REASON = {"set", "set by code", "adjust", "count", "return", "transfer", "reserve",
                 "release", "fulfill", "create", "order release", "order fulfill",
-                "order return", "move reservation"}
+                "order return", "move reservation", "cancel purchase order",
+                "receive purchase order"}
+# The purchasing changes: another value of one field, or another object in the path.
+OTHER_FIELD = {"create supplier": ("name", "Bolts Ltd"), "update supplier": ("name", "Acme Co"),
+               "set supplier item": ("unit_cost", "2.30"),
+               "create purchase order": ("notes", "Another note"),
+               "update purchase order": ("notes", "Another note"),
+               "update purchase order line": ("quantity", 7),
+               "place purchase order": ("expected_version", 9)}
 
 
 def variant(c: Call, scene: Any) -> dict[str, Any]:
@@ -39,6 +47,19 @@ def variant(c: Call, scene: Any) -> dict[str, Any]:
                 .replace(f"/{scene.shelved.id}/", f"/{scene.a.item.id}/")}
     if c.name == "set components":
         return {"body": {"components": [{**body["components"][0], "quantity": 3}]}}
+    if c.name in OTHER_FIELD:
+        field, value = OTHER_FIELD[c.name]
+        return {"body": {**body, field: value}}
+    if c.name == "add purchase order lines":
+        return {"body": {"lines": [{**body["lines"][0], "quantity": 9}]}}
+    if c.name in ("archive supplier", "unarchive supplier"):
+        return {"url": c.url(scene).replace(f"/{scene.idle_supplier.id}/",
+                                            f"/{scene.supplier.id}/")
+                .replace(f"/{scene.gone_supplier.id}/", f"/{scene.supplier.id}/")}
+    if c.name == "remove supplier item":
+        return {"url": c.url(scene).rsplit("/", 1)[0] + f"/{scene.kit.id}"}
+    if c.name == "remove purchase order line":
+        return {"url": c.url(scene).rsplit("/", 1)[0] + f"/{scene.placed_line.id}"}
     raise AssertionError(f"no variant for {c.name}")
 
 

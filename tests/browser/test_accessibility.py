@@ -181,6 +181,23 @@ def test_every_screen_has_no_axe_violations(
     expect(page.locator("dialog[open]")).to_be_visible()
     check("/reports/low-stock (adjust dialog open)")
     visit("/reports/out-of-stock?sort=location&dir=desc", "Out of stock")
+    # The stock value: a receipt gives the mug a cost, the other entries have none yet.
+    setup = system_actor("tests")
+    mug = db.session.scalar(select(Product.id).where(Product.sku == "MUG-BLU"))
+    supplier = purchasing.create_supplier(actor=setup, store_id=shop.store_id, name="Acme")
+    bought = purchasing.create_purchase_order(actor=setup, supplier_id=supplier.id, lines=[
+        {"product_id": mug, "location_id": shelf, "quantity": 4, "unit_cost": "3.25"}])
+    purchasing.order_purchase_order(actor=setup, order_id=bought.id)
+    purchasing.receive_purchase_order(actor=setup, order_id=bought.id, lines=[
+        {"line_id": bought.lines[0].id, "quantity": 4}])
+    db.session.remove()
+    visit("/reports/valuation", "Stock value")
+    if phone:
+        page.locator("summary", has_text="Filter and sort").click()
+        expect(page.get_by_label("Sort by", exact=True)).to_be_visible()
+        check("/reports/valuation (filters open)")
+    visit("/reports/valuation?show=uncosted", "Stock value")
+    visit("/inventory", "Inventory")
     # Counting a location: the chooser, then a list with a line, a line to fix and the
     # scan box's error.
     visit("/inventory/count", "Count stock")

@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 import pytest
-from api.calls import CALLS, build_scene
+from api.calls import CALLS, PURCHASING_READS, build_scene
 from flask import Flask
 from werkzeug.test import TestResponse
 
@@ -115,10 +115,13 @@ _PROBE = SimpleNamespace(a=SimpleNamespace(**{k: SimpleNamespace(id=1) for k in 
     b=SimpleNamespace(**{k: SimpleNamespace(id=2) for k in (
         "store", "entry", "product", "location", "spare", "digital", "item")}),
     empty=SimpleNamespace(id=3), hold=SimpleNamespace(id=4), parka=SimpleNamespace(id=5),
-    shelved=SimpleNamespace(id=6), kit=SimpleNamespace(id=7))
+    shelved=SimpleNamespace(id=6), kit=SimpleNamespace(id=7), supplier=SimpleNamespace(id=8),
+    idle_supplier=SimpleNamespace(id=9), gone_supplier=SimpleNamespace(id=10),
+    draft=SimpleNamespace(id=11), draft_line=SimpleNamespace(id=12),
+    placed=SimpleNamespace(id=13), placed_line=SimpleNamespace(id=14))
 
 CASES: list[ApiCase] = [
-    *(_from_call(c) for c in CALLS),
+    *(_from_call(c) for c in CALLS + PURCHASING_READS),
     ApiCase("me", "GET", lambda s: "/api/v1/me"),
     ApiCase("public availability", "GET",
             lambda s: f"/api/v1/public/products/{s.a.product.id}/availability",

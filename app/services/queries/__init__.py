@@ -3,10 +3,11 @@ write `queries.get_entry(...)` or `from app.services.queries import EntryFilters
 
 Every function takes the actor and sees only the stores where it holds inventory:read
 (the storefront's public_availability excepted). The stock ledger's reads are in
-queries.movements.
+queries.movements; what the stock is worth (for those who may see costs) in
+queries.valuation.
 """
 
-from app.services.queries import movements
+from app.services.queries import movements, valuation
 from app.services.queries.common import (
     STATUS_LABELS,
     STATUSES,
@@ -173,5 +174,6 @@ __all__ = [
     "store_locations",
     "store_summaries",
     "stores",
+    "valuation",
     "with_location_ids",
 ]
