@@ -63,26 +63,29 @@ from app.services.queries.orders import (
     public_availability,
     with_location_ids,
 )
+from app.services.queries.reorder import (
+    REORDER_SORTS,
+    LineState,
+    ReorderPage,
+    ReorderSuggestion,
+    iter_reorder_suggestions,
+    line_states,
+    reorder_suggestion,
+    reorder_suggestions,
+)
 from app.services.queries.report_pages import (
     ENTRY_REPORTS,
-    REORDER_SORTS,
     REPORT_SORTS,
-    ReorderPage,
-    ReorderRow,
     ReportFilters,
     in_report,
-    iter_reorder,
     iter_report,
-    reorder_page,
     report_condition,
     report_page,
 )
 from app.services.queries.reports import (
-    ReorderLine,
     StoreSummary,
     low_stock,
     out_of_stock,
-    reorder_report,
     stock_stats,
     stock_stats_scan,
     store_summaries,
@@ -93,6 +96,11 @@ from app.services.queries.search import (
     fts,
     search_condition,
     search_mode,
+)
+from app.services.queries.suppliers import (
+    SupplierOption,
+    supplier_options,
+    supplier_store,
 )
 
 __all__ = [
@@ -111,9 +119,9 @@ __all__ = [
     "ProductStock",
     "REORDER_SORTS",
     "REPORT_SORTS",
-    "ReorderLine",
+    "LineState",
     "ReorderPage",
-    "ReorderRow",
+    "ReorderSuggestion",
     "ReportFilters",
     "ReservationView",
     "SORTS",
@@ -134,7 +142,7 @@ __all__ = [
     "is_physical",
     "item_groups",
     "item_title",
-    "iter_reorder",
+    "iter_reorder_suggestions",
     "iter_report",
     "list_entries",
     "location_store",
@@ -151,8 +159,9 @@ __all__ = [
     "public_availability",
     "readable_scope",
     "reservation_store",
-    "reorder_page",
-    "reorder_report",
+    "line_states",
+    "reorder_suggestion",
+    "reorder_suggestions",
     "report_condition",
     "report_page",
     "require_readable",
@@ -168,6 +177,9 @@ __all__ = [
     "stock_stats_scan",
     "store_locations",
     "store_summaries",
+    "SupplierOption",
+    "supplier_options",
+    "supplier_store",
     "stores",
     "with_location_ids",
 ]
