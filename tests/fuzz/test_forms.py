@@ -39,7 +39,7 @@ from app.extensions import db
 from app.inventory.actions import ACTIONS as ENTRY_ACTIONS
 from app.inventory.bulk_view import BULK_ACTIONS
 from app.permissions import ADJUST, THRESHOLD, system_actor
-from app.services import stock
+from app.services import catalog, purchasing, stock
 from app.services.people import tokens
 
 from .conftest import Counter, Tally, changed_tables, fingerprint
@@ -78,6 +78,20 @@ def build_world() -> World:
         actor=admin, product_id=world.product_edit, location_id=world.loc_delete, quantity=0,
     ).entry.id
     world.ids["token_a"] = tokens.create_token(user_id=world.user_owner_a, name="fuzz")[0].id
+    # A line for the reorder report to draft a purchase order from, in each store: nothing
+    # of it at the bay (a reorder point of 5, so 10 are suggested), sold by a supplier.
+    for store_key, place_key, key, sku in (
+        ("store_a", "loc_main", "product_reorder", "ALPHA-REORDER-1"),
+        ("store_b", "loc_b", "product_reorder_b", "BETA-REORDER-1"),
+    ):
+        due = catalog.create_product(actor=admin, store_id=world.ids[store_key], sku=sku,
+                                     title="Reorder me", reorder_point=5, reorder_quantity=10)
+        stock.create_entry(actor=admin, product_id=due.id, location_id=world.ids[place_key])
+        seller = purchasing.create_supplier(actor=admin, store_id=world.ids[store_key],
+                                            name="Fuzz Supply")
+        purchasing.set_supplier_item(actor=admin, supplier_id=seller.id, product_id=due.id,
+                                     unit_cost="1")
+        world.ids[key] = due.id
     db.session.remove()
     return world
 
@@ -363,6 +377,14 @@ CASES: list[FormCase] = [
               Field("line_expected", "optional_number", ("lines",)),
               Field("reason", "optional_text"), Field("idempotency_key", "optional_text")),
              foreign=lambda w: {"location": [str(w.loc_b)]}),
+    # Draft purchase orders from the lines chosen on the reorder report: each line names a
+    # product, a location and the suggestion shown.
+    FormCase("reorder-drafts", "inventory.reorder_purchase_orders", None, "owner_a",
+             lambda w: "/reports/reorder/purchase-orders",
+             lambda w, n: {"store": str(w.store_a), "idempotency_key": f"fuzz-reorder-{n}",
+                           "line": [f"{w.product_reorder}-{w.loc_main}-10"]},
+             (Field("line", "id", ("lines",)), Field("idempotency_key", "optional_text")),
+             foreign=lambda w: {"line": [f"{w.product_reorder_b}-{w.loc_b}-10"]}),
     # CSV import: the cells of the file are its fields (see test_import_* below); here the
     # form around it.
     FormCase("import-preview", "imports.preview", None, "owner_a", lambda w: "/import/preview",
