@@ -84,9 +84,20 @@ def init_api(app: Flask) -> StockroomApi:
     api.spec.options["security"] = [{"bearerAuth": []}]
     app.extensions["stockroom_api"] = api
 
-    from app.api import activity, admin, catalog, channels, docs, meta, orders, public, store
+    from app.api import (
+        activity,
+        admin,
+        catalog,
+        channels,
+        docs,
+        meta,
+        orders,
+        public,
+        reorder,
+        store,
+    )
 
-    for module in (store, catalog, admin, orders, channels, activity, public, meta):
+    for module in (store, catalog, reorder, admin, orders, channels, activity, public, meta):
         api.register_blueprint(module.bp)
     app.register_blueprint(docs.bp)
     register_routing_errors(app)

@@ -8,9 +8,10 @@ from types import SimpleNamespace
 from typing import Any
 
 from app.permissions import ADJUST, CATALOG, DELETE, RESERVE, THRESHOLD, system_actor
-from app.services import catalog, channels, items, stock
+from app.services import catalog, channels, items, purchasing, stock
 
 INV = "/api/v1/store/inventory"
+REORDER = "/api/v1/store/reorder-suggestions"
 ORDERS = "/api/v1/orders"
 ITEMS = "/api/v1/store/items"
 
@@ -101,6 +102,8 @@ CALLS = [
          lambda s: {"option": "Size", "value": "L", "sku_prefix": "A-PRK"}),
     Call("archive item", CATALOG, "post", lambda s: f"{ITEMS}/{s.parka.id}/archive"),
     Call("unarchive item", CATALOG, "post", lambda s: f"{ITEMS}/{s.shelved.id}/unarchive"),
+    Call("reorder suggestions", None, "get",
+         lambda s: f"{REORDER}?store_id={s.a.store.id}&sort=suggested&order=desc&limit=10"),
     Call("set components", CATALOG, "put",
          lambda s: f"/api/v1/store/products/{s.kit.id}/components",
          lambda s: {"components": [{"product_id": s.a.product.id, "quantity": 2}]}),
@@ -134,10 +137,19 @@ def build_scene(world, make_location, make_entry) -> SimpleNamespace:
                                 options=sizes, variants_to_make=items.generate(sizes, "A-OLD"))
     items.archive_item(actor=setup, item_id=shelved.id)
     kit = catalog.create_product(actor=setup, store_id=a.store.id, sku="A-KIT", title="Kit")
+    # A line to reorder: none of it at A_MAIN (reorder point 5, so 10 suggested), sold by a
+    # supplier of the store, to draft a purchase order for.
+    due = catalog.create_product(actor=setup, store_id=a.store.id, sku="A-REORDER",
+                                 title="Reorder me", reorder_point=5, reorder_quantity=10)
+    stock.create_entry(actor=setup, product_id=due.id, location_id=a.location.id)
+    seller = purchasing.create_supplier(actor=setup, store_id=a.store.id, name="A Supply")
+    purchasing.set_supplier_item(actor=setup, supplier_id=seller.id, product_id=due.id,
+                                 unit_cost="2", preferred=True)
     return SimpleNamespace(a=a, b=world.b, empty=empty,
                            hold=SimpleNamespace(id=hold.reservation_ids[0]),
                            parka=SimpleNamespace(id=parka.id),
-                           shelved=SimpleNamespace(id=shelved.id), kit=SimpleNamespace(id=kit.id))
+                           shelved=SimpleNamespace(id=shelved.id), kit=SimpleNamespace(id=kit.id),
+                           reorder=SimpleNamespace(id=due.id))
 
 
 def call(client: Any, c: Call, scene: SimpleNamespace, *, key: str | None = None,
