@@ -22,6 +22,7 @@ same few statements over 100k entries as over 100. Lines come grouped by supplie
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -30,9 +31,11 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    Integer,
     Select,
     Subquery,
     and_,
+    bindparam,
     case,
     cast,
     func,
@@ -46,8 +49,8 @@ from sqlalchemy.orm import Session
 
 from app.extensions import db
 from app.models import OPEN_STATUSES, PurchaseOrder, PurchaseOrderLine
-from app.permissions import Actor
-from app.services.cursors import decode_keys, encode_keys
+from app.permissions import READ, Actor
+from app.services.cursors import KeysCursor, decode_keys, encode_keys
 from app.services.money import amount
 from app.services.queries.common import (
     available,
@@ -59,7 +62,7 @@ from app.services.queries.common import (
     stores,
 )
 from app.services.queries.report_pages import ReportFilters
-from app.services.queries.suppliers import chosen_items
+from app.services.queries.suppliers import Scope, chosen_items, store_scope
 
 orders = PurchaseOrder.__table__
 order_lines = PurchaseOrderLine.__table__
@@ -139,9 +142,9 @@ class _Rule:
     """The rule's SQL for one statement: the chosen supplier items and the draft
     quantities (subqueries scoped to the stores read), and the expressions over them."""
 
-    def __init__(self, actor: Actor, store_id: int | None) -> None:
-        self.chosen = chosen = chosen_items(actor, store_id)
-        self.drafted = drafted = _drafted(actor, store_id)
+    def __init__(self, in_scope: Scope) -> None:
+        self.chosen = chosen = chosen_items(in_scope)
+        self.drafted = drafted = _drafted(in_scope)
         self.on_draft = func.coalesce(drafted.c.on_draft, 0)
         # 64-bit: three quantities of up to a billion or two each overflow PostgreSQL's int.
         self.coming = (cast(entries.c.quantity, BigInteger) - entries.c.reserved_quantity
@@ -175,6 +178,29 @@ class _Rule:
             "suggested": self.suggested,
         }
 
+    def source(self, *, chosen: bool = True) -> Any:
+        """Entries with their product and location, what drafts bring them, and (unless
+        left out, for a count that needs no supplier) the supplier chosen."""
+        joined = (entries.join(products, products.c.id == entries.c.product_id)
+                  .join(locations, locations.c.id == entries.c.location_id))
+        if chosen:
+            joined = joined.outerjoin(self.chosen,
+                                      self.chosen.c.product_id == entries.c.product_id)
+        return joined.outerjoin(self.drafted, and_(
+            self.drafted.c.product_id == entries.c.product_id,
+            self.drafted.c.location_id == entries.c.location_id))
+
+    def conditions(self) -> tuple[ColumnElement[bool], ...]:
+        """Stock of its own, neither product nor location archived."""
+        return (is_physical, products.c.archived_at.is_(None), locations.c.archived_at.is_(None))
+
+    def due_conditions(self) -> tuple[ColumnElement[bool], ...]:
+        """The rule, led by what it implies without the drafts (they only add to what is
+        coming): a test of the entry and its product alone, which the database applies
+        before looking up drafts and suppliers for the few entries that pass it."""
+        ahead = and_(self.point > 0, available + entries.c.incoming_quantity <= self.point)
+        return (ahead, self.due)
+
     def select(self) -> Select[Any]:
         chosen = self.chosen
         return (
@@ -206,59 +232,112 @@ class _Rule:
                 func.coalesce(chosen.c.pack_size, 1).label("pack_size"),
                 func.coalesce(chosen.c.min_order_qty, 0).label("min_order_qty"),
             )
-            .select_from(entries)
-            .join(products, products.c.id == entries.c.product_id)
-            .join(locations, locations.c.id == entries.c.location_id)
-            .join(stores, stores.c.id == entries.c.store_id)
-            .outerjoin(chosen, chosen.c.product_id == entries.c.product_id)
-            .outerjoin(self.drafted, and_(self.drafted.c.product_id == entries.c.product_id,
-                                          self.drafted.c.location_id == entries.c.location_id))
-            .where(
-                is_physical,
-                products.c.archived_at.is_(None),
-                locations.c.archived_at.is_(None),
-            )
+            .select_from(self.source().join(stores, stores.c.id == entries.c.store_id))
+            .where(*self.conditions())
         )
 
 
-def _drafted(actor: Actor, store_id: int | None) -> Subquery:
+def _drafted(in_scope: Scope) -> Subquery:
     """What draft orders bring to each (variant, location), in the stores read."""
     return (
         select(order_lines.c.product_id, order_lines.c.location_id,
                func.sum(order_lines.c.ordered_qty).label("on_draft"))
         .join(orders, orders.c.id == order_lines.c.order_id)
-        .where(
-            orders.c.status == "draft",
-            readable_scope(actor, orders.c.store_id),
-            orders.c.store_id == store_id if store_id is not None else true(),
-        )
+        .where(orders.c.status == "draft", in_scope(orders.c.store_id))
         .group_by(order_lines.c.product_id, order_lines.c.location_id)
         .subquery("drafted")
     )
 
 
 def _suggestion(row: Any, last_cost: Decimal | None = None) -> ReorderSuggestion:
-    values = row._asdict()
-    values["unit_cost"] = amount(values["unit_cost"])
-    for name in ("on_draft", "reorder_point", "shortfall", "suggested"):
-        values[name] = int(values[name])
-    return ReorderSuggestion(**values, last_cost=last_cost)
+    """A line from a row of _Rule.select, whose columns are the dataclass's fields in
+    order: built by position, as an export builds thousands."""
+    v = tuple(row)
+    return ReorderSuggestion(*v[:12], int(v[12]), v[13], int(v[14]), v[15], int(v[16]),
+                             int(v[17]), *v[18:23], amount(v[23]), v[24], v[25], last_cost)
 
 
-def _query(actor: Actor, filters: ReportFilters) -> tuple[_Rule, Select[Any]]:
-    if filters.sort not in REORDER_SORTS:
-        raise ValueError(filters.sort)
-    rule = _Rule(actor, filters.store_id)
-    query = rule.select().where(rule.due, readable_scope(actor))
-    if filters.store_id is not None:
-        query = query.where(entries.c.store_id == filters.store_id)
-    if filters.location_id is not None:
-        query = query.where(entries.c.location_id == filters.location_id)
-    if filters.without_supplier:
-        query = query.where(rule.chosen.c.supplier_id.is_(None))
-    elif filters.supplier_id is not None:
-        query = query.where(rule.chosen.c.supplier_id == filters.supplier_id)
-    return rule, query
+@dataclass(frozen=True)
+class _Shape:
+    """What shapes the SQL of a page or an export, apart from the values it runs with:
+    pages of one shape share their statements (_statements), as building them costs
+    about what running a page of one store does."""
+
+    scoped: bool  # the actor reads some stores only
+    store: bool
+    location: bool
+    supplier: str | None  # "one" (a supplier's lines), "none" (no supplier's), or None
+    sort: str
+    descending: bool
+    backwards: bool
+    keyed: bool  # past a cursor
+    paged: bool  # a page (limited), else every line (an export)
+
+    @classmethod
+    def of(cls, actor: Actor, filters: ReportFilters, key: KeysCursor | None = None, *,
+           paged: bool = True) -> _Shape:
+        if filters.sort not in REORDER_SORTS:
+            raise ValueError(filters.sort)
+        supplier = "none" if filters.without_supplier else (
+            "one" if filters.supplier_id is not None else None)
+        return cls(scoped=actor.stores_with(READ) is not None,
+                   store=filters.store_id is not None,
+                   location=filters.location_id is not None, supplier=supplier,
+                   sort=filters.sort, descending=filters.descending,
+                   backwards=bool(key and key.backwards), keyed=key is not None, paged=paged)
+
+
+def _placeholders(shape: _Shape) -> Scope:
+    """The stores a statement of this shape reads: the actor's and the one filtered to,
+    as placeholders."""
+    def condition(column: Any) -> ColumnElement[bool]:
+        parts = [column.in_(bindparam("scope", expanding=True))] if shape.scoped else []
+        if shape.store:
+            parts.append(column == bindparam("store_id"))
+        return and_(true(), *parts)
+    return condition
+
+
+@functools.lru_cache(maxsize=256)
+def _statements(shape: _Shape) -> tuple[Select[Any], Select[Any]]:
+    """The lines (a page of them, or all in order) and their count, for this shape."""
+    in_scope = _placeholders(shape)
+    rule = _Rule(in_scope)
+    conditions = [*rule.due_conditions(), in_scope(entries.c.store_id)]
+    if shape.location:
+        conditions.append(entries.c.location_id == bindparam("location_id"))
+    if shape.supplier == "none":
+        conditions.append(rule.chosen.c.supplier_id.is_(None))
+    elif shape.supplier == "one":
+        conditions.append(rule.chosen.c.supplier_id == bindparam("supplier_id"))
+    keys = _keys(rule, shape.sort, shape.descending)
+    lines = rule.select().where(*conditions)
+    if shape.keyed:
+        lines = lines.where(_past(keys, [bindparam(f"key_{n}") for n in range(len(keys))],
+                                  shape.backwards))
+    lines = lines.order_by(*_order_by(keys, shape.backwards))
+    if shape.paged:
+        lines = lines.limit(bindparam("page_limit", type_=Integer()))
+    # Counted without the suppliers unless filtered by one: they change no count.
+    matching = (select(entries.c.id)
+                .select_from(rule.source(chosen=shape.supplier is not None))
+                .where(*rule.conditions(), *conditions)
+                .limit(bindparam("count_limit", type_=Integer())).subquery())
+    return lines, select(func.count()).select_from(matching)
+
+
+def _values(actor: Actor, filters: ReportFilters, key: KeysCursor | None = None,
+            **more: Any) -> dict[str, Any]:
+    """The values a statement of the filters' shape runs with."""
+    values: dict[str, Any] = {"store_id": filters.store_id,
+                              "location_id": filters.location_id,
+                              "supplier_id": filters.supplier_id, **more}
+    scope = actor.stores_with(READ)
+    if scope is not None:
+        values["scope"] = sorted(scope)
+    if key is not None:
+        values.update({f"key_{n}": value for n, value in enumerate(key.values)})
+    return values
 
 
 def _keys(rule: _Rule, sort: str, descending: bool) -> list[tuple[Any, bool]]:
@@ -307,12 +386,8 @@ def reorder_suggestions(
     ValidationError naming `cursor` for a page link this report did not make."""
     key = decode_keys(cursor, _key_types(filters.sort)) if cursor else None
     backwards = bool(key and key.backwards)
-    rule, base = _query(actor, filters)
-    keys = _keys(rule, filters.sort, filters.descending)
-    query = base
-    if key is not None:
-        query = query.where(_past(keys, key.values, backwards))
-    fetched = db.session.execute(query.order_by(*_order_by(keys, backwards)).limit(limit + 1)
+    lines, count = _statements(_Shape.of(actor, filters, key))
+    fetched = db.session.execute(lines, _values(actor, filters, key, page_limit=limit + 1)
                                  ).all()
     more = len(fetched) > limit
     fetched = fetched[:limit]
@@ -326,8 +401,8 @@ def reorder_suggestions(
             next_cursor = encode_keys(_key_of(rows[-1], filters.sort), backwards=False)
         if key is not None and (more or not backwards):
             prev_cursor = encode_keys(_key_of(rows[0], filters.sort), backwards=True)
-    counted = base.with_only_columns(entries.c.id).limit(count_limit + 1).subquery()
-    total = int(db.session.execute(select(func.count()).select_from(counted)).scalar_one())
+    total = int(db.session.execute(count, _values(actor, filters,
+                                                  count_limit=count_limit + 1)).scalar_one())
     return ReorderPage(rows=rows, total=min(total, count_limit), next_cursor=next_cursor,
                        prev_cursor=prev_cursor, total_capped=total > count_limit)
 
@@ -336,9 +411,9 @@ def iter_reorder_suggestions(actor: Actor, filters: ReportFilters
                              ) -> Iterator[ReorderSuggestion]:
     """Every suggestion in the page's order, read in batches through a server-side
     cursor (an export of any size in constant memory); last costs looked up per batch."""
-    rule, query = _query(actor, filters)
-    ordered = query.order_by(*_order_by(_keys(rule, filters.sort, filters.descending), False))
-    result = db.session.execute(ordered, execution_options={"yield_per": 1_000})
+    lines, _count = _statements(_Shape.of(actor, filters, paged=False))
+    result = db.session.execute(lines, _values(actor, filters),
+                                execution_options={"yield_per": 1_000})
     try:
         for batch in result.partitions():
             costs = _last_costs((r.product_id, r.supplier_id) for r in batch)
@@ -355,9 +430,9 @@ def reorder_suggestion(actor: Actor, entry_id: int) -> ReorderSuggestion | None:
         select(entries.c.store_id).where(entries.c.id == entry_id, readable_scope(actor)))
     if store_id is None:
         return None
-    rule = _Rule(actor, store_id)
+    rule = _Rule(store_scope(actor, store_id))
     row = db.session.execute(
-        rule.select().where(rule.due, entries.c.id == entry_id)
+        rule.select().where(*rule.due_conditions(), entries.c.id == entry_id)
     ).one_or_none()
     if row is None:
         return None
@@ -383,28 +458,20 @@ def line_states(session: Session, actor: Actor, store_id: int,
     wanted = sorted(set(pairs))
     if not wanted:
         return {}
-    rule = _Rule(actor, store_id)
+    rule = _Rule(store_scope(actor, store_id))
     query = rule.select().add_columns(rule.due.label("due")).where(
         entries.c.store_id == store_id,
         tuple_(entries.c.product_id, entries.c.location_id).in_(wanted),
     )
     found = {}
     for row in session.execute(query):
-        values = row._asdict()
-        due = bool(values.pop("due"))
-        values["unit_cost"] = amount(values["unit_cost"])
-        for name in ("on_draft", "reorder_point", "shortfall", "suggested"):
-            values[name] = int(values[name])
-        found[(row.product_id, row.location_id)] = LineState(ReorderSuggestion(**values), due)
+        found[(row.product_id, row.location_id)] = LineState(_suggestion(row[:-1]),
+                                                             bool(row.due))
     return found
 
 
-def _last_costs(pairs: Iterable[tuple[int, int | None]]) -> dict[tuple[int, int], Decimal]:
-    """What the latest placed order from each supplier paid for each variant (in the
-    order's currency, the supplier's), for (product_id, supplier_id) pairs; one statement."""
-    wanted = {(p, s) for p, s in pairs if s is not None}
-    if not wanted:
-        return {}
+@functools.lru_cache(maxsize=1)
+def _last_costs_statement() -> Select[Any]:
     rank = func.row_number().over(
         partition_by=(order_lines.c.product_id, orders.c.supplier_id),
         order_by=(orders.c.ordered_at.desc(), order_lines.c.id.desc()),
@@ -415,14 +482,22 @@ def _last_costs(pairs: Iterable[tuple[int, int | None]]) -> dict[tuple[int, int]
         .join(orders, orders.c.id == order_lines.c.order_id)
         .where(
             orders.c.status.in_((*OPEN_STATUSES, "received")),
-            order_lines.c.product_id.in_(sorted({p for p, _ in wanted})),
-            orders.c.supplier_id.in_(sorted({s for _, s in wanted})),
+            order_lines.c.product_id.in_(bindparam("products", expanding=True)),
+            orders.c.supplier_id.in_(bindparam("suppliers", expanding=True)),
         )
         .subquery()
     )
-    found = db.session.execute(
-        select(ranked.c.product_id, ranked.c.supplier_id, ranked.c.unit_cost)
-        .where(ranked.c.rank == literal(1))
-    )
+    return select(ranked.c.product_id, ranked.c.supplier_id, ranked.c.unit_cost).where(
+        ranked.c.rank == literal(1))
+
+
+def _last_costs(pairs: Iterable[tuple[int, int | None]]) -> dict[tuple[int, int], Decimal]:
+    """What the latest placed order from each supplier paid for each variant (in the
+    order's currency, the supplier's), for (product_id, supplier_id) pairs; one statement."""
+    wanted = {(p, s) for p, s in pairs if s is not None}
+    if not wanted:
+        return {}
+    found = db.session.execute(_last_costs_statement(), {
+        "products": sorted({p for p, _ in wanted}), "suppliers": sorted({s for _, s in wanted})})
     return {(r.product_id, r.supplier_id): amount(r.unit_cost)  # type: ignore[misc]
             for r in found if (r.product_id, r.supplier_id) in wanted}

@@ -8,10 +8,11 @@ supplier the reports name is the first one the product's page shows.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Subquery, func, select, true
+from sqlalchemy import ColumnElement, Subquery, and_, func, select, true
 
 from app.extensions import db
 from app.models import Supplier, SupplierItem
@@ -24,11 +25,23 @@ suppliers = Supplier.__table__
 supplier_items = SupplierItem.__table__
 
 
-def chosen_items(actor: Actor, store_id: int | None = None) -> Subquery:
+# The stores a statement reads, as a condition on a table's store column.
+Scope = Callable[[Any], ColumnElement[bool]]
+
+
+def store_scope(actor: Actor, store_id: int | None = None) -> Scope:
+    """The stores the actor reads, or the one named among them."""
+    def condition(column: Any) -> ColumnElement[bool]:
+        return and_(readable_scope(actor, column),
+                    column == store_id if store_id is not None else true())
+    return condition
+
+
+def chosen_items(in_scope: Scope) -> Subquery:
     """One row per variant that has a supplier (product_id, supplier_id, the item's terms
-    and the supplier's name, currency and lead time), in the stores the actor reads (or the
-    one named). A window over the stores' supplier items: read once per statement, not
-    once per entry."""
+    and the supplier's name, currency and lead time), in the stores `in_scope` reads. A
+    window over those stores' supplier items: read once per statement, not once per
+    entry."""
     rank = func.row_number().over(
         partition_by=supplier_items.c.product_id,
         order_by=(supplier_items.c.preferred.desc(), supplier_items.c.unit_cost,
@@ -48,11 +61,7 @@ def chosen_items(actor: Actor, store_id: int | None = None) -> Subquery:
             rank.label("rank"),
         )
         .join(suppliers, suppliers.c.id == supplier_items.c.supplier_id)
-        .where(
-            suppliers.c.archived_at.is_(None),
-            readable_scope(actor, supplier_items.c.store_id),
-            supplier_items.c.store_id == store_id if store_id is not None else true(),
-        )
+        .where(suppliers.c.archived_at.is_(None), in_scope(supplier_items.c.store_id))
         .subquery("ranked_items")
     )
     return (
@@ -70,7 +79,7 @@ def supplier_condition(
     when neither is asked."""
     if supplier_id is None and not without_supplier:
         return None
-    chosen = chosen_items(actor, store_id)
+    chosen = chosen_items(store_scope(actor, store_id))
     if without_supplier:
         return product_id.not_in(select(chosen.c.product_id))
     return product_id.in_(select(chosen.c.product_id).where(chosen.c.supplier_id == supplier_id))
