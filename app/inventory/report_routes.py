@@ -18,6 +18,7 @@ from app.inventory import bp
 from app.inventory.actions import ACTIONS, ROW_ACTIONS
 from app.inventory.filters import whole_number
 from app.inventory.report_view import REPORTS, SORT_LABELS, Report, ReportView, report_args
+from app.inventory.rows import rows_of_page
 from app.permissions import PURCHASING, READ, Actor
 from app.services import export, purchasing, queries
 from app.services.errors import Conflict, NotFound, ValidationError
@@ -123,6 +124,8 @@ def _render(report: Report, view: ReportView, status: int, **extra: Any
             ):  # type: ignore[no-untyped-def]
     context = {**report_context(current_actor(), view), **extra}
     view = context["view"]
+    if report.suggests:
+        rows_of_page(view.url())  # a post's page: its store is in the form, not the URL
     if status == 200 and view.errors:
         status = 422
     if wants_fragment():

@@ -65,7 +65,7 @@ REPORTS = {
         "title", "Every tracked entry has stock available.", left="Back in stock",
     ),
     "reorder": Report(
-        "reorder", "inventory.reorder", "Reorder", REORDER_SORTS, "title",
+        "reorder", "inventory.reorder", "Reorder report", REORDER_SORTS, "title",
         "Nothing needs reordering. An entry appears here when its available and incoming "
         "stock falls to its reorder point: its low-stock threshold, or else its product's "
         "reorder point.",
