@@ -54,6 +54,7 @@ from app.services.cursors import KeysCursor, decode_keys, encode_keys
 from app.services.money import amount
 from app.services.queries.common import (
     available,
+    dialect_name,
     entries,
     is_physical,
     locations,
@@ -142,8 +143,8 @@ class _Rule:
     """The rule's SQL for one statement: the chosen supplier items and the draft
     quantities (subqueries scoped to the stores read), and the expressions over them."""
 
-    def __init__(self, in_scope: Scope) -> None:
-        self.chosen = chosen = chosen_items(in_scope)
+    def __init__(self, in_scope: Scope, dialect: str) -> None:
+        self.chosen = chosen = chosen_items(in_scope, dialect)
         self.drafted = drafted = _drafted(in_scope)
         self.on_draft = func.coalesce(drafted.c.on_draft, 0)
         # 64-bit: three quantities of up to a billion or two each overflow PostgreSQL's int.
@@ -263,6 +264,7 @@ class _Shape:
     pages of one shape share their statements (_statements), as building them costs
     about what running a page of one store does."""
 
+    dialect: str
     scoped: bool  # the actor reads some stores only
     store: bool
     location: bool
@@ -280,7 +282,7 @@ class _Shape:
             raise ValueError(filters.sort)
         supplier = "none" if filters.without_supplier else (
             "one" if filters.supplier_id is not None else None)
-        return cls(scoped=actor.stores_with(READ) is not None,
+        return cls(dialect=dialect_name(), scoped=actor.stores_with(READ) is not None,
                    store=filters.store_id is not None,
                    location=filters.location_id is not None, supplier=supplier,
                    sort=filters.sort, descending=filters.descending,
@@ -302,7 +304,7 @@ def _placeholders(shape: _Shape) -> Scope:
 def _statements(shape: _Shape) -> tuple[Select[Any], Select[Any]]:
     """The lines (a page of them, or all in order) and their count, for this shape."""
     in_scope = _placeholders(shape)
-    rule = _Rule(in_scope)
+    rule = _Rule(in_scope, shape.dialect)
     conditions = [*rule.due_conditions(), in_scope(entries.c.store_id)]
     if shape.location:
         conditions.append(entries.c.location_id == bindparam("location_id"))
@@ -430,7 +432,7 @@ def reorder_suggestion(actor: Actor, entry_id: int) -> ReorderSuggestion | None:
         select(entries.c.store_id).where(entries.c.id == entry_id, readable_scope(actor)))
     if store_id is None:
         return None
-    rule = _Rule(store_scope(actor, store_id))
+    rule = _Rule(store_scope(actor, store_id), dialect_name())
     row = db.session.execute(
         rule.select().where(*rule.due_conditions(), entries.c.id == entry_id)
     ).one_or_none()
@@ -458,7 +460,7 @@ def line_states(session: Session, actor: Actor, store_id: int,
     wanted = sorted(set(pairs))
     if not wanted:
         return {}
-    rule = _Rule(store_scope(actor, store_id))
+    rule = _Rule(store_scope(actor, store_id), dialect_name())
     query = rule.select().add_columns(rule.due.label("due")).where(
         entries.c.store_id == store_id,
         tuple_(entries.c.product_id, entries.c.location_id).in_(wanted),
