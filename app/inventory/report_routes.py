@@ -196,6 +196,8 @@ def report_context(actor: Actor, view: ReportView) -> dict[str, Any]:
         "actions": ACTIONS,
         # Lines are chosen to order only by someone who may buy for the report's store.
         "ordering": ordering is not None and actor.can(PURCHASING, ordering),
+        "buys_elsewhere": ordering is None and view.report.suggests
+        and actor.stores_with(PURCHASING) != set(),
         "order_key": uuid.uuid4().hex,
         "chosen": set(),
         "created": [],

@@ -112,10 +112,14 @@ def test_lines_come_grouped_by_supplier_and_only_a_buyer_may_choose_them(shop) -
                                 key(shop, shop.kettle, shop.back, 24),
                                 key(shop, shop.mug, shop.front, 12)]
     assert '<form id="reorder-order"' in body and "Create draft purchase orders" in body
+    # Across both of the owner's stores, lines are chosen once a store is.
+    both = page(shop.owner)
+    assert line_boxes(both) == [] and "choose their store at the top" in both
     # Staff read the same lines with their row actions, and choose nothing.
     seen = page(shop.staff)
     assert row_ids(seen) == row_ids(body)
     assert line_boxes(seen) == [] and 'id="reorder-order"' not in seen
+    assert "choose their store" not in seen
     assert "adjust" in action_links(seen, e["kettle_front"].id)
 
 
