@@ -824,10 +824,12 @@ class ReorderSupplierOut(Schema):
     supplier_sku = fields.String(required=True, allow_none=True)
     currency = fields.String(required=True)
     lead_time_days = fields.Integer(required=True)
-    unit_cost = fields.Decimal(required=True, as_string=True, metadata={
-        "description": "What the supplier charges a unit, in its currency; the draft's cost"})
+    unit_cost = fields.Decimal(required=True, as_string=True, allow_none=True, metadata={
+        "description": "What the supplier charges a unit, in its currency (the draft's "
+                       "cost); null unless the user may buy in the store (purchasing:manage)"})
     last_cost = fields.Decimal(required=True, as_string=True, allow_none=True, metadata={
-        "description": "What the last placed order from this supplier paid a unit"})
+        "description": "What the last placed order from this supplier paid a unit; null "
+                       "when none was placed, or for a user who may not buy in the store"})
     pack_size = fields.Integer(required=True)
     min_order_qty = fields.Integer(required=True)
 

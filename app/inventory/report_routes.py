@@ -169,6 +169,13 @@ def purchase_order_url(order_id: int) -> str | None:
 
 
 @bp.app_template_global()
+def reorder_costs_shown() -> bool:
+    """Whether the reorder lines have a cost column: for those who may buy in some store
+    (costs are theirs to see; a line of a store where they may not shows none)."""
+    return current_actor().stores_with(PURCHASING) != set()
+
+
+@bp.app_template_global()
 def cost_text(value: Any, currency: str | None) -> str:
     """A unit cost as people write it in its currency (12.50), or a dash."""
     return "—" if value is None or currency is None else format_amount(value, currency)

@@ -25,7 +25,8 @@ def line(scene, quantity=10):
 
 
 def test_the_suggestions_list_each_line_with_its_supplier(scene, api_as) -> None:
-    client = api_as("staff", scene.a.store)
+    client = api_as("owner", scene.a.store)
+    staff = api_as("staff", scene.a.store)
     body = client.get(URL).get_json()
     assert (body["total"], body["total_capped"], body["next_cursor"]) == (1, False, None)
     [item] = body["items"]
@@ -39,6 +40,11 @@ def test_the_suggestions_list_each_line_with_its_supplier(scene, api_as) -> None
                                 "supplier_sku": None, "currency": "USD", "lead_time_days": 0,
                                 "unit_cost": "2.0000", "last_cost": None, "pack_size": 1,
                                 "min_order_qty": 0}
+    # Staff see the same line, without what it costs (purchasing:manage sees costs).
+    [seen] = staff.get(URL).get_json()["items"]
+    assert seen["supplier"] == {**item["supplier"], "unit_cost": None}
+    assert {k: v for k, v in seen.items() if k != "supplier"} == {
+        k: v for k, v in item.items() if k != "supplier"}
     supplier_id = item["supplier"]["id"]
     assert client.get(URL, query_string={"supplier_id": supplier_id}).get_json()["total"] == 1
     assert client.get(URL, query_string={"no_supplier": "true"}).get_json()["total"] == 0

@@ -138,6 +138,21 @@ def test_the_suggestions_match_the_table_worked_by_hand(shop, owner):
     assert [r.sku for r in suggestions(owner).rows] == [r.sku for r in page.rows]
 
 
+def test_costs_are_shown_only_to_those_who_may_buy(shop, owner, member):
+    """Staff read the same lines, suppliers and quantities; what things cost is for those
+    with purchasing:manage, as on the purchasing screens."""
+    staff = member(shop["store"], "staff", grants=("inventory:adjust",))
+    seen = suggestions(staff, store_id=shop["store"].id).rows
+    assert [r[:-4] + (None, *r[-3:-1], None) for r in table(seen)] == [
+        r[:-4] + (None, *r[-3:-1], None) for r in EXPECTED]
+    assert {(r.unit_cost, r.last_cost) for r in seen} == {(None, None)}
+    exported = list(queries.iter_reorder_suggestions(staff, ReportFilters()))
+    assert {(r.unit_cost, r.last_cost) for r in exported} == {(None, None)}
+    entry = shop["entry"][("KET-1", "MAIN")].id
+    assert queries.reorder_suggestion(staff, entry).unit_cost is None
+    assert queries.reorder_suggestion(owner, entry).unit_cost == Decimal("3")
+
+
 def test_the_filters_narrow_the_same_table(shop, owner, admin_actor):
     store = shop["store"].id
     assert table(suggestions(owner, store_id=store, location_id=shop["shop"].id).rows) == [

@@ -120,6 +120,8 @@ def test_lines_come_grouped_by_supplier_and_only_a_buyer_may_choose_them(shop) -
     assert row_ids(seen) == row_ids(body)
     assert line_boxes(seen) == [] and 'id="reorder-order"' not in seen
     assert "choose their store" not in seen
+    # What things cost is for buyers: no cost column for staff.
+    assert ">Unit cost</th>" in body and "Unit cost" not in seen and "3.50" not in seen
     assert "adjust" in action_links(seen, e["kettle_front"].id)
 
 

@@ -49,7 +49,7 @@ from sqlalchemy.orm import Session
 
 from app.extensions import db
 from app.models import OPEN_STATUSES, PurchaseOrder, PurchaseOrderLine
-from app.permissions import READ, Actor
+from app.permissions import PURCHASING, READ, Actor
 from app.services.cursors import KeysCursor, decode_keys, encode_keys
 from app.services.money import amount
 from app.services.queries.common import (
@@ -77,7 +77,8 @@ _TEXT_SORTS = frozenset({"title", "sku", "location"})
 class ReorderSuggestion:
     """One line to reorder: a variant at a location, what it has and has coming, its point,
     the suggested quantity, and the supplier it would be ordered from (None: no supplier).
-    Costs are in the supplier's currency."""
+    Costs are in the supplier's currency, and None for a reader who may not buy in the
+    line's store."""
 
     entry_id: int
     store_id: int
@@ -250,12 +251,35 @@ def _drafted(in_scope: Scope) -> Subquery:
     )
 
 
-def _suggestion(row: Any, last_cost: Decimal | None = None) -> ReorderSuggestion:
+def _suggestion(row: Any, last_cost: Decimal | None = None, *, costs: bool = True
+                ) -> ReorderSuggestion:
     """A line from a row of _Rule.select, whose columns are the dataclass's fields in
-    order: built by position, as an export builds thousands."""
+    order: built by position, as an export builds thousands. Without `costs` (a reader who
+    may not buy in its store) its unit cost is left out."""
     v = tuple(row)
     return ReorderSuggestion(*v[:12], int(v[12]), v[13], int(v[14]), v[15], int(v[16]),
-                             int(v[17]), *v[18:23], amount(v[23]), v[24], v[25], last_cost)
+                             int(v[17]), *v[18:23], amount(v[23]) if costs else None, v[24],
+                             v[25], last_cost)
+
+
+class _Costs:
+    """Who sees what costs: the unit and last costs of a store's lines are shown only to
+    those who may buy there (purchasing:manage), as the purchasing screens show them; the
+    last costs are looked up for those lines only."""
+
+    def __init__(self, actor: Actor) -> None:
+        self.actor = actor
+        self.seen: dict[int, bool] = {}
+
+    def shown(self, store_id: int) -> bool:
+        if store_id not in self.seen:
+            self.seen[store_id] = self.actor.can(PURCHASING, store_id)
+        return self.seen[store_id]
+
+    def lines(self, rows: Sequence[Any]) -> list[ReorderSuggestion]:
+        last = _last_costs((r.product_id, r.supplier_id) for r in rows if self.shown(r.store_id))
+        return [_suggestion(r, last.get((r.product_id, r.supplier_id)),
+                            costs=self.shown(r.store_id)) for r in rows]
 
 
 @dataclass(frozen=True)
@@ -395,8 +419,7 @@ def reorder_suggestions(
     fetched = fetched[:limit]
     if backwards:
         fetched.reverse()
-    costs = _last_costs((r.product_id, r.supplier_id) for r in fetched)
-    rows = [_suggestion(r, costs.get((r.product_id, r.supplier_id))) for r in fetched]
+    rows = _Costs(actor).lines(fetched)
     next_cursor = prev_cursor = None
     if rows:
         if more or backwards:
@@ -414,13 +437,12 @@ def iter_reorder_suggestions(actor: Actor, filters: ReportFilters
     """Every suggestion in the page's order, read in batches through a server-side
     cursor (an export of any size in constant memory); last costs looked up per batch."""
     lines, _count = _statements(_Shape.of(actor, filters, paged=False))
+    costs = _Costs(actor)
     result = db.session.execute(lines, _values(actor, filters),
                                 execution_options={"yield_per": 1_000})
     try:
         for batch in result.partitions():
-            costs = _last_costs((r.product_id, r.supplier_id) for r in batch)
-            for row in batch:
-                yield _suggestion(row, costs.get((row.product_id, row.supplier_id)))
+            yield from costs.lines(batch)
     finally:
         result.close()
 
@@ -438,8 +460,7 @@ def reorder_suggestion(actor: Actor, entry_id: int) -> ReorderSuggestion | None:
     ).one_or_none()
     if row is None:
         return None
-    costs = _last_costs([(row.product_id, row.supplier_id)])
-    return _suggestion(row, costs.get((row.product_id, row.supplier_id)))
+    return _Costs(actor).lines([row])[0]
 
 
 @dataclass(frozen=True)
