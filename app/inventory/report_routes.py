@@ -32,7 +32,7 @@ from app.web.htmx import is_htmx, vary_on_htmx, wants_fragment
 COUNT_LIMIT = 10_000
 # A purchase order's own page, where the purchasing screens provide one: the drafts made
 # here link to it, and are named by their numbers alone where there is none.
-PURCHASE_ORDER_ENDPOINT = "purchasing.purchase_order"
+PURCHASE_ORDER_ENDPOINT = "purchasing.order"
 # How many drafts one "created" note names.
 MAX_CREATED = 100
 
