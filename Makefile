@@ -110,6 +110,7 @@ bench: setup
 	$(BIN)/python bench/bench_services.py $(BENCH_ARGS)
 	$(BIN)/python bench/bench_overview.py $(BENCH_OVERVIEW_ARGS)
 	$(BIN)/python bench/bench_scale.py $(BENCH_SCALE_ARGS)
+	$(BIN)/python bench/bench_reorder.py
 	$(BIN)/python bench/wire.py
 
 clean:

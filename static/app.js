@@ -315,7 +315,7 @@
   // the others. A key does only what the row's own links offer, so nothing appears that the
   // user may not do. Never while typing in a field, with Ctrl, Alt or Meta held, or under an
   // open dialog.
-  var ROWS = "table[data-rows] > tbody > tr";
+  var ROWS = "table[data-rows] > tbody > tr:not(.group-head)";
   var ROW_KEYS = { a: "adjust", s: "set", c: "count", t: "transfer", r: "reserve" };
   var cursorRow = null;
   var cursorId = null;
@@ -657,6 +657,50 @@
     window.htmx.ajax("GET", action + "?" + params.toString(),
       { source: button || form, target: "#dialog-slot", swap: "innerHTML" });
   });
+
+  // Choosing reorder lines. Without JavaScript the boxes simply belong to the order form;
+  // with it, the bar counts them and a supplier's heading chooses its lines on the page.
+  var ORDER_LINE = "input[type=checkbox][data-line][form=reorder-order]";
+
+  function syncOrder() {
+    var bar = document.querySelector("[data-order-bar]");
+    if (!bar) { return; }
+    var lines = Array.prototype.slice.call(document.querySelectorAll(ORDER_LINE));
+    var chosen = lines.filter(function (box) { return box.checked; }).length;
+    var count = bar.querySelector("[data-order-count]");
+    if (count) {
+      count.textContent = chosen === 0
+        ? "Choose lines to order: each supplier gets one draft per location."
+        : (chosen === 1 ? "1 line chosen" : chosen + " lines chosen") +
+          ": one draft per supplier and location.";
+    }
+    Array.prototype.forEach.call(document.querySelectorAll("[data-choose-group]"),
+      function (head) {
+        var group = head.closest("tbody");
+        var mine = lines.filter(function (box) { return box.closest("tbody") === group; });
+        var ticked = mine.filter(function (box) { return box.checked; }).length;
+        head.hidden = mine.length === 0;
+        head.checked = mine.length > 0 && ticked === mine.length;
+        head.indeterminate = ticked > 0 && ticked < mine.length;
+      });
+  }
+
+  document.addEventListener("change", function (event) {
+    var target = event.target;
+    if (target.matches("[data-choose-group]")) {
+      var group = target.closest("tbody");
+      Array.prototype.forEach.call(group.querySelectorAll(ORDER_LINE), function (box) {
+        box.checked = target.checked;
+      });
+    }
+    if (target.matches(ORDER_LINE + ", [data-choose-group]")) { syncOrder(); }
+  });
+  document.addEventListener("htmx:afterSettle", syncOrder);
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", syncOrder);
+  } else {
+    syncOrder();
+  }
 
   // A form page that came back with errors (a new tab, a page of its own) puts focus on the
   // first field to fix, as the dialog does.

@@ -94,11 +94,12 @@ def init_api(app: Flask) -> StockroomApi:
         orders,
         public,
         purchasing,
+        reorder,
         store,
     )
 
-    for module in (store, catalog, purchasing, admin, orders, channels, activity, public,
-                   meta):
+    for module in (store, catalog, purchasing, reorder, admin, orders, channels, activity,
+                   public, meta):
         api.register_blueprint(module.bp)
     app.register_blueprint(docs.bp)
     register_routing_errors(app)

@@ -28,7 +28,8 @@ from app.services.items import (
     SKU_LENGTH,
     TITLE_LENGTH,
 )
-from app.services.queries import SORTS, STATUSES
+from app.services.purchasing import MAX_PURCHASE_ORDER_LINES as MAX_REORDER_LINES
+from app.services.queries import REORDER_SORTS, SORTS, STATUSES
 from app.services.validation import LIMIT, MAX_ID
 
 MAX_LINES = 200
@@ -1103,3 +1104,122 @@ class ValuationOut(Schema):
 
     stores = fields.List(fields.Nested(StoreValueOut), required=True)
     totals = fields.List(fields.Nested(CurrencyTotalOut), required=True)
+# --------------------------------------------------------------------------- reordering
+
+
+class ReorderArgs(Schema):
+    store_id = Id(query=True)
+    location_id = Id(query=True)
+    supplier_id = Id(query=True, metadata={"description": "Only lines bought from this "
+                                                          "supplier"})
+    no_supplier = fields.Boolean(load_default=False, metadata={
+        "description": "Only lines that no supplier sells"})
+    sort = fields.String(load_default="title", validate=validate.OneOf(REORDER_SORTS),
+                         metadata={"description": "Within each supplier's lines"})
+    order = fields.String(load_default="asc", validate=validate.OneOf(("asc", "desc")))
+    cursor = Text(400, metadata={"description": "next_cursor or prev_cursor of a page"})
+    limit = QueryInteger(load_default=50, validate=validate.Range(1, 200))
+
+    @validates_schema
+    def _one_supplier_filter(self, data: dict[str, Any], **_: Any) -> None:
+        if "supplier_id" in data and data.get("no_supplier"):
+            raise ma.ValidationError("Give supplier_id or no_supplier, not both.",
+                                     "no_supplier")
+
+
+class ReorderSupplierOut(Schema):
+    id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    supplier_sku = fields.String(required=True, allow_none=True)
+    currency = fields.String(required=True)
+    lead_time_days = fields.Integer(required=True)
+    unit_cost = fields.Decimal(required=True, as_string=True, allow_none=True, metadata={
+        "description": "What the supplier charges a unit, in its currency (the draft's "
+                       "cost); null unless the user may buy in the store (purchasing:manage)"})
+    last_cost = fields.Decimal(required=True, as_string=True, allow_none=True, metadata={
+        "description": "What the last placed order from this supplier paid a unit; null "
+                       "when none was placed, or for a user who may not buy in the store"})
+    pack_size = fields.Integer(required=True)
+    min_order_qty = fields.Integer(required=True)
+
+
+class ReorderSuggestionOut(Schema):
+    entry_id = fields.Integer(required=True)
+    store_id = fields.Integer(required=True)
+    store_name = fields.String(required=True)
+    product_id = fields.Integer(required=True)
+    sku = fields.String(required=True)
+    title = fields.String(required=True)
+    location_id = fields.Integer(required=True)
+    location = fields.String(required=True)
+    quantity = fields.Integer(required=True)
+    reserved_quantity = fields.Integer(required=True)
+    available_quantity = fields.Integer(required=True)
+    incoming_quantity = fields.Integer(required=True, metadata={
+        "description": "What open purchase orders bring here"})
+    on_draft_quantity = fields.Integer(required=True, metadata={
+        "description": "What draft purchase orders bring here; it counts as coming"})
+    reorder_point = fields.Integer(required=True)
+    reorder_point_from = fields.String(required=True, validate=validate.OneOf(
+        ("location", "product")), metadata={
+        "description": "location: the entry's low-stock threshold; product: its reorder point"})
+    reorder_quantity = fields.Integer(required=True)
+    shortfall = fields.Integer(required=True, metadata={
+        "description": "reorder_point - (available + incoming + on draft)"})
+    suggested_quantity = fields.Integer(required=True, metadata={
+        "description": "The reorder quantity, at least shortfall + 1, then at least the "
+                       "supplier's minimum, in whole packs"})
+    supplier = fields.Nested(ReorderSupplierOut, required=True, allow_none=True, metadata={
+        "description": "The preferred supplier, else the cheapest; null when none sells it"})
+
+
+class ReorderPageOut(Schema):
+    items = fields.List(fields.Nested(ReorderSuggestionOut), required=True, metadata={
+        "description": "Grouped by supplier name (no supplier last), then the sort"})
+    total = fields.Integer(required=True)
+    total_capped = fields.Boolean(required=True, metadata={
+        "description": "true when there are more lines than total counted"})
+    next_cursor = fields.String(required=True, allow_none=True)
+    prev_cursor = fields.String(required=True, allow_none=True)
+
+
+class ReorderLineIn(Schema):
+    product_id = Id(required=True)
+    location_id = Id(required=True)
+    expected_quantity = Whole(1, metadata={
+        "description": "The suggested_quantity seen: refused (409) if the suggestion is now "
+                       "another"})
+
+
+class ReorderOrdersIn(Schema):
+    store_id = Id(metadata={"description": "Needed when the token's user is in several stores"})
+    lines = fields.List(fields.Nested(ReorderLineIn), required=True,
+                        validate=validate.Length(1, MAX_REORDER_LINES))
+
+
+class DraftLineOut(Schema):
+    id = fields.Integer(required=True)
+    product_id = fields.Integer(required=True)
+    sku = fields.String(required=True)
+    title = fields.String(required=True)
+    location_id = fields.Integer(required=True)
+    location = fields.String(required=True)
+    ordered_quantity = fields.Integer(required=True)
+    unit_cost = fields.Decimal(required=True, as_string=True)
+
+
+class DraftOrderOut(Schema):
+    id = fields.Integer(required=True)
+    number = fields.String(required=True)
+    status = fields.String(required=True)
+    store_id = fields.Integer(required=True)
+    supplier_id = fields.Integer(required=True)
+    supplier_name = fields.String(required=True)
+    currency = fields.String(required=True)
+    total = fields.Decimal(required=True, as_string=True)
+    lines = fields.List(fields.Nested(DraftLineOut), required=True)
+
+
+class DraftOrdersOut(Schema):
+    purchase_orders = fields.List(fields.Nested(DraftOrderOut), required=True, metadata={
+        "description": "One draft per supplier and destination location"})

@@ -1,29 +1,40 @@
-"""The reports: low stock, out of stock and reorder, each filtered by store and location,
-sorted, paged and exported as CSV; the entry reports' rows carry the overview's actions."""
+"""The reports: low stock, out of stock and reorder, each filtered by store, location and
+supplier, sorted, paged and exported as CSV, their rows carrying the overview's actions.
+The reorder report's lines are also chosen to draft purchase orders from."""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qsl
 
-from flask import make_response, render_template, request
+from flask import current_app, make_response, redirect, render_template, request, url_for
 from flask_login import login_required
 from werkzeug.datastructures import MultiDict
 
 from app.clock import utcnow
 from app.inventory import bp
 from app.inventory.actions import ACTIONS, ROW_ACTIONS
+from app.inventory.filters import whole_number
 from app.inventory.report_view import REPORTS, SORT_LABELS, Report, ReportView, report_args
-from app.permissions import Actor
-from app.services import export, queries
-from app.services.errors import ValidationError
+from app.inventory.rows import rows_of_page
+from app.permissions import PURCHASING, READ, Actor
+from app.services import export, purchasing, queries
+from app.services.errors import Conflict, NotFound, ValidationError
+from app.services.money import format_amount
 from app.web import current_actor, readable_stores
+from app.web.boundary import screen_form
 from app.web.csv import csv_response
-from app.web.htmx import vary_on_htmx, wants_fragment
+from app.web.htmx import is_htmx, vary_on_htmx, wants_fragment
 
 # Counted up to this many, then "10,000+", as on the overview.
 COUNT_LIMIT = 10_000
+# A purchase order's own page, where the purchasing screens provide one: the drafts made
+# here link to it, and are named by their numbers alone where there is none.
+PURCHASE_ORDER_ENDPOINT = "purchasing.order"
+# How many drafts one "created" note names.
+MAX_CREATED = 100
 
 
 @bp.get("/reports/low-stock")
@@ -43,8 +54,42 @@ def out_of_stock():  # type: ignore[no-untyped-def]
 @bp.get("/reports/reorder")
 @login_required
 def reorder():  # type: ignore[no-untyped-def]
-    """Products at or below their reorder point, with the suggested order."""
-    return _show(REPORTS["reorder"])
+    """Entries whose stock and what is coming fell to their reorder point, with the order
+    suggested, grouped by supplier; ?created= names drafts just made from them."""
+    return _show(REPORTS["reorder"], created=_created(request.args.get("created")))
+
+
+@bp.post("/reports/reorder/purchase-orders")
+@login_required
+def reorder_purchase_orders():  # type: ignore[no-untyped-def]
+    """Draft purchase orders from the reorder lines chosen, one per supplier and location;
+    the report again, naming them, or saying why nothing was made."""
+    screen_form()
+    actor = current_actor()
+    report = REPORTS["reorder"]
+    view = report_args(actor, report, request.form)
+    chosen = request.form.getlist("line")
+    try:
+        if view.errors:
+            # The page's filters came back unread: nothing is ordered from a page misread.
+            raise ValidationError(dict(view.errors))
+        store_id = _ordering_store(actor, view)
+        if store_id is None:
+            raise ValidationError({"store": "Choose a store (at the top) to order for."})
+        made = purchasing.create_reorder_purchase_orders(
+            actor=actor, store_id=store_id, lines=purchasing.lines_from_keys(chosen),
+            idempotency_key=request.form.get("idempotency_key") or None,
+        )
+    except ValidationError as exc:
+        return _render(report, replace(view, errors={}), 422, chosen=set(chosen),
+                       problem="Nothing was ordered.", problem_fields=exc.fields)
+    except (Conflict, NotFound) as exc:
+        # Nothing was made: the report as it is now, the lines still chosen, and why.
+        return _render(report, view, exc.status, problem=exc.message, chosen=set(chosen))
+    ids = [order.id for order in made]
+    if not is_htmx():
+        return redirect(view.url(created=",".join(map(str, ids))), code=303)
+    return _render(report, replace(view, cursor=None), 200, created=made)
 
 
 @bp.get("/reports/low-stock.csv")
@@ -68,12 +113,21 @@ def reorder_csv():  # type: ignore[no-untyped-def]
     return _export(REPORTS["reorder"])
 
 
-def _show(report: Report):  # type: ignore[no-untyped-def]
+def _show(report: Report, **extra: Any):  # type: ignore[no-untyped-def]
     """The report's page, or under htmx (a filter, a sort, a page) its results alone."""
     actor = current_actor()
-    context = report_context(actor, report_args(actor, report, request.args))
+    view = report_args(actor, report, request.args)
+    return _render(report, view, 422 if view.errors else 200, **extra)
+
+
+def _render(report: Report, view: ReportView, status: int, **extra: Any
+            ):  # type: ignore[no-untyped-def]
+    context = {**report_context(current_actor(), view), **extra}
     view = context["view"]
-    status = 422 if view.errors else 200
+    if report.suggests:
+        rows_of_page(view.url())  # a post's page: its store is in the form, not the URL
+    if status == 200 and view.errors:
+        status = 422
     if wants_fragment():
         response = make_response(render_template("inventory/_report_results.html", **context),
                                  status)
@@ -81,6 +135,50 @@ def _show(report: Report):  # type: ignore[no-untyped-def]
         return vary_on_htmx(response)
     return vary_on_htmx(make_response(render_template("inventory/report.html", **context),
                                       status))
+
+
+def _ordering_store(actor: Actor, view: ReportView) -> int | None:
+    """The store the report's lines are ordered for: the one it is filtered to, or the
+    actor's only store."""
+    if view.filters.store_id is not None:
+        return view.filters.store_id
+    readable = actor.stores_with(READ)
+    return next(iter(readable)) if readable is not None and len(readable) == 1 else None
+
+
+def _created(raw: str | None) -> list[purchasing.PurchaseOrderView]:
+    """The drafts a ?created= list names, those the actor can read."""
+    found = []
+    for part in (raw or "").split(",")[:MAX_CREATED]:
+        order_id = whole_number(part, "created", {}, minimum=1)
+        if order_id is None:
+            continue
+        try:
+            found.append(purchasing.get_purchase_order(current_actor(), order_id))
+        except NotFound:
+            continue
+    return found
+
+
+@bp.app_template_global()
+def purchase_order_url(order_id: int) -> str | None:
+    """The purchase order's own page, where the app has one."""
+    if PURCHASE_ORDER_ENDPOINT not in current_app.view_functions:
+        return None
+    return url_for(PURCHASE_ORDER_ENDPOINT, order_id=order_id)
+
+
+@bp.app_template_global()
+def reorder_costs_shown() -> bool:
+    """Whether the reorder lines have a cost column: for those who may buy in some store
+    (costs are theirs to see; a line of a store where they may not shows none)."""
+    return current_actor().stores_with(PURCHASING) != set()
+
+
+@bp.app_template_global()
+def cost_text(value: Any, currency: str | None) -> str:
+    """A unit cost as people write it in its currency (12.50), or a dash."""
+    return "—" if value is None or currency is None else format_amount(value, currency)
 
 
 def report_context(actor: Actor, view: ReportView) -> dict[str, Any]:
@@ -92,15 +190,26 @@ def report_context(actor: Actor, view: ReportView) -> dict[str, Any]:
         # A stale or forged page link: say so and show the first page instead.
         view = replace(view, cursor=None, errors={**view.errors, **exc.fields})
         page = read(actor, view.filters, limit=view.per_page)
+    ordering = _ordering_store(actor, view) if view.report.suggests else None
     return {
         "view": view,
         "report": view.report,
         "page": page,
         "sort_labels": SORT_LABELS,
         "locations": queries.store_locations(actor, store_id=view.filters.store_id),
+        "suppliers": queries.supplier_options(actor, store_id=view.filters.store_id),
         "store_names": {s.id: s.name for s in readable_stores()},
         "row_actions": ROW_ACTIONS,
         "actions": ACTIONS,
+        # Lines are chosen to order only by someone who may buy for the report's store.
+        "ordering": ordering is not None and actor.can(PURCHASING, ordering),
+        "buys_elsewhere": ordering is None and view.report.suggests
+        and actor.stores_with(PURCHASING) != set(),
+        "order_key": uuid.uuid4().hex,
+        "chosen": set(),
+        "created": [],
+        "problem": None,
+        "problem_fields": {},
     }
 
 
@@ -115,10 +224,10 @@ def report_total(actor: Actor, report: Report, query: str) -> Any | None:
 
 
 def _reader(report: Report) -> Any:
-    if report.per_product:
-        def read_products(actor: Actor, filters: queries.ReportFilters, **kw: Any) -> Any:
-            return queries.reorder_page(actor, filters, count_limit=COUNT_LIMIT, **kw)
-        return read_products
+    if report.suggests:
+        def read_lines(actor: Actor, filters: queries.ReportFilters, **kw: Any) -> Any:
+            return queries.reorder_suggestions(actor, filters, count_limit=COUNT_LIMIT, **kw)
+        return read_lines
 
     def read_entries(actor: Actor, filters: queries.ReportFilters, **kw: Any) -> Any:
         return queries.report_page(actor, report.name, filters, count_limit=COUNT_LIMIT, **kw)

@@ -1,5 +1,5 @@
-"""The reports' state, read from and written back to the URL: which report, the store and
-location it is narrowed to, its order and its page."""
+"""The reports' state, read from and written back to the URL: which report, the store,
+location and supplier it is narrowed to, its order and its page."""
 
 from __future__ import annotations
 
@@ -24,6 +24,8 @@ SORT_LABELS = {
     "shortfall": "Short by", "incoming": "Incoming", "reorder_point": "Reorder point",
     "suggested": "Suggested order",
 }
+# ?supplier= for lines whose variant no supplier sells.
+NO_SUPPLIER = "none"
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,8 @@ class Report:
         return f"{self.endpoint}_csv"
 
     @property
-    def per_product(self) -> bool:
+    def suggests(self) -> bool:
+        """The reorder report: its rows are suggestions, not the overview's entries."""
         return self.name == "reorder"
 
     def listed(self, entry: queries.EntryView) -> bool:
@@ -63,16 +66,18 @@ REPORTS = {
     ),
     "reorder": Report(
         "reorder", "inventory.reorder", "Reorder report", REORDER_SORTS, "title",
-        "Nothing needs reordering. Products with a reorder point appear here when their stock "
-        "falls to it.",
+        "Nothing needs reordering. An entry appears here when its available and incoming "
+        "stock falls to its reorder point: its low-stock threshold, or else its product's "
+        "reorder point.",
+        left="No longer needs reordering",
     ),
 }
 
 
 def report_at(path: str) -> Report | None:
-    """The entry report a page's path shows (where a row action was opened from), if any."""
+    """The report a page's path shows (where a row action was opened from), if any."""
     for report in REPORTS.values():
-        if not report.per_product and url_for(report.endpoint) == path:
+        if url_for(report.endpoint) == path:
             return report
     return None
 
@@ -91,6 +96,7 @@ class ReportView:
         values: dict[str, Any] = {
             "store": f.store_id,
             "location": f.location_id,
+            "supplier": NO_SUPPLIER if f.without_supplier else f.supplier_id,
             "sort": None if f.sort == self.report.default_sort else f.sort,
             "dir": "desc" if f.descending else None,
             "per_page": None if self.per_page == DEFAULT_PER_PAGE else self.per_page,
@@ -117,9 +123,9 @@ class ReportView:
 
 
 def report_args(actor: Actor, report: Report, args: Mapping[str, str]) -> ReportView:
-    """A report's state from the query string; NotFound when it names a store or location
-    the actor cannot read, or a location of another store than the one named (see
-    queries.require_readable)."""
+    """A report's state from the query string; NotFound when it names a store, location or
+    supplier the actor cannot read, or a location or supplier of another store than the one
+    named (see queries.require_readable)."""
     view = parse_report_args(report, args)
     f = view.filters
     queries.require_readable(actor, store_id=f.store_id, location_id=f.location_id)
@@ -127,6 +133,10 @@ def report_args(actor: Actor, report: Report, args: Mapping[str, str]) -> Report
         queries.location_store(actor, f.location_id) != f.store_id
     ):
         raise NotFound("No such location in this store.", {"location": "No such location."})
+    if f.supplier_id is not None:
+        sells_in = queries.supplier_store(actor, f.supplier_id)
+        if f.store_id is not None and sells_in != f.store_id:
+            raise NotFound("No such supplier in this store.", {"supplier": "No such supplier."})
     return view
 
 
@@ -145,12 +155,19 @@ def parse_report_args(report: Report, args: Mapping[str, str]) -> ReportView:
     if per_page not in PAGE_SIZES:
         errors["per_page"] = f"Show {', '.join(map(str, PAGE_SIZES))} rows per page."
         per_page = DEFAULT_PER_PAGE
+    supplier = (args.get("supplier") or "").strip()
+    without_supplier = supplier == NO_SUPPLIER
     filters = ReportFilters(
         store_id=whole_number(args.get("store"), "store", errors, minimum=1),
         location_id=whole_number(args.get("location"), "location", errors, minimum=1),
+        supplier_id=None if without_supplier else whole_number(supplier, "supplier", errors,
+                                                                minimum=1),
+        without_supplier=without_supplier,
         sort=sort,
         descending=direction == "desc",
     )
+    if "supplier" in errors:
+        errors["supplier"] = "Choose a supplier from the list."
     cursor = (args.get("cursor") or "").strip() or None
     if cursor is not None and len(cursor) > 400:
         errors["cursor"] = "This page link is no longer valid."

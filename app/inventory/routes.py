@@ -411,14 +411,19 @@ def _swapped(action: StockAction, entry: EntryView, change: Any, next_url: str,
         html = render_template("_flashes.html", oob=True, messages=[("success", message)])
         return swap(html, f"#entry-{entry.id}", how="delete", **changed)
     rows_of_page(next_url)
+    actor = current_actor()
     html = render_template(
         "inventory/_report_row_update.html" if report else "inventory/_row_update.html",
         report=report,
-        page=report_total(current_actor(), report, urlsplit(next_url).query) if report else None,
-        entry=queries.get_entry(current_actor(), entry.id),
+        page=report_total(actor, report, urlsplit(next_url).query) if report else None,
+        entry=queries.get_entry(actor, entry.id),
+        # The reorder report's row is its line as it is now: None when no longer due.
+        line=queries.reorder_suggestion(actor, entry.id) if report and report.suggests
+        else None,
+        ordering=actor.can(PURCHASING, entry.store_id),
         messages=[("success", message)],
         row_note=row_note(action, entry, change),
-    ) + (_group_update(current_actor(), entry, next_url) if report is None else "")
+    ) + (_group_update(actor, entry, next_url) if report is None else "")
     return swap(html, f"#entry-{entry.id}", **changed)
 
 

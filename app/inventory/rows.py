@@ -76,6 +76,12 @@ def _store_shown() -> bool:
     return shown
 
 
+@bp.app_template_global()
+def rows_name_store() -> bool:
+    """Whether the rows being rendered name their store (see _store_shown)."""
+    return _store_shown()
+
+
 def rows_of_page(url: str | None) -> None:
     """Rows rendered from here on stand in the page at this URL (the row sent back after an
     action, or asked for alone): they name their store as that page's own rows do."""

@@ -66,3 +66,49 @@ def decode_cursor(
     except (ValueError, TypeError, json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ValidationError({"cursor": "This page link is no longer valid."}) from exc
     return Cursor(value=value, id=row_id, backwards=backwards, rank=rank)
+
+
+# Keys past this are no value any listing sorts on; refused before they reach the driver.
+_INT64 = 2**62
+
+
+@dataclass(frozen=True)
+class KeysCursor:
+    """A row's place in an order of several keys (a group, then a sort value, then an id)."""
+
+    values: tuple[Any, ...]
+    backwards: bool
+
+
+def encode_keys(values: tuple[Any, ...], *, backwards: bool) -> str:
+    """A cursor of several sort keys (ints and strings), for listings that order by more
+    than one value and an id."""
+    raw = json.dumps(["k", list(values), backwards], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_keys(token: str, types: tuple[type, ...]) -> KeysCursor:
+    """Raises ValidationError naming `cursor` unless the token was made by encode_keys for
+    keys of exactly these types."""
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        payload = json.loads(raw)
+        if not isinstance(payload, list) or len(payload) != 3 or payload[0] != "k":
+            raise ValueError(payload)
+        _kind, values, backwards = payload
+        if not isinstance(values, list) or len(values) != len(types):
+            raise ValueError(values)
+        if type(backwards) is not bool:
+            raise ValueError(backwards)
+        for value, expect in zip(values, types, strict=True):
+            if type(value) is not expect:
+                raise ValueError(value)
+            if type(value) is int and not -_INT64 <= value < _INT64:
+                raise ValueError(value)
+            if type(value) is str:
+                value.encode("utf-8")  # a lone surrogate raises UnicodeEncodeError
+                if "\x00" in value:
+                    raise ValueError(value)
+    except (ValueError, TypeError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValidationError({"cursor": "This page link is no longer valid."}) from exc
+    return KeysCursor(values=tuple(values), backwards=backwards)

@@ -180,6 +180,21 @@ class StalePurchaseOrder(Conflict):
         self.version = version
 
 
+class StaleSuggestion(Conflict):
+    """Reorder lines chosen from suggestions that have changed since: no longer due (what
+    is coming covers them now, a draft orders them already) or due at another quantity.
+    Names every such line."""
+
+    code = "stale_suggestion"
+
+    def __init__(self, lines: Sequence[tuple[str, str]]) -> None:
+        super().__init__(
+            "The suggestions changed since they were shown, so nothing was ordered: "
+            + "; ".join(text for _field, text in lines) + ". Look at them again.",
+            {field: text for field, text in lines},
+        )
+
+
 class OverReceipt(Conflict):
     """A receipt would take more of some lines than they await; names every one. Taken
     only with an explicit confirmation."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
@@ -15,6 +16,7 @@ from app.permissions import Actor
 from app.services import queries
 from app.services.csvfile import neutralise
 from app.services.items import options_text
+from app.services.money import format_amount
 from app.services.queries import (
     SORTS,
     EntryFilters,
@@ -122,19 +124,32 @@ REPORT_COLUMNS = {
                   "threshold", "shortfall", "status"),
     "out_of_stock": ("store", "location", "sku", "title", "on_hand", "reserved", "available",
                      "threshold", "status"),
-    "reorder": ("store", "sku", "title", "on_hand", "available", "incoming", "reorder_point",
-                "shortfall", "suggested_order"),
+    "reorder": ("store", "supplier", "location", "sku", "title", "on_hand", "available",
+                "incoming", "on_draft", "reorder_point", "shortfall", "suggested",
+                "supplier_sku", "currency", "unit_cost", "last_cost", "pack_size",
+                "min_order_qty", "lead_time_days"),
 }
+
+
+def _cost(value: Decimal | None, currency: str | None) -> str:
+    return "" if value is None or currency is None else format_amount(value, currency).replace(
+        ",", "")
 
 
 def iter_report_csv(actor: Actor, report: str, filters: ReportFilters
                     ) -> Iterator[tuple[Any, ...]]:
     """A report's rows as REPORT_COLUMNS[report] cells, every page of them, in its order."""
     if report == "reorder":
-        for line in queries.iter_reorder(actor, filters):
-            yield (neutralise(line.store_name), neutralise(line.sku), neutralise(line.title),
-                   line.quantity_on_hand, line.quantity_available, line.incoming_quantity,
-                   line.reorder_point, line.shortfall, line.suggested_order)
+        for line in queries.iter_reorder_suggestions(actor, filters):
+            yield (neutralise(line.store_name), neutralise(line.supplier_name or ""),
+                   neutralise(line.location_code), neutralise(line.sku),
+                   neutralise(line.title), line.quantity, line.available_quantity,
+                   line.incoming_quantity, line.on_draft, line.reorder_point, line.shortfall,
+                   line.suggested, neutralise(line.supplier_sku or ""), line.currency or "",
+                   _cost(line.unit_cost, line.currency), _cost(line.last_cost, line.currency),
+                   line.pack_size if line.supplier_id else "",
+                   line.min_order_qty if line.supplier_id else "",
+                   "" if line.lead_time_days is None else line.lead_time_days)
         return
     low = report == "low_stock"
     for e in queries.iter_report(actor, report, filters):

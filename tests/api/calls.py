@@ -20,6 +20,7 @@ from app.permissions import (
 from app.services import catalog, channels, items, purchasing, stock
 
 INV = "/api/v1/store/inventory"
+REORDER = "/api/v1/store/reorder-suggestions"
 ORDERS = "/api/v1/orders"
 ITEMS = "/api/v1/store/items"
 SUPPLIERS = "/api/v1/store/suppliers"
@@ -112,6 +113,8 @@ CALLS = [
          lambda s: {"option": "Size", "value": "L", "sku_prefix": "A-PRK"}),
     Call("archive item", CATALOG, "post", lambda s: f"{ITEMS}/{s.parka.id}/archive"),
     Call("unarchive item", CATALOG, "post", lambda s: f"{ITEMS}/{s.shelved.id}/unarchive"),
+    Call("reorder suggestions", None, "get",
+         lambda s: f"{REORDER}?store_id={s.a.store.id}&sort=suggested&order=desc&limit=10"),
     Call("set components", CATALOG, "put",
          lambda s: f"/api/v1/store/products/{s.kit.id}/components",
          lambda s: {"components": [{"product_id": s.a.product.id, "quantity": 2}]}),
@@ -214,6 +217,14 @@ def build_scene(world, make_location, make_entry) -> SimpleNamespace:
     idle = purchasing.create_supplier(actor=setup, store_id=a.store.id, name="Idle")
     gone = purchasing.create_supplier(actor=setup, store_id=a.store.id, name="Gone")
     purchasing.archive_supplier(actor=setup, supplier_id=gone.id)
+    # A line to reorder: none of it at A_MAIN (reorder point 5, so 10 suggested), sold by a
+    # supplier of the store, to draft a purchase order for.
+    due = catalog.create_product(actor=setup, store_id=a.store.id, sku="A-REORDER",
+                                 title="Reorder me", reorder_point=5, reorder_quantity=10)
+    stock.create_entry(actor=setup, product_id=due.id, location_id=a.location.id)
+    seller = purchasing.create_supplier(actor=setup, store_id=a.store.id, name="A Supply")
+    purchasing.set_supplier_item(actor=setup, supplier_id=seller.id, product_id=due.id,
+                                 unit_cost="2", preferred=True)
     return SimpleNamespace(a=a, b=world.b, empty=empty,
                            hold=SimpleNamespace(id=hold.reservation_ids[0]),
                            parka=SimpleNamespace(id=parka.id),
@@ -224,7 +235,8 @@ def build_scene(world, make_location, make_entry) -> SimpleNamespace:
                            draft=SimpleNamespace(id=draft.id),
                            draft_line=SimpleNamespace(id=draft.lines[0].id),
                            placed=SimpleNamespace(id=placed.id),
-                           placed_line=SimpleNamespace(id=placed.lines[0].id))
+                           placed_line=SimpleNamespace(id=placed.lines[0].id),
+                           reorder=SimpleNamespace(id=due.id))
 
 
 def call(client: Any, c: Call, scene: SimpleNamespace, *, key: str | None = None,

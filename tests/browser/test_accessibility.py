@@ -170,8 +170,16 @@ def test_every_screen_has_no_axe_violations(
         reorder_point=20, reorder_quantity=24))
     db.session.commit()
     shelf = db.session.scalar(select(Location.id).where(Location.code == "SHELF_B"))
+    # A supplier for the mug: its lines get a heading and boxes to choose them by.
+    seller = purchasing.create_supplier(actor=system_actor("tests"), store_id=shop.store_id,
+                                        name="Harbour Ceramics", lead_time_days=12)
+    purchasing.set_supplier_item(
+        actor=system_actor("tests"), supplier_id=seller.id, unit_cost="4.20", pack_size=6,
+        product_id=db.session.scalar(select(Product.id).where(Product.sku == "MUG-BLU")))
     db.session.remove()
     visit("/reports/reorder?sort=suggested&dir=desc", "Reorder report")
+    page.locator("input[data-line]").first.check()
+    check("/reports/reorder (a line chosen)")
     visit(f"/reports/low-stock?sort=shortfall&dir=desc&location={shelf}", "Low stock")
     if phone:
         page.locator("summary", has_text="Filter and sort").click()

@@ -1,7 +1,7 @@
 """Reports that lead somewhere, at a 390-px phone and a 1400-px desk: staff open Low stock,
 sort it by how short each entry is, narrow it to one location, fix an entry from its row
 (the row updates in place and says it is no longer low), export what they see, and open a
-reorder line's product."""
+reorder line's entry."""
 
 from __future__ import annotations
 
@@ -129,7 +129,7 @@ def test_staff_sort_filter_fix_and_export_a_report(
         box = action.bounding_box()
         assert box and box["x"] + box["width"] <= width_px
 
-    # Reorder: a line leads to its product's page.
+    # Reorder: a line leads to its entry's page.
     page.goto("/reports/reorder")
     assert page.evaluate("document.documentElement.scrollWidth") <= width_px
     page.get_by_role("link", name="Blue Mug").click()

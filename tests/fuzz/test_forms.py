@@ -95,6 +95,20 @@ def build_world() -> World:
     world.ids.update(loc_dock=dock.id, product_dock=crate.id, po_a=placed.id,
                      po_line_a=placed.lines[0].id)
     _buying(world, admin)
+    # A line for the reorder report to draft a purchase order from, in each store: nothing
+    # of it at the bay (a reorder point of 5, so 10 are suggested), sold by a supplier.
+    for store_key, place_key, key, sku in (
+        ("store_a", "loc_main", "product_reorder", "ALPHA-REORDER-1"),
+        ("store_b", "loc_b", "product_reorder_b", "BETA-REORDER-1"),
+    ):
+        due = catalog.create_product(actor=admin, store_id=world.ids[store_key], sku=sku,
+                                     title="Reorder me", reorder_point=5, reorder_quantity=10)
+        stock.create_entry(actor=admin, product_id=due.id, location_id=world.ids[place_key])
+        seller = purchasing.create_supplier(actor=admin, store_id=world.ids[store_key],
+                                            name="Fuzz Supply")
+        purchasing.set_supplier_item(actor=admin, supplier_id=seller.id, product_id=due.id,
+                                     unit_cost="1")
+        world.ids[key] = due.id
     db.session.remove()
     return world
 
@@ -559,6 +573,14 @@ CASES: list[FormCase] = [
              (*_ARRIVAL_FIELDS, Field("reason", "optional_text"),
               Field("idempotency_key", "optional_text"), Field("confirm_over", "flag")),
              foreign=lambda w: {"location": [str(w.loc_b)], "row_product": [str(w.product_b)]}),
+    # Draft purchase orders from the lines chosen on the reorder report: each line names a
+    # product, a location and the suggestion shown.
+    FormCase("reorder-drafts", "inventory.reorder_purchase_orders", None, "owner_a",
+             lambda w: "/reports/reorder/purchase-orders",
+             lambda w, n: {"store": str(w.store_a), "idempotency_key": f"fuzz-reorder-{n}",
+                           "line": [f"{w.product_reorder}-{w.loc_main}-10"]},
+             (Field("line", "id", ("lines",)), Field("idempotency_key", "optional_text")),
+             foreign=lambda w: {"line": [f"{w.product_reorder_b}-{w.loc_b}-10"]}),
     # CSV import: the cells of the file are its fields (see test_import_* below); here the
     # form around it.
     FormCase("import-preview", "imports.preview", None, "owner_a", lambda w: "/import/preview",

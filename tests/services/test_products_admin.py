@@ -202,7 +202,8 @@ def test_archive_hides_a_product_from_the_list_reorder_and_public_read_only(
                                      **_fields(reorder_point=50))
     entry = make_entry(store=store, location=make_location(store), product=_stored(product.id),
                        quantity=5)
-    assert [line.product_id for line in queries.reorder_report(owner, store_id=store.id)] == [
+    filters = queries.ReportFilters(store_id=store.id)
+    assert [line.product_id for line in queries.reorder_suggestions(owner, filters).rows] == [
         product.id
     ]
 
@@ -213,7 +214,7 @@ def test_archive_hides_a_product_from_the_list_reorder_and_public_read_only(
     assert [p.id for p in catalog.list_products(owner, store.id, archived=True).rows] == [
         product.id
     ]
-    assert queries.reorder_report(owner, store_id=store.id) == []
+    assert queries.reorder_suggestions(owner, filters).rows == []
     with pytest.raises(NotFound):
         queries.public_availability(product.id)
     # The overview still lists its entries: their stock is real until moved or written off.

@@ -109,21 +109,21 @@ def test_low_stock_and_out_of_stock_reports(make_store, make_entry, admin_actor)
     assert {e.id for e in by_threshold} == {low.id, empty.id}
 
 
-def test_reorder_report_lists_products_at_or_below_reorder_point(
-    make_store, make_product, make_entry, admin_actor
+def test_reorder_suggestions_list_entries_at_or_below_their_point(
+    make_store, make_location, make_product, make_entry, admin_actor
 ):
+    """Per location, net of incoming: the full rule is in test_reorder_suggestions.py."""
     store = make_store()
+    a, b = make_location(store), make_location(store)
     due = make_product(store, reorder_point=20, reorder_quantity=50)
-    make_entry(quantity=12, store=store, product=due)
-    make_entry(quantity=8, store=store, product=due)
+    low = make_entry(quantity=12, store=store, location=a, product=due)
+    make_entry(quantity=21, store=store, location=b, product=due)
     fine = make_product(store, reorder_point=5, reorder_quantity=10)
-    make_entry(quantity=30, store=store, product=fine)
-    never_stocked = make_product(store, reorder_point=3, reorder_quantity=6)
-    make_product(store, reorder_point=0)
-    lines = queries.reorder_report(admin_actor, store_id=store.id)
-    assert {line.product_id for line in lines} == {due.id, never_stocked.id}
-    due_line = next(line for line in lines if line.product_id == due.id)
-    assert (due_line.quantity_on_hand, due_line.suggested_order) == (20, 50)
+    make_entry(quantity=30, store=store, location=a, product=fine)
+    make_entry(quantity=0, store=store, location=a, product=make_product(store, reorder_point=0))
+    rows = queries.reorder_suggestions(admin_actor, queries.ReportFilters(store_id=store.id)).rows
+    assert [(r.entry_id, r.available_quantity, r.shortfall, r.suggested) for r in rows] == [
+        (low.id, 12, 8, 50)]
 
 
 def test_entry_reservations_lists_active_first(make_entry, admin_actor):

@@ -1,4 +1,5 @@
-"""The low stock, out of stock and reorder reports: which rows, in which order, page by page.
+"""The low stock and out of stock reports: which rows, in which order, page by page (the
+reorder report's are in test_reorder_suggestions.py).
 
 Every sort is walked a few rows at a time, forwards and back, against an order built by hand
 from the rows' own numbers (ties broken by id), on SQLite and PostgreSQL.
@@ -23,18 +24,6 @@ ENTRY_VALUE = {
     "threshold": lambda e: e.low_stock_threshold,
     "shortfall": lambda e: e.low_stock_threshold - e.available_quantity,
 }
-REORDER_VALUE = {
-    "title": lambda r: r.title,
-    "sku": lambda r: r.sku,
-    "quantity": lambda r: r.quantity_on_hand,
-    "available": lambda r: r.quantity_available,
-    "incoming": lambda r: r.incoming_quantity,
-    "reorder_point": lambda r: r.reorder_point,
-    "shortfall": lambda r: r.reorder_point - r.quantity_on_hand,
-    "suggested": lambda r: r.reorder_quantity,
-}
-
-
 def hand_order(rows, value, key_id, descending):
     return [key_id(r) for r in sorted(rows, key=lambda r: (value(r), key_id(r)),
                                       reverse=descending)]
@@ -168,60 +157,3 @@ def test_the_export_reads_the_same_rows_in_the_same_order(low_and_out, admin_act
         filters = ReportFilters(store_id=store.id, sort=sort, descending=True)
         paged = queries.report_page(admin_actor, "low_stock", filters, limit=100).rows
         assert list(queries.iter_report(admin_actor, "low_stock", filters)) == paged
-
-
-@pytest.fixture
-def reorder_store(make_store, make_location, make_product, make_entry):
-    store = make_store()
-    a, b = make_location(store, "AISLE_A"), make_location(store, "AISLE_B")
-    due = []
-    for n in range(8):
-        product = make_product(store, sku=f"R-{n % 3}{n}", title=f"Thing {n % 4}",
-                               reorder_point=[20, 10, 5, 30, 10, 8, 12, 6][n],
-                               reorder_quantity=[50, 20, 10, 20, 40, 20, 10, 40][n])
-        if n != 5:  # product 5 is never stocked: on hand 0
-            make_entry(quantity=[8, 10, 1, 15, 2, 0, 12, 3][n], store=store, location=a,
-                       product=product)
-        if n % 2 == 0:
-            make_entry(quantity=n, store=store, location=b, product=product)
-        due.append(product)
-    fine = make_product(store, reorder_point=3, reorder_quantity=5, title="Fine")
-    make_entry(quantity=40, store=store, location=a, product=fine)
-    make_product(store, reorder_point=0, title="Not reordered")
-    return store, (a, b)
-
-
-@pytest.mark.parametrize("sort", queries.REORDER_SORTS)
-@pytest.mark.parametrize("descending", [False, True])
-def test_every_reorder_sort_walks_in_hand_built_order(reorder_store, admin_actor, sort,
-                                                      descending):
-    store, _ = reorder_store
-    everything = queries.reorder_page(admin_actor, ReportFilters(store_id=store.id),
-                                      limit=100).rows
-    expected = hand_order(everything, REORDER_VALUE[sort], lambda r: r.product_id, descending)
-
-    def read(f, **kw):
-        return queries.reorder_page(admin_actor, f, **kw)
-
-    filters = ReportFilters(store_id=store.id, sort=sort, descending=descending)
-    seen, pages, back = walk(read, filters)
-    assert [r.product_id for r in seen] == expected
-    assert [r.product_id for r in back] == expected[:len(back)]
-    assert len(back) == len(expected) - len(pages[-1].rows)
-    assert list(queries.iter_reorder(admin_actor, filters)) == seen
-
-
-def test_the_reorder_report_totals_every_location(reorder_store, admin_actor):
-    store, (a, b) = reorder_store
-    rows = queries.reorder_page(admin_actor, ReportFilters(store_id=store.id), limit=100).rows
-    # Each product's on hand is its total over both locations, at or below its point.
-    assert all(r.quantity_on_hand <= r.reorder_point for r in rows)
-    # Every Thing but the sixth (on hand 12 + 6 over a point of 12); never "Fine" (40 over
-    # 3) nor the product with no reorder point; the never-stocked one with 0 on hand.
-    assert sorted(r.title for r in rows) == sorted(f"Thing {n % 4}" for n in range(8) if n != 6)
-    # Only products kept at B; their totals are still the store's.
-    at_b = queries.reorder_page(admin_actor, ReportFilters(store_id=store.id, location_id=b.id),
-                                limit=100).rows
-    by_id = {r.product_id: r for r in rows}
-    assert at_b and all(by_id[r.product_id] == r for r in at_b)
-    assert len(at_b) < len(rows)

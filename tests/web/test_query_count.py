@@ -124,7 +124,8 @@ def test_the_counter_sees_a_query_per_row_when_there_is_one(
     ("/reports/low-stock", "&sort=shortfall&dir=desc", r'<tr id="entry-\d+"', True),
     ("/reports/low-stock", "&sort=sku&location={location}", r'<tr id="entry-\d+"', False),
     ("/reports/out-of-stock", "&sort=location", r'<tr id="entry-\d+"', False),
-    ("/reports/reorder", "&sort=suggested", r'<tr id="product-\d+"', False),
+    ("/reports/reorder", "&sort=suggested", r'<tr id="entry-\d+"', True),
+    ("/reports/reorder", "&supplier=none&location={location}", r'<tr id="entry-\d+"', False),
 ])
 def test_report_statements_do_not_grow_with_page_size_or_depth(
     big_store: SimpleNamespace, count_statements: Callable[[], Any], path: str, query: str,

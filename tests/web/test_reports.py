@@ -89,8 +89,8 @@ def test_a_report_is_filtered_to_a_store_and_a_location(shop, report) -> None:
         assert row_ids(at_back.get_data(as_text=True)) == []
         assert "Nothing at this location." in at_back.get_data(as_text=True)
     if report == "reorder":
-        lines = re.findall(r'<tr id="product-(\d+)"', at_back.get_data(as_text=True))
-        assert len(lines) == 2
+        assert sorted(row_ids(at_back.get_data(as_text=True))) == sorted(
+            [shop.low["=HYPERLINK(1)"].id, shop.low["Apron"].id])
 
 
 @pytest.mark.parametrize("report", REPORT_PATHS)
@@ -226,11 +226,15 @@ def test_the_out_of_stock_and_reorder_csvs(shop) -> None:
                    ["Harbor", "FRONT", "OUT-1", "Kettle", "0", "0", "0", "2", "out_of_stock"]]
     reorder = read_csv(shop.client.get("/reports/reorder.csv", query_string={
         "store": shop.store.id, "sort": "suggested", "dir": "desc"}))
-    assert reorder[0] == ["store", "sku", "title", "on_hand", "available", "incoming",
-                          "reorder_point", "shortfall", "suggested_order"]
-    assert [r[1] for r in reorder[1:]] == ["LOW-3", "LOW-2", "LOW-1", "LOW-0"]
-    assert reorder[2] == ["Harbor", "LOW-2", "Cup", "4", "4", "0", "10", "6", "22"]
-    assert reorder[3][2] == "'=HYPERLINK(1)"
+    assert reorder[0] == ["store", "supplier", "location", "sku", "title", "on_hand",
+                          "available", "incoming", "on_draft", "reorder_point", "shortfall",
+                          "suggested", "supplier_sku", "currency", "unit_cost", "last_cost",
+                          "pack_size", "min_order_qty", "lead_time_days"]
+    # Each entry's point is its threshold; the suggestion its product's reorder quantity.
+    assert [r[3] for r in reorder[1:]] == ["LOW-3", "LOW-2", "LOW-1", "LOW-0", "OUT-1"]
+    assert reorder[2] == ["Harbor", "", "FRONT", "LOW-2", "Cup", "4", "4", "0", "0", "4",
+                          "0", "22", "", "", "", "", "", "", ""]
+    assert reorder[3][4] == "'=HYPERLINK(1)"
 
 
 def test_the_export_link_carries_the_filters_and_order(shop) -> None:
@@ -312,8 +316,9 @@ def test_without_javascript_an_action_returns_to_the_report(shop) -> None:
     assert response.status_code == 303 and response.headers["Location"] == report_url
 
 
-def test_reorder_lines_link_to_their_product(shop) -> None:
+def test_reorder_lines_carry_their_entrys_actions(shop) -> None:
     body = shop.client.get("/reports/reorder", query_string={"store": shop.store.id}
                            ).get_data(as_text=True)
-    product_id = re.search(r'<tr id="product-(\d+)"', body).group(1)
-    assert f'href="/products/{product_id}"' in body
+    entry = shop.low["Blue Mug"]
+    assert f'<a id="t{entry.id}" href="/inventory/entries/{entry.id}">Blue Mug</a>' in body
+    assert {"adjust", "set", "reserve", "transfer"} <= action_links(body, entry.id)

@@ -2,7 +2,8 @@
 
 `from app.services import purchasing`, then `purchasing.create_purchase_order(...)`. The
 verbs live by area: `suppliers` (suppliers, supplier items, the store's currency) and
-`orders` (drafts, ordering, cancelling, receiving); `views` holds the rows they return and
+`orders` (drafts, ordering, cancelling, receiving), `reorder` (drafts from the reorder
+suggestions); `views` holds the rows they return and
 the reads. What an order does to stock (incoming, receipts, average cost) happens in the
 stock engine's package (stock.receipts), inside the order's transaction.
 """
@@ -21,6 +22,7 @@ from app.services.purchasing.orders import (
     update_purchase_order,
     update_purchase_order_line,
 )
+from app.services.purchasing.reorder import create_reorder_purchase_orders, lines_from_keys
 from app.services.purchasing.suppliers import (
     archive_supplier,
     create_supplier,
@@ -76,6 +78,7 @@ __all__ = [
     "archive_supplier",
     "cancel_purchase_order",
     "create_purchase_order",
+    "create_reorder_purchase_orders",
     "create_supplier",
     "find_orders_to_receive",
     "find_purchase_order",
@@ -86,6 +89,7 @@ __all__ = [
     "list_purchase_orders",
     "list_receivable_orders",
     "list_supplier_items",
+    "lines_from_keys",
     "list_suppliers",
     "open_lines_at",
     "order_purchase_order",

@@ -184,7 +184,7 @@ def _line_text(label: str, quantity: int, cost: int) -> str:
     return f"{label}: {quantity:,} × {amount(cost)}"
 
 
-def _resolve_new_lines(
+def resolve_new_lines(
     session: Session, order: Row[Any] | None, store_id: int, supplier_id: int,
     parsed: list[dict[str, Any]],
 ) -> list[dict[str, Any]]:
@@ -279,6 +279,50 @@ def _view(change: StockChange) -> PurchaseOrderView:
 # --------------------------------------------------------------------------- drafts
 
 
+def insert_draft(
+    session: Session, actor: Actor, supplier: Row[Any], ready: list[dict[str, Any]], *,
+    expected_on: date | None = None, notes: str | None = None,
+    exchange_rate: Decimal | None = None,
+) -> int:
+    """Insert a draft order to `supplier` (its row) with lines made ready by
+    resolve_new_lines, numbered next in its store, with its audit row; its id. Runs in the
+    caller's transaction, which has checked the actor's rights."""
+    # The store's row, locked (not against new rows that name it, FOR NO KEY UPDATE):
+    # two orders created at once take consecutive numbers.
+    session.execute(
+        select(stores.c.id).where(stores.c.id == supplier.store_id)
+        .with_for_update(key_share=True)
+    ).all()
+    sequence = 1 + (session.scalar(
+        select(func.max(orders.c.sequence)).where(orders.c.store_id == supplier.store_id)
+    ) or 0)
+    now = utcnow()
+    number = purchase_order_number(sequence)
+    order_id = session.execute(
+        insert(orders).values(
+            store_id=supplier.store_id, supplier_id=supplier.id, sequence=sequence,
+            number=number, status="draft", expected_on=expected_on,
+            notes=text_or_none(notes), currency=supplier.currency, exchange_rate=exchange_rate,
+            version=1, created_at=now, created_by_id=actor.user_id,
+            created_by_name=actor.name, updated_at=now,
+        ).returning(orders.c.id)
+    ).scalar_one()
+    _insert_lines(session, order_id, supplier.store_id, ready, now)
+    labels = _labels(session, [(x["product_id"], x["location_id"]) for x in ready])
+    audit.record(
+        session, actor, "purchase_order.created", "purchase_order", order_id, number,
+        store_id=supplier.store_id, now=now,
+        changes=audit.diff({}, {
+            "supplier": supplier.name, "currency": supplier.currency,
+            "exchange_rate": exchange_rate, "expected_on": expected_on,
+            "notes": text_or_none(notes),
+            "lines": [_line_text(labels[(x["product_id"], x["location_id"])],
+                                 x["quantity"], x["unit_cost"]) for x in ready] or None,
+        }),
+    )
+    return int(order_id)
+
+
 def create_purchase_order(
     *,
     actor: Actor,
@@ -315,40 +359,9 @@ def create_purchase_order(
         if supplier.archived_at is not None:
             raise Conflict(f"{supplier.name} is archived: it takes no new orders.")
         kept_rate = _rate_for(session, supplier.store_id, supplier.currency, rate)
-        ready = _resolve_new_lines(session, None, supplier.store_id, supplier.id, parsed)
-        # The store's row, locked (not against new rows that name it, FOR NO KEY UPDATE):
-        # two orders created at once take consecutive numbers.
-        session.execute(
-            select(stores.c.id).where(stores.c.id == supplier.store_id)
-            .with_for_update(key_share=True)
-        ).all()
-        sequence = 1 + (session.scalar(
-            select(func.max(orders.c.sequence)).where(orders.c.store_id == supplier.store_id)
-        ) or 0)
-        now = utcnow()
-        number = purchase_order_number(sequence)
-        order_id = session.execute(
-            insert(orders).values(
-                store_id=supplier.store_id, supplier_id=supplier.id, sequence=sequence,
-                number=number, status="draft", expected_on=expected_on,
-                notes=text_or_none(notes), currency=supplier.currency, exchange_rate=kept_rate,
-                version=1, created_at=now, created_by_id=actor.user_id,
-                created_by_name=actor.name, updated_at=now,
-            ).returning(orders.c.id)
-        ).scalar_one()
-        _insert_lines(session, order_id, supplier.store_id, ready, now)
-        labels = _labels(session, [(x["product_id"], x["location_id"]) for x in ready])
-        audit.record(
-            session, actor, "purchase_order.created", "purchase_order", order_id, number,
-            store_id=supplier.store_id, now=now,
-            changes=audit.diff({}, {
-                "supplier": supplier.name, "currency": supplier.currency,
-                "exchange_rate": kept_rate, "expected_on": expected_on,
-                "notes": text_or_none(notes),
-                "lines": [_line_text(labels[(x["product_id"], x["location_id"])],
-                                     x["quantity"], x["unit_cost"]) for x in ready] or None,
-            }),
-        )
+        ready = resolve_new_lines(session, None, supplier.store_id, supplier.id, parsed)
+        order_id = insert_draft(session, actor, supplier, ready, expected_on=expected_on,
+                                notes=notes, exchange_rate=kept_rate)
         return StockChange("purchase_order.create", details={"order_id": order_id})
 
     return _view(run_mutation(
@@ -430,7 +443,7 @@ def add_purchase_order_lines(
         if (count or 0) + len(parsed) > MAX_PURCHASE_ORDER_LINES:
             raise ValidationError({"lines": f"At most {MAX_PURCHASE_ORDER_LINES:,} lines per "
                                             "order."})
-        ready = _resolve_new_lines(session, order, order.store_id, order.supplier_id, parsed)
+        ready = resolve_new_lines(session, order, order.store_id, order.supplier_id, parsed)
         now = utcnow()
         _insert_lines(session, order.id, order.store_id, ready, now)
         _touch(session, order.id, now)

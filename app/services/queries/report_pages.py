@@ -1,5 +1,6 @@
-"""The low stock, out of stock and reorder reports as the screens show them: filtered to a
-store and a location, sorted on any of their columns, in keyset pages, and in full for CSV.
+"""The low stock and out of stock reports as the screens show them: filtered to a store, a
+location and a supplier, sorted on any of their columns, in keyset pages, and in full for
+CSV. The reorder report shares their filters (queries.reorder).
 
 A page is two statements whatever its depth: the page (past the cursor's sort value and
 id, so a deep page costs what the first does) and a count that stops at a limit.
@@ -15,7 +16,6 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     and_,
-    exists,
     func,
     select,
     tuple_,
@@ -34,10 +34,9 @@ from app.services.queries.common import (
     products,
     readable_scope,
     status_condition,
-    stores,
 )
 from app.services.queries.listing import EntryPage
-from app.services.queries.reports import ReorderLine
+from app.services.queries.suppliers import supplier_condition
 
 ENTRY_REPORTS = ("low_stock", "out_of_stock")
 
@@ -66,8 +65,17 @@ class ReportFilters:
 
     store_id: int | None = None
     location_id: int | None = None
+    # The supplier a variant is bought from (queries.suppliers), or only those with none.
+    supplier_id: int | None = None
+    without_supplier: bool = False
     sort: str = "title"
     descending: bool = False
+
+    def supplier_condition(self, actor: Actor) -> ColumnElement[bool] | None:
+        """The supplier filter as a WHERE clause on entries; None when there is none."""
+        return supplier_condition(actor, supplier_id=self.supplier_id,
+                                  without_supplier=self.without_supplier,
+                                  store_id=self.store_id)
 
 
 def report_condition(report: str) -> ColumnElement[bool]:
@@ -100,6 +108,9 @@ def _entry_query(actor: Actor, report: str, filters: ReportFilters) -> Select[An
         query = query.where(entries.c.store_id == filters.store_id)
     if filters.location_id is not None:
         query = query.where(entries.c.location_id == filters.location_id)
+    bought = filters.supplier_condition(actor)
+    if bought is not None:
+        query = query.where(bought)
     return query
 
 
@@ -188,127 +199,3 @@ def iter_report(actor: Actor, report: str, filters: ReportFilters) -> Iterator[E
                 yield EntryView(**row._asdict())
     finally:
         result.close()
-
-
-# ------------------------------------------------------------------------------- reorder
-
-
-@dataclass(frozen=True)
-class ReorderRow(ReorderLine):
-    """A reorder line with how far its stock is below the reorder point (a sort key)."""
-
-    shortfall: int
-
-
-@dataclass(frozen=True)
-class ReorderPage:
-    rows: list[ReorderRow]
-    total: int
-    next_cursor: str | None
-    prev_cursor: str | None
-    total_capped: bool = False
-
-
-_on_hand = func.coalesce(func.sum(entries.c.quantity), 0)
-_available = func.coalesce(func.sum(available), 0)
-_incoming = func.coalesce(func.sum(entries.c.incoming_quantity), 0)
-_REORDER_KEYS: dict[str, Any] = {
-    "title": products.c.title,
-    "sku": products.c.sku,
-    "quantity": _on_hand,
-    "available": _available,
-    "incoming": _incoming,
-    "reorder_point": products.c.reorder_point,
-    "shortfall": products.c.reorder_point - _on_hand,
-    "suggested": products.c.reorder_quantity,
-}
-REORDER_SORTS = tuple(_REORDER_KEYS)
-
-
-def _reorder_query(actor: Actor, filters: ReportFilters) -> Select[Any]:
-    """Physical products whose on-hand total, over every location of their store, is at or
-    below their reorder point (0: never reordered). A location filter keeps the products
-    kept there; their totals stay the store's, as an order is placed for the store."""
-    if filters.sort not in _REORDER_KEYS:
-        raise ValueError(filters.sort)
-    query = (
-        select(
-            products.c.id.label("product_id"),
-            products.c.store_id,
-            stores.c.name.label("store_name"),
-            products.c.sku,
-            products.c.title,
-            _on_hand.label("quantity_on_hand"),
-            _available.label("quantity_available"),
-            _incoming.label("incoming_quantity"),
-            products.c.reorder_point,
-            products.c.reorder_quantity,
-            (products.c.reorder_point - _on_hand).label("shortfall"),
-        )
-        .select_from(products)
-        .join(stores, stores.c.id == products.c.store_id)
-        .outerjoin(entries, entries.c.product_id == products.c.id)
-        .where(
-            is_physical,
-            products.c.reorder_point > 0,
-            products.c.archived_at.is_(None),
-            readable_scope(actor, products.c.store_id),
-        )
-        .group_by(products.c.id, stores.c.name)
-        .having(_on_hand <= products.c.reorder_point)
-    )
-    if filters.store_id is not None:
-        query = query.where(products.c.store_id == filters.store_id)
-    if filters.location_id is not None:
-        # A second copy of entries: the EXISTS must not correlate with the grouped one.
-        kept = entries.alias("kept")
-        kept_there = exists().where(
-            kept.c.product_id == products.c.id, kept.c.location_id == filters.location_id,
-        )
-        query = query.where(kept_there.correlate(products))
-    return query
-
-
-def reorder_page(
-    actor: Actor, filters: ReportFilters, *, cursor: str | None = None, limit: int = 50,
-    count_limit: int = 10_000,
-) -> ReorderPage:
-    """One page of the reorder report, keyset-paginated on (sort value, product id): two
-    statements, whatever the page. Raises ValidationError naming `cursor` for a page link
-    this report did not make."""
-    walk = _walk(filters, cursor)
-    sort_expr = _REORDER_KEYS[filters.sort]
-    base = _reorder_query(actor, filters)
-    query = base
-    if walk.cursor is not None:
-        query = query.having(_past(sort_expr, products.c.id, walk.cursor, walk.descending))
-    query = query.order_by(*_order(sort_expr, products.c.id, walk.descending)).limit(limit + 1)
-    fetched = [ReorderRow(**r._asdict()) for r in db.session.execute(query)]
-    sort_of = _reorder_value(filters.sort)
-    rows, next_cursor, prev_cursor = _pages(fetched, limit, walk,
-                                            lambda r: (sort_of(r), r.product_id))
-    counted = base.with_only_columns(products.c.id).limit(count_limit + 1).subquery()
-    total = int(db.session.execute(select(func.count()).select_from(counted)).scalar_one())
-    return ReorderPage(rows=rows, total=min(total, count_limit), next_cursor=next_cursor,
-                       prev_cursor=prev_cursor, total_capped=total > count_limit)
-
-
-def _reorder_value(sort: str) -> Any:
-    field = {"quantity": "quantity_on_hand", "available": "quantity_available",
-             "incoming": "incoming_quantity", "suggested": "reorder_quantity"}.get(sort, sort)
-    return lambda row: getattr(row, field)
-
-
-def iter_reorder(actor: Actor, filters: ReportFilters) -> Iterator[ReorderRow]:
-    """Every line of the reorder report in its order, in batches (see iter_report)."""
-    sort_expr = _REORDER_KEYS[filters.sort]
-    query = _reorder_query(actor, filters).order_by(
-        *_order(sort_expr, products.c.id, filters.descending))
-    result = db.session.execute(query, execution_options={"yield_per": 1_000})
-    try:
-        for batch in result.partitions():
-            for row in batch:
-                yield ReorderRow(**row._asdict())
-    finally:
-        result.close()
-

@@ -1,4 +1,4 @@
-"""Totals and reports: the overview's cards, low and out of stock, reorder, store totals."""
+"""Totals and reports: the overview's cards, low and out of stock, store totals."""
 
 from __future__ import annotations
 
@@ -130,62 +130,6 @@ def _entries_where(
         EntryView(**r._asdict())
         for r in db.session.execute(query.order_by(*order).limit(limit))
     ]
-
-
-@dataclass(frozen=True)
-class ReorderLine:
-    product_id: int
-    store_id: int
-    store_name: str
-    sku: str
-    title: str
-    quantity_on_hand: int
-    quantity_available: int
-    incoming_quantity: int
-    reorder_point: int
-    reorder_quantity: int
-
-    @property
-    def suggested_order(self) -> int:
-        return self.reorder_quantity
-
-
-def reorder_report(
-    actor: Actor, *, store_id: int | None = None, limit: int = 1000
-) -> list[ReorderLine]:
-    """Physical products whose on-hand total is at or below their reorder point
-    (a reorder point of 0 means the product is not reordered)."""
-    on_hand = func.coalesce(func.sum(entries.c.quantity), 0)
-    query = (
-        select(
-            products.c.id.label("product_id"),
-            products.c.store_id,
-            stores.c.name.label("store_name"),
-            products.c.sku,
-            products.c.title,
-            on_hand.label("quantity_on_hand"),
-            func.coalesce(func.sum(available), 0).label("quantity_available"),
-            func.coalesce(func.sum(entries.c.incoming_quantity), 0).label("incoming_quantity"),
-            products.c.reorder_point,
-            products.c.reorder_quantity,
-        )
-        .select_from(products)
-        .join(stores, stores.c.id == products.c.store_id)
-        .outerjoin(entries, entries.c.product_id == products.c.id)
-        .where(
-            is_physical,
-            products.c.reorder_point > 0,
-            products.c.archived_at.is_(None),
-            readable_scope(actor, products.c.store_id),
-        )
-        .group_by(products.c.id, stores.c.name)
-        .having(on_hand <= products.c.reorder_point)
-        .order_by(stores.c.name, products.c.title, products.c.id)
-        .limit(limit)
-    )
-    if store_id is not None:
-        query = query.where(products.c.store_id == store_id)
-    return [ReorderLine(**r._asdict()) for r in db.session.execute(query)]
 
 
 @dataclass(frozen=True)
