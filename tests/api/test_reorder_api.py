@@ -15,8 +15,10 @@ DRAFTS = f"{URL}/purchase-orders"
 
 
 def drafts(store_id):
+    """The orders placed with the reorder line's supplier (the scene has others)."""
     db.session.rollback()  # see the requests' commits, not an older snapshot
-    return purchasing.list_purchase_orders(system_actor("t"), store_id)
+    return [o for o in purchasing.list_purchase_orders(system_actor("t"), store_id)
+            if o.supplier_name == "A Supply"]
 
 
 def line(scene, quantity=10):
@@ -65,9 +67,9 @@ def test_chosen_lines_become_drafts_once_per_key(scene, api_as) -> None:
     first = client.post(DRAFTS, sent, key="drafts-1")
     assert first.status_code == 201, first.get_json()
     [order] = first.get_json()["purchase_orders"]
-    assert {k: order[k] for k in ("number", "status", "supplier_name", "currency", "total")} == {
-        "number": "PO-0001", "status": "draft", "supplier_name": "A Supply", "currency": "USD",
-        "total": "20.0000"}
+    assert order["number"].startswith("PO-")  # the store's next number (the scene has two)
+    assert {k: order[k] for k in ("status", "supplier_name", "currency", "total")} == {
+        "status": "draft", "supplier_name": "A Supply", "currency": "USD", "total": "20.0000"}
     assert [(x["sku"], x["location"], x["ordered_quantity"], x["unit_cost"])
             for x in order["lines"]] == [("A-REORDER", "A_MAIN", 10, "2.0000")]
     again = client.post(DRAFTS, sent, key="drafts-1")
