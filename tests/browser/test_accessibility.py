@@ -231,7 +231,8 @@ def test_every_screen_has_no_axe_violations(
     # error, the confirmation it asks, whatever arrives, and a receipt.
     buyer = system_actor("tests")
     mug = db.session.scalar(select(Product.id).where(Product.sku == "MUG-BLU"))
-    supplier = purchasing.create_supplier(actor=buyer, store_id=shop.store_id, name="Acme")
+    supplier = purchasing.create_supplier(actor=buyer, store_id=shop.store_id,
+                                          name="Acme Receiving")
     order = purchasing.order_purchase_order(actor=buyer, order_id=purchasing.create_purchase_order(
         actor=buyer, supplier_id=supplier.id, lines=[
             {"product_id": mug, "location_id": warehouse, "quantity": 2,
