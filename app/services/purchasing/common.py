@@ -4,6 +4,7 @@ look-ups they make inside their transactions."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -13,7 +14,7 @@ from app.models import UNLIMITED_TYPES, Product, Store
 from app.permissions import Actor
 from app.services.bundles import bundle_parts
 from app.services.errors import Conflict, NotFound, PermissionDenied
-from app.services.validation import Checker, unsafe_character
+from app.services.validation import Checker, is_id, unsafe_character
 
 products = Product.__table__
 stores = Store.__table__
@@ -21,6 +22,42 @@ stores = Store.__table__
 MAX_NOTES = 2000
 # Something@something.something, no spaces: enough to catch a name typed in the wrong box.
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+def line_field(n: int, name: str) -> str:
+    return f"lines[{n}].{name}"
+
+
+def checked_line_places(
+    check: Checker, given: Any, *, limit: int, empty: str, too_many: str, shape: str,
+) -> Iterator[tuple[int, Mapping[str, Any], Any, Any]]:
+    """The lines of a list naming a product and a location each, as (n, line, product_id,
+    location_id): the list's shape and length, each line's ids, and no product sent twice
+    to one location are checked on `check` (`empty`, `too_many` and `shape` are the
+    messages of the first three). A line that is not a mapping is named and skipped."""
+    if not isinstance(given, Sequence) or isinstance(given, str) or not given:
+        check.fail("lines", empty)
+        return
+    if len(given) > limit:
+        check.fail("lines", too_many)
+        return
+    seen: dict[tuple[Any, Any], int] = {}
+    for n, line in enumerate(given):
+        if not isinstance(line, Mapping):
+            check.fail(f"lines[{n}]", shape)
+            continue
+        product_id, location_id = line.get("product_id"), line.get("location_id")
+        if not is_id(product_id):
+            check.fail(line_field(n, "product_id"), "Choose a product.")
+        if not is_id(location_id):
+            check.fail(line_field(n, "location_id"), "Choose a location.")
+        if is_id(product_id) and is_id(location_id):
+            if (product_id, location_id) in seen:
+                check.fail(line_field(n, "product_id"),
+                           f"Line {seen[(product_id, location_id)] + 1} already orders this "
+                           "product to this location.")
+            seen.setdefault((product_id, location_id), n)
+        yield n, line, product_id, location_id
 
 
 def check_notes(check: Checker, field: str, value: Any) -> None:

@@ -42,6 +42,8 @@ from app.services.errors import (
 from app.services.money import amount, check_amount, check_rate, convert
 from app.services.purchasing.common import (
     check_notes,
+    checked_line_places,
+    line_field,
     products,
     require,
     stockable,
@@ -79,10 +81,6 @@ def purchase_order_number(sequence: int) -> str:
 # --------------------------------------------------------------------------- checks
 
 
-def _line_field(n: int, name: str) -> str:
-    return f"lines[{n}].{name}"
-
-
 def _check_new_lines(check: Checker, given: Any, *, allow_empty: bool) -> list[dict[str, Any]]:
     """Lines to add to an order, each {product_id, location_id, quantity, unit_cost (an
     amount; the supplier's cost when left out)}, checked field by field; the parsed lines
@@ -92,32 +90,14 @@ def _check_new_lines(check: Checker, given: Any, *, allow_empty: bool) -> list[d
         if not allow_empty:
             check.fail("lines", "Add at least one line.")
         return []
-    if not isinstance(given, Sequence) or isinstance(given, str):
-        check.fail("lines", "Send a list of lines.")
-        return []
-    if len(given) > MAX_PURCHASE_ORDER_LINES:
-        check.fail("lines", f"At most {MAX_PURCHASE_ORDER_LINES:,} lines per order.")
-        return []
     parsed: list[dict[str, Any]] = []
-    seen: dict[tuple[Any, Any], int] = {}
-    for n, line in enumerate(given):
-        if not isinstance(line, Mapping):
-            check.fail(f"lines[{n}]", "Each line needs product_id, location_id and quantity.")
-            continue
-        product_id, location_id = line.get("product_id"), line.get("location_id")
-        if not is_id(product_id):
-            check.fail(_line_field(n, "product_id"), "Choose a product.")
-        if not is_id(location_id):
-            check.fail(_line_field(n, "location_id"), "Choose a location.")
-        check.whole(_line_field(n, "quantity"), line.get("quantity"), minimum=1)
-        cost = check_amount(check, _line_field(n, "unit_cost"), line.get("unit_cost"),
+    for n, line, product_id, location_id in checked_line_places(
+            check, given, limit=MAX_PURCHASE_ORDER_LINES, empty="Send a list of lines.",
+            too_many=f"At most {MAX_PURCHASE_ORDER_LINES:,} lines per order.",
+            shape="Each line needs product_id, location_id and quantity."):
+        check.whole(line_field(n, "quantity"), line.get("quantity"), minimum=1)
+        cost = check_amount(check, line_field(n, "unit_cost"), line.get("unit_cost"),
                             required=False)
-        if is_id(product_id) and is_id(location_id):
-            if (product_id, location_id) in seen:
-                check.fail(_line_field(n, "product_id"),
-                           f"Line {seen[(product_id, location_id)] + 1} already orders this "
-                           "product to this location.")
-            seen.setdefault((product_id, location_id), n)
         parsed.append({"n": n, "product_id": product_id, "location_id": location_id,
                        "quantity": line.get("quantity"), "unit_cost": cost})
     return parsed
@@ -194,7 +174,7 @@ def resolve_new_lines(
     if not parsed:
         return []
     stockable(session, store_id, [line["product_id"] for line in parsed],
-              lambda p: _line_field(next(x["n"] for x in parsed if x["product_id"] == p),
+              lambda p: line_field(next(x["n"] for x in parsed if x["product_id"] == p),
                                     "product_id"))
     wanted = {line["location_id"] for line in parsed}
     places = {
@@ -206,11 +186,11 @@ def resolve_new_lines(
         place = places.get(line["location_id"])
         if place is None:
             raise NotFound(f"Location {line['location_id']} not found.",
-                           {_line_field(line["n"], "location_id"):
+                           {line_field(line["n"], "location_id"):
                             "No such location in this store."})
         if place.archived_at is not None:
             raise Conflict(f"Location {place.code} is archived: nothing can be ordered to it.",
-                           {_line_field(line["n"], "location_id"): "This location is archived."})
+                           {line_field(line["n"], "location_id"): "This location is archived."})
     if order is not None:
         existing = {(r.product_id, r.location_id) for r in session.execute(
             select(order_lines.c.product_id, order_lines.c.location_id)
@@ -218,7 +198,7 @@ def resolve_new_lines(
         )}
         for line in parsed:
             if (line["product_id"], line["location_id"]) in existing:
-                raise ValidationError({_line_field(line["n"], "product_id"):
+                raise ValidationError({line_field(line["n"], "product_id"):
                                        f"{order.number} already orders this product to this "
                                        "location: change that line instead."})
     costs = {r.product_id: r.unit_cost for r in session.execute(
@@ -231,10 +211,10 @@ def resolve_new_lines(
         if line["unit_cost"] is None:
             line["unit_cost"] = costs.get(line["product_id"])
             if line["unit_cost"] is None:
-                check.fail(_line_field(line["n"], "unit_cost"),
+                check.fail(line_field(line["n"], "unit_cost"),
                            "This supplier has no cost on record for the product: enter one.")
                 continue
-        _check_line_total(check, _line_field(line["n"], "quantity"), line["quantity"],
+        _check_line_total(check, line_field(line["n"], "quantity"), line["quantity"],
                           line["unit_cost"])
     check.done()
     return parsed
@@ -665,13 +645,13 @@ def _check_receipt(check: Checker, given: Any) -> list[dict[str, Any]]:
         line_id = line.get("line_id")
         if line_id is not None:
             if not is_id(line_id):
-                check.fail(_line_field(n, "line_id"), "Choose a line of the order.")
+                check.fail(line_field(n, "line_id"), "Choose a line of the order.")
         else:
             if not is_id(line.get("product_id")):
-                check.fail(_line_field(n, "product_id"), "Choose a product (or a line_id).")
+                check.fail(line_field(n, "product_id"), "Choose a product (or a line_id).")
             if not is_id(line.get("location_id")):
-                check.fail(_line_field(n, "location_id"), "Choose a location.")
-        check.whole(_line_field(n, "quantity"), line.get("quantity"), minimum=1)
+                check.fail(line_field(n, "location_id"), "Choose a location.")
+        check.whole(line_field(n, "quantity"), line.get("quantity"), minimum=1)
         parsed.append({"n": n, "line_id": line_id, "product_id": line.get("product_id"),
                        "location_id": line.get("location_id"), "quantity": line.get("quantity")})
     return parsed
@@ -728,15 +708,15 @@ def receive_purchase_order(
                 line = on_order.get(item["line_id"])
                 if line is None:
                     raise NotFound(f"{order.number} has no line {item['line_id']}.",
-                                   {_line_field(n, "line_id"): "No such line on this order."})
+                                   {line_field(n, "line_id"): "No such line on this order."})
             else:
                 line = by_place.get((item["product_id"], item["location_id"]))
                 if line is None:
                     raise NotFound(
                         f"{order.number} orders no such product to that location.",
-                        {_line_field(n, "product_id"): "Not on this order at this location."})
+                        {line_field(n, "product_id"): "Not on this order at this location."})
             if line.id in seen:
-                raise ValidationError({_line_field(n, "quantity"):
+                raise ValidationError({line_field(n, "quantity"):
                                        f"Line {seen[line.id] + 1} of this receipt already "
                                        "receives this order line."})
             seen[line.id] = n
@@ -753,13 +733,13 @@ def receive_purchase_order(
             over = max(quantity - room, 0)
             if over and not confirm_over:
                 over_problems.append({
-                    "field": _line_field(item["n"], "quantity"),
+                    "field": line_field(item["n"], "quantity"),
                     "label": labels[(line.product_id, line.location_id)],
                     "quantity": quantity, "ordered": line.ordered_qty,
                     "received": line.received_qty, "over": over,
                 })
             if line.received_qty + quantity > LIMIT:
-                raise ValidationError({_line_field(item["n"], "quantity"):
+                raise ValidationError({line_field(item["n"], "quantity"):
                                        "More than any line can hold."})
             plan.append((line, quantity, over))
         if over_problems:

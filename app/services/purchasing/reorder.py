@@ -14,7 +14,7 @@ from app.extensions import db
 from app.models import Supplier
 from app.permissions import PURCHASING, Actor
 from app.services.errors import Conflict, NotFound, StaleSuggestion, ValidationError
-from app.services.purchasing.common import stores
+from app.services.purchasing.common import checked_line_places, line_field, stores
 from app.services.purchasing.orders import (
     MAX_PURCHASE_ORDER_LINES,
     insert_draft,
@@ -49,36 +49,15 @@ def lines_from_keys(keys: Sequence[str]) -> list[dict[str, int]]:
     return lines
 
 
-def _field(n: int, name: str) -> str:
-    return f"lines[{n}].{name}"
-
-
 def _check_lines(check: Checker, given: Any) -> list[dict[str, Any]]:
-    if not isinstance(given, Sequence) or isinstance(given, str) or not given:
-        check.fail("lines", "Choose at least one line to order.")
-        return []
-    if len(given) > MAX_PURCHASE_ORDER_LINES:
-        check.fail("lines", f"At most {MAX_PURCHASE_ORDER_LINES:,} lines at once.")
-        return []
     parsed: list[dict[str, Any]] = []
-    seen: dict[tuple[Any, Any], int] = {}
-    for n, line in enumerate(given):
-        if not isinstance(line, Mapping):
-            check.fail(f"lines[{n}]", "Each line needs product_id and location_id.")
-            continue
-        product_id, location_id = line.get("product_id"), line.get("location_id")
-        if not is_id(product_id):
-            check.fail(_field(n, "product_id"), "Choose a product.")
-        if not is_id(location_id):
-            check.fail(_field(n, "location_id"), "Choose a location.")
-        check.optional_whole(_field(n, "expected_quantity"), line.get("expected_quantity"),
+    for n, line, product_id, location_id in checked_line_places(
+            check, given, limit=MAX_PURCHASE_ORDER_LINES,
+            empty="Choose at least one line to order.",
+            too_many=f"At most {MAX_PURCHASE_ORDER_LINES:,} lines at once.",
+            shape="Each line needs product_id and location_id."):
+        check.optional_whole(line_field(n, "expected_quantity"), line.get("expected_quantity"),
                              minimum=1)
-        if is_id(product_id) and is_id(location_id):
-            if (product_id, location_id) in seen:
-                check.fail(_field(n, "product_id"),
-                           f"Line {seen[(product_id, location_id)] + 1} already orders this "
-                           "product to this location.")
-            seen.setdefault((product_id, location_id), n)
         parsed.append({"n": n, "product_id": product_id, "location_id": location_id,
                        "expected_quantity": line.get("expected_quantity")})
     return parsed
@@ -116,7 +95,7 @@ def create_reorder_purchase_orders(
         states = line_states(session, actor, store_id,
                              [(x["product_id"], x["location_id"]) for x in parsed])
         missing = {
-            _field(x["n"], "product_id"): "No such product at that location in this store."
+            line_field(x["n"], "product_id"): "No such product at that location in this store."
             for x in parsed if (x["product_id"], x["location_id"]) not in states
         }
         if missing:
