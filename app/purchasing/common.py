@@ -86,21 +86,6 @@ def supplier_choices(store_id: int) -> list[SelectChoice]:
     ]
 
 
-def first_quantity(item: Any) -> int:
-    """What a scan orders of a variant the first time: the supplier's minimum, in whole
-    packs, and at least one pack (1 when the supplier has no terms on record)."""
-    if item is None:
-        return 1
-    pack = max(item.pack_size, 1)
-    least = max(item.min_order_qty, pack)
-    return -(-least // pack) * pack
-
-
-def one_more(item: Any) -> int:
-    """What each further scan of the same variant adds: one pack."""
-    return max(item.pack_size, 1) if item is not None else 1
-
-
 def product_for_code(store_id: int, raw: str | None) -> queries.ProductMatch:
     """The store's product a typed or scanned code (SKU, any case, or GTIN) names. Raises
     ValidationError naming `code`."""

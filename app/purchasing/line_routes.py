@@ -10,8 +10,6 @@ from werkzeug.wrappers import Response
 from app.purchasing import bp
 from app.purchasing.common import (
     beside_fields,
-    first_quantity,
-    one_more,
     plain_amount,
     product_for_code,
 )
@@ -58,28 +56,16 @@ def line_add(order_id: int):  # type: ignore[no-untyped-def]
 
     def add() -> tuple[PurchaseOrderView, str, int]:
         product = product_for_code(found.store_id, form.code.data)
-        location_id = form.location_id.id_value
-        item = next((i for i in purchasing.product_suppliers(current_actor(), product.id)
-                     if i.supplier_id == found.supplier_id), None)
-        typed, cost = form.quantity.number, amount_text(form.unit_cost)
-        line = next((x for x in found.lines
-                     if (x.product_id, x.location_id) == (product.id, location_id)), None)
-        if line is not None and found.is_draft:
-            quantity = line.ordered_qty + (typed or one_more(item))
-            after = purchasing.update_purchase_order_line(
-                actor=current_actor(), line_id=line.id, quantity=quantity,
-                unit_cost=cost if cost is not None else line.unit_cost,
-                expected_version=found.version)
-            return after, (f"{line.sku} at {line.location_code}: {line.ordered_qty:,} → "
-                           f"{quantity:,}."), line.id
-        after = purchasing.add_purchase_order_lines(
-            actor=current_actor(), order_id=found.id, expected_version=found.version,
-            lines=[{"product_id": product.id, "location_id": location_id,
-                    "quantity": typed or first_quantity(item), "unit_cost": cost}])
-        added = next(x for x in after.lines
-                     if (x.product_id, x.location_id) == (product.id, location_id))
-        return after, (f"Added {added.ordered_qty:,} × {added.sku} to {added.location_code} "
-                       f"at {format_money(added.unit_cost, after.currency)}."), added.id
+        after, line_id, before = purchasing.add_scanned_line(
+            actor=current_actor(), order_id=found.id, product_id=product.id,
+            location_id=form.location_id.id_value, quantity=form.quantity.number,
+            unit_cost=amount_text(form.unit_cost), expected_version=found.version)
+        line = next(x for x in after.lines if x.id == line_id)
+        if before is not None:
+            return after, (f"{line.sku} at {line.location_code}: {before:,} → "
+                           f"{line.ordered_qty:,}."), line_id
+        return after, (f"Added {line.ordered_qty:,} × {line.sku} to {line.location_code} "
+                       f"at {format_money(line.unit_cost, after.currency)}."), line_id
 
     def added(result: tuple[PurchaseOrderView, str, int]) -> Response:
         after, message, line_id = result

@@ -13,6 +13,7 @@ from __future__ import annotations
 from app.services.purchasing.orders import (
     MAX_PURCHASE_ORDER_LINES,
     add_purchase_order_lines,
+    add_scanned_line,
     cancel_purchase_order,
     create_purchase_order,
     order_purchase_order,
@@ -75,6 +76,7 @@ __all__ = [
     "SupplierItemView",
     "SupplierView",
     "add_purchase_order_lines",
+    "add_scanned_line",
     "archive_supplier",
     "cancel_purchase_order",
     "create_purchase_order",

@@ -51,7 +51,14 @@ from app.services.purchasing.common import (
     stores,
     text_or_none,
 )
-from app.services.purchasing.views import STATUS_LABELS, PurchaseOrderView, read_order
+from app.services.purchasing.views import (
+    STATUS_LABELS,
+    PurchaseOrderView,
+    SupplierItemView,
+    get_purchase_order,
+    product_suppliers,
+    read_order,
+)
 from app.services.stock.engine import StockChange, run_mutation
 from app.services.stock.receipts import (
     Delivery,
@@ -495,6 +502,54 @@ def update_purchase_order_line(
         return int(order.id)
 
     return _edited(work)
+
+
+def scan_quantities(item: SupplierItemView | None) -> tuple[int, int]:
+    """What a scan orders of a variant from a supplier: the first time, the supplier's
+    minimum in whole packs and at least one pack; each time after, one pack more (1 and 1
+    when the supplier has no terms on record)."""
+    if item is None:
+        return 1, 1
+    pack = max(item.pack_size, 1)
+    least = max(item.min_order_qty, pack)
+    return -(-least // pack) * pack, pack
+
+
+def add_scanned_line(
+    *,
+    actor: Actor,
+    order_id: int,
+    product_id: int,
+    location_id: int,
+    quantity: int | None = None,
+    unit_cost: Any = None,
+    expected_version: int | None = None,
+) -> tuple[PurchaseOrderView, int, int | None]:
+    """A variant scanned (or typed) into a draft for a location: a new line of `quantity`,
+    else the supplier's minimum in whole packs, at `unit_cost`, else the supplier's; or, for
+    a variant the draft already sends there, its line grown by `quantity`, else one pack.
+    Returns the order after, the line's id and its quantity before (None for a new line).
+    Raises as add_purchase_order_lines and update_purchase_order_line do."""
+    found = get_purchase_order(actor, order_id)
+    item = next((i for i in product_suppliers(actor, product_id)
+                 if i.supplier_id == found.supplier_id), None)
+    first, more = scan_quantities(item)
+    version = found.version if expected_version is None else expected_version
+    line = next((x for x in found.lines
+                 if (x.product_id, x.location_id) == (product_id, location_id)), None)
+    if line is not None and found.is_draft:
+        after = update_purchase_order_line(
+            actor=actor, line_id=line.id, quantity=line.ordered_qty + (quantity or more),
+            unit_cost=unit_cost if unit_cost is not None else line.unit_cost,
+            expected_version=version)
+        return after, line.id, line.ordered_qty
+    after = add_purchase_order_lines(
+        actor=actor, order_id=found.id, expected_version=version,
+        lines=[{"product_id": product_id, "location_id": location_id,
+                "quantity": quantity or first, "unit_cost": unit_cost}])
+    added = next(x for x in after.lines
+                 if (x.product_id, x.location_id) == (product_id, location_id))
+    return after, added.id, None
 
 
 def remove_purchase_order_line(
