@@ -90,16 +90,27 @@ test: setup
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # CI's run in two parts: the tiers whose tests each keep to themselves spread over the
-# machine's cores (pytest-xdist); the races, the browser and the served processes, which
-# time themselves against the whole machine, run one at a time after them.
+# machine's cores (pytest-xdist, work-stealing so one long file does not hold a worker up),
+# with the concurrency tests that race only among their own threads and the browser journeys
+# that do not time keystrokes; the races timed against the whole machine, the scanner-speed
+# journeys and the served processes run one at a time after them.
+PARALLEL_CONCURRENCY := tests/concurrency/test_model.py tests/concurrency/test_bundle_model.py \
+	tests/concurrency/test_oracle.py tests/concurrency/test_backstop.py \
+	tests/concurrency/test_fail_closed.py
+SERIAL_BROWSER := tests/browser/test_accessibility.py tests/browser/test_count_journey.py \
+	tests/browser/test_purchasing_journey.py tests/browser/test_receiving_journey.py \
+	tests/browser/test_scan_preference_journey.py tests/browser/test_shop_floor_journey.py
+PARALLEL_BROWSER := $(filter-out $(SERIAL_BROWSER),$(wildcard tests/browser/test_*.py))
 PARALLEL_TIERS := tests/unit tests/services tests/web tests/api tests/fuzz tests/cli \
-	tests/test_migrations.py --ignore=tests/api/concurrency
-SERIAL_TIERS := tests/concurrency tests/api/concurrency tests/browser tests/served
+	tests/test_migrations.py $(PARALLEL_CONCURRENCY) $(PARALLEL_BROWSER) \
+	--ignore=tests/api/concurrency
+SERIAL_TIERS := tests/concurrency tests/api/concurrency $(SERIAL_BROWSER) tests/served \
+	$(addprefix --ignore=,$(PARALLEL_CONCURRENCY))
 CI_ENV := STOCKROOM_REQUIRE_POSTGRES=1 STOCKROOM_REQUIRE_BROWSER=1 HYPOTHESIS_PROFILE=ci
 XDIST_WORKERS ?= 2
 
 test-ci: setup
-	$(CI_ENV) $(BIN)/pytest -n $(XDIST_WORKERS) --durations=15 $(PYTEST_ARGS) $(PARALLEL_TIERS)
+	$(CI_ENV) $(BIN)/pytest -n $(XDIST_WORKERS) --dist worksteal --durations=15 $(PYTEST_ARGS) $(PARALLEL_TIERS)
 	$(CI_ENV) $(BIN)/pytest --durations=25 $(PYTEST_ARGS) $(SERIAL_TIERS)
 
 lint: setup
