@@ -3,6 +3,7 @@
 from app.models.audit import OBJECT_TYPES, AuditEvent
 from app.models.catalog import PRODUCT_TYPES, UNLIMITED_TYPES, BundleComponent, Product
 from app.models.channels import ChannelLocation, SalesChannel
+from app.models.events import EVENT_TYPES, STOCK_EVENT_TYPES, Event, EventSequence
 from app.models.inventory import IdempotencyRecord, InventoryEntry, Reservation, StockMovement
 from app.models.items import ITEM_STATUSES, MAX_OPTIONS, Item, ItemVariant
 from app.models.purchasing import (
@@ -21,17 +22,21 @@ from app.models.users import ROLES, SCAN_OPENS, Membership, User
 
 __all__ = [
     "COST_SCALE",
+    "EVENT_TYPES",
     "OBJECT_TYPES",
     "OPEN_STATUSES",
     "PURCHASE_ORDER_STATUSES",
     "PRODUCT_TYPES",
     "ROLES",
     "SCAN_OPENS",
+    "STOCK_EVENT_TYPES",
     "UNLIMITED_TYPES",
     "ApiToken",
     "AuditEvent",
     "BundleComponent",
     "ChannelLocation",
+    "Event",
+    "EventSequence",
     "ITEM_STATUSES",
     "MAX_OPTIONS",
     "IdempotencyRecord",
