@@ -670,3 +670,69 @@ def test_purchasing_migration_keeps_the_stock_and_the_trail_and_downgrades_clean
         finally:
             db.session.remove()
             db.engine.dispose()
+
+
+def test_events_migration_numbers_the_ledger_so_far_and_downgrades_cleanly(
+    empty_database: str, backend: str, logging_restored: None
+):
+    """0012 turns every ledger row already written into its stock.changed event, numbered
+    per store in ledger order; the outbox is append-only; downgrading drops it and nothing
+    else, and upgrading again numbers the same history the same way."""
+    from app.services import events
+    from app.services.ledger import verify_ledger
+
+    app = create_app({"TESTING": True, "SECRET_KEY": "test", "SQLALCHEMY_DATABASE_URI":
+                      empty_database})
+    actor = system_actor("migration-test")
+    with app.app_context():
+        try:
+            upgrade()
+            made = []
+            for name in ("First", "Second"):
+                store = Store(name=name, slug=name.lower())
+                db.session.add(store)
+                db.session.flush()
+                product = Product(store_id=store.id, sku=f"{name}-1", title="Product")
+                location = Location(store_id=store.id, code="MAIN")
+                db.session.add_all([product, location])
+                db.session.commit()
+                entry = stock.create_entry(actor=actor, product_id=product.id,
+                                           location_id=location.id, quantity=5).entry
+                stock.adjust_stock(actor=actor, entry_id=entry.id, delta=-2, reason="sold")
+                made.append(store.id)
+            db.session.remove()
+
+            downgrade(revision="0011")
+            with db.engine.connect() as conn:
+                assert not {"events", "event_sequences"} & set(inspect(conn).get_table_names())
+                ledger = conn.execute(text(
+                    "SELECT store_id, id FROM stock_movements ORDER BY id")).all()
+
+            upgrade()
+            with db.engine.connect() as conn:
+                numbered = conn.execute(text(
+                    "SELECT store_id, sequence, movement_id, type FROM events "
+                    "ORDER BY store_id, sequence")).all()
+                last = dict(conn.execute(text(
+                    "SELECT store_id, last_sequence FROM event_sequences")).all())
+            for store_id in made:
+                rows = [m for s, m in ledger if s == store_id]
+                assert [(n.sequence, n.movement_id, n.type) for n in numbered
+                        if n.store_id == store_id] == [
+                    (i, m, "stock.changed") for i, m in enumerate(rows, 1)]
+                assert last[store_id] == len(rows)
+            assert verify_ledger() == []
+            with pytest.raises(DBAPIError, match="append-only"), db.engine.begin() as conn:
+                conn.execute(text("DELETE FROM events"))
+
+            # New changes carry on from the numbers the history took.
+            entry_id = db.session.scalar(text(
+                "SELECT id FROM inventory_entries WHERE store_id = :s"), {"s": made[0]})
+            db.session.rollback()
+            stock.adjust_stock(actor=actor, entry_id=entry_id, delta=-1, reason="sold")
+            page = events.feed(actor, store_id=made[0], after=last[made[0]])
+            assert [e["sequence"] for e in page.events] == [last[made[0]] + 1]
+            assert verify_ledger() == []
+        finally:
+            db.session.remove()
+            db.engine.dispose()

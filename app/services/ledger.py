@@ -1,5 +1,6 @@
-"""Ledger verification: replay the append-only movements against the current state, and
-recount incoming from the purchase orders it is derived from."""
+"""Ledger verification: replay the append-only movements against the current state,
+recount incoming from the purchase orders it is derived from, and check the outbox holds
+one event per ledger row, numbered without a gap."""
 
 from __future__ import annotations
 
@@ -85,6 +86,37 @@ _INCOMING_CHECKS = (
 )
 
 
+# The outbox (app.models.events): one stock.changed per ledger row, and each store's events
+# numbered 1 … N without a gap, N being the store's last number given.
+_EVENT_CHECKS = (
+    """
+    SELECT m.entry_id, 'stock.changed events of movement ' || CAST(m.id AS VARCHAR(20)),
+           1, COUNT(e.id)
+    FROM stock_movements m
+    LEFT JOIN events e ON e.movement_id = m.id AND e.type = 'stock.changed'
+    GROUP BY m.id, m.entry_id
+    HAVING COUNT(e.id) <> 1
+    """,
+    """
+    SELECT 0, 'events numbered in store ' || CAST(s.store_id AS VARCHAR(20)),
+           s.last_sequence, COUNT(e.id)
+    FROM event_sequences s LEFT JOIN events e ON e.store_id = s.store_id
+    GROUP BY s.store_id, s.last_sequence
+    HAVING COUNT(e.id) <> s.last_sequence
+        OR COUNT(DISTINCT e.sequence) <> COUNT(e.id)
+        OR COALESCE(MIN(e.sequence), 1) <> 1
+        OR COALESCE(MAX(e.sequence), 0) <> s.last_sequence
+    """,
+    """
+    SELECT 0, 'events of store ' || CAST(e.store_id AS VARCHAR(20)) || ' (no numbering)',
+           0, COUNT(*)
+    FROM events e
+    WHERE NOT EXISTS (SELECT 1 FROM event_sequences s WHERE s.store_id = e.store_id)
+    GROUP BY e.store_id
+    """,
+)
+
+
 @dataclass(frozen=True)
 class Mismatch:
     entry_id: int
@@ -100,10 +132,12 @@ class Mismatch:
 
 
 def verify_ledger() -> list[Mismatch]:
-    """Every disagreement between entries, reservations and the ledger, and between
-    entries' incoming and the open purchase orders; empty when sound."""
+    """Every disagreement between entries, reservations and the ledger, between entries'
+    incoming and the open purchase orders, and between the ledger and its events; empty
+    when sound."""
     found: list[Mismatch] = []
-    sources = ((_CHECKS, "ledger says"), (_INCOMING_CHECKS, "open purchase orders say"))
+    sources = ((_CHECKS, "ledger says"), (_INCOMING_CHECKS, "open purchase orders say"),
+               (_EVENT_CHECKS, "the outbox should hold"))
     for checks, source in sources:
         for sql in checks:
             for row in db.session.execute(text(sql)):

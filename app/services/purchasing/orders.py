@@ -31,7 +31,7 @@ from app.models import (
     SupplierItem,
 )
 from app.permissions import PURCHASING, RECEIVE, Actor
-from app.services import audit
+from app.services import audit, events
 from app.services.errors import (
     Conflict,
     NotFound,
@@ -626,6 +626,8 @@ def order_purchase_order(
         _touch(session, order.id, now, status="ordered", ordered_at=now,
                ordered_by_id=actor.user_id, ordered_by_name=actor.name)
         expect_deliveries(session, order.store_id, found, now)
+        events.emit(session, order.store_id, "purchase_order.ordered",
+                    _order_event(order, "ordered", actor))
         audit.record(session, actor, "purchase_order.ordered", "purchase_order", order.id,
                      order.number, store_id=order.store_id, now=now,
                      changes={"status": ("draft", "ordered")})
@@ -635,6 +637,13 @@ def order_purchase_order(
         "purchase_order.order", actor, idempotency_key,
         {"order_id": order_id, "expected_version": expected_version}, work,
     ))
+
+
+def _order_event(order: Row[Any], status: str, actor: Actor) -> dict[str, Any]:
+    """What every purchase order event carries."""
+    return {"purchase_order_id": order.id, "number": order.number,
+            "supplier_id": order.supplier_id, "status": status,
+            "actor": {"user_id": actor.user_id, "name": actor.name}}
 
 
 def cancel_purchase_order(
@@ -671,6 +680,9 @@ def cancel_purchase_order(
         changes: dict[str, tuple[Any, Any]] = {"status": (order.status, "cancelled")}
         if clean_text(reason):
             changes["reason"] = (None, clean_text(reason))
+        events.emit(session, order.store_id, "purchase_order.cancelled",
+                    {**_order_event(order, "cancelled", actor),
+                     "previous_status": order.status, "reason": clean_text(reason)})
         audit.record(session, actor, "purchase_order.cancelled", "purchase_order", order.id,
                      order.number, store_id=order.store_id, changes=changes, now=now)
         return StockChange("purchase_order.cancel", details={"order_id": order.id})
@@ -830,6 +842,14 @@ def receive_purchase_order(
         ])}
         if status != order.status:
             changes["status"] = (order.status, status)
+        events.emit(session, order.store_id, "purchase_order.received", {
+            **_order_event(order, status, actor), "previous_status": order.status,
+            "lines": [{"line_id": line.id, "product_id": line.product_id,
+                       "location_id": line.location_id, "quantity": quantity,
+                       "beyond_order": over}
+                      for line, quantity, over in plan],
+            "movement_ids": list(movement_ids),
+        })
         audit.record(session, actor, "purchase_order.received", "purchase_order", order.id,
                      order.number, store_id=order.store_id, changes=changes, now=now)
         return StockChange(

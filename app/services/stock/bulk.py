@@ -22,7 +22,7 @@ from app.clock import utcnow
 from app.extensions import db
 from app.models import Store
 from app.permissions import ADJUST, THRESHOLD, Actor
-from app.services import audit
+from app.services import audit, events
 from app.services.audit import THRESHOLD_SET
 from app.services.errors import (
     NAMED_IN_MESSAGE,
@@ -262,6 +262,8 @@ def bulk_threshold(
             session, actor, THRESHOLD, [row.id for row in rows],
             {"low_stock_threshold": low_stock_threshold, "updated_at": now}, true(),
         )
+        for row, line in zip(rows, plan.lines, strict=True):
+            events.note_threshold(session, row, line.before, line.after)
         batch = uuid.uuid4().hex
         changed = audit.record_many(session, actor, [
             audit.Change(

@@ -40,6 +40,7 @@ from app.models import (
     StockMovement,
 )
 from app.permissions import Actor, system_actor
+from app.services import events
 from app.services.errors import (
     NotFound,
     PermissionDenied,
@@ -316,12 +317,16 @@ def _array_type(name: str) -> str:
 
 
 _PG_INSERT_MOVEMENTS = text(
-    f"INSERT INTO {movements.name} ({', '.join(LEDGER_COLUMNS)}) "
-    f"SELECT {', '.join(f'v.{n}' for n in _ROW_FIELDS)}, "
-    ":batch_ref, :actor_id, :actor_name, :created_at FROM unnest("
+    f"INSERT INTO {movements.name} (id, {', '.join(LEDGER_COLUMNS)}) "
+    f"SELECT v.id, {', '.join(f'v.{n}' for n in _ROW_FIELDS)}, "
+    ":batch_ref, :actor_id, :actor_name, :created_at FROM unnest(CAST(:id AS integer[]), "
     + ", ".join(f"CAST(:{n} AS {_array_type(n)})" for n in _ROW_FIELDS)
-    + f") AS v({', '.join(_ROW_FIELDS)})"
+    + f") AS v(id, {', '.join(_ROW_FIELDS)})"
 ).bindparams(bindparam("actor_id", type_=Integer))
+_PG_NEXT_MOVEMENT_IDS = text(
+    f"SELECT nextval(pg_get_serial_sequence('{movements.name}', 'id')) "
+    "FROM generate_series(1, :n) ORDER BY 1"
+)
 
 
 def write_ledger(
@@ -339,26 +344,36 @@ def write_ledger(
     and imports) and returns no ids."""
     if want_ids:
         shared = (batch_ref, actor.user_id, actor.name, now)
-        return [
+        ids = [
             session.execute(
                 INSERT_MOVEMENT, dict(zip(LEDGER_COLUMNS, (*r, *shared), strict=True))
             ).scalar_one()
             for r in rows
         ]
+        events.note_ledger(session, rows, ids)
+        return ids
     postgres = session.get_bind().dialect.name == "postgresql"
     for chunk in chunks(rows, WRITE_CHUNK):
         if postgres:
+            # The ids are drawn first, so that each row's events can name it.
+            ids = list(session.execute(_PG_NEXT_MOVEMENT_IDS, {"n": len(chunk)}).scalars())
             columns = zip(*chunk, strict=True)
             session.execute(_PG_INSERT_MOVEMENTS, {
-                **dict(zip(_ROW_FIELDS, map(list, columns), strict=True)),
+                "id": ids, **dict(zip(_ROW_FIELDS, map(list, columns), strict=True)),
                 "batch_ref": batch_ref, "actor_id": actor.user_id, "actor_name": actor.name,
                 "created_at": now,
             })
         else:
             shared = (batch_ref, actor.user_id, actor.name, now.strftime(SQLITE_TIME))
-            session.connection().exec_driver_sql(
+            connection = session.connection()
+            connection.exec_driver_sql(
                 _SQLITE_INSERT_MOVEMENTS, [(*r, *shared) for r in chunk]
             )
+            # SQLite has one writer, which is us: the chunk's rows took the ids up to the
+            # largest one, one after another.
+            last = connection.exec_driver_sql(f"SELECT MAX(id) FROM {movements.name}").scalar()
+            ids = list(range(int(last) - len(chunk) + 1, int(last) + 1))
+        events.note_ledger(session, chunk, ids)
     return []
 
 

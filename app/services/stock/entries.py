@@ -22,7 +22,7 @@ from app.clock import utcnow
 from app.database import insert_ignoring_conflicts
 from app.models import UNLIMITED_TYPES
 from app.permissions import ADJUST, CATALOG, DELETE, THRESHOLD, Actor
-from app.services import audit
+from app.services import audit, events
 from app.services.audit import THRESHOLD_SET
 from app.services.bundles import bundle_parts
 from app.services.errors import (
@@ -169,6 +169,7 @@ def set_threshold(
             # pragma: no cover - raced a delete
             raise NotFound("Inventory entry not found.", {"entry_id": "No such inventory entry."})
         if before is not None and before.low_stock_threshold != low_stock_threshold:
+            events.note_threshold(session, row, before.low_stock_threshold, low_stock_threshold)
             audit.record(
                 session, actor, THRESHOLD_SET, "entry", row.id, f"{before.sku} at {before.code}",
                 store_id=row.store_id, product_id=row.product_id,

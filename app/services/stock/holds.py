@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from app.clock import utcnow
 from app.database import write_transaction
 from app.permissions import ADJUST, RESERVE, Actor
+from app.services import events
 from app.services.errors import (
     Conflict,
     ExceedsReserved,
@@ -539,6 +540,11 @@ def expire_entry(session: Session, entry_id: int, now: datetime) -> int:
             session, EXPIRY_ACTOR, state, "released", 0, -hold.open_quantity, now,
             reason="Reservation expired", reference=hold.order_ref, reservation_id=hold.id,
         )
+        events.emit(session, row.store_id, "reservation.expired", {
+            "reservation_id": hold.id, "order_ref": hold.order_ref, "entry_id": row.id,
+            "product_id": row.product_id, "location_id": row.location_id,
+            "quantity": hold.open_quantity,
+        })
     return len(holds)
 
 
