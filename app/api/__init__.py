@@ -90,6 +90,7 @@ def init_api(app: Flask) -> StockroomApi:
         catalog,
         channels,
         docs,
+        events,
         meta,
         orders,
         public,
@@ -98,8 +99,8 @@ def init_api(app: Flask) -> StockroomApi:
         store,
     )
 
-    for module in (store, catalog, purchasing, reorder, admin, orders, channels, activity,
-                   public, meta):
+    for module in (store, catalog, purchasing, reorder, events, admin, orders, channels,
+                   activity, public, meta):
         api.register_blueprint(module.bp)
     app.register_blueprint(docs.bp)
     register_routing_errors(app)

@@ -15,7 +15,7 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import fields, validate, validates, validates_schema
 
-from app.models import MAX_OPTIONS, PRODUCT_TYPES, PURCHASE_ORDER_STATUSES
+from app.models import EVENT_TYPES, MAX_OPTIONS, PRODUCT_TYPES, PURCHASE_ORDER_STATUSES
 from app.models.audit import OBJECT_TYPES
 from app.services.activity import is_kind
 from app.services.bundles import MAX_COMPONENTS
@@ -1223,3 +1223,35 @@ class DraftOrderOut(Schema):
 class DraftOrdersOut(Schema):
     purchase_orders = fields.List(fields.Nested(DraftOrderOut), required=True, metadata={
         "description": "One draft per supplier and destination location"})
+
+
+class EventsArgs(Schema):
+    store_id = Id(query=True, metadata={
+        "description": "Whose events; needed when the token's user belongs to several stores"})
+    after = QueryInteger(load_default=0, validate=validate.Range(0, 2**63 - 1), metadata={
+        "description": "The last sequence number already handled; 0 from the start"})
+    limit = QueryInteger(load_default=100, validate=validate.Range(1, 1000))
+
+
+class EventOut(Schema):
+    id = fields.String(required=True, metadata={
+        "description": "The same in every delivery of the event (webhook-id in webhooks)"})
+    type = fields.String(required=True, metadata={"description": ", ".join(EVENT_TYPES)})
+    store_id = fields.Integer(required=True)
+    sequence = fields.Integer(required=True, metadata={
+        "description": "1, 2, 3 … per store, without a gap, in commit order"})
+    timestamp = fields.String(required=True)
+    data = fields.Dict(required=True, metadata={
+        "description": "Stock events: entry_id, product_id, sku, title, location_id, "
+                       "location, and for a ledger row movement_id, movement_type, "
+                       "quantity_before/after, reserved_before/after, "
+                       "available_before/after, reason, reference, actor; crossings add "
+                       "status and low_stock_threshold"})
+
+
+class EventPageOut(Schema):
+    store_id = fields.Integer(required=True)
+    events = fields.List(fields.Nested(EventOut), required=True)
+    next_after = fields.Integer(required=True, metadata={
+        "description": "Send as `after` for the next page: the last sequence here"})
+    has_more = fields.Boolean(required=True)
