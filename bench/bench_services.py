@@ -241,6 +241,7 @@ def plan_dataset(args: argparse.Namespace, rng: random.Random) -> tuple[Dataset,
 
     entries: list[tuple[int, int, int, int]] = []
     entry_id = 0
+    numbered: dict[int, int] = defaultdict(int)
     for s in range(1, n_stores + 1):
         pairs = [(loc, p) for loc in loc_ids[s] for p in physical[s]]
         chosen = sorted(rng.sample(pairs, per_store[s - 1]))
@@ -256,7 +257,12 @@ def plan_dataset(args: argparse.Namespace, rng: random.Random) -> tuple[Dataset,
                 (entry_id, s, entry_id, p, loc, "received", qty, 0, qty, 0, "Opening stock",
                  None, None, None, None, SEED_ACTOR, base)
             )
+            # Its event in the outbox, numbered in the store as the app numbers them.
+            numbered[s] += 1
+            rows["events"].append((entry_id, s, numbered[s], "stock.changed", entry_id,
+                                   entry_id, p, loc, base))
 
+    rows["event_sequences"] = [(s, numbered[s]) for s in range(1, n_stores + 1)]
     siblings: dict[int, list[int]] = defaultdict(list)
     for index, (_id, _s, p, _loc) in enumerate(entries):
         siblings[p].append(index)
@@ -292,6 +298,9 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
         "id", "store_id", "entry_id", "product_id", "location_id", "type", "quantity_delta",
         "reserved_delta", "quantity_after", "reserved_after", "reason", "reference",
         "reservation_id", "batch_ref", "actor_id", "actor_name", "created_at"),
+    "events": ("id", "store_id", "sequence", "type", "entry_id", "movement_id", "product_id",
+               "location_id", "created_at"),
+    "event_sequences": ("store_id", "last_sequence"),
 }
 
 
@@ -424,6 +433,38 @@ INSERT_MOVEMENT = _sql(
 )
 
 
+# The outbox's part of a stock change, as app.services.events writes it at commit: the
+# entries' thresholds and product types (to tell a crossing), the store's numbers, the events.
+EVENT_FACTS = text(
+    "SELECT e.id, e.low_stock_threshold, p.type, p.allow_backorder FROM inventory_entries e "
+    "JOIN products p ON p.id = e.product_id WHERE e.id IN :scope"
+).bindparams(bindparam("scope", expanding=True))
+TAKE_NUMBERS = text(
+    "UPDATE event_sequences SET last_sequence = last_sequence + :n WHERE store_id = :store_id "
+    "RETURNING last_sequence"
+)
+INSERT_EVENT = _sql(
+    "INSERT INTO events (store_id, sequence, type, entry_id, movement_id, product_id, "
+    "location_id, data, created_at) VALUES (:store_id, :sequence, :type, :entry_id, "
+    ":movement_id, :product_id, :location_id, NULL, :now)", expanding=False,
+)
+
+
+def write_events(conn: Any, moved: list[tuple[Any, int]], now: datetime) -> None:
+    """One stock.changed per (entry row after, movement id); no crossing in this bench's
+    changes of ±1 on stock of 50 or more, but the facts are read as the app reads them."""
+    conn.execute(EVENT_FACTS, {"scope": sorted({row.id for row, _ in moved})}).all()
+    store_id = moved[0][0].store_id
+    last = conn.execute(TAKE_NUMBERS, {"n": len(moved), "store_id": store_id}).scalar_one()
+    first = last - len(moved) + 1
+    conn.execute(INSERT_EVENT, [
+        {"store_id": store_id, "sequence": first + i, "type": "stock.changed",
+         "entry_id": row.id, "movement_id": movement_id, "product_id": row.product_id,
+         "location_id": row.location_id, "now": now}
+        for i, (row, movement_id) in enumerate(moved)
+    ])
+
+
 def _movement(row: Any, actor: Actor, now: datetime, kind: str, dq: int, dr: int,
               reason: str | None, reference: str | None, reservation_id: int | None = None,
               batch_ref: str | None = None) -> dict[str, Any]:
@@ -462,9 +503,10 @@ class BareSQL:
                 "location_id": row.location_id, "order_ref": order_ref, "qty": 1,
                 "actor_id": actor.user_id, "now": now,
             }).scalar_one()
-            conn.execute(INSERT_MOVEMENT, _movement(
+            movement = conn.execute(INSERT_MOVEMENT, _movement(
                 row, actor, now, "reserved", 0, 1, None, order_ref, reservation_id
             )).scalar_one()
+            write_events(conn, [(row, movement)], now)
 
         self._tx(work)
 
@@ -476,9 +518,10 @@ class BareSQL:
             }).one_or_none()
             if row is None:
                 raise RuntimeError(f"bare adjust failed on entry {entry_id}")
-            conn.execute(INSERT_MOVEMENT, _movement(
+            movement = conn.execute(INSERT_MOVEMENT, _movement(
                 row, actor, now, "adjustment", delta, 0, "bench", None
             )).scalar_one()
+            write_events(conn, [(row, movement)], now)
 
         self._tx(work)
 
@@ -495,12 +538,13 @@ class BareSQL:
                     raise RuntimeError(f"bare transfer failed on entry {entry_id}")
                 after[entry_id] = row
             pair = uuid.uuid4().hex
-            conn.execute(INSERT_MOVEMENT, _movement(
+            out = conn.execute(INSERT_MOVEMENT, _movement(
                 after[source_id], actor, now, "transfer_out", -1, 0, None, None, batch_ref=pair
             )).scalar_one()
-            conn.execute(INSERT_MOVEMENT, _movement(
+            into = conn.execute(INSERT_MOVEMENT, _movement(
                 after[target_id], actor, now, "transfer_in", 1, 0, None, None, batch_ref=pair
             )).scalar_one()
+            write_events(conn, [(after[source_id], out), (after[target_id], into)], now)
 
         self._tx(work)
 
