@@ -45,10 +45,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     from app import models  # noqa: F401  (register the tables with the metadata)
     from app.web import init_web
+    from app.web.mail import init_mail
     from app.web.static import init_static
 
     init_web(app)
     init_static(app)
+    init_mail(app)
 
     from app.activity import bp as activity_bp
     from app.audit import bp as audit_bp

@@ -46,6 +46,28 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(create_user)
     app.cli.add_command(inventory_cli)
     app.cli.add_command(worker)
+    app.cli.add_command(alerts_cli)
+
+
+# --------------------------------------------------------------------------- alerts
+
+
+@click.group("alerts")
+def alerts_cli() -> None:
+    """Stock alerts by mail (the worker sends them on its own; this sends them now)."""
+
+
+@alerts_cli.command("send")
+@click.option("--digest", is_flag=True,
+              help="Send the daily digest to those who chose it, instead of each alert.")
+@with_appcontext
+def send_alerts(digest: bool) -> None:
+    """Mail the low and out-of-stock alerts due now."""
+    from app import tasks
+
+    sent = tasks.send_alerts(digest=digest)
+    click.echo(f"Sent {sent} alert mail{'' if sent == 1 else 's'}"
+               f"{' (daily digest)' if digest else ''}.")
 
 
 # --------------------------------------------------------------------------- worker

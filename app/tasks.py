@@ -121,7 +121,37 @@ def fold_tallies() -> dict[str, Any]:
     return one_at_a_time("fold-tallies", job)
 
 
+# The hour (UTC) of the daily alert digest.
+DIGEST_HOUR = os.environ.get("ALERTS_DIGEST_HOUR", "7")
+
+
+def send_alerts(*, digest: bool) -> int:
+    """Mails the stock alerts due: each crossing, or the daily digest. The number sent."""
+    from app.services import alerts
+    from app.web import mail
+
+    return alerts.send_mails(mail.send, digest=digest, base_url=mail.base_url())
+
+
+@huey.periodic_task(crontab(minute="*"), retries=0)
+@in_app
+def send_stock_alerts() -> dict[str, Any]:
+    """Every minute: a mail to each subscriber of a store whose stock crossed into low or
+    out since their last one (those who chose each alert as it happens)."""
+    return one_at_a_time("send-stock-alerts", lambda: send_alerts(digest=False))
+
+
+@huey.periodic_task(crontab(minute="0", hour=DIGEST_HOUR), retries=0)
+@in_app
+def send_alert_digest() -> dict[str, Any]:
+    """Daily: one mail per subscriber and store listing the day's crossings (those who chose
+    the digest); nothing when there were none."""
+    return one_at_a_time("send-alert-digest", lambda: send_alerts(digest=True))
+
+
 SCHEDULE = {
     "expire_reservations": "every minute",
     "fold_tallies": "hourly, at minute 7",
+    "send_stock_alerts": "every minute",
+    "send_alert_digest": f"daily, at {DIGEST_HOUR}:00 UTC",
 }

@@ -1,9 +1,16 @@
 """Typed SQLAlchemy models; every constraint the data must keep lives here."""
 
+from app.models.alerts import ALERT_MODES, AlertSubscription
 from app.models.audit import OBJECT_TYPES, AuditEvent
 from app.models.catalog import PRODUCT_TYPES, UNLIMITED_TYPES, BundleComponent, Product
 from app.models.channels import ChannelLocation, SalesChannel
-from app.models.events import EVENT_TYPES, STOCK_EVENT_TYPES, Event, EventSequence
+from app.models.events import (
+    ALERT_EVENT_TYPES,
+    EVENT_TYPES,
+    STOCK_EVENT_TYPES,
+    Event,
+    EventSequence,
+)
 from app.models.inventory import IdempotencyRecord, InventoryEntry, Reservation, StockMovement
 from app.models.items import ITEM_STATUSES, MAX_OPTIONS, Item, ItemVariant
 from app.models.purchasing import (
@@ -21,6 +28,9 @@ from app.models.tokens import ApiToken
 from app.models.users import ROLES, SCAN_OPENS, Membership, User
 
 __all__ = [
+    "ALERT_EVENT_TYPES",
+    "ALERT_MODES",
+    "AlertSubscription",
     "COST_SCALE",
     "EVENT_TYPES",
     "OBJECT_TYPES",

@@ -15,13 +15,26 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DDL, BigInteger, CheckConstraint, ForeignKey, Index, String, Text, event
+from sqlalchemy import (
+    DDL,
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    event,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.clock import utcnow
 from app.extensions import db
 
 STOCK_EVENT_TYPES = ("stock.changed", "stock.low", "stock.out", "stock.back_in_stock")
+# The crossings people are alerted to (app.services.alerts), indexed on their own.
+ALERT_EVENT_TYPES = ("stock.low", "stock.out")
+_ALERTS_ONLY = "type IN ('stock.low', 'stock.out')"
 EVENT_TYPES = (
     *STOCK_EVENT_TYPES,
     "reservation.expired",
@@ -42,6 +55,8 @@ class Event(db.Model):
         CheckConstraint("sequence > 0", name="sequence_positive"),
         Index("ux_events_store_sequence", "store_id", "sequence", unique=True),
         Index("ix_events_movement", "movement_id"),
+        Index("ix_events_alerts", "store_id", "sequence",
+              sqlite_where=text(_ALERTS_ONLY), postgresql_where=text(_ALERTS_ONLY)),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(db.Integer, "sqlite"),

@@ -295,14 +295,18 @@ _FEED_COLUMNS = (
 )
 
 
-def event_rows(session: Session, condition: Any, *, limit: int | None = None) -> list[Row[Any]]:
-    """Events matching `condition` with what their payloads need, in store then number order."""
+def event_rows(session: Session, condition: Any, *, limit: int | None = None,
+               newest_first: bool = False) -> list[Row[Any]]:
+    """Events matching `condition` with what their payloads need, in store then number order
+    (or each store's newest first)."""
+    order = ((events.c.store_id, events.c.sequence.desc()) if newest_first
+             else (events.c.store_id, events.c.sequence))
     query = (
         select(*_FEED_COLUMNS).select_from(events)
         .outerjoin(movements, movements.c.id == events.c.movement_id)
         .outerjoin(products, products.c.id == events.c.product_id)
         .outerjoin(locations, locations.c.id == events.c.location_id)
-        .where(condition).order_by(events.c.store_id, events.c.sequence)
+        .where(condition).order_by(*order)
     )
     if limit is not None:
         query = query.limit(limit)
