@@ -37,7 +37,17 @@ from app.models import (
     User,
 )
 from app.permissions import ADJUST, RECEIVE, RESERVE, Actor, actor_for_user, system_actor
-from app.services import bundles, catalog, channels, items, purchasing, queries, stock, stores
+from app.services import (
+    alerts,
+    bundles,
+    catalog,
+    channels,
+    items,
+    purchasing,
+    queries,
+    stock,
+    stores,
+)
 from app.services.people import accounts, members
 
 DEMO_PASSWORD = "stockroom-demo-2026"
@@ -627,7 +637,15 @@ class _Seeder:
             self.open_stock()
         self.schedule_days()
         self.replay()
+        self.subscribe_to_alerts()
         self.buy_in(self.set_the_scene())
+
+    def subscribe_to_alerts(self) -> None:
+        """Owners hear about their stores from here on, the store admin by a daily digest:
+        the scene set next gives the bell its first unread alerts, not three weeks' worth."""
+        alerts.ensure_owner_subscriptions()
+        northwind = self.stores[0]
+        alerts.set_modes(northwind.lead, {northwind.id: "digest"})
 
     def create_stores(self) -> None:
         platform = system_actor("demo-setup")

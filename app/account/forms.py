@@ -65,3 +65,12 @@ class ScanSettingForm(Form):
     """What a scan naming exactly one entry in the overview's scope opens."""
 
     scan_opens = RadioField("When a scan finds one entry", choices=SCAN_CHOICES)
+
+
+class AlertSettingsForm(Form):
+    """How the user hears about each store: the choices are posted as mode-<store id>,
+    one per store the page lists, and checked by the alerts service."""
+
+
+class MarkReadForm(Form):
+    """Marks the bell's alerts read (CSRF only)."""

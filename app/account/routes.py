@@ -1,11 +1,12 @@
-"""The signed-in user's own settings: personal API tokens."""
+"""The signed-in user's own settings: stock alerts and the bell, what a scan opens,
+personal API tokens."""
 
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from flask import abort, flash, make_response, redirect, render_template, url_for
+from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from wtforms.fields.choices import SelectChoice
 
@@ -14,13 +15,15 @@ from app.account.forms import (
     EXPIRY_DAYS,
     PERMISSION_LABELS,
     SCAN_CHOICES,
+    AlertSettingsForm,
     CreateTokenForm,
+    MarkReadForm,
     RevokeTokenForm,
     ScanSettingForm,
 )
 from app.clock import utcnow
 from app.permissions import READ
-from app.services import activity
+from app.services import activity, alerts
 from app.services.errors import ValidationError
 from app.services.people import accounts, tokens
 from app.web import current_actor
@@ -107,6 +110,56 @@ def set_scan_opens():  # type: ignore[no-untyped-def]
     )
 
 
+@bp.get("/alerts")
+@login_required
+def alerts_page():  # type: ignore[no-untyped-def]
+    """The bell: the latest low and out-of-stock crossings of the user's stores."""
+    return _alerts_page()
+
+
+def _alerts_page(status: int = 200):  # type: ignore[no-untyped-def]
+    html = render_template(
+        "account/alerts.html", alerts=alerts.recent(current_user.id),
+        unread=alerts.unread_count(current_user.id), read_form=MarkReadForm(),
+        listening=[s for s in alerts.settings(current_actor()) if s.mode != "off"],
+    )
+    return html, status, {"Cache-Control": "no-store"}
+
+
+@bp.post("/alerts/read")
+@login_required
+def mark_alerts_read():  # type: ignore[no-untyped-def]
+    """Everything in the bell so far becomes read."""
+    if not MarkReadForm().validate_on_submit():
+        return _alerts_page(status=400)
+    alerts.mark_read(current_user.id)
+    flash("Marked every alert as read.", "success")
+    return redirect(url_for("account.alerts_page"), code=303)
+
+
+@bp.post("/alerts/settings")
+@login_required
+def set_alert_modes():  # type: ignore[no-untyped-def]
+    """Save how the user hears about each of their stores' crossings."""
+    form = AlertSettingsForm()
+    if not form.validate_on_submit():
+        return _page(_form(formdata=None), alert_form=form, status=400)
+    modes: dict[int, str] = {}
+    for name, value in request.form.items():
+        if name.startswith("mode-"):
+            number = name.removeprefix("mode-")
+            # Not one of their stores' ids: the service names it as not theirs.
+            modes[int(number) if number.isdigit() and len(number) < 10 else -1] = value
+    try:
+        changed = alerts.set_modes(current_actor(), modes)
+    except ValidationError as exc:
+        return _page(_form(formdata=None), alert_form=form, alert_errors=exc.fields,
+                     alert_values=modes, status=422)
+    flash("Saved your stock alerts." if changed else "Your stock alerts were already so.",
+          "success")
+    return redirect(url_for("account.list_tokens") + "#alerts", code=303)
+
+
 def _form(**kwargs: Any) -> CreateTokenForm:
     """The create form, its stores the ones the user may limit a token to."""
     form = CreateTokenForm(**kwargs)
@@ -142,9 +195,14 @@ def _expiry(form: CreateTokenForm) -> datetime | tokens.Expiry | None:
 def _page(form: CreateTokenForm, *, status: int = 200, **context):  # type: ignore[no-untyped-def]
     context.setdefault("scan_form", ScanSettingForm(formdata=None,
                                                     scan_opens=current_user.scan_opens))
+    context.setdefault("alert_form", AlertSettingsForm(formdata=None))
+    context.setdefault("alert_errors", {})
+    context.setdefault("alert_values", {})
     html = render_template(
         "account/tokens.html", form=form, revoke_form=RevokeTokenForm(),
         tokens=tokens.user_tokens(current_user.id), permission_labels=PERMISSION_LABELS,
-        changes=activity.account_changes(current_user.id), **context,
+        changes=activity.account_changes(current_user.id),
+        alert_settings=alerts.settings(current_actor()), alert_modes=alerts.MODE_LABELS,
+        **context,
     )
     return html, status, {"Cache-Control": "no-store"}

@@ -23,7 +23,7 @@ from sqlalchemy import Row, and_, func, literal, select, text, update
 from sqlalchemy.orm import Session
 
 from app.clock import utcnow
-from app.database import insert_ignoring_conflicts
+from app.database import insert_ignoring_conflicts, write_transaction
 from app.extensions import db
 from app.models import (
     ALERT_EVENT_TYPES,
@@ -35,6 +35,7 @@ from app.models import (
     User,
 )
 from app.permissions import READ, Actor
+from app.services import audit
 from app.services.errors import ValidationError
 from app.services.events import event_rows, events, payload
 
@@ -139,8 +140,9 @@ def settings(actor: Actor, *, session: Session | None = None) -> list[StoreAlert
 def set_modes(actor: Actor, modes: Mapping[int, Any], *,
               session: Session | None = None) -> int:
     """Sets how the actor hears about each store in `modes` (store id → mode); the number
-    changed. Every value is checked before anything is saved; a store the actor does not
-    belong to is refused by name. A new subscription starts at the store's latest event."""
+    changed, recorded on the user's trail. Every value is checked before anything is saved;
+    a store the actor does not belong to is refused by name. A new subscription starts at
+    the store's latest event."""
     session = _session(session)
     mine = {s.store_id: s for s in settings(actor, session=session)}
     problems: dict[str, str] = {}
@@ -152,28 +154,37 @@ def set_modes(actor: Actor, modes: Mapping[int, Any], *,
             problems[field] = "Choose each alert as it happens, a daily digest or off."
     if problems:
         raise ValidationError(problems)
-    changed = 0
+    moved = {store_id: mode for store_id, mode in modes.items()
+             if mine[store_id].mode != mode}
+    if not moved:
+        return 0
     now = utcnow()
-    for store_id, mode in modes.items():
-        if mine[store_id].mode == mode:
-            continue
-        dialect = session.get_bind().dialect.name
-        session.execute(
-            insert_ignoring_conflicts(subscriptions, dialect).values(
-                user_id=actor.user_id, store_id=store_id, mode=mode,
-                mailed_through=_last_sequence(store_id), read_through=_last_sequence(store_id),
-                created_at=now, updated_at=now,
+    with write_transaction() as writing:
+        dialect = writing.get_bind().dialect.name
+        for store_id, mode in moved.items():
+            writing.execute(
+                insert_ignoring_conflicts(subscriptions, dialect).values(
+                    user_id=actor.user_id, store_id=store_id, mode=mode,
+                    mailed_through=_last_sequence(store_id),
+                    read_through=_last_sequence(store_id), created_at=now, updated_at=now,
+                )
             )
+            writing.execute(
+                update(subscriptions)
+                .where(subscriptions.c.user_id == actor.user_id,
+                       subscriptions.c.store_id == store_id)
+                .values(mode=mode, updated_at=now)
+            )
+        person = writing.execute(
+            select(users.c.name, users.c.email).where(users.c.id == actor.user_id)
+        ).one()
+        audit.record(
+            writing, actor, "user.updated", "user", actor.user_id,
+            f"{person.name} ({person.email})",
+            changes={f"stock alerts: {mine[s].store_name}": (mine[s].mode, mode)
+                     for s, mode in moved.items()},
         )
-        session.execute(
-            update(subscriptions)
-            .where(subscriptions.c.user_id == actor.user_id,
-                   subscriptions.c.store_id == store_id)
-            .values(mode=mode, updated_at=now)
-        )
-        changed += 1
-    session.commit()
-    return changed
+    return len(moved)
 
 
 def ensure_owner_subscriptions(*, session: Session | None = None) -> int:

@@ -13,6 +13,7 @@ from flask_login import current_user
 from app.extensions import db, login_manager
 from app.models import Store
 from app.permissions import READ, Actor, SignedInUser, actor_for_user, signed_in
+from app.services import alerts
 from app.services.money import format_amount, format_total
 from app.services.queries import STATUS_LABELS
 from app.web.boundary import screen_request
@@ -193,8 +194,17 @@ def _security_headers(response: Response) -> Response:
     return response
 
 
+def unread_alerts() -> int:
+    """The signed-in user's unread stock alerts, for the bell (app.services.alerts)."""
+    if "unread_alerts" not in g:
+        g.unread_alerts = (alerts.unread_count(current_user.id)
+                           if current_user.is_authenticated else 0)
+    return int(g.unread_alerts)
+
+
 def _template_globals() -> dict[str, Any]:
     return {
+        "unread_alerts": unread_alerts,
         "actor": current_actor,
         "readable_stores": readable_stores,
         "current_store": current_store,

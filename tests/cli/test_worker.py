@@ -36,15 +36,21 @@ def _at(minute: int, hour: int = 10) -> datetime:
     return datetime(2026, 12, 6, hour, minute)
 
 
-def test_the_schedule_expires_every_minute_and_folds_hourly() -> None:
+def test_the_schedule_expires_and_alerts_every_minute_folds_hourly_and_digests_daily() -> None:
     expire = tasks.expire_reservations.task_class().validate_datetime
     fold = tasks.fold_tallies.task_class().validate_datetime
-    assert all(expire(_at(m)) for m in range(60))
+    alert = tasks.send_stock_alerts.task_class().validate_datetime
+    digest = tasks.send_alert_digest.task_class().validate_datetime
+    assert all(expire(_at(m)) and alert(_at(m)) for m in range(60))
     assert [m for m in range(60) if fold(_at(m))] == [7]
     assert all(fold(_at(7, h)) for h in range(24))
+    day = [(h, m) for h in range(24) for m in range(60) if digest(_at(m, h))]
+    assert day == [(int(tasks.DIGEST_HOUR), 0)]
+    everything = {"expire_reservations", "fold_tallies", "send_stock_alerts",
+                  "send_alert_digest"}
     periodic = {t.__name__ for t in tasks.huey._registry._periodic_tasks}
-    assert periodic == {"expire_reservations", "fold_tallies"}
-    assert set(tasks.SCHEDULE) == {"expire_reservations", "fold_tallies"}
+    assert periodic == everything
+    assert set(tasks.SCHEDULE) == everything
 
 
 def test_the_queue_is_in_sqlite_unless_redis_is_named(tmp_path: Path) -> None:
