@@ -38,6 +38,7 @@ from app.permissions import READ, Actor
 from app.services import audit
 from app.services.errors import ValidationError
 from app.services.events import event_rows, events, payload
+from app.services.queries import STATUS_LABELS
 
 subscriptions = AlertSubscription.__table__
 memberships = Membership.__table__
@@ -274,6 +275,7 @@ def mark_read(user_id: int, *, session: Session | None = None) -> int:
 
 
 def _line(alert: Mapping[str, Any], label: str) -> str:
+    label = STATUS_LABELS.get(alert.get("status") or "", label)
     available = alert.get("available_after")
     left = "" if available is None else f", {available} available"
     threshold = alert.get("low_stock_threshold")
