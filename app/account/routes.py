@@ -117,6 +117,13 @@ def alerts_page():  # type: ignore[no-untyped-def]
     return _alerts_page()
 
 
+@bp.get("/alerts/bell")
+@login_required
+def bell():  # type: ignore[no-untyped-def]
+    """The bell alone, for the page to swap in after a stock change and every minute."""
+    return render_template("_bell.html"), 200, {"Cache-Control": "no-store"}
+
+
 def _alerts_page(status: int = 200):  # type: ignore[no-untyped-def]
     html = render_template(
         "account/alerts.html", alerts=alerts.recent(current_user.id),
