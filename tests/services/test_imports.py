@@ -17,6 +17,7 @@ from app.services.errors import ImportRefused
 from app.services.stock import apply_import, plan_import
 
 HEADER = "store,location,sku,title,quantity,reserved,available,threshold,status,version"
+SHORT = "store,location,sku,quantity,threshold"
 
 
 def csv_bytes(*lines: str, header: str = HEADER, bom: bool = True) -> bytes:
@@ -329,3 +330,27 @@ def test_a_control_character_or_unicode_space_at_a_cells_edge_is_a_row_error(
     assert not plan.ok
     errors = [message for line, kind, message in plan.problems() if kind == "error"]
     assert errors and all(line == 2 for line, kind, _ in plan.problems() if kind == "error")
+
+
+def test_a_threshold_only_row_that_crosses_tells_the_outbox(
+    shop: dict[str, Any], owner: Actor
+) -> None:
+    """Towel: 5 on hand; a threshold of 9 makes it low, with no ledger row, as the form does."""
+    from sqlalchemy import select
+
+    from app.extensions import db
+    from app.models import Event
+
+    def told() -> list[tuple[str, int | None]]:
+        rows = db.session.execute(
+            select(Event.type, Event.entry_id).where(Event.store_id == shop["store"].id)
+            .order_by(Event.sequence)
+        ).all()
+        db.session.rollback()
+        return [(r.type, r.entry_id) for r in rows]
+
+    before = len(told())
+    apply_import(csv_bytes(f"{shop['store'].slug},MAIN,TWL-1,5,9", header=SHORT), actor=owner)
+    assert told()[before:] == [("stock.low", shop["towel_entry"].id)]
+    apply_import(csv_bytes(f"{shop['store'].slug},MAIN,TWL-1,5,0", header=SHORT), actor=owner)
+    assert told()[before + 1:] == [("stock.back_in_stock", shop["towel_entry"].id)]

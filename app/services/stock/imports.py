@@ -29,7 +29,7 @@ from app.extensions import db
 from app.models import UNLIMITED_TYPES, Store
 from app.models.stores import normalize_location_code
 from app.permissions import ADJUST, CATALOG, READ, THRESHOLD, Actor
-from app.services import audit, csvfile, items
+from app.services import audit, csvfile, events, items
 from app.services.audit import THRESHOLD_SET
 from app.services.bundles import bundle_parts
 from app.services.errors import Conflict, ImportRefused, ValidationError
@@ -203,6 +203,18 @@ class ImportPlan:
         for row in self.rows:
             for message in row.warnings:
                 yield row.line, "warning", message
+
+
+class _EntryAsImported:
+    """A threshold-only row's entry as the outbox reads it: its quantities are unchanged."""
+
+    def __init__(self, row: PlannedRow) -> None:
+        self.id = row.entry_id
+        self.store_id = row.store_id
+        self.product_id = row.product_id
+        self.location_id = row.location_id
+        self.quantity = row.old_quantity or 0
+        self.reserved_quantity = row.reserved
 
 
 @dataclass(frozen=True)
@@ -732,6 +744,10 @@ def _write(
             ])
         if progress:
             progress(len(chunk))
+    # A threshold that moves an entry across low says so, as the threshold form does.
+    for r in thresholds_only:
+        events.note_threshold(session, _EntryAsImported(r), r.old_threshold or 0,
+                              r.new_threshold or 0)
 
     ledger = [r for r in creates if r.new_quantity] + stock
     write_ledger(
