@@ -80,8 +80,9 @@ def send_alerts(digest: bool) -> None:
               help="Run queued tasks only; leave the periodic schedule to other workers.")
 @with_appcontext
 def worker(threads: int, no_schedule: bool) -> None:
-    """Run a task worker: the periodic jobs (expiring reservations every minute, folding
-    tallies hourly) and whatever the app queues. Ctrl-C (SIGINT) lets running tasks
+    """Run a task worker: the periodic jobs (expiring reservations and mailing stock alerts
+    every minute, folding tallies hourly, the alert digest daily) and whatever the app
+    queues. Ctrl-C (SIGINT) lets running tasks
     finish; SIGTERM stops at once. Start as many as you like against one queue."""
     import logging
 
