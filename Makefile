@@ -122,6 +122,7 @@ bench: setup
 	$(BIN)/python bench/bench_overview.py $(BENCH_OVERVIEW_ARGS)
 	$(BIN)/python bench/bench_scale.py $(BENCH_SCALE_ARGS)
 	$(BIN)/python bench/bench_reorder.py
+	$(BIN)/python bench/bench_alerts.py
 	$(BIN)/python bench/wire.py
 
 clean:
