@@ -6,9 +6,11 @@ Without --database-url (or $DATABASE_URL) it builds a temporary SQLite database 
 `flask db upgrade` and `flask seed-demo`, run through the app's own CLI runner; a database
 given by URL is used as it is, and must already hold the demo data. The app is served on a
 free local port, Debian's Chromium ($STOCKROOM_CHROMIUM) signs in as the demo owner, and
-1400×900 PNGs are written, overview.png, adjust-dialog.png, activity.png and a purchase
-order, purchase-order.png, a sheet of labels, labels.png, and a 390×844 phone one,
-overview-phone.png (default: docs/screenshots/).
+1400×900 PNGs are written, overview.png, adjust-dialog.png, activity.png, a purchase
+order, purchase-order.png, a sheet of labels, labels.png, the reorder suggestions,
+reorder.png, the stock value, valuation.png, and the stock alerts, alerts.png; and
+390×844 phone ones, overview-phone.png and receiving-phone.png (an order received in part
+by scanning) (default: docs/screenshots/).
 
 Not a test module: pytest does not collect it.
 """
@@ -65,6 +67,8 @@ def take(base_url: str, out: Path) -> list[Path]:
     overview, dialog_png = out / "overview.png", out / "adjust-dialog.png"
     phone_png, labels_png = out / "overview-phone.png", out / "labels.png"
     activity_png, order_png = out / "activity.png", out / "purchase-order.png"
+    reorder_png, value_png = out / "reorder.png", out / "valuation.png"
+    alerts_png, receiving_png = out / "alerts.png", out / "receiving-phone.png"
     with sync_playwright() as driver:
         browser = launch_chromium(driver)
         try:
@@ -120,6 +124,27 @@ def take(base_url: str, out: Path) -> list[Path]:
             page.mouse.move(0, 0)
             page.screenshot(path=order_png)
 
+            # What to reorder per location, net of what is coming, by supplier.
+            page.goto("/reports/reorder")
+            page.get_by_label("Store", exact=True).select_option(label="Northwind Outfitters")
+            page.wait_for_url("**store=*")
+            expect(page.locator("h1")).to_be_visible()
+            page.mouse.move(0, 0)
+            page.screenshot(path=reorder_png)
+
+            # What the stock is worth, per location, at average cost.
+            page.get_by_role("navigation", name="Main").get_by_role(
+                "link", name="Stock value").click()
+            expect(page.locator("h1")).to_contain_text("Stock value")
+            page.mouse.move(0, 0)
+            page.screenshot(path=value_png)
+
+            # The bell: the scene's crossings into low and out of stock.
+            page.locator("#bell").click()
+            expect(page.get_by_role("heading", name="Stock alerts", level=1)).to_be_visible()
+            page.mouse.move(0, 0)
+            page.screenshot(path=alerts_png)
+
             phone = browser.new_context(
                 base_url=base_url, viewport={"width": 390, "height": 844}, is_mobile=True,
                 has_touch=True, color_scheme="light",
@@ -130,9 +155,23 @@ def take(base_url: str, out: Path) -> list[Path]:
             phone.get_by_role("button", name="Sign in").click()
             expect(phone.get_by_role("heading", name="Inventory", level=1)).to_be_visible()
             phone.screenshot(path=phone_png)
+
+            # Receiving an open order on the phone: its first line scanned twice, the way a
+            # scanner types (keys a few ms apart, then Enter).
+            phone.goto("/receiving")
+            phone.get_by_role("link", name="Receive PO-").first.click()
+            box = phone.get_by_label("Scan or type a SKU, GTIN or supplier SKU")
+            expect(box).to_be_focused()
+            sku = phone.locator(".sku").first.inner_text().split(" → ")[0].strip()
+            for _ in range(2):
+                phone.keyboard.type(sku, delay=5)
+                phone.keyboard.press("Enter")
+                expect(box).to_have_value("")
+            phone.screenshot(path=receiving_png)
         finally:
             browser.close()
-    return [overview, dialog_png, phone_png, labels_png, activity_png, order_png]
+    return [overview, dialog_png, phone_png, labels_png, activity_png, order_png,
+            reorder_png, value_png, alerts_png, receiving_png]
 
 
 def main() -> None:
