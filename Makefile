@@ -67,8 +67,9 @@ db: setup
 	$(BIN)/flask db upgrade
 
 # Both serve plain HTTP: session cookies go without the Secure flag, or no browser reached
-# over HOST=0.0.0.0 could sign in. (Production, under gunicorn, keeps them Secure.)
-SERVE_ENV := FLASK_SESSION_COOKIE_SECURE=false
+# over HOST=0.0.0.0 could sign in. (Production, under gunicorn, keeps them Secure.) Webhooks
+# may go to a receiver on this machine over plain http, as a developer's does.
+SERVE_ENV := FLASK_SESSION_COOKIE_SECURE=false WEBHOOKS_ALLOW_HTTP_LOOPBACK=true
 
 # A task worker (`flask worker`: reservations expire, tallies fold) runs beside the web app
 # and stops with it.
@@ -76,14 +77,14 @@ run: db
 	@echo "==> Demo data (only into an empty database)"
 	$(BIN)/flask seed-demo --if-empty
 	@echo "==> Serving on http://$(HOST):$(PORT) without the debugger, with a task worker; Ctrl-C stops both"
-	$(BIN)/flask worker & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+	$(SERVE_ENV) $(BIN)/flask worker & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	$(SERVE_ENV) $(BIN)/flask --no-debug run --no-debugger --no-reload --host $(HOST) --port $(PORT)
 
 dev: db
 	@echo "==> Demo data (only into an empty database)"
 	$(BIN)/flask seed-demo --if-empty
 	@echo "==> Serving on http://$(HOST):$(PORT) with the debugger and reloader, with a task worker; Ctrl-C stops both"
-	$(BIN)/flask worker & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+	$(SERVE_ENV) $(BIN)/flask worker & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	$(SERVE_ENV) $(BIN)/flask --debug run --host $(HOST) --port $(PORT)
 
 test: setup

@@ -47,6 +47,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(inventory_cli)
     app.cli.add_command(worker)
     app.cli.add_command(alerts_cli)
+    app.cli.add_command(webhooks_cli)
 
 
 # --------------------------------------------------------------------------- alerts
@@ -70,6 +71,24 @@ def send_alerts(digest: bool) -> None:
                f"{' (daily digest)' if digest else ''}.")
 
 
+# --------------------------------------------------------------------------- webhooks
+
+
+@click.group("webhooks")
+def webhooks_cli() -> None:
+    """Webhook deliveries (the worker sends them every minute; this sends them now)."""
+
+
+@webhooks_cli.command("send")
+@with_appcontext
+def send_webhooks() -> None:
+    """Queue each webhook's new events and send what is due now."""
+    from app import tasks
+
+    sent = tasks.send_webhooks()
+    click.echo(f"Sent {sent} webhook request{'' if sent == 1 else 's'}.")
+
+
 # --------------------------------------------------------------------------- worker
 
 
@@ -80,10 +99,10 @@ def send_alerts(digest: bool) -> None:
               help="Run queued tasks only; leave the periodic schedule to other workers.")
 @with_appcontext
 def worker(threads: int, no_schedule: bool) -> None:
-    """Run a task worker: the periodic jobs (expiring reservations and mailing stock alerts
-    every minute, folding tallies hourly, the alert digest daily) and whatever the app
-    queues. Ctrl-C (SIGINT) lets running tasks
-    finish; SIGTERM stops at once. Start as many as you like against one queue."""
+    """Run a task worker: the periodic jobs (expiring reservations, mailing stock alerts and
+    sending webhooks every minute, folding tallies hourly, the alert digest daily) and
+    whatever the app queues. Ctrl-C (SIGINT) lets running tasks finish; SIGTERM stops at
+    once. Start as many as you like against one queue."""
     import logging
 
     from huey.consumer import Consumer

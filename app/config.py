@@ -37,4 +37,12 @@ def defaults(instance_path: str) -> dict[str, object]:
         "RATELIMIT_HEADERS_ENABLED": False,
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
+        # Webhooks (app.services.webhooks): https to public addresses only, unless plain
+        # http to this machine is allowed (make run and make dev allow it, for a local
+        # receiver) or a host is named on the allow-list.
+        "WEBHOOKS_ALLOW_HTTP_LOOPBACK": os.environ.get(
+            "WEBHOOKS_ALLOW_HTTP_LOOPBACK", "").strip().lower() in ("1", "true", "yes", "on"),
+        "WEBHOOKS_ALLOWED_HOSTS": os.environ.get("WEBHOOKS_ALLOWED_HOSTS", ""),
+        "WEBHOOKS_CONNECT_TIMEOUT": float(os.environ.get("WEBHOOKS_CONNECT_TIMEOUT", "3")),
+        "WEBHOOKS_READ_TIMEOUT": float(os.environ.get("WEBHOOKS_READ_TIMEOUT", "10")),
     }

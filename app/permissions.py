@@ -24,9 +24,11 @@ MEMBERS = "members:manage"
 AUDIT = "audit:read"
 RECEIVE = "inventory:receive"  # receive stock against purchase orders
 PURCHASING = "purchasing:manage"  # suppliers, what they supply, purchase orders
+WEBHOOKS = "webhooks:manage"  # the store's webhook endpoints and their deliveries
 
 ALL_PERMISSIONS = frozenset({
     READ, ADJUST, RESERVE, THRESHOLD, DELETE, CATALOG, MEMBERS, AUDIT, RECEIVE, PURCHASING,
+    WEBHOOKS,
 })
 
 ROLE_PERMISSIONS: Mapping[str, frozenset[str]] = {
@@ -37,7 +39,8 @@ ROLE_PERMISSIONS: Mapping[str, frozenset[str]] = {
 }
 
 # Groups an owner or admin may grant to a staff member. Managing members is never delegated,
-# nor is buying: suppliers and purchase orders commit the store's money.
+# nor is buying (suppliers and purchase orders commit the store's money), nor are webhooks
+# (they send the store's stock to another system).
 GRANTABLE_TO_STAFF = frozenset({ADJUST, RESERVE, THRESHOLD, DELETE, CATALOG, AUDIT, RECEIVE})
 
 

@@ -149,7 +149,40 @@ def send_alert_digest() -> dict[str, Any]:
     return one_at_a_time("send-alert-digest", lambda: send_alerts(digest=True))
 
 
+def send_webhooks(*, within_seconds: float = 50.0) -> int:
+    """Queues the new events for each webhook, then sends what is due, again and again while
+    a pass finds a full batch and time is left; tells the owners of any webhook turned off
+    for failing a day. The number of requests sent."""
+    import time
+
+    from flask import current_app
+
+    from app.services import webhooks
+    from app.web import mail
+
+    policy = webhooks.policy_from(current_app.config)
+    deadline = time.monotonic() + within_seconds
+    sent = 0
+    while True:
+        webhooks.fan_out()
+        done = webhooks.deliver_due(policy)
+        sent += done.sent
+        for message in webhooks.disabled_mails(done.disabled or [], base_url=mail.base_url()):
+            mail.send(message)
+        if done.sent < webhooks.DELIVERY_BATCH or time.monotonic() >= deadline:
+            return sent
+
+
+@huey.periodic_task(crontab(minute="*"), retries=0)
+@in_app
+def deliver_webhooks() -> dict[str, Any]:
+    """Every minute: each webhook's new events queued and what is due sent (retries wait
+    their turn by backoff), for up to 50 seconds."""
+    return one_at_a_time("deliver-webhooks", send_webhooks)
+
+
 SCHEDULE = {
+    "deliver_webhooks": "every minute",
     "expire_reservations": "every minute",
     "fold_tallies": "hourly, at minute 7",
     "send_stock_alerts": "every minute",

@@ -17,6 +17,7 @@ from app.permissions import (
     RECEIVE,
     RESERVE,
     THRESHOLD,
+    WEBHOOKS,
 )
 from app.web.forms import Form
 
@@ -31,6 +32,7 @@ PERMISSION_LABELS: dict[str, str] = {
     AUDIT: "Read the movements log",
     RECEIVE: "Receive stock against purchase orders",
     PURCHASING: "Manage suppliers and purchase orders",
+    WEBHOOKS: "Manage webhooks",
 }
 EXPIRY_DAYS = {"30": 30, "90": 90, "365": 365}
 EXPIRY_CHOICES = [SelectChoice(value, label) for value, label in (

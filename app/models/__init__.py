@@ -26,12 +26,14 @@ from app.models.stores import Location, Store
 from app.models.tallies import StockTally
 from app.models.tokens import ApiToken
 from app.models.users import ROLES, SCAN_OPENS, Membership, User
+from app.models.webhooks import DELIVERY_STATUSES, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "ALERT_EVENT_TYPES",
     "ALERT_MODES",
     "AlertSubscription",
     "COST_SCALE",
+    "DELIVERY_STATUSES",
     "EVENT_TYPES",
     "OBJECT_TYPES",
     "OPEN_STATUSES",
@@ -66,4 +68,6 @@ __all__ = [
     "Supplier",
     "SupplierItem",
     "User",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

@@ -47,7 +47,7 @@ def test_the_schedule_expires_and_alerts_every_minute_folds_hourly_and_digests_d
     day = [(h, m) for h in range(24) for m in range(60) if digest(_at(m, h))]
     assert day == [(int(tasks.DIGEST_HOUR), 0)]
     everything = {"expire_reservations", "fold_tallies", "send_stock_alerts",
-                  "send_alert_digest"}
+                  "send_alert_digest", "deliver_webhooks"}
     periodic = {t.__name__ for t in tasks.huey._registry._periodic_tasks}
     assert periodic == everything
     assert set(tasks.SCHEDULE) == everything
