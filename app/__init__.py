@@ -70,6 +70,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     from app.admin import bp as admin_bp
     from app.catalog import bp as catalog_bp
+    from app.hooks import bp as hooks_bp
     from app.imports import bp as imports_bp
     from app.labels import bp as labels_bp
     from app.people import bp as people_bp
@@ -77,7 +78,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from app.receiving import bp as receiving_bp
 
     for blueprint in (admin_bp, people_bp, catalog_bp, imports_bp, labels_bp, purchasing_bp,
-                      receiving_bp):
+                      receiving_bp, hooks_bp):
         app.register_blueprint(blueprint)
     init_api(app)
     app.cli.add_command(create_token)

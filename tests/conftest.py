@@ -70,6 +70,8 @@ def _base_config(uri: str) -> dict[str, Any]:
         "DB_MAX_OVERFLOW": 10,
         "SQLITE_BUSY_TIMEOUT_MS": 30000,
         "RATELIMIT_ENABLED": False,
+        # Webhooks go to local receivers in the tests.
+        "WEBHOOKS_ALLOW_HTTP_LOOPBACK": True,
     }
 
 

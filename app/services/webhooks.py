@@ -145,10 +145,12 @@ def check_url(url: Any, policy: Policy, *, resolve: Resolver = _resolve) -> Targ
     """The URL as a target requests may go to; Refused says why not."""
     if not isinstance(url, str) or not url.strip():
         raise Refused("Enter the URL to send events to.")
-    url = url.strip()
+    if unsafe_character(url) is not None:
+        raise Refused("A URL has no spaces or control characters.")
+    url = url.strip(" ")
     if len(url) > MAX_URL:
         raise Refused(f"Use at most {MAX_URL} characters.")
-    if unsafe_character(url) is not None or any(c.isspace() for c in url):
+    if any(c.isspace() or not c.isprintable() for c in url):
         raise Refused("A URL has no spaces or control characters.")
     try:
         parts = urlsplit(url)
@@ -280,7 +282,7 @@ def _checked(url: Any, description: Any, event_types: Any, policy: Policy,
         chosen = sorted(set(event_types))
     if problems:
         raise ValidationError(problems)
-    return str(url).strip(), str(description).strip(), chosen
+    return str(url).strip(" "), str(description).strip(), chosen
 
 
 def new_secret() -> str:

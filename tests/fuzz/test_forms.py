@@ -95,6 +95,7 @@ def build_world() -> World:
     world.ids.update(loc_dock=dock.id, product_dock=crate.id, po_a=placed.id,
                      po_line_a=placed.lines[0].id)
     _buying(world, admin)
+    _hooks(world, admin)
     # A line for the reorder report to draft a purchase order from, in each store: nothing
     # of it at the bay (a reorder point of 5, so 10 are suggested), sold by a supplier.
     for store_key, place_key, key, sku in (
@@ -111,6 +112,28 @@ def build_world() -> World:
         world.ids[key] = due.id
     db.session.remove()
     return world
+
+
+def _hooks(world: World, admin: Any) -> None:
+    """Two webhooks of store A, one on with a delivery in its log and one off, and a third
+    to remove."""
+    from app.models import Event, WebhookDelivery
+    from app.services import webhooks
+
+    local = webhooks.Policy(allow_http_loopback=True)
+    made = {key: webhooks.create_endpoint(admin, world.store_a, url=f"http://127.0.0.1:9/{key}",
+                                          policy=local)[0].id
+            for key in ("hook_a", "hook_off", "hook_delete")}
+    webhooks.set_enabled(admin, made["hook_off"], False)
+    event = db.session.execute(select(Event).where(Event.store_id == world.store_a)
+                               .order_by(Event.sequence.desc()).limit(1)).scalar_one()
+    delivery = WebhookDelivery(endpoint_id=made["hook_a"], store_id=world.store_a,
+                               sequence=event.sequence, event_type=event.type,
+                               entry_id=event.entry_id, status="succeeded", attempts=1,
+                               response_code=204)
+    db.session.add(delivery)
+    db.session.commit()
+    world.ids.update(made, delivery_a=delivery.id)
 
 
 def _buying(world: World, admin: Any) -> None:
@@ -395,6 +418,28 @@ CASES: list[FormCase] = [
              lambda w, n: {f"mode-{w.store_a}": ("digest", "off", "immediate")[n % 3]}),
     FormCase("account-alerts-read", "account.mark_alerts_read", None, "owner_a",
              lambda w: "/account/alerts/read", lambda w, n: {}),
+    # Webhooks of store A.
+    FormCase("hooks-create", "hooks.create", None, "owner_a",
+             lambda w: f"/webhooks?store={w.store_a}",
+             lambda w, n: {"url": f"http://127.0.0.1:9/new-{n}", "description": f"Fuzz {n}",
+                           "event_types": "stock.low"},
+             (Field("url", "text"), Field("description", "optional_text")), ok=(201,)),
+    FormCase("hooks-update", "hooks.update", None, "owner_a",
+             lambda w: f"/webhooks/{w.hook_a}",
+             lambda w, n: {"url": f"http://127.0.0.1:9/changed-{n}",
+                           "description": f"Changed {n}"},
+             (Field("url", "text"), Field("description", "optional_text"))),
+    FormCase("hooks-disable", "hooks.endpoint_action", "disable", "owner_a",
+             lambda w: f"/webhooks/{w.hook_a}/disable", lambda w, n: {}),
+    FormCase("hooks-enable", "hooks.endpoint_action", "enable", "owner_a",
+             lambda w: f"/webhooks/{w.hook_off}/enable", lambda w, n: {}),
+    FormCase("hooks-rotate", "hooks.endpoint_action", "rotate", "owner_a",
+             lambda w: f"/webhooks/{w.hook_a}/rotate", lambda w, n: {}, ok=(200,)),
+    FormCase("hooks-delete", "hooks.endpoint_action", "delete", "owner_a",
+             lambda w: f"/webhooks/{w.hook_delete}/delete", lambda w, n: {}),
+    FormCase("hooks-redeliver", "hooks.redeliver", None, "owner_a",
+             lambda w: f"/webhooks/{w.hook_a}/deliveries/{w.delivery_a}/redeliver",
+             lambda w, n: {}),
     # Stores administration.
     FormCase("admin-new", "admin.create_store", None, "platform_admin",
              lambda w: "/admin/stores/new",
@@ -615,6 +660,7 @@ def _dispatched(endpoint: str) -> set[str | None]:
         "catalog.item_archive": {"archive", "unarchive"},
         "purchasing.supplier_archive": {"archive", "unarchive"},
         "purchasing.order_action": {"order", "cancel"},
+        "hooks.endpoint_action": {"enable", "disable", "rotate", "delete"},
     }.get(endpoint, {None})
 
 
