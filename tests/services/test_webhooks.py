@@ -325,3 +325,49 @@ def test_who_may_manage_webhooks_and_bad_input_changes_nothing(
     actions = list(db.session.scalars(select(AuditEvent.action).where(
         AuditEvent.action.like("webhook.%")).order_by(AuditEvent.id)))
     assert actions == ["webhook.created", "webhook.secret_rotated", "webhook.deleted"]
+
+
+def test_a_receiver_down_for_an_hour_gets_everything_afterwards_in_order(
+    make_entry, owner, store, receiver
+):
+    entry = make_entry(quantity=100, threshold=10, store=store)
+    hook = receiver()
+    url = hook.url
+    hook.stop()  # down: connections refused
+    endpoint, secret = webhooks.create_endpoint(owner, store.id, url=url, policy=POLICY)
+    now = utcnow()
+    for minute in range(60):  # a change and a worker run every minute for an hour
+        stock.adjust_stock(actor=owner, entry_id=entry.id, delta=-1, reason=f"m{minute}")
+        webhooks.fan_out(now=now)
+        webhooks.deliver_due(POLICY, now=now, rng=random.Random(minute))
+        now += timedelta(minutes=1)
+    assert webhooks.get_endpoint(owner, endpoint.id).failing_since is not None
+    port = int(url.split(":")[2].split("/")[0])
+    back = Receiver()
+    back.server = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(back))
+    threading.Thread(target=back.server.serve_forever, daemon=True).start()
+    try:
+        run_until_done(now)
+    finally:
+        back.stop()
+    reasons = [json.loads(b)["data"].get("reason") for _, b, _ in back.got
+               if json.loads(b)["type"] == "stock.changed"]
+    assert reasons == [f"m{m}" for m in range(60)]
+    for headers, body, _ in back.got:
+        Webhook(secret).verify(body, headers)
+    assert webhooks.get_endpoint(owner, endpoint.id).failing_since is None
+
+
+def _handler_for(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            body = self.rfile.read(int(self.headers.get("content-length", 0)))
+            receiver.got.append(({k.lower(): v for k, v in self.headers.items()}, body,
+                                 self.path))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    return Handler
