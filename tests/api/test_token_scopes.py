@@ -277,7 +277,7 @@ def test_tokens_made_before_scopes_keep_every_permission_and_never_expire(
         assert me["stores"][0]["permissions"] == sorted(
             ["audit:read", "catalog:manage", "inventory:adjust", "inventory:delete",
              "inventory:read", "inventory:receive", "inventory:reserve", "inventory:threshold",
-             "members:manage", "purchasing:manage"])
+             "members:manage", "purchasing:manage", "webhooks:manage"])
         assert adjust(client, world.a.entry).status_code == 200
     db.session.rollback()
     [view] = tokens.user_tokens(user.id)

@@ -124,6 +124,8 @@ _PROBE = SimpleNamespace(a=SimpleNamespace(**{k: SimpleNamespace(id=1) for k in 
 CASES: list[ApiCase] = [
     *(_from_call(c) for c in CALLS + PURCHASING_READS),
     ApiCase("me", "GET", lambda s: "/api/v1/me"),
+    ApiCase("event feed", "GET",
+            lambda s: f"/api/v1/store/events?store_id={s.a.store.id}&after=0&limit=5"),
     # Draft purchase orders need purchasing:manage, which staff are never granted, so this
     # change is not among calls.py's matrix of grantable permissions.
     ApiCase("reorder drafts", "POST",
