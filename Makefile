@@ -90,11 +90,13 @@ dev: db
 test: setup
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-# CI's run in two parts: the tiers whose tests each keep to themselves spread over the
-# machine's cores (pytest-xdist, work-stealing so one long file does not hold a worker up),
-# with the concurrency tests that race only among their own threads and the browser journeys
-# that do not time keystrokes; the races timed against the whole machine, the scanner-speed
-# journeys and the served processes run one at a time after them.
+# CI's run in three parts. The tiers whose tests each keep to themselves spread over the
+# machine's cores (pytest-xdist, work-stealing so that one long file does not hold a worker
+# up), with the concurrency tests that race only among their own threads. Then the browser
+# journeys that do not time keystrokes, also spread, in processes of their own: an app made
+# by another tier's test (rate limits on, say) must not share a process with their live
+# servers. Last, one at a time, the races timed against the whole machine, the scanner-speed
+# journeys and the served processes.
 PARALLEL_CONCURRENCY := tests/concurrency/test_model.py tests/concurrency/test_bundle_model.py \
 	tests/concurrency/test_oracle.py tests/concurrency/test_backstop.py \
 	tests/concurrency/test_fail_closed.py
@@ -103,15 +105,16 @@ SERIAL_BROWSER := tests/browser/test_accessibility.py tests/browser/test_count_j
 	tests/browser/test_scan_preference_journey.py tests/browser/test_shop_floor_journey.py
 PARALLEL_BROWSER := $(filter-out $(SERIAL_BROWSER),$(wildcard tests/browser/test_*.py))
 PARALLEL_TIERS := tests/unit tests/services tests/web tests/api tests/fuzz tests/cli \
-	tests/test_migrations.py $(PARALLEL_CONCURRENCY) $(PARALLEL_BROWSER) \
-	--ignore=tests/api/concurrency
+	tests/test_migrations.py $(PARALLEL_CONCURRENCY) --ignore=tests/api/concurrency
 SERIAL_TIERS := tests/concurrency tests/api/concurrency $(SERIAL_BROWSER) tests/served \
 	$(addprefix --ignore=,$(PARALLEL_CONCURRENCY))
 CI_ENV := STOCKROOM_REQUIRE_POSTGRES=1 STOCKROOM_REQUIRE_BROWSER=1 HYPOTHESIS_PROFILE=ci
 XDIST_WORKERS ?= 2
+XDIST := -n $(XDIST_WORKERS) --dist worksteal
 
 test-ci: setup
-	$(CI_ENV) $(BIN)/pytest -n $(XDIST_WORKERS) --dist worksteal --durations=15 $(PYTEST_ARGS) $(PARALLEL_TIERS)
+	$(CI_ENV) $(BIN)/pytest $(XDIST) --durations=15 $(PYTEST_ARGS) $(PARALLEL_TIERS)
+	$(CI_ENV) $(BIN)/pytest $(XDIST) --durations=10 $(PYTEST_ARGS) $(PARALLEL_BROWSER)
 	$(CI_ENV) $(BIN)/pytest --durations=25 $(PYTEST_ARGS) $(SERIAL_TIERS)
 
 lint: setup
