@@ -9,9 +9,11 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models.webhooks import WebhookDelivery, WebhookEndpoint
+from app.permissions import READ, WEBHOOKS
 from app.services import webhooks
+from app.services.people import tokens
 
-from .helpers import assert_error
+from .helpers import ApiClient, assert_error
 
 URL = "/api/v1/store/webhooks"
 ADJUST = "/api/v1/store/inventory/adjust"
@@ -97,3 +99,19 @@ def test_refusals_change_nothing(api_as, world) -> None:
     assert_error(owner.get(f"{URL}/{hook['id']}/deliveries",
                            query_string={"before": "x"}), 422)
     assert owner.get(f"{URL}/{hook['id']}").get_json()["url"] == TARGET
+
+
+def test_a_token_without_webhooks_manage_is_refused(app, api_as, world) -> None:
+    owner = api_as("owner", world.a.store)
+
+    def scoped(permissions: tuple[str, ...]) -> ApiClient:
+        plaintext = tokens.create_token(user_id=owner.user.id, name="scoped",
+                                        permissions=permissions)[1]
+        return ApiClient(app.test_client(), plaintext, owner.user)
+
+    reader = scoped((READ,))
+    assert WEBHOOKS in assert_error(reader.get(URL), 403)["message"]
+    assert_error(reader.post(URL, {"url": TARGET}), 403)
+    assert _count(WebhookEndpoint) == 0
+    manager = scoped((WEBHOOKS,))
+    assert manager.post(URL, {"url": TARGET}).status_code == 201
