@@ -97,10 +97,11 @@ def init_api(app: Flask) -> StockroomApi:
         purchasing,
         reorder,
         store,
+        webhooks,
     )
 
     for module in (store, catalog, purchasing, reorder, events, admin, orders, channels,
-                   activity, public, meta):
+                   activity, webhooks, public, meta):
         api.register_blueprint(module.bp)
     app.register_blueprint(docs.bp)
     register_routing_errors(app)

@@ -1255,3 +1255,78 @@ class EventPageOut(Schema):
     next_after = fields.Integer(required=True, metadata={
         "description": "Send as `after` for the next page: the last sequence here"})
     has_more = fields.Boolean(required=True)
+
+
+class WebhookFieldsIn(Schema):
+    url = fields.String(required=True, validate=validate.Length(1, 2048), metadata={
+        "description": "https only in production; no inner addresses unless allowed by "
+                       "WEBHOOKS_ALLOWED_HOSTS", "example": "https://example.com/hooks"})
+    description = fields.String(load_default="", validate=validate.Length(0, 200))
+    event_types = fields.List(
+        fields.String(validate=validate.OneOf(EVENT_TYPES)), load_default=list,
+        validate=validate.Length(0, len(EVENT_TYPES)),
+        metadata={"description": "Which events to send; empty or left out: every event"})
+
+
+class WebhookCreateIn(WebhookFieldsIn):
+    store_id = Id(metadata={"description": "Needed when the token's user is in several stores"})
+
+
+class WebhookListArgs(Schema):
+    store_id = Id(query=True)
+
+
+class WebhookOut(Schema):
+    id = fields.Integer(required=True)
+    store_id = fields.Integer(required=True)
+    url = fields.String(required=True)
+    description = fields.String(required=True)
+    event_types = fields.List(fields.String(), required=True, metadata={
+        "description": "Empty: every event"})
+    enabled = fields.Boolean(required=True)
+    failing_since = fields.DateTime(required=True, allow_none=True)
+    disabled_reason = fields.String(required=True, allow_none=True)
+    created_at = fields.DateTime(required=True)
+    created_by = fields.String(required=True)
+    pending = fields.Integer(required=True, metadata={"description": "Deliveries waiting"})
+    dead = fields.Integer(required=True, metadata={
+        "description": "Deliveries given up on after a day of failures"})
+
+
+class WebhookWithSecretOut(WebhookOut):
+    secret = fields.String(required=True, metadata={
+        "description": "The signing secret (whsec_…), shown in this answer only"})
+
+
+class WebhookListOut(Schema):
+    items = fields.List(fields.Nested(WebhookOut), required=True)
+
+
+class WebhookEnabledIn(Schema):
+    enabled = StrictBoolean(required=True)
+
+
+class DeliveryArgs(Schema):
+    before = Id(query=True, metadata={
+        "description": "The next_before of the previous page; left out: the newest"})
+
+
+class DeliveryOut(Schema):
+    id = fields.Integer(required=True)
+    event_id = fields.String(required=True, metadata={
+        "description": "The webhook-id header, the same in every delivery of the event"})
+    event_type = fields.String(required=True)
+    status = fields.String(required=True, metadata={
+        "description": "pending, succeeded or dead"})
+    attempts = fields.Integer(required=True)
+    next_attempt_at = fields.DateTime(required=True, allow_none=True)
+    last_attempt_at = fields.DateTime(required=True, allow_none=True)
+    response_code = fields.Integer(required=True, allow_none=True)
+    duration_ms = fields.Integer(required=True, allow_none=True)
+    error = fields.String(required=True, allow_none=True)
+    created_at = fields.DateTime(required=True)
+
+
+class DeliveryPageOut(Schema):
+    deliveries = fields.List(fields.Nested(DeliveryOut), required=True)
+    next_before = fields.Integer(required=True, allow_none=True)

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
+from flask import current_app
+
 from app.permissions import (
     ADJUST,
     CATALOG,
@@ -17,7 +19,7 @@ from app.permissions import (
     THRESHOLD,
     system_actor,
 )
-from app.services import catalog, channels, items, purchasing, stock
+from app.services import catalog, channels, items, purchasing, stock, webhooks
 
 INV = "/api/v1/store/inventory"
 REORDER = "/api/v1/store/reorder-suggestions"
@@ -186,6 +188,10 @@ def build_scene(world, make_location, make_entry) -> SimpleNamespace:
     make_location(a.store, "A_NEW")
     empty = make_entry(store=a.store, location=a.spare, product=a.product, quantity=0)
     setup = system_actor("tests")
+    # A webhook that the scene's changes are queued for (it is never sent: nothing runs
+    # deliver_due here), so its log holds deliveries to send again.
+    hook, _ = webhooks.create_endpoint(setup, a.store.id, url="http://127.0.0.1:9/hooks",
+                                       policy=webhooks.policy_from(current_app.config))
     held = stock.reserve_stock(actor=setup, entry_id=a.entry.id, quantity=1,
                                    order_ref="ORD-M", line_ref="L1")
     stock.fulfill_stock(actor=setup, reservation_id=held.reservation_ids[0])
@@ -225,7 +231,11 @@ def build_scene(world, make_location, make_entry) -> SimpleNamespace:
     seller = purchasing.create_supplier(actor=setup, store_id=a.store.id, name="A Supply")
     purchasing.set_supplier_item(actor=setup, supplier_id=seller.id, product_id=due.id,
                                  unit_cost="2", preferred=True)
+    webhooks.fan_out()
+    delivery = webhooks.delivery_log(setup, hook.id, limit=1)[0][0]
     return SimpleNamespace(a=a, b=world.b, empty=empty,
+                           webhook=SimpleNamespace(id=hook.id),
+                           delivery=SimpleNamespace(id=delivery.id),
                            hold=SimpleNamespace(id=hold.reservation_ids[0]),
                            parka=SimpleNamespace(id=parka.id),
                            shelved=SimpleNamespace(id=shelved.id), kit=SimpleNamespace(id=kit.id),

@@ -35,6 +35,7 @@ from .conftest import Counter, Tally, changed_tables, fingerprint
 from .hostile import CONTROLS, MARKUP, MISSING, SQL
 
 ADMIN = "/api/v1/admin/inventory"
+HOOKS = "/api/v1/store/webhooks"
 
 
 # --------------------------------------------------------------------------- the world
@@ -119,13 +120,29 @@ _PROBE = SimpleNamespace(a=SimpleNamespace(**{k: SimpleNamespace(id=1) for k in 
     idle_supplier=SimpleNamespace(id=9), gone_supplier=SimpleNamespace(id=10),
     draft=SimpleNamespace(id=11), draft_line=SimpleNamespace(id=12),
     placed=SimpleNamespace(id=13), placed_line=SimpleNamespace(id=14),
-    reorder=SimpleNamespace(id=15))
+    reorder=SimpleNamespace(id=15), webhook=SimpleNamespace(id=16),
+    delivery=SimpleNamespace(id=17))
 
 CASES: list[ApiCase] = [
     *(_from_call(c) for c in CALLS + PURCHASING_READS),
     ApiCase("me", "GET", lambda s: "/api/v1/me"),
     ApiCase("event feed", "GET",
             lambda s: f"/api/v1/store/events?store_id={s.a.store.id}&after=0&limit=5"),
+    ApiCase("webhooks", "GET", lambda s: f"{HOOKS}?store_id={s.a.store.id}"),
+    ApiCase("webhook create", "POST", lambda s: HOOKS,
+            lambda s: {"store_id": s.a.store.id, "url": "http://127.0.0.1:9/new",
+                       "description": "ERP", "event_types": ["stock.low"]}),
+    ApiCase("webhook", "GET", lambda s: f"{HOOKS}/{s.webhook.id}"),
+    ApiCase("webhook update", "PUT", lambda s: f"{HOOKS}/{s.webhook.id}",
+            lambda s: {"url": "http://127.0.0.1:9/changed", "description": "Shop",
+                       "event_types": ["stock.out"]}),
+    ApiCase("webhook enabled", "PUT", lambda s: f"{HOOKS}/{s.webhook.id}/enabled",
+            lambda s: {"enabled": False}),
+    ApiCase("webhook secret", "POST", lambda s: f"{HOOKS}/{s.webhook.id}/secret"),
+    ApiCase("webhook delete", "DELETE", lambda s: f"{HOOKS}/{s.webhook.id}"),
+    ApiCase("webhook deliveries", "GET",
+            lambda s: f"{HOOKS}/{s.webhook.id}/deliveries?before={s.delivery.id + 1}"),
+    ApiCase("webhook redeliver", "POST", lambda s: f"{HOOKS}/deliveries/{s.delivery.id}/redeliver"),
     # Draft purchase orders need purchasing:manage, which staff are never granted, so this
     # change is not among calls.py's matrix of grantable permissions.
     ApiCase("reorder drafts", "POST",
@@ -235,7 +252,9 @@ def _json_values(valid: Any, foreign: list[Any]) -> Iterator[tuple[str, Any, boo
         # An empty list may be what a list means (an item without options, a bundle with
         # no components left); another type never is.
         empty_list = v == [] and isinstance(valid, list)
-        yield "type", v, number or (v is not None and not empty_list)
+        # true for a yes/no field that was false is a value, not another type.
+        other_flag = isinstance(valid, bool) and isinstance(v, bool)
+        yield "type", v, number or (v is not None and not empty_list and not other_flag)
     for v in (MARKUP[0], MARKUP[2], SQL[0]):
         yield "markup", v, number
     for v in foreign:
