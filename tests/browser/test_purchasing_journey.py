@@ -82,7 +82,12 @@ def test_owner_buys_in_from_a_new_supplier_and_sees_it_coming(
     expect(page.locator(".flash-success")).to_contain_text(
         "Added 12 × MUG-BLU to WAREHOUSE_A at 2.50\u00a0USD.")
     expect(page.get_by_label("Scan or type a SKU or GTIN")).to_be_focused()
+    # The scan's answer has settled (htmx hands focus back to the code box as it ends)
+    # before the next field is typed in, as a person's eyes would have waited for it.
+    page.wait_for_function(
+        "!document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')")
     page.get_by_label("Quantity (optional)").fill("4")
+    expect(page.get_by_label("Quantity (optional)")).to_have_value("4")
     page.get_by_label("Unit cost (optional)").fill("7.25")
     page.get_by_label("Scan or type a SKU or GTIN").focus()
     scan(page, "POT-RED")
