@@ -81,7 +81,10 @@ class MovedRow(Protocol):
     def reserved_after(self) -> int: ...
 
 
-class EntryNow(Protocol):
+class EntryAfter(Protocol):
+    """Anything carrying an entry's identity and its quantities after a change (the stock
+    engine's entry rows, the threshold writers' entries)."""
+
     @property
     def id(self) -> int: ...
     @property
@@ -131,7 +134,7 @@ def note_ledger(session: Session, rows: Sequence[MovedRow], ids: Sequence[int]) 
         _pending(session).append(("ledger", rows, ids))
 
 
-def note_threshold(session: Session, entry: EntryNow, before: int, after: int) -> None:
+def note_threshold(session: Session, entry: EntryAfter, before: int, after: int) -> None:
     """The entry's threshold went from `before` to `after`, its quantities unchanged."""
     if before != after:
         _pending(session).append(("threshold", entry, before, after))

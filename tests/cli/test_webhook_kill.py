@@ -11,7 +11,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -22,11 +21,11 @@ from sqlalchemy import select
 
 from app import create_app
 from app.extensions import db
-from app.models import Item, ItemVariant, Location, Product, Store, WebhookDelivery
+from app.models import WebhookDelivery
 from app.permissions import system_actor
 from app.services import stock, webhooks
 
-from .conftest import cli_config
+from .conftest import cli_config, stocked_entry
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -95,20 +94,9 @@ def test_a_sender_killed_mid_request_sends_the_event_again_with_its_id(
 ) -> None:
     application = create_app(cli_config(db_path))
     with application.app_context():
-        store = Store(name="Hooks", slug=f"hooks-{uuid.uuid4().hex[:6]}")
-        db.session.add(store)
-        db.session.flush()
-        location = Location(store_id=store.id, code="BIN", name="Bin")
-        product = Product(store_id=store.id, sku="HOOK-1", title="Hook mug")
-        item = Item(store_id=store.id, title="Hook mug", status="active")
-        db.session.add_all([location, product, item])
-        db.session.flush()
-        db.session.add(ItemVariant(product_id=product.id, store_id=store.id, item_id=item.id))
-        db.session.commit()
+        store_id, entry_id = stocked_entry("Hook mug", "HOOK-1")
         actor = system_actor("tests")
-        entry_id = stock.create_entry(actor=actor, product_id=product.id,
-                                      location_id=location.id, quantity=10).entry.id
-        webhooks.create_endpoint(actor, store.id, url=receiver.url,
+        webhooks.create_endpoint(actor, store_id, url=receiver.url,
                                  policy=webhooks.Policy(allow_http_loopback=True))
         stock.adjust_stock(actor=actor, entry_id=entry_id, delta=-1, reason="sold")
         db.session.remove()

@@ -26,7 +26,7 @@ from app.models import Reservation
 from app.permissions import system_actor
 from app.services import stock, tallies
 
-from .conftest import cli_config
+from .conftest import cli_config, stocked_entry
 
 ROOT = Path(__file__).resolve().parents[2]
 REDIS_URL = os.environ.get("STOCKROOM_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -64,22 +64,11 @@ def test_the_queue_is_in_sqlite_unless_redis_is_named(tmp_path: Path) -> None:
 
 def _overdue_hold(application, quantity: int = 3) -> tuple[int, int]:
     """An entry of 10 with a hold of `quantity` that expired an hour ago."""
-    from app.models import InventoryEntry, Item, ItemVariant, Location, Product, Store
+    from app.models import InventoryEntry
 
     with application.app_context():
-        store = Store(name="Tasks", slug=f"tasks-{uuid.uuid4().hex[:6]}")
-        db.session.add(store)
-        db.session.flush()
-        location = Location(store_id=store.id, code="BIN", name="Bin")
-        product = Product(store_id=store.id, sku="TASK-1", title="Task mug")
-        item = Item(store_id=store.id, title="Task mug", status="active")
-        db.session.add_all([location, product, item])
-        db.session.flush()
-        db.session.add(ItemVariant(product_id=product.id, store_id=store.id, item_id=item.id))
-        db.session.commit()
+        _, entry_id = stocked_entry("Task mug", "TASK-1")
         actor = system_actor("tests")
-        entry_id = stock.create_entry(actor=actor, product_id=product.id,
-                                      location_id=location.id, quantity=10).entry.id
         start = utcnow() - timedelta(hours=2)
         with frozen_at(start):
             hold = stock.reserve_stock(actor=actor, entry_id=entry_id, quantity=quantity,

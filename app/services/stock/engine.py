@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     BigInteger,
@@ -226,21 +226,8 @@ def run_mutation(
 # --------------------------------------------------------------------------- the ledger
 
 
-class EntryAfter(Protocol):
-    """Anything carrying an entry's identity and its quantities after a change."""
-
-    @property
-    def id(self) -> int: ...
-    @property
-    def store_id(self) -> int: ...
-    @property
-    def product_id(self) -> int: ...
-    @property
-    def location_id(self) -> int: ...
-    @property
-    def quantity(self) -> int: ...
-    @property
-    def reserved_quantity(self) -> int: ...
+# Anything carrying an entry's identity and its quantities after a change: the outbox's.
+EntryAfter = events.EntryAfter
 
 
 class LedgerRow(NamedTuple):
