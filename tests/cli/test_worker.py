@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from huey import Huey
 from sqlalchemy import text
+from stocked import stocked_entry
 
 from app import create_app, tasks
 from app.clock import frozen_at, utcnow
@@ -26,7 +27,7 @@ from app.models import Reservation
 from app.permissions import system_actor
 from app.services import stock, tallies
 
-from .conftest import cli_config, stocked_entry
+from .conftest import cli_config
 
 ROOT = Path(__file__).resolve().parents[2]
 REDIS_URL = os.environ.get("STOCKROOM_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")

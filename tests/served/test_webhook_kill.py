@@ -1,11 +1,10 @@
 """A webhook sender killed (SIGKILL) while its request is in flight: the next run sends the
-same event again, with the same webhook-id, and records it delivered. Real processes:
-`flask webhooks send` against a local receiver that holds the first request open."""
+same event again, with the same webhook-id, and records it delivered. Real processes, on
+both databases: `flask webhooks send` against a local receiver that holds the first request
+open."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from stocked import stocked_entry
 
 from app import create_app
 from app.extensions import db
@@ -25,9 +25,7 @@ from app.models import WebhookDelivery
 from app.permissions import system_actor
 from app.services import stock, webhooks
 
-from .conftest import cli_config, stocked_entry
-
-ROOT = Path(__file__).resolve().parents[2]
+from .server import ROOT
 
 
 class Receiver:
@@ -74,25 +72,19 @@ def receiver() -> Iterator[Receiver]:
     made.stop()
 
 
-@pytest.fixture
-def db_path(sqlite_template: Path, tmp_path: Path) -> Iterator[Path]:
-    path = tmp_path / "stockroom.sqlite"
-    shutil.copyfile(sqlite_template, path)
-    yield path
-
-
-def _send(db_path: Path, log: Path) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    env.update(DATABASE_URL=f"sqlite:///{db_path}", FLASK_APP="app",
-               WEBHOOKS_ALLOW_HTTP_LOOPBACK="true", WEBHOOKS_READ_TIMEOUT="60")
-    return subprocess.Popen([sys.executable, "-m", "flask", "webhooks", "send"], cwd=ROOT,
-                            env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
+def _send(env: dict[str, str], log: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "app", "webhooks", "send"], cwd=ROOT,
+        env={**env, "WEBHOOKS_ALLOW_HTTP_LOOPBACK": "true", "WEBHOOKS_READ_TIMEOUT": "60"},
+        stdout=log.open("w"), stderr=subprocess.STDOUT,
+    )
 
 
 def test_a_sender_killed_mid_request_sends_the_event_again_with_its_id(
-    db_path: Path, receiver: Receiver, tmp_path: Path
+    migrated: dict[str, str], database_url: str, receiver: Receiver, tmp_path: Path
 ) -> None:
-    application = create_app(cli_config(db_path))
+    application = create_app({"TESTING": True, "SECRET_KEY": "test-secret",
+                              "SQLALCHEMY_DATABASE_URI": database_url})
     with application.app_context():
         store_id, entry_id = stocked_entry("Hook mug", "HOOK-1")
         actor = system_actor("tests")
@@ -102,7 +94,7 @@ def test_a_sender_killed_mid_request_sends_the_event_again_with_its_id(
         db.session.remove()
 
     log = tmp_path / "send.log"
-    first = _send(db_path, log)
+    first = _send(migrated, log)
     deadline = time.monotonic() + 30
     while not receiver.got:
         assert first.poll() is None, log.read_text()
@@ -111,7 +103,7 @@ def test_a_sender_killed_mid_request_sends_the_event_again_with_its_id(
     first.send_signal(signal.SIGKILL)  # killed while the request is in flight
     first.wait(10)
 
-    again = _send(db_path, tmp_path / "again.log")
+    again = _send(migrated, tmp_path / "again.log")
     assert again.wait(60) == 0, (tmp_path / "again.log").read_text()
     assert len(receiver.got) == 2
     (first_id, first_body), (second_id, second_body) = receiver.got
