@@ -9,6 +9,8 @@ INSTALLED := $(VENV)/.installed
 # Where `make run` and `make dev` serve: HOST=0.0.0.0 PORT=8080 make run
 HOST ?= 127.0.0.1
 PORT ?= 5000
+# Where `make run` and `make dev` start the development webhook receiver.
+HOOK_PORT ?= 5001
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 BENCH_OVERVIEW_ARGS ?=
@@ -30,7 +32,7 @@ endif
 
 help:
 	@echo "make run      set up, migrate, seed demo data into an empty database, serve on http://$(HOST):$(PORT)"
-	@echo "              with a task worker beside it (flask worker)"
+	@echo "              with a task worker (flask worker) and a webhook receiver on HOOK_PORT=$(HOOK_PORT) beside it"
 	@echo "              (HOST=... PORT=... make run to change where; no debugger)"
 	@echo "make dev      the same with Flask's debugger and reloader, on a loopback HOST only"
 	@echo "make test     set up and run the tests (PostgreSQL tests skip when no server answers)"
@@ -71,20 +73,25 @@ db: setup
 # may go to a receiver on this machine over plain http, as a developer's does.
 SERVE_ENV := FLASK_SESSION_COOKIE_SECURE=false WEBHOOKS_ALLOW_HTTP_LOOPBACK=true
 
-# A task worker (`flask worker`: reservations expire, tallies fold) runs beside the web app
-# and stops with it.
+# A task worker (`flask worker`: reservations expire, tallies fold, alerts and webhooks go
+# out) and a development webhook receiver (`flask webhooks receive`, which prints each
+# delivery and checks its signature) run beside the web app and stop with it.
 run: db
 	@echo "==> Demo data (only into an empty database)"
 	$(BIN)/flask seed-demo --if-empty
-	@echo "==> Serving on http://$(HOST):$(PORT) without the debugger, with a task worker; Ctrl-C stops both"
-	$(SERVE_ENV) $(BIN)/flask worker & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+	@echo "==> Serving on http://$(HOST):$(PORT) without the debugger, with a task worker and a webhook receiver; Ctrl-C stops all three"
+	$(SERVE_ENV) $(BIN)/flask worker & worker=$$!; \
+	$(SERVE_ENV) $(BIN)/flask webhooks receive --register --port $(HOOK_PORT) & receiver=$$!; \
+	trap 'kill $$worker $$receiver 2>/dev/null' EXIT INT TERM; \
 	$(SERVE_ENV) $(BIN)/flask --no-debug run --no-debugger --no-reload --host $(HOST) --port $(PORT)
 
 dev: db
 	@echo "==> Demo data (only into an empty database)"
 	$(BIN)/flask seed-demo --if-empty
-	@echo "==> Serving on http://$(HOST):$(PORT) with the debugger and reloader, with a task worker; Ctrl-C stops both"
-	$(SERVE_ENV) $(BIN)/flask worker & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+	@echo "==> Serving on http://$(HOST):$(PORT) with the debugger and reloader, with a task worker and a webhook receiver; Ctrl-C stops all three"
+	$(SERVE_ENV) $(BIN)/flask worker & worker=$$!; \
+	$(SERVE_ENV) $(BIN)/flask webhooks receive --register --port $(HOOK_PORT) & receiver=$$!; \
+	trap 'kill $$worker $$receiver 2>/dev/null' EXIT INT TERM; \
 	$(SERVE_ENV) $(BIN)/flask --debug run --host $(HOST) --port $(PORT)
 
 test: setup

@@ -89,6 +89,52 @@ def send_webhooks() -> None:
     click.echo(f"Sent {sent} webhook request{'' if sent == 1 else 's'}.")
 
 
+@webhooks_cli.command("receive")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="A loopback address to listen on.")
+@click.option("--port", default=5001, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--path", default="/hooks", show_default=True)
+@click.option("--register", is_flag=True,
+              help="Add this receiver as a webhook (every event) to each store that has "
+                   "none at its URL.")
+@with_appcontext
+@domain_errors
+def receive_webhooks(host: str, port: int, path: str, register: bool) -> None:
+    """Run a development receiver: print each delivery, verifying its signature with the
+    secret of the endpoint that sent it. Loopback only. Ctrl-C stops it."""
+    import ipaddress
+
+    from app.hooks.receiver import Receiver
+    from app.services import webhooks
+
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    if not loopback:
+        raise click.ClickException(f"--host {host} is not a loopback address; the receiver "
+                                   "is for this machine only (127.0.0.1 or ::1).")
+    if not path.startswith("/"):
+        raise click.ClickException("--path must start with /.")
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    try:
+        server = Receiver(app, host, port, path, click.echo)
+    except OSError as exc:
+        raise click.ClickException(f"Cannot listen on {host}:{port}: {exc.strerror}.") from exc
+    if register:
+        policy = webhooks.policy_from(app.config)
+        for name in webhooks.register_everywhere(server.url, policy,
+                                                 description="Development receiver"):
+            click.echo(f"Added a webhook to {server.url} in {name}.")
+    click.echo(f"Receiving webhooks on {server.url}; each delivery is printed here.")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
 # --------------------------------------------------------------------------- worker
 
 

@@ -326,6 +326,32 @@ def create_endpoint(actor: Actor, store_id: Any, *, url: Any, description: Any =
     return _view(row), secret
 
 
+def secrets_at(url: str) -> list[str]:
+    """The secrets of the enabled endpoints that send to `url`: what a receiver there
+    verifies signatures with."""
+    session = db.session()
+    found = list(session.scalars(select(endpoints.c.secret).where(
+        endpoints.c.url == url, endpoints.c.enabled).order_by(endpoints.c.id)))
+    session.rollback()
+    return found
+
+
+def register_everywhere(url: str, policy: Policy, *, description: str) -> list[str]:
+    """An endpoint at `url`, for every event, in each store that has none there yet (the
+    development receiver's, which `make run` starts); the names of the stores given one."""
+    actor = system_actor("development receiver")
+    session = db.session()
+    have = set(session.scalars(select(endpoints.c.store_id).where(endpoints.c.url == url)))
+    wanted = session.execute(select(stores.c.id, stores.c.name).order_by(stores.c.id)).all()
+    session.rollback()
+    added = []
+    for store_id, name in wanted:
+        if store_id not in have:
+            create_endpoint(actor, store_id, url=url, description=description, policy=policy)
+            added.append(str(name))
+    return added
+
+
 def _locked(session: Session, actor: Actor, endpoint_id: Any) -> Any:
     row = session.execute(
         select(endpoints).where(endpoints.c.id == endpoint_id).with_for_update()
