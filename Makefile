@@ -71,7 +71,10 @@ db: setup
 # Both serve plain HTTP: session cookies go without the Secure flag, or no browser reached
 # over HOST=0.0.0.0 could sign in. (Production, under gunicorn, keeps them Secure.) Webhooks
 # may go to a receiver on this machine over plain http, as a developer's does.
-SERVE_ENV := FLASK_SESSION_COOKIE_SECURE=false WEBHOOKS_ALLOW_HTTP_LOOPBACK=true
+# Links in alert mails point where this serves, unless STOCKROOM_URL says otherwise.
+STOCKROOM_URL ?= http://$(HOST):$(PORT)
+SERVE_ENV := FLASK_SESSION_COOKIE_SECURE=false WEBHOOKS_ALLOW_HTTP_LOOPBACK=true \
+	STOCKROOM_URL=$(STOCKROOM_URL)
 
 # A task worker (`flask worker`: reservations expire, tallies fold, alerts and webhooks go
 # out) and a development webhook receiver (`flask webhooks receive`, which prints each

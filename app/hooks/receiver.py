@@ -26,10 +26,15 @@ MAX_BODY = 1 << 20
 
 
 def describe(event: dict[str, Any]) -> str:
-    """One event in a line: its id and type, and for stock what moved where."""
+    """One event in a line: its id and type, and what it is about."""
     data = event.get("data") or {}
     line = f"{event.get('id')} {event.get('type')}"
-    if "sku" in data:
+    if "reservation_id" in data and "quantity" in data:
+        line += (f" reservation {data['reservation_id']} ({data.get('order_ref') or 'no order'}):"
+                 f" {data['quantity']} released")
+    elif "purchase_order_id" in data:
+        line += f" {data.get('number')}: {data.get('status')}"
+    elif "sku" in data:
         line += f" {data['sku']} at {data.get('location')}"
         if "available_before" in data:
             line += f": available {data['available_before']} -> {data['available_after']}"
