@@ -9,7 +9,9 @@ written once, when the transaction commits (a `before_commit` hook on every sess
   available; low: at or below its threshold; in stock otherwise) also gives `stock.out`,
   `stock.low` or `stock.back_in_stock`: once per crossing, never on a change that stays
   below;
-- a change of threshold that moves an entry across gives the same, with no ledger row.
+- a change of threshold that moves an entry across gives the same, with no ledger row;
+  an import row that changes quantity and threshold together is judged from the old
+  threshold before it to the new one after.
 The store's numbers are taken last, so that its `event_sequences` row is locked only for
 the instant between the events' insert and the commit. If writing the events fails, the
 commit fails, and the change with it.
@@ -140,6 +142,12 @@ def note_threshold(session: Session, entry: EntryAfter, before: int, after: int)
         _pending(session).append(("threshold", entry, before, after))
 
 
+def note_threshold_with_stock(session: Session, entry_id: int, before: int) -> None:
+    """The entry's next ledger row in this transaction comes with a new threshold, which
+    was `before`: its crossing is judged from where it stood under the old threshold."""
+    _pending(session).append(("threshold_before", entry_id, before))
+
+
 def emit(session: Session, store_id: int, event_type: str, data: Mapping[str, Any]) -> None:
     """A record event (a reservation expired, a purchase order placed) with its payload."""
     _pending(session).append(("record", _Noted(store_id, event_type, data=dict(data))))
@@ -180,10 +188,13 @@ def _collect(session: Session, pending: list[Any]) -> list[_Noted]:
     touched += [p[1].id for p in pending if p[0] == "threshold"]
     facts = _products_of(session, touched) if touched else {}
     noted: list[_Noted] = []
+    old_thresholds: dict[int, int] = {}
     for note in pending:
         kind = note[0]
         if kind == "record":
             noted.append(note[1])
+        elif kind == "threshold_before":
+            old_thresholds[note[1]] = note[2]
         elif kind == "ledger":
             _, rows, ids = note
             for row, movement_id in zip(rows, ids, strict=True):
@@ -195,7 +206,8 @@ def _collect(session: Session, pending: list[Any]) -> list[_Noted]:
                 threshold, _, backorders = fact
                 after = row.quantity_after - row.reserved_after
                 before = after - row.quantity_delta + row.reserved_delta
-                was, now = level(before, threshold), level(after, threshold)
+                was = level(before, old_thresholds.pop(row.entry_id, threshold))
+                now = level(after, threshold)
                 if was != now:
                     noted.append(_crossing(row.store_id, row.entry_id, row.product_id,
                                            row.location_id, movement_id, now, threshold,
@@ -396,6 +408,7 @@ __all__ = [
     "level",
     "note_ledger",
     "note_threshold",
+    "note_threshold_with_stock",
     "payload",
     "write_pending",
 ]

@@ -354,3 +354,27 @@ def test_a_threshold_only_row_that_crosses_tells_the_outbox(
     assert told()[before:] == [("stock.low", shop["towel_entry"].id)]
     apply_import(csv_bytes(f"{shop['store'].slug},MAIN,TWL-1,5,0", header=SHORT), actor=owner)
     assert told()[before + 1:] == [("stock.back_in_stock", shop["towel_entry"].id)]
+
+
+def test_a_row_changing_quantity_and_threshold_together_crosses_from_the_old_threshold(
+    shop: dict[str, Any], owner: Actor
+) -> None:
+    """Towel: 5 on hand, no threshold (in stock). A row with 7 and a threshold of 9 leaves
+    it low: one stock.low. Judged by the new threshold on both sides, 5 would already have
+    counted as low and the crossing would go untold. Then 6 with threshold 0: back."""
+    from app.models import Event
+
+    def told() -> list[tuple[str, int | None]]:
+        rows = db.session.execute(
+            select(Event.type, Event.entry_id).where(Event.store_id == shop["store"].id)
+            .order_by(Event.sequence)
+        ).all()
+        db.session.rollback()
+        return [(r.type, r.entry_id) for r in rows]
+
+    towel = shop["towel_entry"].id
+    before = len(told())
+    apply_import(csv_bytes(f"{shop['store'].slug},MAIN,TWL-1,7,9", header=SHORT), actor=owner)
+    assert told()[before:] == [("stock.changed", towel), ("stock.low", towel)]
+    apply_import(csv_bytes(f"{shop['store'].slug},MAIN,TWL-1,6,0", header=SHORT), actor=owner)
+    assert told()[before + 2:] == [("stock.changed", towel), ("stock.back_in_stock", towel)]

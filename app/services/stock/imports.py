@@ -749,6 +749,12 @@ def _write(
         events.note_threshold(session, _EntryAsImported(r), r.old_threshold or 0,
                               r.new_threshold or 0)
 
+    # A row that changes the quantity and the threshold together crosses (or not) from
+    # where the entry stood under its old threshold to where it stands under the new.
+    for r in stock:
+        if _threshold_after(r) != (r.old_threshold or 0):
+            events.note_threshold_with_stock(session, r.entry_id, r.old_threshold or 0)
+
     ledger = [r for r in creates if r.new_quantity] + stock
     write_ledger(
         session, actor, [_ledger_row(r) for r in ledger], now, batch_ref=ref, want_ids=False
