@@ -189,9 +189,21 @@ def set_modes(actor: Actor, modes: Mapping[int, Any], *,
 
 
 def ensure_owner_subscriptions(*, session: Session | None = None) -> int:
-    """Owners without a subscription get one, starting at their store's latest event: a new
-    store's owner, or a member made owner. The number made."""
+    """Owners without a subscription get one, starting at their store's latest event (the
+    worker's sweep, for owners made before subscriptions were). The number made."""
     session = _session(session)
+    made = _subscribe_owners(session, None)
+    session.commit()
+    return made
+
+
+def subscribe_owners(session: Session, store_id: int) -> int:
+    """The store's owners without a subscription get one, in the caller's transaction: a
+    member made owner, or a new store's owner, hears from the store's next event on."""
+    return _subscribe_owners(session, store_id)
+
+
+def _subscribe_owners(session: Session, store_id: int | None) -> int:
     now = utcnow()
     missing = (
         select(memberships.c.user_id, memberships.c.store_id, literal("immediate"),
@@ -202,15 +214,15 @@ def ensure_owner_subscriptions(*, session: Session | None = None) -> int:
                    subscriptions.c.user_id == memberships.c.user_id,
                    subscriptions.c.store_id == memberships.c.store_id).exists())
     )
+    if store_id is not None:
+        missing = missing.where(memberships.c.store_id == store_id)
     dialect = session.get_bind().dialect.name
-    made = session.execute(
+    return len(session.execute(
         insert_ignoring_conflicts(subscriptions, dialect).from_select(
             ["user_id", "store_id", "mode", "mailed_through", "read_through", "created_at",
              "updated_at"], missing,
         ).returning(subscriptions.c.id)
-    ).all()
-    session.commit()
-    return len(made)
+    ).all())
 
 
 # --------------------------------------------------------------------------- the bell
@@ -371,6 +383,7 @@ __all__ = [
     "Sender",
     "StoreAlerts",
     "ensure_owner_subscriptions",
+    "subscribe_owners",
     "mark_read",
     "recent",
     "send_mails",

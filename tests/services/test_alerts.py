@@ -191,3 +191,27 @@ def test_a_real_smtp_server_receives_the_alert_and_the_digest(
     assert digest["Subject"] == f"Stock alerts for {store.name}: 1 since the last digest"
     body = digest.get_payload(decode=True).decode()
     assert "Out of stock now: " in body and f"/inventory/entries/{entry.id}" in body
+
+
+def test_a_member_made_owner_hears_from_the_next_crossing_without_waiting_for_the_worker(
+    make_entry, owner, store
+):
+    """Adding an owner, or making a member one, subscribes them in the same transaction:
+    the crossing right after is in their bell (the worker's sweep used to make it)."""
+    from app.services.people import members
+
+    entry = make_entry(quantity=10, threshold=5, store=store)
+    alerts.ensure_owner_subscriptions()
+    added = members.add_member(actor=owner, store_id=store.id, email="co@owner.test",
+                               role="owner", name="Co Owner",
+                               password="correct horse battery staple")
+    staff = members.add_member(actor=owner, store_id=store.id, email="clerk@owner.test",
+                               role="staff", name="Clerk",
+                               password="correct horse battery staple")
+    members.change_role(actor=owner, store_id=store.id, membership_id=staff.member.id,
+                        role="owner")
+    assert alerts.ensure_owner_subscriptions() == 0  # nothing left for the sweep
+
+    crossings(owner, entry.id, (-6,))  # 4: low
+    for user_id in (added.member.user_id, staff.member.user_id):
+        assert alerts.unread_count(user_id) == 1

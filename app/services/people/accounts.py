@@ -19,7 +19,7 @@ from app.extensions import db
 from app.models import ROLES, SCAN_OPENS, Membership, Store, User
 from app.models.users import new_session_token
 from app.permissions import GRANTABLE_TO_STAFF, Actor, system_actor
-from app.services import audit
+from app.services import alerts, audit
 from app.services.errors import Conflict, NotFound, PermissionDenied
 from app.services.people import credentials
 from app.services.people.credentials import check_password, normalize_email
@@ -75,6 +75,7 @@ def create_user(
                          f"{user.name} ({user.email})", store_id=store.id,
                          changes=audit.diff({}, {"role": membership.role,
                                                  "grants": membership.grants}))
+            alerts.subscribe_owners(session, store.id)
     return user
 
 

@@ -32,7 +32,7 @@ from app.permissions import (
     THRESHOLD,
     Actor,
 )
-from app.services import audit
+from app.services import alerts, audit
 from app.services.errors import (
     Conflict,
     LastOwner,
@@ -214,6 +214,7 @@ def add_member(
             member = _member(session, store_id, membership.id)
             _record(session, actor, "member.added", member,
                     audit.diff({}, {"role": role, "grants": wanted}))
+            alerts.subscribe_owners(session, store_id)
     except IntegrityError as exc:  # a concurrent add of the same person won
         if not is_unique_violation(exc, "user_id", "store_id"):
             raise
@@ -247,6 +248,7 @@ def change_role(
         after = _member(session, store_id, membership_id)
         if before.role != role:
             _record(session, actor, "member.role_changed", after, _changed(before, after))
+            alerts.subscribe_owners(session, store_id)
     return MemberChange(member=after, store=store, previous_role=before.role,
                         previous_grants=before.grants)
 
@@ -337,6 +339,7 @@ def add_user_to_store(
             session.flush()
             _record(session, actor, "member.added", _member(session, store_id, membership.id),
                     audit.diff({}, {"role": role, "grants": sorted(grants)}))
+            alerts.subscribe_owners(session, store_id)
     except IntegrityError as exc:
         if not is_unique_violation(exc, "user_id", "store_id"):
             raise
