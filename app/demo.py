@@ -620,6 +620,9 @@ class _Seeder:
         self.line_code: dict[int, str] = {}  # product id -> its line's code
         # product id -> (supplier, its rate or None): who the store orders it from.
         self.supplier_of: dict[int, tuple[purchasing.SupplierView, str | None]] = {}
+        # product id -> what its opening stock cost a unit, in the store's currency: the
+        # preferred supplier's price, so the stock has a value from the first day.
+        self.opening_cost: dict[int, Decimal] = {}
         # Prices wander a little from order to order, so receipts move the average cost;
         # a generator of their own, so the history's draws stay as they were.
         self.prices = prices or random.Random(0)
@@ -783,6 +786,8 @@ class _Seeder:
                         min_order_qty=minimum, preferred=preferred)
                     if preferred:
                         self.supplier_of[product_id] = (supplier, spec.rate)
+                        self.opening_cost[product_id] = (
+                            cost * Decimal(spec.rate or 1)).quantize(Decimal("0.01"))
 
     def reorder_levels(self, line: Line) -> tuple[int, int]:
         if line.kind != "physical" or line.parts:
@@ -824,6 +829,7 @@ class _Seeder:
         change = stock.create_entry(
             actor=store.lead, product_id=product_id, location_id=location_id,
             quantity=quantity, low_stock_threshold=threshold, reason="Opening stock count",
+            unit_cost=self.opening_cost.get(product_id) if quantity else None,
         )
         self.track(change, threshold)
 

@@ -69,6 +69,26 @@ def printable(value: str) -> None:
         raise ma.ValidationError("Must not contain control characters.")
 
 
+AMOUNT_TEXT = r"^[0-9]{1,15}(\.[0-9]{1,15})?$"
+
+
+def Amount(**kwargs: Any) -> fields.String:  # noqa: N802 - a field type
+    """Money sent as decimal text ("12.50", "0.0125"), never a JSON number: a binary float
+    has no exact 0.1. The service checks its range and its four decimals at most."""
+    metadata = {"example": "12.50", **kwargs.pop("metadata", {})}
+    return fields.String(validate=validate.Regexp(AMOUNT_TEXT, error="Enter an amount, like "
+                                                                       "12.50."),
+                         metadata=metadata, **kwargs)
+
+
+def AmountOut(**kwargs: Any) -> fields.Decimal:  # noqa: N802
+    """Money as it is kept: decimal text with four decimals ("12.5000"), documented as the
+    text it is sent as."""
+    metadata = {"type": "string", "format": "decimal", "example": "12.5000",
+                **kwargs.pop("metadata", {})}
+    return fields.Decimal(as_string=True, metadata=metadata, **kwargs)
+
+
 def Text(  # noqa: N802
     max_length: int, min_length: int | None = None, **kwargs: Any
 ) -> fields.String:
@@ -230,6 +250,9 @@ class CreateEntryIn(Schema):
     incoming_quantity = Whole(0, load_default=0, metadata={
         "description": "Only 0 is taken: incoming is what open purchase orders bring"})
     reason = Text(200)
+    unit_cost = Amount(metadata={
+        "description": "What a unit of the opening stock cost, in the store's currency: it "
+                       "starts the entry's average cost. Only with a quantity above 0"})
 
 
 class UpdateEntryIn(Schema):
@@ -796,26 +819,6 @@ class BundleOut(Schema):
 
 
 # --------------------------------------------------------------------------- purchasing
-
-
-AMOUNT_TEXT = r"^[0-9]{1,15}(\.[0-9]{1,15})?$"
-
-
-def Amount(**kwargs: Any) -> fields.String:  # noqa: N802 - a field type
-    """Money sent as decimal text ("12.50", "0.0125"), never a JSON number: a binary float
-    has no exact 0.1. The service checks its range and its four decimals at most."""
-    metadata = {"example": "12.50", **kwargs.pop("metadata", {})}
-    return fields.String(validate=validate.Regexp(AMOUNT_TEXT, error="Enter an amount, like "
-                                                                       "12.50."),
-                         metadata=metadata, **kwargs)
-
-
-def AmountOut(**kwargs: Any) -> fields.Decimal:  # noqa: N802
-    """Money as it is kept: decimal text with four decimals ("12.5000"), documented as the
-    text it is sent as."""
-    metadata = {"type": "string", "format": "decimal", "example": "12.5000",
-                **kwargs.pop("metadata", {})}
-    return fields.Decimal(as_string=True, metadata=metadata, **kwargs)
 
 
 def text_lines(value: str) -> None:

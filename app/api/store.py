@@ -68,7 +68,7 @@ def create_entry(args: dict[str, Any]) -> Any:
         location_id=queries.resolve_location(actor, args["location"], store_id=store_id),
         quantity=args["quantity"], low_stock_threshold=args["low_stock_threshold"],
         incoming_quantity=args["incoming_quantity"], reason=args.get("reason"),
-        idempotency_key=idempotency_key(),
+        unit_cost=args.get("unit_cost"), idempotency_key=idempotency_key(),
     ), 201)
 
 

@@ -114,6 +114,9 @@ class StockEntryForm(Form):
     quantity = WholeNumberField("Opening stock on hand", minimum=0, default="0")
     low_stock_threshold = WholeNumberField("Low-stock threshold (0 turns it off)", minimum=0,
                                            default="0")
+    # Checked by the service (app.services.money), which names the field.
+    unit_cost = StringField("Unit cost (optional)",
+                            render_kw={"inputmode": "decimal", "autocomplete": "off"})
     reason = StringField("Reason (optional)", validators=[Optional(), Length(max=200)])
 
 

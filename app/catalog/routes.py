@@ -446,6 +446,7 @@ def product_stock(product_id: int):  # type: ignore[no-untyped-def]
             quantity=form.quantity.number or 0,
             low_stock_threshold=form.low_stock_threshold.number or 0,
             reason=(form.reason.data or "").strip() or None,
+            unit_cost=form.unit_cost.data or None,
             idempotency_key=form.idempotency_key.data,
         )
 

@@ -237,10 +237,18 @@ def test_transfer_between_locations(owner, world):
 
 
 def test_create_update_and_delete_an_entry(owner, world, read_entry):
+    assert "unit_cost" in assert_error(owner.post(BASE, {
+        "product_id": world.a.product.id, "location": "a_spare", "quantity": 4,
+        "unit_cost": 2.5}), 422)["fields"]  # a JSON number: never exact
+    assert assert_error(owner.post(BASE, {
+        "product_id": world.a.product.id, "location": "a_spare", "unit_cost": "2.50"}),
+        422)["fields"] == {"unit_cost": "A unit cost goes with opening stock: enter a "
+                                        "quantity too, or leave the cost for the first receipt."}
     created = owner.post(BASE, {"product_id": world.a.product.id, "location": "a_spare",
-                                "quantity": 4, "low_stock_threshold": 2})
+                                "quantity": 4, "low_stock_threshold": 2, "unit_cost": "2.50"})
     assert created.status_code == 201, created.get_json()
     entry_id = created.get_json()["entries"][0]["id"]
+    assert read_entry(entry_id).average_cost == 25_000
     assert_error(owner.post(BASE, {"product_id": world.a.product.id, "location": "A_SPARE"}),
                  409, "duplicate_entry")
     assert_error(owner.post(BASE, {"product_id": world.a.digital.id, "location": "A_SPARE"}),

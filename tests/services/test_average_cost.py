@@ -13,6 +13,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import InventoryEntry
 from app.services import purchasing, stock
+from app.services.errors import ValidationError
 from app.services.stock.receipts import moving_average
 
 entries = InventoryEntry.__table__
@@ -150,3 +151,38 @@ def test_the_views_show_costs_as_amounts(store, location, make_product, owner, b
     buy(product, location, 3, "0.0125")
     [order] = purchasing.list_purchase_orders(owner, store.id)
     assert (order.total, order.status) == (Decimal("0.0375"), "received")
+
+
+def test_an_opening_unit_cost_starts_the_average_and_the_first_receipt_averages_in(
+    store, location, make_product, owner, buy, ledger
+):
+    """ opening stock 6 at 1.50      average 15000, carried by the opening row
+        receive 4 at 2.00             (6×15000 + 4×20000) / 10 = 17000
+    """
+    product = make_product(store, "KET-1")
+    change = stock.create_entry(actor=owner, product_id=product.id, location_id=location.id,
+                                quantity=6, unit_cost="1.50")
+    assert change.entry.average_cost == average(change.entry.id) == 15_000
+    buy(product, location, 4, "2.00")
+    assert average(change.entry.id) == 17_000
+    rows = ledger(change.entry.id)
+    assert [(r["type"], r["reason"], r["unit_cost"]) for r in rows] == [
+        ("received", "Opening stock", 15_000), ("received", None, 20_000)]
+    assert_invariants()
+
+
+@pytest.mark.parametrize(("quantity", "cost", "message"), [
+    (0, "1.50", "A unit cost goes with opening stock: enter a quantity too, or leave the "
+                "cost for the first receipt."),
+    (3, "-1", "Enter an amount, like 12.50."),
+    (3, "1.23456", "Use at most 4 decimals."),
+    (3, "abc", "Enter an amount, like 12.50."),
+    (3, 1.5, "Enter an amount, like 12.50."),  # a float: never exact
+])
+def test_a_bad_opening_unit_cost_is_refused_naming_it(
+    store, location, make_product, owner, refused, quantity, cost, message
+):
+    product = make_product(store, "KET-1")
+    with refused(ValidationError, fields={"unit_cost": message}):
+        stock.create_entry(actor=owner, product_id=product.id, location_id=location.id,
+                           quantity=quantity, unit_cost=cost)

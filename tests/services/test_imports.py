@@ -378,3 +378,35 @@ def test_a_row_changing_quantity_and_threshold_together_crosses_from_the_old_thr
     assert told()[before:] == [("stock.changed", towel), ("stock.low", towel)]
     apply_import(csv_bytes(f"{shop['store'].slug},MAIN,TWL-1,6,0", header=SHORT), actor=owner)
     assert told()[before + 2:] == [("stock.changed", towel), ("stock.back_in_stock", towel)]
+
+
+def test_a_unit_cost_column_costs_a_new_entrys_opening_stock_and_nothing_else(
+    shop: dict[str, Any], owner: Actor
+) -> None:
+    """Created with stock: its average cost and its opening row's cost. On an existing
+    entry, or a new one without stock, the cost is ignored with a warning; a bad one is an
+    error naming the column."""
+    slug = shop["store"].slug
+    header = "store,location,sku,quantity,unit_cost"
+    data = csv_bytes(f"{slug},SPARE,MUG-1,4,2.50", f"{slug},MAIN,TWL-1,5,9.99",
+                     f"{slug},SPARE,TWL-1,0,1.00", header=header)
+    plan = plan_import(data, actor=owner)
+    assert plan.ok
+    assert [(line, kind, message) for line, kind, message in plan.problems()] == [
+        (3, "warning", "Unit cost ignored: it starts a new entry's opening stock only; an "
+                       "existing entry's cost comes from its receipts"),
+        (4, "warning", "Unit cost ignored: the new entry has no opening stock to cost"),
+    ]
+    apply_import(data, actor=owner)
+    mug = entry_at(shop["mug"], shop["spare"])
+    towel = entry_at(shop["towel"], shop["spare"])
+    assert mug is not None and towel is not None
+    assert (mug.average_cost, towel.average_cost) == (25_000, None)
+    db.session.rollback()
+    assert db.session.scalar(select(StockMovement.unit_cost).where(
+        StockMovement.entry_id == mug.id)) == 25_000
+    db.session.rollback()
+
+    bad = plan_import(csv_bytes(f"{slug},SPARE,GIFT-1,4,1.234567", header=header), actor=owner)
+    assert ("error", "The unit cost: use at most 4 decimals") in [
+        (kind, message) for _, kind, message in bad.problems()]

@@ -246,13 +246,32 @@ def test_creating_a_product_leads_to_its_page_and_stocking_it(shop, login_as):
     assert "Added CUP-1 — Cup." in edit and "Start tracking" in edit
 
     form = {"idempotency_key": uuid.uuid4().hex, "location_id": str(shop.empty.id),
-            "quantity": "12", "low_stock_threshold": "2"}
+            "quantity": "12", "low_stock_threshold": "2", "unit_cost": "3.25"}
     stocked = client.post(f"/catalog/products/{product.id}/stock", data=form)
     assert stocked.status_code == 303
     assert stocked.headers["Location"].endswith(f"/products/{product.id}")
     entry = _read(select(InventoryEntry).where(InventoryEntry.product_id ==
                                                            product.id))
-    assert (entry.location_id, entry.quantity, entry.low_stock_threshold) == (shop.empty.id, 12, 2)
+    assert (entry.location_id, entry.quantity, entry.low_stock_threshold,
+            entry.average_cost) == (shop.empty.id, 12, 2, 32_500)
+
+
+def test_a_bad_opening_unit_cost_names_the_field_and_changes_nothing(
+    shop, login_as, catalog_state
+):
+    client = login_as("owner", shop.store)
+    before = catalog_state()
+    for quantity, cost, message in (
+        ("5", "12,50", "Enter an amount, like 12.50."),
+        ("0", "1.00", "A unit cost goes with opening stock: enter a quantity too, or leave "
+                      "the cost for the first receipt."),
+    ):
+        response = client.post(f"/catalog/products/{shop.mug.id}/stock", data={
+            "idempotency_key": uuid.uuid4().hex, "location_id": str(shop.empty.id),
+            "quantity": quantity, "unit_cost": cost})
+        assert response.status_code == 422
+        assert _field_error(response.get_data(as_text=True), "unit_cost") == message
+    assert catalog_state() == before
 
 
 def test_stocking_from_the_list_under_htmx_swaps_the_row(shop, login_as, htmx: Htmx):

@@ -14,6 +14,7 @@ moves on like after any other write.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -38,6 +39,7 @@ from app.services.errors import (
     StaleStock,
     UnlimitedProduct,
 )
+from app.services.money import check_amount
 from app.services.stock.engine import (
     ADJUST_ON_HAND,
     ENTRY_COLUMNS,
@@ -237,6 +239,7 @@ def create_entry(
     low_stock_threshold: int = 0,
     incoming_quantity: int = 0,
     reason: str | None = None,
+    unit_cost: Any = None,
     idempotency_key: str | None = None,
 ) -> StockChange:
     """Start tracking a product at a location, optionally with stock received.
@@ -244,6 +247,10 @@ def create_entry(
     Incoming is what open purchase orders bring, kept by the stock engine: an entry starts
     with none, and `incoming_quantity` (still taken, for callers that send 0) refuses any
     other figure rather than keep one no order stands behind.
+    `unit_cost` (in the store's currency: an int, a Decimal or decimal text) is what a unit
+    of the opening stock cost: it starts the entry's average cost, and the opening ledger
+    row carries it, so the stock has a value before its first receipt. Without it the
+    entry's cost stays unknown until a receipt says.
     Raises DuplicateEntry, UnlimitedProduct, NotFound."""
     check = Checker()
     for name, value in (("product_id", product_id), ("location_id", location_id)):
@@ -256,6 +263,10 @@ def create_entry(
         check.fail("incoming_quantity", "Incoming comes from open purchase orders: order "
                                         "the stock rather than type what is on its way.")
     check.text("reason", reason, required=False, max_length=200)
+    cost = check_amount(check, "unit_cost", unit_cost, required=False)
+    if cost is not None and quantity == 0:
+        check.fail("unit_cost", "A unit cost goes with opening stock: enter a quantity too, "
+                                "or leave the cost for the first receipt.")
     check.done()
 
     def work(session: Session) -> StockChange:
@@ -297,6 +308,7 @@ def create_entry(
                 quantity=quantity, reserved_quantity=0, incoming_quantity=0,
                 low_stock_threshold=low_stock_threshold, version=1, created_at=now,
                 updated_at=now, last_movement_at=now if quantity else None,
+                average_cost=cost,
             )
             .returning(*ENTRY_COLUMNS)
         ).one_or_none()
@@ -313,7 +325,7 @@ def create_entry(
         if quantity:
             moved = (
                 record(session, actor, row, "received", quantity, 0, now,
-                       reason=clean_text(reason) or "Opening stock"),
+                       reason=clean_text(reason) or "Opening stock", unit_cost=cost),
             )
         return StockChange("create", (EntryState.of(row),), moved)
 
@@ -322,7 +334,7 @@ def create_entry(
         {
             "product_id": product_id, "location_id": location_id, "quantity": quantity,
             "low_stock_threshold": low_stock_threshold, "incoming_quantity": incoming_quantity,
-            "reason": reason,
+            "reason": reason, "unit_cost": None if cost is None else str(cost),
         },
         work,
     )

@@ -33,6 +33,7 @@ from app.services import audit, csvfile, events, items
 from app.services.audit import THRESHOLD_SET
 from app.services.bundles import bundle_parts
 from app.services.errors import Conflict, ImportRefused, ValidationError
+from app.services.money import check_amount
 from app.services.stock import import_catalog
 from app.services.stock.engine import (
     SQLITE_TIME,
@@ -47,12 +48,19 @@ from app.services.stock.engine import (
     write_ledger,
 )
 from app.services.stock.import_catalog import NewVariant
-from app.services.validation import LIMIT, LIMIT_TEXT, ascii_strip, identifier, unsafe_character
+from app.services.validation import (
+    LIMIT,
+    LIMIT_TEXT,
+    Checker,
+    ascii_strip,
+    identifier,
+    unsafe_character,
+)
 
 stores = Store.__table__
 
 REQUIRED_COLUMNS = ("store", "location", "sku", "quantity")
-OPTIONAL_COLUMNS = ("threshold", "reason", "version", "item", "options", "title")
+OPTIONAL_COLUMNS = ("threshold", "reason", "version", "item", "options", "title", "unit_cost")
 DEFAULT_REASON = "CSV import"
 # What the browser may upload in one file; the CLI passes its own limit (or none).
 BROWSER_MAX_ROWS = 100_000
@@ -85,6 +93,9 @@ class PlannedRow:
     new_threshold: int | None = None
     version: int | None = None  # the entry's version now (None: no entry yet)
     average_cost: int | None = None  # the entry's, which a `set` row carries
+    # What a unit of a new entry's opening stock cost (stored × COST_SCALE), from the
+    # unit_cost cell: the new entry's average cost. Ignored, with a warning, elsewhere.
+    unit_cost: int | None = None
     export_version: int | None = None  # the version the file carries
     archived: str | None = None  # "location" or "product" when one of them is archived
     # The item, options and title cells; None when the file has no such column.
@@ -456,6 +467,13 @@ def _parse_row(line: int, cells: Mapping[str, str]) -> PlannedRow:
         row.export_version, problem = _whole(version, "Version", minimum=1)
         if problem:
             row.errors.append(problem + " (leave the version blank to skip this check)")
+    cost = "" if "unit_cost" in unreadable else cells.get("unit_cost", "").strip()
+    if cost:
+        check = Checker()
+        row.unit_cost = check_amount(check, "unit_cost", cost)
+        if check.errors:
+            problem = check.errors["unit_cost"].rstrip(".")
+            row.errors.append(f"The unit cost: {problem[0].lower()}{problem[1:]}")
     reason = "" if "reason" in unreadable else cells.get("reason", "").strip()
     if reason:
         if len(reason) > 200:
@@ -607,6 +625,12 @@ def _check(rows: list[PlannedRow], actor: Actor) -> None:
         if r.store_id is None or r.location_id is None or (
                 r.product_id is None and r.new_variant is None):
             continue
+        if r.unit_cost is not None and (r.entry_id is not None or not r.new_quantity):
+            r.warnings.append(
+                "Unit cost ignored: it starts a new entry's opening stock only; an existing "
+                "entry's cost comes from its receipts" if r.entry_id is not None else
+                "Unit cost ignored: the new entry has no opening stock to cost")
+            r.unit_cost = None
         if r.entry_id is not None:
             if r.new_quantity is not None and r.new_quantity < r.reserved:
                 r.errors.append(f"Quantity {r.new_quantity} is below reserved {r.reserved}")
@@ -801,9 +825,12 @@ def _create_entries(session: Session, rows: list[PlannedRow], now: datetime) -> 
                 "low_stock_threshold": r.new_threshold or 0, "version": 1,
                 "created_at": now, "updated_at": now,
                 "last_movement_at": now if r.new_quantity else None,
+                "average_cost": r.unit_cost,
             }
             for r in chunk
         ])
+    for r in rows:
+        r.average_cost = r.unit_cost  # the opening ledger row carries it
     product_ids = sorted({r.product_id for r in rows if r.product_id is not None})
     for chunk in chunks(product_ids, CHUNK):
         for e in session.execute(
