@@ -471,6 +471,8 @@ class ProductStockOut(Schema):
     allow_backorder = fields.Boolean(required=True)
     reorder_point = fields.Integer(required=True)
     reorder_quantity = fields.Integer(required=True)
+    reorder_up_to = fields.Integer(required=True, metadata={
+        "description": "The stock level a reorder brings it up to; 0 when not set"})
     status = fields.String(required=True)
     total_quantity = fields.Integer(required=True)
     total_reserved = fields.Integer(required=True)
@@ -740,6 +742,10 @@ class ItemCreateIn(Schema):
     allow_backorder = StrictBoolean(load_default=False)
     reorder_point = Whole(0, load_default=0)
     reorder_quantity = Whole(0, load_default=0)
+    reorder_up_to = Whole(0, load_default=0, metadata={
+        "description": "Every variant's order-up-to level: a reorder brings what it has "
+                       "coming up to it instead of ordering reorder_quantity; above "
+                       "reorder_point, 0 for none"})
 
     @validates_schema
     def _one_way(self, data: dict[str, Any], **_: Any) -> None:
