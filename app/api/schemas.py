@@ -1170,11 +1170,14 @@ class ReorderSuggestionOut(Schema):
         ("location", "product")), metadata={
         "description": "location: the entry's low-stock threshold; product: its reorder point"})
     reorder_quantity = fields.Integer(required=True)
+    reorder_up_to = fields.Integer(required=True, metadata={
+        "description": "The variant's order-up-to level; 0 when not set"})
     shortfall = fields.Integer(required=True, metadata={
         "description": "reorder_point - (available + incoming + on draft)"})
     suggested_quantity = fields.Integer(required=True, metadata={
-        "description": "The reorder quantity, at least shortfall + 1, then at least the "
-                       "supplier's minimum, in whole packs"})
+        "description": "reorder_up_to - (available + incoming + on draft) when reorder_up_to "
+                       "is above reorder_point, else the reorder quantity, at least "
+                       "shortfall + 1; then at least the supplier's minimum, in whole packs"})
     supplier = fields.Nested(ReorderSupplierOut, required=True, allow_none=True, metadata={
         "description": "The preferred supplier, else the cheapest; null when none sells it"})
 
