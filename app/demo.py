@@ -97,6 +97,8 @@ class Line:
     # A bundle: (SKU without the store's prefix, units per bundle) of its components, which
     # come earlier in the store's lines. A bundle holds no stock of its own.
     parts: tuple[tuple[str, int], ...] = ()
+    # Reordered up to the top of its stock range rather than by a fixed quantity.
+    up_to: bool = False
 
 
 @dataclass(frozen=True)
@@ -195,7 +197,7 @@ STORES: tuple[StoreSpec, ...] = (
                  (30, 90)),
             Line("Basecamp Beanie", "BNE",
                  (axis("Color", "Mustard=MUS", "Navy", "Rust", "Heather Grey=HGR", "Black"),),
-                 (15, 50)),
+                 (15, 50), up_to=True),
             Line("Insulated Water Bottle 750 ml", "BTL",
                  (axis("Color", "Steel=STL", "Sage", "Sand", "Midnight=MID"),), (20, 60)),
             Line("Alpine 45L Backpack", "BPK", (axis("Color", "Orange", "Graphite=GRA"),), (5, 18)),
@@ -214,7 +216,7 @@ STORES: tuple[StoreSpec, ...] = (
             Line("Packable Down Vest", "VST", (axis("Color", "Black", "Moss"), SIZES), (4, 14)),
             Line("Thermal Base Layer Top", "BLT",
                  (axis("Color", "Black", "Heather Grey=HGR"), SIZES),
-                 (8, 24)),
+                 (8, 24), up_to=True),
             Line("Trail Running Shoe", "TRN",
                  (axis("Color", "Volt", "Storm"),
                   axis("Size", "40", "41", "42", "43", "44", "45")), (3, 12),
@@ -305,7 +307,7 @@ STORES: tuple[StoreSpec, ...] = (
             Line("Night Watch Dark Roast", "NWD",
                  (axis("Grind", "Whole Bean=WB", "Filter Grind=FIL"),
                   axis("Weight", "250 g=250", "1 kg=1K")),
-                 (10, 40)),
+                 (10, 40), up_to=True),
             Line("Swiss Water Decaf", "DEC", (axis("Grind", "Whole Bean=WB", "Filter Grind=FIL"),),
                  (6, 24)),
             Line("Honduras Marcala", "HON",
@@ -409,7 +411,7 @@ STORES: tuple[StoreSpec, ...] = (
                  (axis("Switches", "Red Switches=RED", "Brown Switches=BRN"),
                   axis("Layout", "US", "UK", "DE")), (3, 12),
                  backorder=True),
-            Line("Wireless Mouse", "MSE", (axis("Color", "Black", "White"),), (8, 30)),
+            Line("Wireless Mouse", "MSE", (axis("Color", "Black", "White"),), (8, 30), up_to=True),
             Line("Laptop Sleeve", "SLV",
                  (axis("Size", "13 in=13", "15 in=15"), axis("Color", "Grey", "Navy")),
                  (6, 20)),
@@ -695,6 +697,7 @@ class _Seeder:
             item = itertools.count(1)
             for line in spec.lines:
                 point, quantity = self.reorder_levels(line)
+                up_to = self.reorder_up_to(line)
                 made: list[int] = []
                 if line.axes:
                     # An item with options: one variant per combination, in one step.
@@ -709,6 +712,7 @@ class _Seeder:
                             sku="-".join([spec.sku_prefix, line.code,
                                           *(code for _, code in combo)]),
                             gtin=gtin, reorder_point=point, reorder_quantity=quantity,
+                            reorder_up_to=up_to,
                         ))
                     made = list(items.create_item(
                         actor=platform, store_id=store.id, title=line.title,
@@ -726,7 +730,7 @@ class _Seeder:
                         actor=platform, store_id=store.id, sku=f"{spec.sku_prefix}-{line.code}",
                         title=line.title, gtin=gtin, product_type=line.kind,
                         allow_backorder=line.backorder, reorder_point=point,
-                        reorder_quantity=quantity,
+                        reorder_quantity=quantity, reorder_up_to=up_to,
                     ).id]
                 if line.parts:
                     # Its components' rows, by SKU: the bundle is stocked through them.
@@ -795,6 +799,11 @@ class _Seeder:
         low, high = line.stock
         middle = (low + high) // 2
         return max(2, middle // 3), max(6, round(middle * 0.8 / 6) * 6)
+
+    def reorder_up_to(self, line: Line) -> int:
+        """The level a line marked up_to is ordered up to on the reorder page: the top of
+        its stock range, well above its point. The scene's own orders keep to the quantity."""
+        return line.stock[1] if line.up_to and self.reorder_levels(line)[0] else 0
 
     def open_stock(self) -> None:
         rng = self.rng
@@ -1313,7 +1322,7 @@ class _Seeder:
             actor=store.lead, product_id=product.id, sku=product.sku, title=product.title,
             gtin=product.gtin, product_type=product.type,
             allow_backorder=product.allow_backorder, reorder_point=point,
-            reorder_quantity=quantity,
+            reorder_quantity=quantity, reorder_up_to=product.reorder_up_to,
         )
         self.reorder[product.id] = (point, quantity)
 

@@ -1,8 +1,8 @@
 """Migrations: `flask db upgrade` on an empty database builds exactly the schema the models
 describe, the ledger's append-only triggers, the product search objects and the stock
 tallies' triggers included, on SQLite and on PostgreSQL; 0002 (search), 0003 (tallies),
-0004 (token expiry and scope) and 0006 (scan preference) upgrade a database holding data
-and downgrade cleanly."""
+0004 (token expiry and scope), 0006 (scan preference) and 0015 (order up to) upgrade a
+database holding data and downgrade cleanly."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import CheckConstraint, Connection, create_engine, insert, inspect, text
+from sqlalchemy import CheckConstraint, Connection, create_engine, inspect, text
 from sqlalchemy.exc import DBAPIError
 
 from app import create_app
@@ -365,12 +365,17 @@ def _old_location(conn: Connection, store_id: int, code: str) -> int:
 
 
 def _old_product(conn: Connection, store_id: int, sku: str, title: str, *,
-                 gtin: str | None = None, allow_backorder: bool = False) -> int:
-    conn.execute(insert(Product.__table__), [
-        {"store_id": store_id, "sku": sku, "title": title, "gtin": gtin, "type": "physical",
-         "allow_backorder": allow_backorder, "reorder_point": 0, "reorder_quantity": 0,
-         "created_at": datetime(2026, 1, 1), "updated_at": datetime(2026, 1, 1)},
-    ])
+                 gtin: str | None = None, allow_backorder: bool = False,
+                 reorder_point: int = 0, reorder_quantity: int = 0) -> int:
+    """A product row as a revision before 0015 holds it (the model has columns added
+    since)."""
+    conn.execute(text(
+        "INSERT INTO products (store_id, sku, title, gtin, type, allow_backorder, "
+        "reorder_point, reorder_quantity, created_at, updated_at) VALUES (:store_id, :sku, "
+        ":title, :gtin, 'physical', :allow_backorder, :point, :quantity, :made, :made)"
+    ), {"store_id": store_id, "sku": sku, "title": title, "gtin": gtin,
+        "allow_backorder": allow_backorder, "point": reorder_point,
+        "quantity": reorder_quantity, "made": datetime(2026, 1, 1)})
     return int(conn.execute(text("SELECT id FROM products WHERE store_id = :store AND "
                                  "sku = :sku"), {"store": store_id, "sku": sku}).scalar_one())
 
@@ -467,6 +472,47 @@ def test_scan_preference_migration_keeps_users_opening_the_entry_and_downgrades_
             upgrade()
             with db.engine.connect() as conn:
                 assert conn.execute(text("SELECT scan_opens FROM users")).scalar_one() == "entry"
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+
+
+def test_order_up_to_migration_leaves_every_variant_ordering_its_quantity_and_downgrades(
+    empty_database: str, backend: str, logging_restored: None
+):
+    """0015 adds the variants' order-up-to level: every product already there has none (0),
+    so its suggestions stay its reorder quantity; a negative level is refused; downgrading
+    drops it and the products stay as they were."""
+    app = create_app({"TESTING": True, "SECRET_KEY": "test", "SQLALCHEMY_DATABASE_URI":
+                      empty_database})
+    with app.app_context():
+        try:
+            upgrade(revision="0014")
+            with db.engine.begin() as conn:
+                store_id = _old_store(conn, "Before levels", "before-levels")
+                product_id = _old_product(conn, store_id, "CRT-1", "Crate", reorder_point=4,
+                                          reorder_quantity=12)
+            upgrade()
+            with db.engine.connect() as conn:
+                assert conn.execute(text(
+                    "SELECT reorder_point, reorder_quantity, reorder_up_to FROM products "
+                    "WHERE id = :id"), {"id": product_id}).one() == (4, 12, 0)
+            with pytest.raises(DBAPIError), db.engine.begin() as conn:
+                conn.execute(text("UPDATE products SET reorder_up_to = -1"))
+            with db.engine.begin() as conn:
+                conn.execute(text("UPDATE products SET reorder_up_to = 40"))
+
+            downgrade(revision="0014")
+            with db.engine.connect() as conn:
+                columns = {c["name"] for c in inspect(conn).get_columns("products")}
+                kept = conn.execute(text(
+                    "SELECT sku, reorder_point, reorder_quantity FROM products")).all()
+            assert "reorder_up_to" not in columns
+            assert kept == [("CRT-1", 4, 12)]
+
+            upgrade()
+            with db.engine.connect() as conn:
+                assert conn.execute(text("SELECT reorder_up_to FROM products")).scalar_one() == 0
         finally:
             db.session.remove()
             db.engine.dispose()

@@ -64,7 +64,8 @@ def create_item(args: dict[str, Any]) -> Any:
             with fields_named(names):
                 specs = items.generate(options, args["sku_prefix"],
                                        reorder_point=args["reorder_point"],
-                                       reorder_quantity=args["reorder_quantity"])
+                                       reorder_quantity=args["reorder_quantity"],
+                                       reorder_up_to=args["reorder_up_to"])
         with fields_named(names):
             made = items.create_item(
                 actor=actor, store_id=store_id, title=args["title"], options=options,
@@ -217,7 +218,7 @@ def _given_variants(options: Sequence[items.Option],
         specs.append(items.VariantSpec(
             values=tuple(v for v in values if v is not None), sku=variant["sku"],
             gtin=variant.get("gtin"), reorder_point=args["reorder_point"],
-            reorder_quantity=args["reorder_quantity"]))
+            reorder_quantity=args["reorder_quantity"], reorder_up_to=args["reorder_up_to"]))
     return specs
 
 

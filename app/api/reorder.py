@@ -97,7 +97,8 @@ def _suggestion(line: queries.ReorderSuggestion) -> dict[str, Any]:
         "incoming_quantity": line.incoming_quantity, "on_draft_quantity": line.on_draft,
         "reorder_point": line.reorder_point,
         "reorder_point_from": "location" if line.point_from_location else "product",
-        "reorder_quantity": line.reorder_quantity, "shortfall": line.shortfall,
+        "reorder_quantity": line.reorder_quantity, "reorder_up_to": line.reorder_up_to,
+        "shortfall": line.shortfall,
         "suggested_quantity": line.suggested, "supplier": supplier,
     }
 

@@ -494,6 +494,8 @@ class ProductStockOut(Schema):
     allow_backorder = fields.Boolean(required=True)
     reorder_point = fields.Integer(required=True)
     reorder_quantity = fields.Integer(required=True)
+    reorder_up_to = fields.Integer(required=True, metadata={
+        "description": "The stock level a reorder brings it up to; 0 when not set"})
     status = fields.String(required=True)
     total_quantity = fields.Integer(required=True)
     total_reserved = fields.Integer(required=True)
@@ -763,6 +765,10 @@ class ItemCreateIn(Schema):
     allow_backorder = StrictBoolean(load_default=False)
     reorder_point = Whole(0, load_default=0)
     reorder_quantity = Whole(0, load_default=0)
+    reorder_up_to = Whole(0, load_default=0, metadata={
+        "description": "Every variant's order-up-to level: a reorder brings what it has "
+                       "coming up to it instead of ordering reorder_quantity; above "
+                       "reorder_point, 0 for none"})
 
     @validates_schema
     def _one_way(self, data: dict[str, Any], **_: Any) -> None:
@@ -1167,11 +1173,14 @@ class ReorderSuggestionOut(Schema):
         ("location", "product")), metadata={
         "description": "location: the entry's low-stock threshold; product: its reorder point"})
     reorder_quantity = fields.Integer(required=True)
+    reorder_up_to = fields.Integer(required=True, metadata={
+        "description": "The variant's order-up-to level; 0 when not set"})
     shortfall = fields.Integer(required=True, metadata={
         "description": "reorder_point - (available + incoming + on draft)"})
     suggested_quantity = fields.Integer(required=True, metadata={
-        "description": "The reorder quantity, at least shortfall + 1, then at least the "
-                       "supplier's minimum, in whole packs"})
+        "description": "reorder_up_to - (available + incoming + on draft) when reorder_up_to "
+                       "is above reorder_point, else the reorder quantity, at least "
+                       "shortfall + 1; then at least the supplier's minimum, in whole packs"})
     supplier = fields.Nested(ReorderSupplierOut, required=True, allow_none=True, metadata={
         "description": "The preferred supplier, else the cheapest; null when none sells it"})
 

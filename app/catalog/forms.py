@@ -100,6 +100,7 @@ class ProductForm(Form):
     allow_backorder = BooleanField("Allow backorders (keep selling when nothing is available)")
     reorder_point = WholeNumberField("Reorder point", minimum=0, default="0")
     reorder_quantity = WholeNumberField("Reorder quantity", minimum=0, default="0")
+    reorder_up_to = WholeNumberField("Order up to", minimum=0, required=False, default="0")
 
     def validate_gtin(self, field: Field) -> None:
         # The same words the service uses, shown beside the field before it is called.
@@ -140,6 +141,7 @@ class ItemForm(Form):
     allow_backorder = BooleanField("Allow backorders (keep selling when nothing is available)")
     reorder_point = WholeNumberField("Reorder point", minimum=0, default="0")
     reorder_quantity = WholeNumberField("Reorder quantity", minimum=0, default="0")
+    reorder_up_to = WholeNumberField("Order up to", minimum=0, required=False, default="0")
 
 
 class OptionValueForm(Form):

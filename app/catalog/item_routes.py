@@ -161,6 +161,7 @@ def item_new():  # type: ignore[no-untyped-def]
                 options, form.sku_prefix.data or "",
                 reorder_point=form.reorder_point.number or 0,
                 reorder_quantity=form.reorder_quantity.number or 0,
+                reorder_up_to=form.reorder_up_to.number or 0,
             ),
             product_type=form.product_type.data or "", allow_backorder=bool(
                 form.allow_backorder.data),

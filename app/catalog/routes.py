@@ -356,6 +356,7 @@ def _product_data(product: catalog.ProductRow) -> dict[str, Any]:
         "product_type": product.type, "allow_backorder": product.allow_backorder,
         "reorder_point": str(product.reorder_point),
         "reorder_quantity": str(product.reorder_quantity),
+        "reorder_up_to": str(product.reorder_up_to),
     }
 
 
@@ -473,6 +474,7 @@ def _product_values(form: ProductForm) -> dict[str, Any]:
         "allow_backorder": bool(form.allow_backorder.data),
         "reorder_point": form.reorder_point.number,
         "reorder_quantity": form.reorder_quantity.number,
+        "reorder_up_to": form.reorder_up_to.number or 0,
     }
 
 

@@ -34,6 +34,7 @@ class Product(db.Model):
         ),
         CheckConstraint("reorder_point >= 0", name="reorder_point"),
         CheckConstraint("reorder_quantity >= 0", name="reorder_quantity"),
+        CheckConstraint("reorder_up_to >= 0", name="reorder_up_to"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -45,6 +46,8 @@ class Product(db.Model):
     allow_backorder: Mapped[bool] = mapped_column(default=False)
     reorder_point: Mapped[int] = mapped_column(default=0)
     reorder_quantity: Mapped[int] = mapped_column(default=0)
+    # Order up to this level instead of the reorder quantity (0: not set); above the point.
+    reorder_up_to: Mapped[int] = mapped_column(default=0, server_default="0")
     archived_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

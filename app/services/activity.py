@@ -99,6 +99,7 @@ FIELD_LABELS = {
     "low_stock_threshold": "Low-stock threshold",
     "reorder_point": "Reorder point",
     "reorder_quantity": "Reorder quantity",
+    "reorder_up_to": "Order up to",
     "allow_backorder": "Backorders",
     "sku": "SKU",
     "gtin": "GTIN",

@@ -89,6 +89,7 @@ def check_product_fields(
     allow_backorder: Any,
     reorder_point: Any,
     reorder_quantity: Any,
+    reorder_up_to: Any = 0,
 ) -> None:
     check.text("sku", sku, required=True, max_length=64)
     check.text("title", title, required=True, max_length=200)
@@ -103,6 +104,11 @@ def check_product_fields(
         check.fail("allow_backorder", "Choose yes or no.")
     check.whole("reorder_point", reorder_point, minimum=0)
     check.whole("reorder_quantity", reorder_quantity, minimum=0)
+    check.whole("reorder_up_to", reorder_up_to, minimum=0)
+    if (type(reorder_up_to) is int and type(reorder_point) is int and 0 < reorder_up_to
+            and reorder_up_to <= reorder_point and "reorder_up_to" not in check.errors):
+        # Ordering up to the point or below would never lift the stock off it.
+        check.fail("reorder_up_to", "Order up to must be above the reorder point.")
 
 
 def duplicate_sku(sku: str) -> Conflict:
@@ -120,6 +126,7 @@ def create_product(
     allow_backorder: bool = False,
     reorder_point: int = 0,
     reorder_quantity: int = 0,
+    reorder_up_to: int = 0,
 ) -> Product:
     """Add a product to a store's catalog. Raises ValidationError, Conflict, NotFound,
     PermissionDenied."""
@@ -127,7 +134,7 @@ def create_product(
     check_product_fields(
         check, sku=sku, title=title, gtin=gtin, product_type=product_type,
         allow_backorder=allow_backorder, reorder_point=reorder_point,
-        reorder_quantity=reorder_quantity,
+        reorder_quantity=reorder_quantity, reorder_up_to=reorder_up_to,
     )
     check.done()
     require_store(actor, CATALOG, store_id)
@@ -149,6 +156,7 @@ def create_product(
                 session, actor, item, (), sku=sku, title=title.strip(), gtin=gtin,
                 product_type=product_type, allow_backorder=allow_backorder,
                 reorder_point=reorder_point, reorder_quantity=reorder_quantity,
+                reorder_up_to=reorder_up_to,
             )
     except IntegrityError as exc:
         if not is_unique_violation(exc, "sku"):
@@ -170,6 +178,7 @@ def insert_variant(
     allow_backorder: bool,
     reorder_point: int,
     reorder_quantity: int,
+    reorder_up_to: int = 0,
     position: int = 0,
 ) -> Product:
     """Insert one product as the variant of `item` with these option values, and record it.
@@ -180,6 +189,7 @@ def insert_variant(
         # Unlimited products never run short, so backorders mean nothing for them.
         allow_backorder=allow_backorder and product_type == "physical",
         reorder_point=reorder_point, reorder_quantity=reorder_quantity,
+        reorder_up_to=reorder_up_to,
     )
     session.add(product)
     session.flush()
@@ -205,7 +215,7 @@ def created_changes(fields: Any, item_title: str, values: tuple[str, ...]
 
 # The product fields its audit rows follow: what an edit can change.
 AUDITED_FIELDS = ("sku", "title", "gtin", "type", "allow_backorder", "reorder_point",
-                  "reorder_quantity")
+                  "reorder_quantity", "reorder_up_to")
 
 
 def _audited(values: Any) -> dict[str, Any]:
@@ -224,6 +234,7 @@ def update_product(
     allow_backorder: bool = False,
     reorder_point: int = 0,
     reorder_quantity: int = 0,
+    reorder_up_to: int = 0,
 ) -> ProductRow:
     """Change a product's details, its SKU included (still unique in its store).
 
@@ -237,7 +248,7 @@ def update_product(
     check_product_fields(
         check, sku=sku, title=title, gtin=gtin, product_type=product_type,
         allow_backorder=allow_backorder, reorder_point=reorder_point,
-        reorder_quantity=reorder_quantity,
+        reorder_quantity=reorder_quantity, reorder_up_to=reorder_up_to,
     )
     check.done()
     sku = identifier(sku)
@@ -268,6 +279,7 @@ def update_product(
                 "type": product_type,
                 "allow_backorder": allow_backorder and product_type == "physical",
                 "reorder_point": reorder_point, "reorder_quantity": reorder_quantity,
+                "reorder_up_to": reorder_up_to,
             }
             session.execute(
                 update(products).where(products.c.id == product_id)
@@ -364,6 +376,7 @@ class ProductRow:
     allow_backorder: bool
     reorder_point: int
     reorder_quantity: int
+    reorder_up_to: int
     archived_at: datetime | None
     entries: int
     on_hand: int
@@ -399,7 +412,7 @@ def _row_select() -> Any:
     return select(
         products.c.id, products.c.store_id, products.c.sku, products.c.title, products.c.gtin,
         products.c.type, products.c.allow_backorder, products.c.reorder_point,
-        products.c.reorder_quantity, products.c.archived_at,
+        products.c.reorder_quantity, products.c.reorder_up_to, products.c.archived_at,
         select(func.count(entries.c.id)).where(entries.c.product_id == products.c.id)
         .scalar_subquery().label("entries"),
         _on_hand(entries.c.quantity).label("on_hand"),

@@ -82,6 +82,7 @@ class VariantSpec:
     gtin: str | None = None
     reorder_point: int = 0
     reorder_quantity: int = 0
+    reorder_up_to: int = 0
 
 
 def value_code(value: str) -> str:
@@ -107,7 +108,7 @@ def combinations(options: Sequence[Option]) -> list[tuple[str, ...]]:
 
 
 def generate(options: Sequence[Option], sku_prefix: str, *, reorder_point: int = 0,
-             reorder_quantity: int = 0) -> list[VariantSpec]:
+             reorder_quantity: int = 0, reorder_up_to: int = 0) -> list[VariantSpec]:
     """One variant per combination of the options' values, SKUs made from `sku_prefix`.
     Raises ValidationError (naming `options`) before making more than an item may hold:
     options typed into a form could otherwise multiply into millions of combinations."""
@@ -122,7 +123,8 @@ def generate(options: Sequence[Option], sku_prefix: str, *, reorder_point: int =
                                           f"at most {MAX_VARIANTS}. Split it into several items."})
     return [
         VariantSpec(values=combo, sku=variant_sku(sku_prefix, combo),
-                    reorder_point=reorder_point, reorder_quantity=reorder_quantity)
+                    reorder_point=reorder_point, reorder_quantity=reorder_quantity,
+                    reorder_up_to=reorder_up_to)
         for combo in combinations(options)
     ]
 
@@ -300,7 +302,8 @@ def create_item(
     for spec in variants_to_make[:MAX_VARIANTS]:
         check_product_fields(check, sku=spec.sku, title=title, gtin=spec.gtin,
                       product_type=product_type, allow_backorder=allow_backorder,
-                      reorder_point=spec.reorder_point, reorder_quantity=spec.reorder_quantity)
+                      reorder_point=spec.reorder_point, reorder_quantity=spec.reorder_quantity,
+                      reorder_up_to=spec.reorder_up_to)
     check.done()
     require_store(actor, CATALOG, store_id)
     title = title.strip()
@@ -319,7 +322,7 @@ def create_item(
                     title=variant_title(title, spec.values), gtin=spec.gtin,
                     product_type=product_type, allow_backorder=allow_backorder,
                     reorder_point=spec.reorder_point, reorder_quantity=spec.reorder_quantity,
-                    position=position,
+                    reorder_up_to=spec.reorder_up_to, position=position,
                 ).id
                 for position, spec in enumerate(variants_to_make)
             ]
@@ -388,7 +391,7 @@ def add_option_value(
             check.done()
             template = session.execute(
                 select(products.c.type, products.c.allow_backorder, products.c.reorder_point,
-                       products.c.reorder_quantity)
+                       products.c.reorder_quantity, products.c.reorder_up_to)
                 .join(variants, variants.c.product_id == products.c.id)
                 .where(variants.c.item_id == item.id).order_by(variants.c.position).limit(1)
             ).one()
@@ -400,6 +403,7 @@ def add_option_value(
                     product_type=template.type, allow_backorder=template.allow_backorder,
                     reorder_point=template.reorder_point,
                     reorder_quantity=template.reorder_quantity,
+                    reorder_up_to=template.reorder_up_to,
                     position=existing + n,
                 ).id
                 for n, spec in enumerate(specs)
@@ -456,6 +460,7 @@ class ItemDraft:
     allow_backorder: bool = False
     reorder_point: int = 0
     reorder_quantity: int = 0
+    reorder_up_to: int = 0
     variants: list[VariantDraft] = field(default_factory=list)
 
 
@@ -492,6 +497,7 @@ def insert_drafts(session: Any, actor: Actor, drafts: Sequence[ItemDraft], *,
              "type": d.product_type,
              "allow_backorder": d.allow_backorder and d.product_type == "physical",
              "reorder_point": d.reorder_point, "reorder_quantity": d.reorder_quantity,
+             "reorder_up_to": d.reorder_up_to,
              "created_at": now, "updated_at": now}
             for d, v, _position in chunk
         ]

@@ -39,7 +39,8 @@ def owner(world, api_as) -> ApiClient:
 
 def test_an_item_is_made_from_a_prefix_and_answers_as_its_read(world, owner):
     before = counts()
-    made = owner.post(ITEMS, {**PARKA, "description": "Warm", "reorder_point": 3})
+    made = owner.post(ITEMS, {**PARKA, "description": "Warm", "reorder_point": 3,
+                              "reorder_up_to": 25})
 
     assert made.status_code == 201, made.get_json()
     body = made.get_json()
@@ -54,10 +55,12 @@ def test_an_item_is_made_from_a_prefix_and_answers_as_its_read(world, owner):
     assert owner.get(f"/api/v1/store/inventory/item/{body['item_id']}").get_json() == body
     # One item, four products, each recorded as created for it.
     assert counts() == (before[0] + 1, before[1] + 4, before[2] + 4)
-    points = db.session.scalars(select(Product.reorder_point).where(
+    points = db.session.execute(select(Product.reorder_point, Product.reorder_up_to).where(
         Product.id.in_([v["product_id"] for v in body["variants"]]))).all()
     db.session.rollback()
-    assert set(points) == {3}
+    assert set(points) == {(3, 25)}
+    stock = owner.get(f"/api/v1/store/inventory/product/{body['variants'][0]['product_id']}")
+    assert (stock.get_json()["reorder_point"], stock.get_json()["reorder_up_to"]) == (3, 25)
 
 
 def test_an_item_is_made_with_a_sku_per_variant(world, owner, anonymous):
@@ -109,6 +112,9 @@ DROP = object()
     ({"allow_backorder": 1}, "allow_backorder", "Not a valid boolean."),
     ({"status": "archived"}, "status", "Must be one of"),
     ({"reorder_point": -1}, "reorder_point", "greater than or equal to 0"),
+    ({"reorder_up_to": -1}, "reorder_up_to", "greater than or equal to 0"),
+    ({"reorder_point": 5, "reorder_up_to": 5}, "reorder_up_to",
+     "Order up to must be above the reorder point."),
 ])
 def test_bad_input_is_refused_naming_the_field(world, owner, changes, field, words):
     before = counts()

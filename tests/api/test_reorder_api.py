@@ -34,10 +34,11 @@ def test_the_suggestions_list_each_line_with_its_supplier(scene, api_as) -> None
     [item] = body["items"]
     assert {k: item[k] for k in ("sku", "location", "available_quantity", "incoming_quantity",
                                  "on_draft_quantity", "reorder_point", "reorder_point_from",
-                                 "shortfall", "suggested_quantity")} == {
+                                 "reorder_up_to", "shortfall", "suggested_quantity")} == {
         "sku": "A-REORDER", "location": "A_MAIN", "available_quantity": 0,
         "incoming_quantity": 0, "on_draft_quantity": 0, "reorder_point": 5,
-        "reorder_point_from": "product", "shortfall": 5, "suggested_quantity": 10}
+        "reorder_point_from": "product", "reorder_up_to": 0, "shortfall": 5,
+        "suggested_quantity": 10}
     assert item["supplier"] == {"id": item["supplier"]["id"], "name": "A Supply",
                                 "supplier_sku": None, "currency": "USD", "lead_time_days": 0,
                                 "unit_cost": "2.0000", "last_cost": None, "pack_size": 1,

@@ -289,6 +289,7 @@ PRODUCT_FIELDS = (
     Field("product_type", "choice"), Field("allow_backorder", "flag"),
     Field("reorder_point", "number", default=True),
     Field("reorder_quantity", "number", default=True),
+    Field("reorder_up_to", "optional_number", default=True),
 )
 
 
@@ -551,7 +552,8 @@ CASES: list[FormCase] = [
              (Field("title", "text"), Field("options", "optional_text"),
               Field("sku_prefix", "identifier"), Field("product_type", "choice"),
               Field("allow_backorder", "flag"), Field("reorder_point", "number", default=True),
-              Field("reorder_quantity", "number", default=True))),
+              Field("reorder_quantity", "number", default=True),
+              Field("reorder_up_to", "optional_number", default=True))),
     FormCase("item-rename", "catalog.item_rename", None, "owner_a",
              lambda w: f"/catalog/items/{w.item_a}/rename",
              lambda w, n: {"title": f"Alpha Secret Parka {n}"}, (Field("title", "text"),)),

@@ -109,7 +109,7 @@ VERBS: dict[str, Verb] = {
         [("product.created", "product", True, {
             "sku": [None, "MUG-1"], "title": [None, "Mug"], "type": [None, "physical"],
             "allow_backorder": [None, False], "reorder_point": [None, 3],
-            "reorder_quantity": [None, 0]})],
+            "reorder_quantity": [None, 0], "reorder_up_to": [None, 0]})],
         product=True),
     "product.updated": Verb(
         lambda w: catalog.update_product(actor=w.admin, product_id=w.product, sku="TEE-1",

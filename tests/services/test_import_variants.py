@@ -50,11 +50,12 @@ def errors_of(plan: stock.ImportPlan) -> list[tuple[int | None, str]]:
 
 
 def catalog_of(store: Store) -> list[tuple[Any, ...]]:
-    """Every variant of the store: item, option names, SKU, product title, values."""
+    """Every variant of the store: item, option names, SKU, product title, values, type,
+    reorder point and order-up-to level."""
     rows = db.session.execute(
         select(Item.title, Item.option1, Item.option2, Item.option3, Product.sku,
                Product.title, ItemVariant.value1, ItemVariant.value2, ItemVariant.value3,
-               Product.type, Product.reorder_point)
+               Product.type, Product.reorder_point, Product.reorder_up_to)
         .join(ItemVariant, ItemVariant.item_id == Item.id)
         .join(Product, Product.id == ItemVariant.product_id)
         .where(Item.store_id == store.id)
@@ -87,13 +88,14 @@ def items_titled(store: Store, title: str) -> list[Item]:
 @pytest.fixture
 def shop(store: Store, location: Location, admin_actor: Actor,
          make_location: Callable[..., Location]) -> dict[str, Any]:
-    """Parka (Color: Black; Size: S, M, reorder point 5) and a mug made alone, stocked at
-    MAIN and SPARE; no reservations, so an export carries everything."""
+    """Parka (Color: Black; Size: S, M, reorder point 5, up to 12) and a mug made alone,
+    stocked at MAIN and SPARE; no reservations, so an export carries everything."""
     spare = make_location(store, "spare")
     options = [items.Option("Color", ("Black",)), items.Option("Size", ("S", "M"))]
     parka = items.create_item(actor=admin_actor, store_id=store.id, title="Parka",
                               options=options,
-                              variants_to_make=items.generate(options, "PRK", reorder_point=5))
+                              variants_to_make=items.generate(options, "PRK", reorder_point=5,
+                                                              reorder_up_to=12))
     mug = catalog.create_product(actor=admin_actor, store_id=store.id, sku="MUG-1",
                                  title="Mug")
     small, medium = parka.product_ids
@@ -131,7 +133,7 @@ def test_an_unknown_sku_naming_its_item_and_options_becomes_a_variant_of_that_it
         *before,
         # The new variant takes the item's first variant's settings, as adding a value does.
         ("Parka", "Color", "Size", None, "PRK-BLACK-XL", "Parka - Black / XL", "Black", "XL",
-         "", "physical", 5),
+         "", "physical", 5, 12),
     ])
     view = items.get_item(owner, shop["parka"].id)
     assert [(o.name, o.values) for o in view.options] == [
@@ -409,7 +411,7 @@ def test_an_export_imported_into_an_empty_store_rebuilds_its_catalog_and_stock(
 
     def without_reorder(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         # A file carries no reorder settings: the copies take the defaults.
-        return [r[:-1] for r in rows]
+        return [r[:-2] for r in rows]
 
     assert without_reorder(catalog_of(target)) == without_reorder(catalog_of(source))
     assert stock_of(target) == stock_of(source)

@@ -78,7 +78,8 @@ def test_each_variant_keeps_its_own_stock_and_the_matrix_shows_it(store, owner, 
 
 
 def test_a_value_added_later_adds_its_variants(store, owner):
-    made = _parka(owner, store)
+    made = _parka(owner, store, variants_to_make=items.generate(
+        PARKA, "PRK", reorder_point=3, reorder_quantity=8, reorder_up_to=20))
 
     new = items.add_option_value(actor=owner, item_id=made.id, option=2, value="XL",
                                  sku_prefix="PRK")
@@ -86,6 +87,11 @@ def test_a_value_added_later_adds_its_variants(store, owner):
     view = items.get_item(owner, made.id)
     assert [v.sku for v in view.variants][-2:] == ["PRK-BLACK-XL", "PRK-GLACIERBLUE-XL"]
     assert len(new) == 2 and view.options[1].values == ("S", "M", "XL")
+    # The new variants take the item's first variant's reorder settings.
+    levels = db.session.execute(select(Product.reorder_point, Product.reorder_quantity,
+                                       Product.reorder_up_to).where(Product.id.in_(new))).all()
+    db.session.rollback()
+    assert set(levels) == {(3, 8, 20)}
     with pytest.raises(ValidationError) as exc:
         items.add_option_value(actor=owner, item_id=made.id, option=2, value="xl",
                                sku_prefix="PRK")

@@ -19,6 +19,22 @@ least the supplier's minimum, rounded up to whole packs. Incoming comes from an 
 purchase order (Kettle 6 to BACK and 1 to SHOP, Hinge 2 to MAIN); Mug's draft to SHOP counts
 as coming too. Never listed: an archived product and a digital one, both "due", and the
 other store's due line.
+
+With an order-up-to level (a store of its own; what is coming is available + incoming +
+draft, the point the location's threshold where one is set):
+
+  line        coming point (from)    short up to  need            supplier (pack, min) sugg.
+  Crate MAIN     4   10 (product)      6    40   40 - 4 = 36     Acme (6, 0)             36
+  Crate BACK  3+4+2  10 (product)      1    40   40 - 9 = 31     Acme (6, 0)             36
+  Crate SHOP    45   50 (location)     5    40   not above: 12   Acme (6, 0)             12
+  Crate YARD     3    8 (location)     5    40   40 - 3 = 37     Acme (6, 0)             42
+  Crate DOCK    11   10 (product)     -1    40   not due
+  Sand MAIN      5    5 (product)      0    20   20 - 5 = 15     Bolt (1, 18)            18
+  Sand BACK    1-1    5 (product)      5    20   20 - 0 = 20     Bolt (1, 18)            20
+  Rope MAIN      2    5 (product)      3     -   10              no supplier             10
+  Rope BACK      1   12 (location)    11     -   10, short + 1   no supplier             12
+
+Crate orders 12 and Rope 10 when not up to a level; Sand's quantity is 0.
 """
 
 from __future__ import annotations
@@ -379,3 +395,76 @@ def test_line_keys_read_back_as_lines():
     assert purchasing.lines_from_keys(["12-3-48", "7-1-1"]) == [
         {"product_id": 12, "location_id": 3, "expected_quantity": 48},
         {"product_id": 7, "location_id": 1, "expected_quantity": 1}]
+
+
+# --------------------------------------------------------------------------- order up to
+
+UP_TO_COLUMNS = ("title", "location_code", "coming", "reorder_point", "point_from_location",
+                 "shortfall", "reorder_up_to", "orders_up_to", "suggested", "supplier_name",
+                 "pack_size", "min_order_qty")
+
+UP_TO_EXPECTED = [
+    ("Crate", "MAIN", 4, 10, False, 6, 40, True, 36, "Acme Supply", 6, 0),
+    ("Crate", "BACK", 9, 10, False, 1, 40, True, 36, "Acme Supply", 6, 0),
+    ("Crate", "SHOP", 45, 50, True, 5, 40, False, 12, "Acme Supply", 6, 0),
+    ("Crate", "YARD", 3, 8, True, 5, 40, True, 42, "Acme Supply", 6, 0),
+    ("Sand", "MAIN", 5, 5, False, 0, 20, True, 18, "Bolt & Co", 1, 18),
+    ("Sand", "BACK", 0, 5, False, 5, 20, True, 20, "Bolt & Co", 1, 18),
+    ("Rope", "MAIN", 2, 5, False, 3, 0, False, 10, None, 1, 0),
+    ("Rope", "BACK", 1, 12, True, 11, 0, False, 12, None, 1, 0),
+]
+
+
+@pytest.fixture
+def levels(store, owner, make_location, make_product, make_entry):
+    """The second table: variants ordered up to a level, and one without."""
+    place = {code: make_location(store, code) for code in ("MAIN", "BACK", "SHOP", "YARD",
+                                                            "DOCK")}
+    crate = make_product(store, "CRT-1", title="Crate", reorder_point=10, reorder_quantity=12,
+                         reorder_up_to=40)
+    sand = make_product(store, "SND-1", title="Sand", reorder_point=5, reorder_quantity=0,
+                        reorder_up_to=20)
+    rope = make_product(store, "ROP-1", title="Rope", reorder_point=5, reorder_quantity=10)
+    for product, code, quantity, threshold, reserved in [
+        (crate, "MAIN", 4, 0, 0), (crate, "BACK", 3, 0, 0), (crate, "SHOP", 45, 50, 0),
+        (crate, "YARD", 3, 8, 0), (crate, "DOCK", 11, 0, 0),
+        (sand, "MAIN", 5, 0, 0), (sand, "BACK", 1, 0, 1),
+        (rope, "MAIN", 2, 0, 0), (rope, "BACK", 1, 12, 0),
+    ]:
+        make_entry(quantity=quantity, threshold=threshold, reserved=reserved, store=store,
+                   location=place[code], product=product)
+    acme = purchasing.create_supplier(actor=owner, store_id=store.id, name="Acme Supply")
+    bolt = purchasing.create_supplier(actor=owner, store_id=store.id, name="Bolt & Co")
+    purchasing.set_supplier_item(actor=owner, supplier_id=acme.id, product_id=crate.id,
+                                 unit_cost="4.00", pack_size=6, min_order_qty=0)
+    purchasing.set_supplier_item(actor=owner, supplier_id=bolt.id, product_id=sand.id,
+                                 unit_cost="1.00", pack_size=1, min_order_qty=18)
+    to_back = {"product_id": crate.id, "location_id": place["BACK"].id}
+    purchasing.order_purchase_order(actor=owner, order_id=purchasing.create_purchase_order(
+        actor=owner, supplier_id=acme.id, lines=[{**to_back, "quantity": 4}]).id)
+    purchasing.create_purchase_order(actor=owner, supplier_id=acme.id,
+                                     lines=[{**to_back, "quantity": 2}])
+    return {"store": store, "crate": crate, "place": place}
+
+
+def test_an_order_up_to_level_suggests_what_brings_the_stock_up_to_it(levels, owner):
+    """Up to the variant's level when it is above the point (the variant's, or a location's
+    threshold below it), else the reorder quantity; the minimum and the packs either way."""
+    page = suggestions(owner, store_id=levels["store"].id)
+    assert [tuple(getattr(r, c) for c in UP_TO_COLUMNS) for r in page.rows] == UP_TO_EXPECTED
+    assert page.total == len(UP_TO_EXPECTED)
+    # One line alone, and every line of an export, by the same rule.
+    assert [r.suggested for r in queries.iter_reorder_suggestions(
+        owner, ReportFilters(store_id=levels["store"].id))] == [r[8] for r in UP_TO_EXPECTED]
+    for sort in ("suggested", "shortfall"):
+        walk_in_hand_built_order(levels, owner, sort, descending=True)
+
+
+def test_a_draft_up_to_the_level_takes_the_line_off(levels, owner):
+    crate, main = levels["crate"], levels["place"]["MAIN"]
+    [made] = purchasing.create_reorder_purchase_orders(
+        actor=owner, store_id=levels["store"].id,
+        lines=[{"product_id": crate.id, "location_id": main.id, "expected_quantity": 36}])
+    assert [(x.location_code, x.ordered_qty) for x in made.lines] == [("MAIN", 36)]
+    assert ("Crate", "MAIN") not in {(r.title, r.location_code) for r in suggestions(
+        owner, store_id=levels["store"].id).rows}

@@ -337,12 +337,13 @@ def _post(url: Callable[[World], str], form: Callable[[World], dict[str, Any]] |
 
 def _product_form(sku: str, title: str) -> dict[str, str]:
     return {"sku": sku, "title": title, "gtin": "", "product_type": "physical",
-            "reorder_point": "2", "reorder_quantity": "5"}
+            "reorder_point": "2", "reorder_quantity": "5", "reorder_up_to": "9"}
 
 
 def _item_form(prefix: str, title: str = "A new parka") -> dict[str, str]:
     return {"title": title, "options": "Color: Black\nSize: S, M", "sku_prefix": prefix,
-            "product_type": "physical", "reorder_point": "2", "reorder_quantity": "5"}
+            "product_type": "physical", "reorder_point": "2", "reorder_quantity": "5",
+            "reorder_up_to": "9"}
 
 
 def _bulk_form(w: World, name: str, step: str) -> dict[str, str]:

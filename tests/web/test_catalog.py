@@ -236,13 +236,15 @@ def test_creating_a_product_leads_to_its_page_and_stocking_it(shop, login_as):
     client = login_as("owner", shop.store)
 
     created = client.post(f"/catalog/products/new?store={shop.store.id}",
-                          data=_product_form(gtin="96385074"))
+                          data=_product_form(gtin="96385074", reorder_up_to="40"))
 
     product = _read(select(Product).where(Product.sku == "CUP-1"))
     assert created.status_code == 303
     assert created.headers["Location"].endswith(f"/catalog/products/{product.id}/edit")
-    assert (product.gtin, product.reorder_point, product.reorder_quantity) == ("96385074", 3, 10)
+    assert (product.gtin, product.reorder_point, product.reorder_quantity,
+            product.reorder_up_to) == ("96385074", 3, 10, 40)
     edit = client.get(created.headers["Location"]).get_data(as_text=True)
+    assert 'name="reorder_up_to"' in edit and 'value="40"' in edit
     assert "Added CUP-1 — Cup." in edit and "Start tracking" in edit
 
     form = {"idempotency_key": uuid.uuid4().hex, "location_id": str(shop.empty.id),
@@ -360,6 +362,9 @@ def test_archiving_a_product_takes_it_off_the_list(shop, login_as):
         ({"reorder_quantity": "9" * 12}, "reorder_quantity", "Enter a whole number, like 12."),
         ({"reorder_quantity": "2,000,000,000"}, "reorder_quantity",
          "Must be between -1,000,000,000 and 1,000,000,000."),
+        ({"reorder_up_to": "-5"}, "reorder_up_to", "Must not be negative."),
+        ({"reorder_up_to": "3"}, "reorder_up_to", "Order up to must be above the reorder point."),
+        ({"reorder_up_to": "2"}, "reorder_up_to", "Order up to must be above the reorder point."),
         ({"product_type": "vinyl"}, "product_type",
          "Choose one of: physical, digital, service, subscription."),
         ({"title": "ring\x07"}, "title", "Must not contain control characters (found U+0007)."),

@@ -173,7 +173,8 @@ def test_a_new_item_is_made_with_a_variant_for_every_combination(shop, login_as)
     assert "New item with options in Outfitters" in form
 
     response = client.post("/catalog/items/new",
-                           data={**_new_item(allow_backorder="y"), "store": shop.store.id})
+                           data={**_new_item(allow_backorder="y", reorder_up_to="30"),
+                                 "store": shop.store.id})
 
     assert response.status_code == 303
     db.session.rollback()
@@ -185,8 +186,8 @@ def test_a_new_item_is_made_with_a_variant_for_every_combination(shop, login_as)
         "BNE-RED-SM", "BNE-RED-LXL", "BNE-NAVY-SM", "BNE-NAVY-LXL"]
     made = db.session.scalars(select(Product).join(
         ItemVariant, ItemVariant.product_id == Product.id).where(ItemVariant.item_id == item_id))
-    assert {(p.reorder_point, p.reorder_quantity, p.allow_backorder) for p in made} == {
-        (4, 12, True)}
+    assert {(p.reorder_point, p.reorder_quantity, p.reorder_up_to, p.allow_backorder)
+            for p in made} == {(4, 12, 30, True)}
 
 
 def test_one_store_of_several_must_be_named(shop, login_as, make_store, make_user,
@@ -219,6 +220,8 @@ def test_one_store_of_several_must_be_named(shop, login_as, make_store, make_use
     ({"sku_prefix": "P" * 70}, "sku_prefix", "64"),
     ({"reorder_point": "-1"}, "reorder_point", "Must not be negative."),
     ({"reorder_quantity": "lots"}, "reorder_quantity", "Enter a whole number"),
+    ({"reorder_up_to": "4"}, "reorder_up_to", "Order up to must be above the reorder point."),
+    ({"reorder_up_to": "x"}, "reorder_up_to", "Enter a whole number"),
     ({"product_type": "rocket"}, "product_type", "Choose one of"),
 ])
 def test_bad_input_is_named_beside_its_field_and_nothing_is_made(

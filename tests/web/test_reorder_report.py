@@ -13,7 +13,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Membership, PurchaseOrder
 from app.permissions import system_actor
-from app.services import purchasing, stock
+from app.services import catalog, purchasing, stock
 
 from .helpers import HX, action_links
 
@@ -127,6 +127,22 @@ def test_lines_come_grouped_by_supplier_and_only_a_buyer_may_choose_them(shop) -
     # What things cost is for buyers: no cost column for staff.
     assert ">Unit cost</th>" in body and "Unit cost" not in seen and "3.50" not in seen
     assert "adjust" in action_links(seen, e["kettle_front"].id)
+
+
+def test_a_line_ordered_up_to_a_level_says_so_under_its_order(shop) -> None:
+    """Tape (0 of a point of 4) with a level of 9 is ordered up to it, not its 2; a line at
+    its point reads "At point" rather than short by 0."""
+    catalog.update_product(actor=system_actor("tests"), product_id=shop.tape.id, sku="TAP-1",
+                           title="Tape", reorder_point=4, reorder_quantity=2, reorder_up_to=9)
+    stock.adjust_stock(actor=system_actor("tests"), entry_id=shop.entry["kettle_back"].id,
+                       delta=7, reason="Counted")
+    body = page(shop.owner, store=shop.store.id)
+    tape = re.search(rf'<tr id="entry-{shop.entry["tape_front"].id}".*?</tr>', body, re.S)[0]
+    assert '<td class="num shortfall">4</td>' in tape
+    assert '<td class="num suggested">9<span class="sub">up to 9</span>' in tape
+    kettle = re.search(rf'<tr id="entry-{shop.entry["kettle_back"].id}".*?</tr>', body, re.S)[0]
+    assert '<td class="num shortfall">At point</td>' in kettle
+    assert '<td class="num suggested">24<span class="sub">packs of 12</span>' in kettle
 
 
 def test_the_supplier_filter_is_shared_by_every_report(shop) -> None:

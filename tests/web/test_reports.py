@@ -171,6 +171,25 @@ def test_sorting_orders_the_rows_and_says_so_on_the_heading(shop) -> None:
     assert f'href="/reports/low-stock?store={shop.store.id}&amp;sort=shortfall"' in body
 
 
+def test_a_row_exactly_at_its_level_says_so_instead_of_short_by_0(shop) -> None:
+    """Cup has 4 of a threshold of 4: listed, yet short by nothing. The pages say it is at
+    the threshold (low stock) or at the point (reorder, where the threshold is the point);
+    the others show their number, the sort by it works as before, the CSVs keep 0."""
+    def cell(body: str, entry_id: int) -> str:
+        row = re.search(rf'<tr id="entry-{entry_id}".*?</tr>', body, re.S)[0]
+        return re.search(r'<td class="num shortfall">([^<]*)</td>', row)[1]
+
+    cup, apron = shop.low["Cup"].id, shop.low["Apron"].id
+    for url, words in (("/reports/low-stock", "At threshold"), ("/reports/reorder", "At point")):
+        body = shop.client.get(url, query_string={"store": shop.store.id, "sort": "shortfall"}
+                               ).get_data(as_text=True)
+        assert (cell(body, cup), cell(body, apron)) == (words, "6"), url
+        assert row_ids(body)[0] == cup
+    low = read_csv(shop.client.get("/reports/low-stock.csv", query_string={
+        "store": shop.store.id, "sort": "shortfall"}))
+    assert low[1][3:9] == ["Cup", "4", "0", "4", "4", "0"]
+
+
 def test_paging_walks_every_row_once_by_its_links(shop, make_product, make_entry) -> None:
     for n in range(30):
         make_entry(quantity=1 + n % 3, threshold=5, store=shop.store, location=shop.front,

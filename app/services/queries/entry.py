@@ -62,6 +62,7 @@ class ProductStock:
     allow_backorder: bool
     reorder_point: int
     reorder_quantity: int
+    reorder_up_to: int
     locations: list[EntryView]
     total_quantity: int
     total_reserved: int
@@ -100,6 +101,7 @@ def product_stock(actor: Actor, product_id: int) -> ProductStock:
         allow_backorder=product.allow_backorder,
         reorder_point=product.reorder_point,
         reorder_quantity=product.reorder_quantity,
+        reorder_up_to=product.reorder_up_to,
         locations=rows,
         total_quantity=total_q,
         total_reserved=total_r,

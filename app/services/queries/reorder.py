@@ -7,10 +7,12 @@ The rule, per entry (one variant at one location):
   already bring there, so a line drafted once is not suggested again;
 * its reorder point is the entry's low-stock threshold where one is set (the location's
   own level), else the variant's reorder point; 0 means it is not reordered;
-* it is suggested when what it has coming is at or below that point, and the suggestion
-  is the variant's reorder quantity, but at least enough to lift it above the point
-  (shortfall + 1), then raised to the supplier's minimum order and rounded up to whole
-  packs;
+* it is suggested when what it has coming is at or below that point;
+* the suggestion is what brings it up to the variant's order-up-to level (up to - coming)
+  when that level is above the point; else (none set, or a location's threshold at or
+  above it) the variant's reorder quantity, but at least enough to lift it above the point
+  (shortfall + 1); either is then raised to the supplier's minimum order and rounded up to
+  whole packs;
 * the supplier is the variant's preferred one, else the cheapest (queries.suppliers);
   lines without one are suggested at the bare quantity, under "No supplier".
 
@@ -96,6 +98,7 @@ class ReorderSuggestion:
     low_stock_threshold: int
     reorder_point: int
     reorder_quantity: int
+    reorder_up_to: int
     shortfall: int
     suggested: int
     supplier_id: int | None
@@ -118,6 +121,11 @@ class ReorderSuggestion:
     def coming(self) -> int:
         """What the rule compares with the point: available + incoming + on draft."""
         return self.available_quantity + self.incoming_quantity + self.on_draft
+
+    @property
+    def orders_up_to(self) -> bool:
+        """Whether the suggestion orders up to the variant's level, not its quantity."""
+        return self.reorder_up_to > self.reorder_point
 
     @property
     def point_from_location(self) -> bool:
@@ -154,9 +162,13 @@ class _Rule:
         self.point = case((entries.c.low_stock_threshold > 0, entries.c.low_stock_threshold),
                           else_=products.c.reorder_point)
         self.shortfall = self.point - self.coming
-        # The reorder quantity, but at least enough to lift the stock above the point.
-        need = case((products.c.reorder_quantity > self.shortfall, products.c.reorder_quantity),
-                    else_=self.shortfall + 1)
+        # Up to the variant's level when it is above the point (what is coming is then at
+        # most the point, so this lifts the stock above it); else the reorder quantity, but
+        # at least enough to lift the stock above the point. 64-bit, as `coming` is.
+        up_to = products.c.reorder_up_to
+        quantity = case((products.c.reorder_quantity > self.shortfall,
+                         products.c.reorder_quantity), else_=self.shortfall + 1)
+        need = case((up_to > self.point, up_to - self.coming), else_=quantity)
         pack = func.coalesce(chosen.c.pack_size, 1)
         least = func.coalesce(chosen.c.min_order_qty, 0)
         floor = case((least > need, least), else_=need)
@@ -223,6 +235,7 @@ class _Rule:
                 entries.c.low_stock_threshold,
                 self.point.label("reorder_point"),
                 products.c.reorder_quantity,
+                products.c.reorder_up_to,
                 self.shortfall.label("shortfall"),
                 self.suggested.label("suggested"),
                 chosen.c.supplier_id,
@@ -257,9 +270,9 @@ def _suggestion(row: Any, last_cost: Decimal | None = None, *, costs: bool = Tru
     order: built by position, as an export builds thousands. Without `costs` (a reader who
     may not buy in its store) its unit cost is left out."""
     v = tuple(row)
-    return ReorderSuggestion(*v[:12], int(v[12]), v[13], int(v[14]), v[15], int(v[16]),
-                             int(v[17]), *v[18:23], amount(v[23]) if costs else None, v[24],
-                             v[25], last_cost)
+    return ReorderSuggestion(*v[:12], int(v[12]), v[13], int(v[14]), v[15], v[16],
+                             int(v[17]), int(v[18]), *v[19:24],
+                             amount(v[24]) if costs else None, v[25], v[26], last_cost)
 
 
 class _Costs:

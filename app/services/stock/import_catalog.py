@@ -213,7 +213,8 @@ def _items_titled(session: Session, titles: dict[int, set[str]], *, lock: bool
         for row in session.execute(
             select(variants.c.item_id, products.c.sku, variants.c.value1, variants.c.value2,
                    variants.c.value3, products.c.type, products.c.allow_backorder,
-                   products.c.reorder_point, products.c.reorder_quantity)
+                   products.c.reorder_point, products.c.reorder_quantity,
+                   products.c.reorder_up_to)
             .join(products, products.c.id == variants.c.product_id)
             .where(variants.c.item_id.in_(chunk))
             .order_by(variants.c.item_id, variants.c.position, variants.c.product_id)
@@ -231,6 +232,7 @@ def _items_titled(session: Session, titles: dict[int, set[str]], *, lock: bool
                 k.draft.allow_backorder = row.allow_backorder
                 k.draft.reorder_point = row.reorder_point
                 k.draft.reorder_quantity = row.reorder_quantity
+                k.draft.reorder_up_to = row.reorder_up_to
     by_title: dict[tuple[int, str], list[_Known]] = {}
     for k in known.values():
         by_title.setdefault((k.draft.store_id, k.draft.title), []).append(k)
