@@ -935,6 +935,8 @@ class PurchaseOrderCreateIn(Schema):
     expected_on = fields.Date(allow_none=True)
     notes = Notes(allow_none=True)
     exchange_rate = Rate(allow_none=True)
+    deliver_to_id = Id(allow_none=True, metadata={
+        "description": "The location it is to arrive at (each line still names its own)"})
 
 
 class PurchaseOrderUpdateIn(Schema):
@@ -1045,6 +1047,8 @@ class PurchaseOrderOut(Schema):
     closed_at = UtcDateTime(required=True, allow_none=True)
     closed_by_name = fields.String(required=True, allow_none=True)
     updated_at = UtcDateTime(required=True)
+    deliver_to_id = fields.Integer(required=True, allow_none=True)
+    deliver_to_code = fields.String(required=True, allow_none=True)
     lines = fields.List(fields.Nested(PurchaseOrderLineOut), required=True)
 
 

@@ -136,6 +136,10 @@ class PurchaseOrder(db.Model):
     notes: Mapped[str | None] = mapped_column(Text)
     currency: Mapped[str] = mapped_column(String(3))
     exchange_rate: Mapped[Decimal | None] = mapped_column(Numeric(15, 9))
+    # Where it is to arrive, as chosen when it was started: the location a line added on
+    # its page goes to unless told otherwise (each line keeps its own). None: chosen per
+    # line, as for drafts made from reorder suggestions for several locations.
+    deliver_to_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"))
     version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

@@ -162,11 +162,11 @@ def order_new():  # type: ignore[no-untyped-def]
         return purchasing.create_purchase_order(
             actor=actor, supplier_id=found.id, expected_on=form.expected_on.day,
             notes=form.notes.data or None, exchange_rate=amount_text(form.exchange_rate),
-            idempotency_key=f"web:{form.idempotency_key.data}")
+            deliver_to_id=location_id, idempotency_key=f"web:{form.idempotency_key.data}")
 
     def created(order: PurchaseOrderView) -> Response:
         message = f"Started {order.number} to {order.supplier_name}. Scan or type what to order."
-        target = url_for("purchasing.order", order_id=order.id, to=form.location_id.id_value)
+        target = url_for("purchasing.order", order_id=order.id)
         if is_htmx():
             return reload_main(target, message)
         return finish(message, target, lambda: make_response(""))

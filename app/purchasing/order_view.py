@@ -31,8 +31,8 @@ def order_context(found: PurchaseOrderView) -> dict[str, Any]:
 
 
 def destination(found: PurchaseOrderView) -> int | None:
-    """Where the next line arrives unless told: ?to= (the draft's Deliver to, or the last
-    scan's), else the last line's location, else the store's only location."""
+    """Where the next line arrives unless told: ?to= (the last scan's), else the last
+    line's location, else where the order is to arrive, else the store's only location."""
     places = {p.id for p in queries.store_locations(current_actor(), store_id=found.store_id)}
     wanted = parse_id(request.args.get("to") or "")
     if wanted in places:
@@ -41,6 +41,8 @@ def destination(found: PurchaseOrderView) -> int | None:
         latest = max(found.lines, key=lambda x: x.id)
         if latest.location_id in places:
             return latest.location_id
+    if found.deliver_to_id in places:
+        return found.deliver_to_id
     return next(iter(places)) if len(places) == 1 else None
 
 

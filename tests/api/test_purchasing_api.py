@@ -152,13 +152,16 @@ def test_supplier_items_are_set_listed_and_removed(shop):
 
 def test_an_order_goes_from_draft_to_received(shop, read_entry):
     made = shop.owner.post(POS, {
-        "supplier_id": shop.acme.id, "expected_on": "2031-05-01", "lines": [
+        "supplier_id": shop.acme.id, "expected_on": "2031-05-01",
+        "deliver_to_id": shop.a.location.id, "lines": [
             {"product_id": shop.a.product.id, "location_id": shop.a.location.id,
              "quantity": 4}]})
     assert made.status_code == 201, made.get_json()
     order = made.get_json()
     assert (order["number"], order["status"], order["currency"], order["total"],
             order["expected_on"]) == ("PO-0001", "draft", "USD", "8.0000", "2031-05-01")
+    assert (order["deliver_to_id"], order["deliver_to_code"]) == (
+        shop.a.location.id, shop.a.location.code)
     (line,) = order["lines"]
     assert (line["unit_cost"], line["ordered_qty"], line["location"]) == ("2.0000", 4, "A_MAIN")
     url = f"{POS}/{order['id']}"

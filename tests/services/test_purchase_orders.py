@@ -429,3 +429,28 @@ def test_lines_never_hold_more_than_ordered_plus_confirmed(store, location, supp
     stored = db.session.get(PurchaseOrderLine, line_id)
     assert (stored.received_qty, stored.over_received_qty) == (0, 0)
     db.session.rollback()
+
+
+def test_an_order_keeps_where_it_is_to_arrive(
+    store, location, back, supplier, owner, make_store, make_location, refused, admin_actor
+):
+    """Chosen when the draft is started, shown with the order; only one of the store's
+    active locations, refused naming deliver_to_id otherwise."""
+    order = purchasing.create_purchase_order(actor=owner, supplier_id=supplier.id,
+                                             deliver_to_id=back.id)
+    assert (order.deliver_to_id, order.deliver_to_code) == (back.id, back.code)
+    assert purchasing.get_purchase_order(owner, order.id).deliver_to_code == back.code
+    assert purchasing.create_purchase_order(
+        actor=owner, supplier_id=supplier.id).deliver_to_id is None
+
+    foreign = make_location(make_store())
+    with refused(NotFound, fields={"deliver_to_id": "No such location."}):
+        purchasing.create_purchase_order(actor=owner, supplier_id=supplier.id,
+                                         deliver_to_id=foreign.id)
+    with refused(ValidationError, fields={"deliver_to_id": "Choose a location from the list."}):
+        purchasing.create_purchase_order(actor=owner, supplier_id=supplier.id,
+                                         deliver_to_id="2")
+    archive_location(actor=admin_actor, location_id=location.id)
+    with refused(Conflict, fields={"deliver_to_id": f"{location.code} is archived."}):
+        purchasing.create_purchase_order(actor=owner, supplier_id=supplier.id,
+                                         deliver_to_id=location.id)

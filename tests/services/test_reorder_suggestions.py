@@ -292,6 +292,7 @@ def test_chosen_lines_become_one_draft_per_supplier_and_destination(shop, owner)
         [("KET-1", "SHOP", 24, Decimal("3"))],
         [("MUG-1", "MAIN", 30, Decimal("2"))],
     ]
+    assert [o.deliver_to_code for o in made] == ["MAIN", "SHOP", "MAIN"]
     # Drafted lines count as coming: they are no longer suggested.
     assert table(suggestions(owner, store_id=shop["store"].id).rows) == [
         EXPECTED[4], EXPECTED[5]]

@@ -79,12 +79,19 @@ def test_a_draft_starts_from_its_supplier_and_where_it_arrives(shop) -> None:
     order = db.session.scalar(select(PurchaseOrder))
     assert (order.status, order.expected_on, order.notes, order.number) == (
         "draft", date(2030, 3, 31), "Deliver to the back door", "PO-0001")
-    assert response.headers["Location"] == f"/purchasing/orders/{order.id}?to={shop.shelf.id}"
+    assert order.deliver_to_id == shop.shelf.id
+    assert response.headers["Location"] == f"/purchasing/orders/{order.id}"
     page = owner.get(response.headers["Location"]).get_data(as_text=True)
     assert "Started PO-0001 to Acme Wholesale." in page
+    assert re.search(r"<dt>Deliver to</dt><dd>SHELF_B", page)
     # The line form delivers to SHELF_B, as the draft said, and waits for a scan.
     assert re.search(rf'<option selected value="{shop.shelf.id}">SHELF_B</option>', page)
     assert re.search(r'<input[^>]*autofocus[^>]*name="code"|name="code"[^>]*autofocus', page)
+    # Still so when the draft is opened again later, from the list.
+    later = owner.get(f"/purchasing/orders/{order.id}").get_data(as_text=True)
+    assert re.search(rf'<option selected value="{shop.shelf.id}">SHELF_B</option>', later)
+    printed = owner.get(f"/purchasing/orders/{order.id}/print").get_data(as_text=True)
+    assert "<dt>Deliver to</dt><dd>SHELF_B" in printed
     # A double click sends the same key: one draft.
     again = owner.post(f"/purchasing/orders/new?store={shop.store.id}", data=data)
     assert again.status_code == 303 and count(PurchaseOrder) == 1

@@ -269,7 +269,7 @@ def _view(change: StockChange) -> PurchaseOrderView:
 def insert_draft(
     session: Session, actor: Actor, supplier: Row[Any], ready: list[dict[str, Any]], *,
     expected_on: date | None = None, notes: str | None = None,
-    exchange_rate: Decimal | None = None,
+    exchange_rate: Decimal | None = None, deliver_to_id: int | None = None,
 ) -> int:
     """Insert a draft order to `supplier` (its row) with lines made ready by
     resolve_new_lines, numbered next in its store, with its audit row; its id. Runs in the
@@ -290,7 +290,7 @@ def insert_draft(
             store_id=supplier.store_id, supplier_id=supplier.id, sequence=sequence,
             number=number, status="draft", expected_on=expected_on,
             notes=text_or_none(notes), currency=supplier.currency, exchange_rate=exchange_rate,
-            version=1, created_at=now, created_by_id=actor.user_id,
+            deliver_to_id=deliver_to_id, version=1, created_at=now, created_by_id=actor.user_id,
             created_by_name=actor.name, updated_at=now,
         ).returning(orders.c.id)
     ).scalar_one()
@@ -318,12 +318,15 @@ def create_purchase_order(
     expected_on: date | None = None,
     notes: str | None = None,
     exchange_rate: Any = None,
+    deliver_to_id: int | None = None,
     idempotency_key: str | None = None,
 ) -> PurchaseOrderView:
     """A draft order to a supplier, in the supplier's currency, numbered in its store
     (PO-0001, PO-0002, …), with lines {product_id, location_id, quantity, unit_cost?}; a
     line without a cost takes the supplier item's. `exchange_rate` (store currency per
     unit of the order's) is needed before ordering when the currencies differ.
+    `deliver_to_id`, one of the store's active locations, is where it is to arrive: what
+    a line added on its page goes to unless told (each line keeps its own location).
     Raises ValidationError naming each bad field (lines[n].quantity, …), Conflict (an
     archived supplier or location, a product with no stock of its own), NotFound,
     PermissionDenied."""
@@ -334,6 +337,8 @@ def create_purchase_order(
     _check_expected_on(check, expected_on)
     check_notes(check, "notes", notes)
     rate = check_rate(check, "exchange_rate", exchange_rate)
+    if deliver_to_id is not None and not is_id(deliver_to_id):
+        check.fail("deliver_to_id", "Choose a location from the list.")
     check.done()
 
     def work(session: Session) -> StockChange:
@@ -346,17 +351,36 @@ def create_purchase_order(
         if supplier.archived_at is not None:
             raise Conflict(f"{supplier.name} is archived: it takes no new orders.")
         kept_rate = _rate_for(session, supplier.store_id, supplier.currency, rate)
+        if deliver_to_id is not None:
+            _check_destination(session, supplier.store_id, deliver_to_id)
         ready = resolve_new_lines(session, None, supplier.store_id, supplier.id, parsed)
         order_id = insert_draft(session, actor, supplier, ready, expected_on=expected_on,
-                                notes=notes, exchange_rate=kept_rate)
+                                notes=notes, exchange_rate=kept_rate,
+                                deliver_to_id=deliver_to_id)
         return StockChange("purchase_order.create", details={"order_id": order_id})
 
     return _view(run_mutation(
         "purchase_order.create", actor, idempotency_key,
         {"supplier_id": supplier_id, "lines": [dict(x) for x in lines or ()],
-         "expected_on": expected_on, "notes": notes, "exchange_rate": exchange_rate},
+         "expected_on": expected_on, "notes": notes, "exchange_rate": exchange_rate,
+         "deliver_to_id": deliver_to_id},
         work,
     ))
+
+
+def _check_destination(session: Session, store_id: int, location_id: int) -> None:
+    """`location_id` is one of the store's locations, and not archived; locked against an
+    archive (FOR SHARE), as a line's location is."""
+    found = session.execute(
+        select(locations.c.code, locations.c.archived_at)
+        .where(locations.c.id == location_id, locations.c.store_id == store_id)
+        .with_for_update(read=True)
+    ).one_or_none()
+    if found is None:
+        raise NotFound("Location not found.", {"deliver_to_id": "No such location."})
+    if found.archived_at is not None:
+        raise Conflict(f"Location {found.code} is archived: nothing arrives there.",
+                       {"deliver_to_id": f"{found.code} is archived."})
 
 
 def update_purchase_order(

@@ -142,7 +142,8 @@ def create_reorder_purchase_orders(
             supplier = sellers[supplier_id]
             ready = resolve_new_lines(session, None, store_id, supplier.id,
                                       groups[(supplier_id, location_id)])
-            order_ids.append(insert_draft(session, actor, supplier, ready))
+            order_ids.append(insert_draft(session, actor, supplier, ready,
+                                          deliver_to_id=location_id))
         return StockChange("purchase_order.reorder", details={"order_ids": order_ids})
 
     change = run_mutation(

@@ -133,6 +133,10 @@ class PurchaseOrderView:
     lines: tuple[PurchaseOrderLineView, ...] = ()
     # True when an idempotent repeat returned the first request's order.
     replayed: bool = False
+    # Where it is to arrive (the default location of a line added to it), when chosen.
+    deliver_to_id: int | None = None
+    deliver_to_code: str | None = None
+    deliver_to_name: str | None = None
 
     @property
     def status_label(self) -> str:
@@ -327,11 +331,19 @@ def order_view(row: Any, order_lines: Sequence[PurchaseOrderLineView], *,
         ordered_at=row.ordered_at, ordered_by_name=row.ordered_by_name,
         closed_at=row.closed_at, closed_by_name=row.closed_by_name,
         updated_at=row.updated_at, lines=tuple(order_lines), replayed=replayed,
+        deliver_to_id=row.deliver_to_id, deliver_to_code=row.deliver_to_code,
+        deliver_to_name=row.deliver_to_name,
     )
 
 
-_ORDER = select(orders, suppliers.c.name.label("supplier_name")).join(
-    suppliers, suppliers.c.id == orders.c.supplier_id)
+_DESTINATION = Location.__table__.alias("destination")
+_ORDER = (
+    select(orders, suppliers.c.name.label("supplier_name"),
+           _DESTINATION.c.code.label("deliver_to_code"),
+           _DESTINATION.c.name.label("deliver_to_name"))
+    .join(suppliers, suppliers.c.id == orders.c.supplier_id)
+    .outerjoin(_DESTINATION, _DESTINATION.c.id == orders.c.deliver_to_id)
+)
 _LINES = (
     select(lines.c.id, lines.c.order_id, lines.c.product_id, products.c.sku, products.c.title,
            lines.c.location_id, locations.c.code.label("location_code"), lines.c.ordered_qty,
