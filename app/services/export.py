@@ -125,7 +125,7 @@ REPORT_COLUMNS = {
     "out_of_stock": ("store", "location", "sku", "title", "on_hand", "reserved", "available",
                      "threshold", "status"),
     "reorder": ("store", "supplier", "location", "sku", "title", "on_hand", "available",
-                "incoming", "on_draft", "reorder_point", "shortfall", "suggested",
+                "incoming", "on_draft", "reorder_point", "order_up_to", "shortfall", "suggested",
                 "supplier_sku", "currency", "unit_cost", "last_cost", "pack_size",
                 "min_order_qty", "lead_time_days"),
 }
@@ -144,7 +144,8 @@ def iter_report_csv(actor: Actor, report: str, filters: ReportFilters
             yield (neutralise(line.store_name), neutralise(line.supplier_name or ""),
                    neutralise(line.location_code), neutralise(line.sku),
                    neutralise(line.title), line.quantity, line.available_quantity,
-                   line.incoming_quantity, line.on_draft, line.reorder_point, line.shortfall,
+                   line.incoming_quantity, line.on_draft, line.reorder_point,
+                   line.reorder_up_to if line.orders_up_to else "", line.shortfall,
                    line.suggested, neutralise(line.supplier_sku or ""), line.currency or "",
                    _cost(line.unit_cost, line.currency), _cost(line.last_cost, line.currency),
                    line.pack_size if line.supplier_id else "",

@@ -4,6 +4,8 @@ them (with htmx and without), and every way a post is refused with nothing made.
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from types import SimpleNamespace
 
@@ -143,6 +145,16 @@ def test_a_line_ordered_up_to_a_level_says_so_under_its_order(shop) -> None:
     kettle = re.search(rf'<tr id="entry-{shop.entry["kettle_back"].id}".*?</tr>', body, re.S)[0]
     assert '<td class="num shortfall">At point</td>' in kettle
     assert '<td class="num suggested">24<span class="sub">packs of 12</span>' in kettle
+    # The file keeps the numbers: the level in its own column, 0 short at the point.
+    rows = list(csv.reader(io.StringIO(shop.owner.get(
+        "/reports/reorder.csv", query_string={"store": shop.store.id}).get_data(as_text=True)
+        .lstrip("\ufeff"))))
+    head = rows[0]
+    at = head.index
+    cells = {(r[at("sku")], r[at("location")]): r for r in rows[1:]}
+    assert [cells[("TAP-1", "FRONT")][at(c)] for c in (
+        "reorder_point", "order_up_to", "shortfall", "suggested")] == ["4", "9", "4", "9"]
+    assert [cells[("KET-1", "BACK")][at(c)] for c in ("order_up_to", "shortfall")] == ["", "0"]
 
 
 def test_the_supplier_filter_is_shared_by_every_report(shop) -> None:

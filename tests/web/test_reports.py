@@ -246,12 +246,12 @@ def test_the_out_of_stock_and_reorder_csvs(shop) -> None:
     reorder = read_csv(shop.client.get("/reports/reorder.csv", query_string={
         "store": shop.store.id, "sort": "suggested", "dir": "desc"}))
     assert reorder[0] == ["store", "supplier", "location", "sku", "title", "on_hand",
-                          "available", "incoming", "on_draft", "reorder_point", "shortfall",
-                          "suggested", "supplier_sku", "currency", "unit_cost", "last_cost",
-                          "pack_size", "min_order_qty", "lead_time_days"]
+                          "available", "incoming", "on_draft", "reorder_point", "order_up_to",
+                          "shortfall", "suggested", "supplier_sku", "currency", "unit_cost",
+                          "last_cost", "pack_size", "min_order_qty", "lead_time_days"]
     # Each entry's point is its threshold; the suggestion its product's reorder quantity.
     assert [r[3] for r in reorder[1:]] == ["LOW-3", "LOW-2", "LOW-1", "LOW-0", "OUT-1"]
-    assert reorder[2] == ["Harbor", "", "FRONT", "LOW-2", "Cup", "4", "4", "0", "0", "4",
+    assert reorder[2] == ["Harbor", "", "FRONT", "LOW-2", "Cup", "4", "4", "0", "0", "4", "",
                           "0", "22", "", "", "", "", "", "", ""]
     assert reorder[3][4] == "'=HYPERLINK(1)"
 
