@@ -1074,8 +1074,10 @@ class _Seeder:
             supplier, rate = self.supplier_of[lines[0][0].product]
             costs = {i.product_id: i.unit_cost for i in purchasing.list_supplier_items(
                 store.lead, supplier_id)} if store.lead else {}
+            places = {e.location for e, _q in lines}
             order = purchasing.create_purchase_order(
                 actor=store.lead, supplier_id=supplier_id, exchange_rate=rate, notes=notes,
+                deliver_to_id=next(iter(places)) if len(places) == 1 else None,
                 expected_on=(moment + timedelta(days=supplier.lead_time_days)).date(),
                 lines=[{"product_id": e.product, "location_id": e.location, "quantity": q,
                         "unit_cost": self.price_of(costs[e.product])} for e, q in lines])
