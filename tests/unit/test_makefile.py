@@ -27,11 +27,28 @@ def make(*args: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=60, check=False)
 
 
+def commands(output: str) -> list[list[str]]:
+    """Each shell command of the recipe lines, as words: a line continued with a backslash is one
+    line, and `;`, `&` and `&&` end a command."""
+    found: list[list[str]] = []
+    for line in output.replace("\\\n", " ").splitlines():
+        lexer = shlex.shlex(line, posix=True, punctuation_chars=True)
+        lexer.whitespace_split = True
+        words: list[str] = []
+        for word in lexer:
+            if word in (";", "&", "&&"):
+                found.append(words)
+                words = []
+            else:
+                words.append(word)
+        found.append(words)
+    return [words for words in found if words]
+
+
 def serve_command(output: str) -> list[str]:
-    """The words of the `flask … run` line."""
-    commands = output.replace("\\\n", " ").splitlines()  # a recipe line continued with \
-    lines = [shlex.split(line) for line in commands if "flask" in line]
-    served = [words for words in lines if "run" in words]
+    """The words of the `flask … run` command."""
+    served = [words for words in commands(output)
+              if any(w.endswith("flask") for w in words) and "run" in words]
     assert len(served) == 1, output
     return served[0]
 
@@ -80,5 +97,19 @@ def test_make_run_and_dev_start_a_task_worker_that_stops_with_the_app(target: st
     output = make(target).stdout
     started = [line for line in output.splitlines() if "flask worker &" in line]
     assert len(started) == 1, output
-    # Killed with the shell however it ends (Ctrl-C, kill, the app exiting).
-    assert "trap 'kill $worker 2>/dev/null' EXIT INT TERM" in started[0]
+    # Killed with the shell however it ends (Ctrl-C, kill, the app exiting), and the
+    # development webhook receiver with it.
+    assert "trap 'kill $worker $receiver 2>/dev/null' EXIT INT TERM" in output
+
+
+@pytest.mark.parametrize("target", ["run", "dev"])
+def test_make_run_and_dev_start_the_webhook_receiver_on_loopback(target: str) -> None:
+    received = [words for words in commands(make(target, "HOOK_PORT=6001").stdout)
+                if "receive" in words]
+    assert len(received) == 1
+    words = received[0]
+    assert words[words.index("webhooks") + 1] == "receive"
+    assert "--register" in words and words[words.index("--port") + 1] == "6001"
+    assert "--host" not in words  # its own default: 127.0.0.1, the only kind it takes
+    # Plain http to this machine: the receiver's address is accepted as a webhook.
+    assert "WEBHOOKS_ALLOW_HTTP_LOOPBACK=true" in words
