@@ -119,10 +119,23 @@ BAD: dict[str, set[str]] = {
 }
 
 
-def values_for(kind: str, valid: str, foreign: list[str] = ()) -> Iterator[tuple[str, Any, bool]]:
-    """(class, value, must be refused) for a field of `kind` whose valid value is `valid`."""
+# The classes whose fate can turn on the database: what reaches storage (control characters,
+# surrogates, overlong text, huge numbers and signs, SQL) and another store's ids, which each
+# database must refuse, keep or convert by its own rules. The others (foreign digits, floats,
+# bad signs, markup, empty and blank) are refused, or escaped, the same way before any
+# statement runs: a form route sends them once, on PostgreSQL, the production database.
+REACH_STORAGE = frozenset({"control", "surrogate", "overlong", "huge", "sign", "sql",
+                           "foreign"})
+
+
+def values_for(kind: str, valid: str, foreign: list[str] = (),
+               *, classes: frozenset[str] | None = None) -> Iterator[tuple[str, Any, bool]]:
+    """(class, value, must be refused) for a field of `kind` whose valid value is `valid`;
+    only those of `classes`, when given."""
     bad = BAD[kind]
     for name, make in CLASSES.items():
+        if classes is not None and name not in classes:
+            continue
         values = list(foreign) if name == "foreign" else make(valid)
         for value in values:
             if value == valid:
