@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import InventoryEntry, Location, Product, StockMovement, Store
+from app.models import Event, InventoryEntry, Location, Product, StockMovement, Store
 from app.permissions import ADJUST, Actor
 from app.services import stock
 from app.services.errors import ImportRefused
@@ -332,22 +332,22 @@ def test_a_control_character_or_unicode_space_at_a_cells_edge_is_a_row_error(
     assert errors and all(line == 2 for line, kind, _ in plan.problems() if kind == "error")
 
 
+def outbox(store_id: int) -> list[tuple[str, int | None]]:
+    """The store's events so far, oldest first: (type, entry id)."""
+    rows = db.session.execute(
+        select(Event.type, Event.entry_id).where(Event.store_id == store_id)
+        .order_by(Event.sequence)
+    ).all()
+    db.session.rollback()
+    return [(r.type, r.entry_id) for r in rows]
+
+
 def test_a_threshold_only_row_that_crosses_tells_the_outbox(
     shop: dict[str, Any], owner: Actor
 ) -> None:
     """Towel: 5 on hand; a threshold of 9 makes it low, with no ledger row, as the form does."""
-    from sqlalchemy import select
-
-    from app.extensions import db
-    from app.models import Event
-
     def told() -> list[tuple[str, int | None]]:
-        rows = db.session.execute(
-            select(Event.type, Event.entry_id).where(Event.store_id == shop["store"].id)
-            .order_by(Event.sequence)
-        ).all()
-        db.session.rollback()
-        return [(r.type, r.entry_id) for r in rows]
+        return outbox(shop["store"].id)
 
     before = len(told())
     apply_import(csv_bytes(f"{shop['store'].slug},MAIN,TWL-1,5,9", header=SHORT), actor=owner)
@@ -362,15 +362,8 @@ def test_a_row_changing_quantity_and_threshold_together_crosses_from_the_old_thr
     """Towel: 5 on hand, no threshold (in stock). A row with 7 and a threshold of 9 leaves
     it low: one stock.low. Judged by the new threshold on both sides, 5 would already have
     counted as low and the crossing would go untold. Then 6 with threshold 0: back."""
-    from app.models import Event
-
     def told() -> list[tuple[str, int | None]]:
-        rows = db.session.execute(
-            select(Event.type, Event.entry_id).where(Event.store_id == shop["store"].id)
-            .order_by(Event.sequence)
-        ).all()
-        db.session.rollback()
-        return [(r.type, r.entry_id) for r in rows]
+        return outbox(shop["store"].id)
 
     towel = shop["towel_entry"].id
     before = len(told())
